@@ -1,0 +1,40 @@
+# Everything a fresh machine needs comes from here: Python >= 3.11 and PyPI.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck check bench-judge clean
+
+install: $(STAMP)
+
+# requirements.lock pins every dependency with hashes (regenerate with `make lock`).
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+lock:
+	$(BIN)/pip install --quiet uv && $(BIN)/uv pip compile pyproject.toml --extra dev \
+		--generate-hashes --python-version 3.11 -o requirements.lock
+
+demo: $(STAMP)
+	$(BIN)/rollsafe demo
+
+test: $(STAMP) lint typecheck
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench-judge: $(STAMP)
+	$(BIN)/python -m bench.judge
+
+clean:
+	rm -rf $(VENV) .rollsafe .rollsafe-demo .pytest_cache .mypy_cache .ruff_cache
