@@ -1,0 +1,32 @@
+"""Plans and their parts as pydantic models, loaded from YAML with file:line errors."""
+
+from rollsafe.config.analysis import AnalysisConfig, HistogramMetric, RatioMetric, SlopeMetric
+from rollsafe.config.loading import load_plan, parse_document
+from rollsafe.config.plan import (
+    STEP_KINDS,
+    FlagDefinition,
+    HealthCheck,
+    Plan,
+    ProcessTarget,
+    ScrapeMetrics,
+    Step,
+)
+from rollsafe.config.types import Duration, parse_duration
+
+__all__ = [
+    "STEP_KINDS",
+    "AnalysisConfig",
+    "Duration",
+    "FlagDefinition",
+    "HealthCheck",
+    "HistogramMetric",
+    "Plan",
+    "ProcessTarget",
+    "RatioMetric",
+    "ScrapeMetrics",
+    "SlopeMetric",
+    "Step",
+    "load_plan",
+    "parse_document",
+    "parse_duration",
+]

@@ -1,0 +1,169 @@
+"""Load YAML documents into models, locating every error as ``file:line: field: message``."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from rollsafe.config.plan import Plan
+from rollsafe.errors import PlanError
+
+Loc = tuple[str | int, ...]
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read and validate a plan file; relative paths in it resolve against its folder."""
+    path = Path(path)
+    text = _read(path)
+    plan = parse_document(text, Plan, source=str(path))
+    problems = [
+        _locate(str(path), _line_map(text), loc, message)
+        for loc, message in plan.unresolved_references()
+    ]
+    if problems:
+        raise PlanError(problems)
+    base = path.resolve().parent
+    target = plan.target.model_copy(update={"root": base / plan.target.root})
+    backups = [source.model_copy(update={"path": base / source.path}) for source in plan.backups]
+    return plan.model_copy(update={"target": target, "backups": backups})
+
+
+def parse_document(text: str, model: type[ModelT], *, source: str) -> ModelT:
+    """Validate YAML ``text`` as ``model``; raise PlanError naming every bad field."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else 1
+        raise PlanError([f"{source}:{line}: invalid YAML: {error.problem or error}"]) from None
+    except yaml.YAMLError as error:
+        raise PlanError([f"{source}: invalid YAML: {error}"]) from None
+    lines = _line_map(text)
+    duplicates = [_locate(source, lines, loc, "duplicate key") for loc in _duplicate_keys(text)]
+    if duplicates:
+        raise PlanError(duplicates)
+    if not isinstance(data, dict):
+        raise PlanError([f"{source}:1: the document must be a mapping of keys to values"])
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise PlanError(
+            [_locate(source, lines, _loc(detail), _message(detail)) for detail in error.errors()]
+        ) from None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PlanError([f"{path}: no such file"]) from None
+    except IsADirectoryError:
+        raise PlanError([f"{path}: is a directory, not a plan file"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise PlanError([f"{path}: cannot read: {error}"]) from None
+
+
+def _loc(detail: Any) -> Loc:
+    # Pydantic puts the tag of a discriminated union or the step kind chosen
+    # ("ScrapeMetrics", "function-after[...]") into the location; drop those.
+    return tuple(part for part in detail["loc"] if isinstance(part, int) or _is_key(part))
+
+
+def _is_key(part: str) -> bool:
+    return not (part[:1].isupper() or "[" in part or part.startswith("function-"))
+
+
+def _message(detail: Any) -> str:
+    kind = detail["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required field is missing"
+    message = str(detail["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if kind not in {"value_error", "assertion_error"} and "input" in detail:
+        message = f"{message[:1].lower()}{message[1:]}, got {detail['input']!r}"
+    return message
+
+
+def _locate(source: str, lines: dict[Loc, int], loc: Loc, message: str) -> str:
+    line = 1
+    for depth in range(len(loc), -1, -1):
+        if loc[:depth] in lines:
+            line = lines[loc[:depth]]
+            break
+    field = _field_name(loc)
+    if message == "unknown key" and isinstance(loc[-1], str):
+        message = f"unknown key{_suggest(loc[-1])}"
+    return f"{source}:{line}: {field}: {message}" if field else f"{source}:{line}: {message}"
+
+
+def _suggest(key: str) -> str:
+    close = difflib.get_close_matches(key, _ALL_FIELD_NAMES, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _field_name(loc: Loc) -> str:
+    name = ""
+    for part in loc:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else part)
+    return name
+
+
+def _nodes(node: yaml.Node, loc: Loc) -> Iterator[tuple[Loc, yaml.Node, int]]:
+    """Every (location, node, line of its key) in a composed YAML tree."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = (*loc, str(key.value))
+            yield child, value, key.start_mark.line + 1
+            yield from _nodes(value, child)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, value in enumerate(node.value):
+            child = (*loc, index)
+            yield child, value, value.start_mark.line + 1
+            yield from _nodes(value, child)
+
+
+def _line_map(text: str) -> dict[Loc, int]:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    if root is None:
+        return {}
+    lines: dict[Loc, int] = {(): root.start_mark.line + 1}
+    for loc, _node, line in _nodes(root, ()):
+        lines.setdefault(loc, line)
+    return lines
+
+
+def _duplicate_keys(text: str) -> list[Loc]:
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is None:
+        return []
+    seen: set[Loc] = set()
+    duplicates = []
+    for loc, _node, _line in _nodes(root, ()):
+        if loc in seen and isinstance(loc[-1], str):
+            duplicates.append(loc)
+        seen.add(loc)
+    return duplicates
+
+
+def _field_names(model: type[BaseModel], into: set[str]) -> set[str]:
+    for name, info in model.model_fields.items():
+        into.add(name)
+        for candidate in getattr(info.annotation, "__args__", (info.annotation,)):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                _field_names(candidate, into)
+    return into
+
+
+_ALL_FIELD_NAMES = sorted(_field_names(Plan, set()))

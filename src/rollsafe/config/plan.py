@@ -1,0 +1,185 @@
+"""Pydantic models of a rollout plan (``version: 1``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from rollsafe.config.analysis import AnalysisConfig
+from rollsafe.config.types import Duration, Percent, StrictModel
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+Name = Annotated[str, Field(pattern=_NAME, max_length=100)]
+
+
+class HealthCheck(StrictModel):
+    """HTTP readiness probe: an instance takes traffic only after it answers 2xx."""
+
+    path: str = "/health"
+    timeout: Duration = 1.0
+    interval: Duration = 0.2
+    retries: Annotated[int, Field(ge=1)] = 50
+
+
+class ProcessTarget(StrictModel):
+    """Releases in ``<root>/releases/<version>/``; ``current`` links the live one.
+
+    ``command`` is an argv list (never a shell) with placeholders ``{python}``,
+    ``{port}``, ``{release}``, ``{release_dir}``, ``{instance}``, ``{root}``, ``{home}``.
+    """
+
+    type: Literal["process"] = "process"
+    root: Path
+    instances: Annotated[int, Field(ge=1, le=64)] = 2
+    command: Annotated[list[str], Field(min_length=1)]
+    env: dict[str, str] = Field(default_factory=dict)
+    health: HealthCheck = HealthCheck()
+    stop_timeout: Duration = 5.0
+
+
+class FlagDefinition(StrictModel):
+    """A flag the plan controls; created off if it does not exist."""
+
+    name: Name
+    description: str = ""
+
+
+class SqliteBackupSource(StrictModel):
+    type: Literal["sqlite"] = "sqlite"
+    name: Name
+    path: Path
+
+
+class FilesBackupSource(StrictModel):
+    type: Literal["files"] = "files"
+    name: Name
+    path: Path
+
+
+BackupSource = Annotated[SqliteBackupSource | FilesBackupSource, Field(discriminator="type")]
+
+
+class ScrapeMetrics(StrictModel):
+    """Scrape each instance's Prometheus endpoint; arms come from one label."""
+
+    provider: Literal["scrape"] = "scrape"
+    path: str = "/metrics"
+    timeout: Duration = 2.0
+    requests_metric: str = "http_requests_total"
+    """Counter of requests; a ``status`` label of 5xx marks an error."""
+    latency_metric: str = "http_request_duration_seconds"
+    """Histogram of request latency (its ``_bucket`` series)."""
+    memory_metric: str = "process_resident_memory_bytes"
+    status_label: str = "status"
+    arm_label: str = "variant"
+    canary: str = "new"
+    baseline: str = "old"
+    match: dict[str, str] = Field(default_factory=dict)
+    """Only series whose labels equal these count (e.g. ``{route: /checkout}``)."""
+
+
+class BackupStep(StrictModel):
+    sources: list[Name] | None = None
+    """Names from the plan's ``backups``; all of them when unset."""
+
+
+class DeployStep(StrictModel):
+    release: Annotated[str, Field(pattern=_NAME)]
+
+
+class FlagStep(StrictModel):
+    name: Name
+    rollout: Percent
+
+
+class AnalysisStep(StrictModel):
+    duration: Duration
+    mode: Literal["compare", "health"] = "compare"
+    """``compare``: canary against baseline. ``health``: all traffic against absolute limits."""
+
+
+class PauseStep(StrictModel):
+    duration: Duration | None = None
+    """Wait this long, or until ``rollsafe rollout resume`` when unset."""
+
+
+class PromoteStep(StrictModel):
+    pass
+
+
+STEP_KINDS = ("backup", "deploy", "flag", "analysis", "pause", "promote")
+
+
+class Step(StrictModel):
+    """One list item with exactly one key, as in ``- flag: {name: x, rollout: 10}``."""
+
+    backup: BackupStep | None = None
+    deploy: DeployStep | None = None
+    flag: FlagStep | None = None
+    analysis: AnalysisStep | None = None
+    pause: PauseStep | None = None
+    promote: PromoteStep | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one_kind(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError(f"must be a mapping with one of {', '.join(STEP_KINDS)}")
+        kinds = [key for key in data if key in STEP_KINDS]
+        if len(kinds) != 1:
+            found = ", ".join(map(str, data)) or "nothing"
+            raise ValueError(f"must have exactly one of {', '.join(STEP_KINDS)}; found {found}")
+        # `- promote:` or `- backup:` with nothing after the colon means "no options".
+        return {key: ({} if value is None else value) for key, value in data.items()}
+
+    @property
+    def kind(self) -> str:
+        return next(kind for kind in STEP_KINDS if getattr(self, kind) is not None)
+
+    @property
+    def spec(self) -> StrictModel:
+        spec: StrictModel = getattr(self, self.kind)
+        return spec
+
+    def describe(self) -> str:
+        fields = self.spec.model_dump(exclude_none=True, mode="json")
+        args = " ".join(f"{key}={value}" for key, value in fields.items())
+        return f"{self.kind} {args}".strip()
+
+
+class Plan(StrictModel):
+    """A rollout plan: what to ship, where, how to watch it and in which steps."""
+
+    version: Literal[1]
+    service: Name
+    target: ProcessTarget
+    flags: list[FlagDefinition] = Field(default_factory=list)
+    backups: list[BackupSource] = Field(default_factory=list)
+    metrics: ScrapeMetrics = ScrapeMetrics()
+    analysis: AnalysisConfig = AnalysisConfig()
+    steps: Annotated[list[Step], Field(min_length=1)]
+
+    def unresolved_references(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Steps naming flags or backup sources the plan does not declare, with their fields."""
+        flag_names = {flag.name for flag in self.flags}
+        backup_names = {source.name for source in self.backups}
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for index, step in enumerate(self.steps):
+            if step.flag is not None and step.flag.name not in flag_names:
+                problems.append(
+                    (
+                        ("steps", index, "flag", "name"),
+                        f"flag {step.flag.name!r} is not declared under flags",
+                    )
+                )
+            for position, name in enumerate(step.backup.sources or [] if step.backup else []):
+                if name not in backup_names:
+                    problems.append(
+                        (
+                            ("steps", index, "backup", "sources", position),
+                            f"backup source {name!r} is not declared under backups",
+                        )
+                    )
+        return problems
