@@ -48,3 +48,7 @@ class MetricsError(RollsafeError):
 
 class FlagError(RollsafeError):
     """A flag definition or evaluation context is invalid."""
+
+
+class BackupError(RollsafeError):
+    """A backup could not be taken, or does not match its checksum."""

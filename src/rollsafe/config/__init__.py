@@ -1,7 +1,7 @@
 """Plans and their parts as pydantic models, loaded from YAML with file:line errors."""
 
 from rollsafe.config.analysis import AnalysisConfig, HistogramMetric, RatioMetric, SlopeMetric
-from rollsafe.config.loading import load_plan, parse_document
+from rollsafe.config.loading import load_plan, parse_document, read_plan_text
 from rollsafe.config.plan import (
     STEP_KINDS,
     FlagDefinition,
@@ -29,4 +29,5 @@ __all__ = [
     "load_plan",
     "parse_document",
     "parse_duration",
+    "read_plan_text",
 ]

@@ -17,10 +17,14 @@ Loc = tuple[str | int, ...]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def load_plan(path: str | Path) -> Plan:
-    """Read and validate a plan file; relative paths in it resolve against its folder."""
+def load_plan(path: str | Path, text: str | None = None) -> Plan:
+    """Read and validate a plan file; relative paths in it resolve against its folder.
+
+    ``text`` replaces the file's content: a rollout resumes from the plan text it
+    stored when it started, whatever the file says now.
+    """
     path = Path(path)
-    text = _read(path)
+    text = read_plan_text(path) if text is None else text
     plan = parse_document(text, Plan, source=str(path))
     problems = [
         _locate(str(path), _line_map(text), loc, message)
@@ -45,7 +49,9 @@ def parse_document(text: str, model: type[ModelT], *, source: str) -> ModelT:
     except yaml.YAMLError as error:
         raise PlanError([f"{source}: invalid YAML: {error}"]) from None
     lines = _line_map(text)
-    duplicates = [_locate(source, lines, loc, "duplicate key") for loc in _duplicate_keys(text)]
+    duplicates = [
+        f"{source}:{line}: {_field_name(loc)}: duplicate key" for loc, line in _duplicate_keys(text)
+    ]
     if duplicates:
         raise PlanError(duplicates)
     if not isinstance(data, dict):
@@ -58,7 +64,8 @@ def parse_document(text: str, model: type[ModelT], *, source: str) -> ModelT:
         ) from None
 
 
-def _read(path: Path) -> str:
+def read_plan_text(path: Path) -> str:
+    """A plan file's text, or PlanError saying why it cannot be read."""
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -144,15 +151,15 @@ def _line_map(text: str) -> dict[Loc, int]:
     return lines
 
 
-def _duplicate_keys(text: str) -> list[Loc]:
+def _duplicate_keys(text: str) -> list[tuple[Loc, int]]:
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     if root is None:
         return []
     seen: set[Loc] = set()
     duplicates = []
-    for loc, _node, _line in _nodes(root, ()):
+    for loc, _node, line in _nodes(root, ()):
         if loc in seen and isinstance(loc[-1], str):
-            duplicates.append(loc)
+            duplicates.append((loc, line))
         seen.add(loc)
     return duplicates
 

@@ -1,0 +1,86 @@
+"""The one interface every state backend implements (SQLite now, PostgreSQL later)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from rollsafe.journal import JournalEntry, VerifyResult
+from rollsafe.store.records import (
+    BackupRecord,
+    FlagRecord,
+    Rollout,
+    RolloutState,
+    StepRecord,
+    StepState,
+)
+
+
+class Store(Protocol):
+    """State of rollouts, flags and backups; every change is journaled in the same transaction."""
+
+    # Rollouts and their steps
+    def create_rollout(
+        self,
+        *,
+        service: str,
+        plan_path: str,
+        plan_text: str,
+        steps: list[tuple[str, dict[str, Any]]],
+        actor: str,
+    ) -> Rollout: ...
+    def get_rollout(self, rollout_id: str) -> Rollout: ...
+    def list_rollouts(self, limit: int = 50) -> list[Rollout]: ...
+    def steps(self, rollout_id: str) -> list[StepRecord]: ...
+    def set_step_state(
+        self,
+        rollout_id: str,
+        index: int,
+        state: StepState,
+        *,
+        result: dict[str, Any] | None = None,
+        actor: str,
+    ) -> StepRecord: ...
+    def set_rollout_state(
+        self,
+        rollout_id: str,
+        state: RolloutState,
+        *,
+        actor: str,
+        reason: str = "",
+        step_index: int | None = None,
+        expected: set[RolloutState] | None = None,
+    ) -> Rollout: ...
+    def request(self, rollout_id: str, command: str | None, *, actor: str) -> Rollout: ...
+
+    # Ownership: one controller drives a rollout at a time
+    def acquire_lease(
+        self, rollout_id: str, owner: str, ttl: float, *, force: bool = False
+    ) -> bool: ...
+    def release_lease(self, rollout_id: str, owner: str) -> None: ...
+
+    # Flags
+    def list_flags(self) -> list[FlagRecord]: ...
+    def get_flag(self, name: str) -> FlagRecord: ...
+    def put_flag(
+        self,
+        name: str,
+        definition: dict[str, Any],
+        *,
+        actor: str,
+        expected_version: int | None = None,
+        rollout_id: str | None = None,
+    ) -> FlagRecord: ...
+    def flags_revision(self) -> int: ...
+
+    # Backups
+    def add_backup(self, record: BackupRecord, *, actor: str) -> None: ...
+    def list_backups(self, source: str | None = None) -> list[BackupRecord]: ...
+
+    # Journal
+    def append(
+        self, kind: str, data: dict[str, Any], *, actor: str, rollout_id: str | None = None
+    ) -> JournalEntry: ...
+    def journal(self, rollout_id: str | None = None, after_seq: int = 0) -> list[JournalEntry]: ...
+    def verify_journal(self) -> VerifyResult: ...
+
+    def close(self) -> None: ...

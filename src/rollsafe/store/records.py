@@ -1,0 +1,91 @@
+"""What the store holds, as immutable records."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+
+class RolloutState(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    PAUSED = "paused"
+    ROLLING_BACK = "rolling_back"
+    PROMOTED = "promoted"
+    ROLLED_BACK = "rolled_back"
+    ABORTED = "aborted"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = {
+    RolloutState.PROMOTED,
+    RolloutState.ROLLED_BACK,
+    RolloutState.ABORTED,
+    RolloutState.FAILED,
+}
+
+
+class StepState(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Rollout:
+    id: str
+    service: str
+    plan_path: str
+    plan_text: str
+    state: RolloutState
+    step_index: int
+    """Index of the step being run or to run next."""
+    created_at: float
+    updated_at: float
+    owner: str | None
+    lease_until: float | None
+    requested: str | None
+    """A command another process left for the owner: ``pause`` or ``abort``."""
+    reason: str
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    rollout_id: str
+    index: int
+    kind: str
+    spec: dict[str, Any]
+    state: StepState
+    attempts: int
+    started_at: float | None
+    ended_at: float | None
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FlagRecord:
+    name: str
+    definition: dict[str, Any]
+    """An Unleash feature document (``name``, ``enabled``, ``strategies``, ...)."""
+    version: int
+    updated_at: float
+    updated_by: str
+
+
+@dataclass(frozen=True)
+class BackupRecord:
+    id: str
+    source: str
+    kind: str
+    path: str
+    sha256: str
+    size: int
+    created_at: float
+    rollout_id: str | None
+    manifest: dict[str, Any]

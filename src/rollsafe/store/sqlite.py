@@ -1,0 +1,573 @@
+"""SQLite backend of the Store: WAL, versioned migrations, one transaction per change.
+
+Every mutation appends its journal entry inside the same ``BEGIN IMMEDIATE``
+transaction, so the state and its evidence never disagree, even when the
+process dies between two statements.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rollsafe.errors import ConflictError, NotFoundError, StoreError
+from rollsafe.journal import (
+    GENESIS_HASH,
+    JournalEntry,
+    VerifyResult,
+    canonical_json,
+    entry_hash,
+    verify_chain,
+)
+from rollsafe.store.records import (
+    BackupRecord,
+    FlagRecord,
+    Rollout,
+    RolloutState,
+    StepRecord,
+    StepState,
+)
+
+# Each entry upgrades the schema by one version (PRAGMA user_version); never edit a shipped one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE rollouts (
+        id TEXT PRIMARY KEY,
+        service TEXT NOT NULL,
+        plan_path TEXT NOT NULL,
+        plan_text TEXT NOT NULL,
+        state TEXT NOT NULL,
+        step_index INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        owner TEXT,
+        lease_until REAL,
+        requested TEXT,
+        reason TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE steps (
+        rollout_id TEXT NOT NULL REFERENCES rollouts(id),
+        idx INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        started_at REAL,
+        ended_at REAL,
+        result TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (rollout_id, idx)
+    );
+    CREATE TABLE flags (
+        name TEXT PRIMARY KEY,
+        definition TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated_at REAL NOT NULL,
+        updated_by TEXT NOT NULL
+    );
+    CREATE TABLE backups (
+        id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        rollout_id TEXT,
+        manifest TEXT NOT NULL
+    );
+    CREATE TABLE journal (
+        seq INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        rollout_id TEXT,
+        data TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX journal_rollout ON journal(rollout_id, seq);
+    CREATE TABLE journal_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO counters VALUES ('flags_revision', 0);
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SqliteStore:
+    """The embedded default store: one file, safe for several processes at once."""
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open state database {self.path}: {error}") from error
+
+    # -- plumbing ---------------------------------------------------------
+
+    def _migrate(self) -> None:
+        with self._write():
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {version}, newer than this rollsafe "
+                    f"understands ({SCHEMA_VERSION}); upgrade rollsafe"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {number + 1}")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise StoreError(f"cannot write to {self.path}: {error}") from error
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                try:
+                    self._db.execute("COMMIT")
+                except sqlite3.Error as error:
+                    raise StoreError(f"cannot commit to {self.path}: {error}") from error
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as error:
+                raise StoreError(f"cannot read {self.path}: {error}") from error
+
+    def _journal(
+        self,
+        db: sqlite3.Connection,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        actor: str,
+        rollout_id: str | None,
+    ) -> JournalEntry:
+        head = db.execute("SELECT seq, hash FROM journal_head WHERE id = 1").fetchone()
+        seq, prev_hash = (head["seq"] + 1, head["hash"]) if head else (1, GENESIS_HASH)
+        # Round-trip the data through canonical JSON so the hash covers exactly what is stored.
+        text = canonical_json(data)
+        entry = JournalEntry(
+            seq=seq,
+            ts=time.time(),
+            kind=kind,
+            actor=actor,
+            rollout_id=rollout_id,
+            data=json.loads(text),
+            prev_hash=prev_hash,
+            hash="",
+        )
+        digest = entry_hash(prev_hash, entry.body())
+        db.execute(
+            "INSERT INTO journal (seq, ts, kind, actor, rollout_id, data, prev_hash, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, entry.ts, kind, actor, rollout_id, text, prev_hash, digest),
+        )
+        db.execute(
+            "INSERT INTO journal_head (id, seq, hash) VALUES (1, ?, ?)"
+            " ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            (seq, digest),
+        )
+        return dataclasses.replace(entry, hash=digest)
+
+    # -- rollouts ---------------------------------------------------------
+
+    def create_rollout(
+        self,
+        *,
+        service: str,
+        plan_path: str,
+        plan_text: str,
+        steps: list[tuple[str, dict[str, Any]]],
+        actor: str,
+    ) -> Rollout:
+        rollout_id = f"ro-{time.strftime('%Y%m%d')}-{secrets.token_hex(3)}"
+        now = time.time()
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO rollouts (id, service, plan_path, plan_text, state, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (rollout_id, service, plan_path, plan_text, RolloutState.PENDING, now, now),
+            )
+            db.executemany(
+                "INSERT INTO steps (rollout_id, idx, kind, spec, state) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (rollout_id, index, kind, canonical_json(spec), StepState.PENDING)
+                    for index, (kind, spec) in enumerate(steps)
+                ],
+            )
+            self._journal(
+                db,
+                "rollout.created",
+                {
+                    "service": service,
+                    "plan_path": plan_path,
+                    "steps": [{"kind": kind, **spec} for kind, spec in steps],
+                },
+                actor=actor,
+                rollout_id=rollout_id,
+            )
+        return self.get_rollout(rollout_id)
+
+    def get_rollout(self, rollout_id: str) -> Rollout:
+        rows = self._read("SELECT * FROM rollouts WHERE id = ?", (rollout_id,))
+        if not rows:
+            raise NotFoundError(f"no rollout {rollout_id!r}")
+        return _rollout(rows[0])
+
+    def list_rollouts(self, limit: int = 50) -> list[Rollout]:
+        rows = self._read("SELECT * FROM rollouts ORDER BY created_at DESC LIMIT ?", (limit,))
+        return [_rollout(row) for row in rows]
+
+    def steps(self, rollout_id: str) -> list[StepRecord]:
+        self.get_rollout(rollout_id)
+        rows = self._read("SELECT * FROM steps WHERE rollout_id = ? ORDER BY idx", (rollout_id,))
+        return [_step(row) for row in rows]
+
+    def set_step_state(
+        self,
+        rollout_id: str,
+        index: int,
+        state: StepState,
+        *,
+        result: dict[str, Any] | None = None,
+        actor: str,
+    ) -> StepRecord:
+        now = time.time()
+        with self._write() as db:
+            row = db.execute(
+                "SELECT * FROM steps WHERE rollout_id = ? AND idx = ?", (rollout_id, index)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"rollout {rollout_id!r} has no step {index}")
+            step = _step(row)
+            attempts = step.attempts + (1 if state is StepState.RUNNING else 0)
+            started_at = now if state is StepState.RUNNING else step.started_at
+            ended_at = now if state in (StepState.SUCCEEDED, StepState.FAILED) else None
+            result_text = canonical_json(result if result is not None else step.result)
+            db.execute(
+                "UPDATE steps SET state = ?, attempts = ?, started_at = ?, ended_at = ?,"
+                " result = ? WHERE rollout_id = ? AND idx = ?",
+                (state, attempts, started_at, ended_at, result_text, rollout_id, index),
+            )
+            if state is StepState.RUNNING:
+                db.execute(
+                    "UPDATE rollouts SET step_index = ?, updated_at = ? WHERE id = ?",
+                    (index, now, rollout_id),
+                )
+            data: dict[str, Any] = {"index": index, "kind": step.kind, "attempt": attempts}
+            if state is StepState.RUNNING:
+                data["spec"] = step.spec
+            if result is not None:
+                data["result"] = result
+            self._journal(db, f"step.{state}", data, actor=actor, rollout_id=rollout_id)
+            row = db.execute(
+                "SELECT * FROM steps WHERE rollout_id = ? AND idx = ?", (rollout_id, index)
+            ).fetchone()
+        return _step(row)
+
+    def set_rollout_state(
+        self,
+        rollout_id: str,
+        state: RolloutState,
+        *,
+        actor: str,
+        reason: str = "",
+        step_index: int | None = None,
+        expected: set[RolloutState] | None = None,
+    ) -> Rollout:
+        with self._write() as db:
+            row = db.execute("SELECT * FROM rollouts WHERE id = ?", (rollout_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no rollout {rollout_id!r}")
+            current = RolloutState(row["state"])
+            if expected is not None and current not in expected:
+                allowed = ", ".join(sorted(expected))
+                raise ConflictError(
+                    f"rollout {rollout_id} is {current}, not {allowed}; nothing was changed"
+                )
+            index = row["step_index"] if step_index is None else step_index
+            db.execute(
+                "UPDATE rollouts SET state = ?, reason = ?, step_index = ?, updated_at = ?,"
+                " requested = CASE WHEN ? THEN NULL ELSE requested END WHERE id = ?",
+                (state, reason, index, time.time(), state.is_final, rollout_id),
+            )
+            data: dict[str, Any] = {"from": current, "to": state, "step_index": index}
+            if reason:
+                data["reason"] = reason
+            self._journal(db, f"rollout.{state}", data, actor=actor, rollout_id=rollout_id)
+        return self.get_rollout(rollout_id)
+
+    def request(self, rollout_id: str, command: str | None, *, actor: str) -> Rollout:
+        with self._write() as db:
+            row = db.execute("SELECT state FROM rollouts WHERE id = ?", (rollout_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no rollout {rollout_id!r}")
+            if RolloutState(row["state"]).is_final and command is not None:
+                raise ConflictError(f"rollout {rollout_id} is already {row['state']}")
+            db.execute(
+                "UPDATE rollouts SET requested = ?, updated_at = ? WHERE id = ?",
+                (command, time.time(), rollout_id),
+            )
+            kind = f"rollout.{command}_requested" if command else "rollout.request_cleared"
+            self._journal(db, kind, {}, actor=actor, rollout_id=rollout_id)
+        return self.get_rollout(rollout_id)
+
+    def acquire_lease(
+        self, rollout_id: str, owner: str, ttl: float, *, force: bool = False
+    ) -> bool:
+        now = time.time()
+        with self._write() as db:
+            row = db.execute(
+                "SELECT owner, lease_until FROM rollouts WHERE id = ?", (rollout_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no rollout {rollout_id!r}")
+            held_by_other = row["owner"] not in (None, owner) and (row["lease_until"] or 0.0) > now
+            if held_by_other and not force:
+                return False
+            db.execute(
+                "UPDATE rollouts SET owner = ?, lease_until = ? WHERE id = ?",
+                (owner, now + ttl, rollout_id),
+            )
+            if row["owner"] != owner:
+                self._journal(
+                    db,
+                    "rollout.lease_acquired",
+                    {"owner": owner, "previous_owner": row["owner"], "forced": held_by_other},
+                    actor=owner,
+                    rollout_id=rollout_id,
+                )
+        return True
+
+    def release_lease(self, rollout_id: str, owner: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE rollouts SET owner = NULL, lease_until = NULL WHERE id = ? AND owner = ?",
+                (rollout_id, owner),
+            )
+
+    # -- flags ------------------------------------------------------------
+
+    def list_flags(self) -> list[FlagRecord]:
+        return [_flag(row) for row in self._read("SELECT * FROM flags ORDER BY name")]
+
+    def get_flag(self, name: str) -> FlagRecord:
+        rows = self._read("SELECT * FROM flags WHERE name = ?", (name,))
+        if not rows:
+            raise NotFoundError(f"no flag {name!r}")
+        return _flag(rows[0])
+
+    def put_flag(
+        self,
+        name: str,
+        definition: dict[str, Any],
+        *,
+        actor: str,
+        expected_version: int | None = None,
+        rollout_id: str | None = None,
+    ) -> FlagRecord:
+        now = time.time()
+        with self._write() as db:
+            row = db.execute("SELECT * FROM flags WHERE name = ?", (name,)).fetchone()
+            version = row["version"] if row else 0
+            if expected_version is not None and expected_version != version:
+                raise ConflictError(
+                    f"flag {name!r} is at version {version}, not {expected_version}; "
+                    "reload it and try again"
+                )
+            before = json.loads(row["definition"]) if row else None
+            db.execute(
+                "INSERT INTO flags (name, definition, version, updated_at, updated_by)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
+                " definition = excluded.definition, version = excluded.version,"
+                " updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                (name, canonical_json(definition), version + 1, now, actor),
+            )
+            db.execute("UPDATE counters SET value = value + 1 WHERE name = 'flags_revision'")
+            self._journal(
+                db,
+                "flag.changed",
+                {"name": name, "version": version + 1, "before": before, "after": definition},
+                actor=actor,
+                rollout_id=rollout_id,
+            )
+        return self.get_flag(name)
+
+    def flags_revision(self) -> int:
+        rows = self._read("SELECT value FROM counters WHERE name = 'flags_revision'")
+        return int(rows[0]["value"])
+
+    # -- backups ----------------------------------------------------------
+
+    def add_backup(self, record: BackupRecord, *, actor: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO backups (id, source, kind, path, sha256, size, created_at,"
+                " rollout_id, manifest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.id,
+                    record.source,
+                    record.kind,
+                    record.path,
+                    record.sha256,
+                    record.size,
+                    record.created_at,
+                    record.rollout_id,
+                    canonical_json(record.manifest),
+                ),
+            )
+            self._journal(
+                db,
+                "backup.created",
+                {"id": record.id, "source": record.source, "sha256": record.sha256},
+                actor=actor,
+                rollout_id=record.rollout_id,
+            )
+
+    def list_backups(self, source: str | None = None) -> list[BackupRecord]:
+        if source is None:
+            rows = self._read("SELECT * FROM backups ORDER BY created_at DESC")
+        else:
+            rows = self._read(
+                "SELECT * FROM backups WHERE source = ? ORDER BY created_at DESC", (source,)
+            )
+        return [_backup(row) for row in rows]
+
+    # -- journal ----------------------------------------------------------
+
+    def append(
+        self, kind: str, data: dict[str, Any], *, actor: str, rollout_id: str | None = None
+    ) -> JournalEntry:
+        with self._write() as db:
+            return self._journal(db, kind, data, actor=actor, rollout_id=rollout_id)
+
+    def journal(self, rollout_id: str | None = None, after_seq: int = 0) -> list[JournalEntry]:
+        if rollout_id is None:
+            rows = self._read("SELECT * FROM journal WHERE seq > ? ORDER BY seq", (after_seq,))
+        else:
+            rows = self._read(
+                "SELECT * FROM journal WHERE rollout_id = ? AND seq > ? ORDER BY seq",
+                (rollout_id, after_seq),
+            )
+        return [_entry(row) for row in rows]
+
+    def verify_journal(self) -> VerifyResult:
+        head_rows = self._read("SELECT seq, hash FROM journal_head WHERE id = 1")
+        head = (head_rows[0]["seq"], head_rows[0]["hash"]) if head_rows else None
+        with self._lock:
+            try:
+                cursor = self._db.execute("SELECT * FROM journal ORDER BY seq")
+                return verify_chain((_entry(row) for row in cursor), head)
+            except (sqlite3.Error, ValueError) as error:
+                raise StoreError(f"cannot read the journal in {self.path}: {error}") from error
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _rollout(row: sqlite3.Row) -> Rollout:
+    return Rollout(
+        id=row["id"],
+        service=row["service"],
+        plan_path=row["plan_path"],
+        plan_text=row["plan_text"],
+        state=RolloutState(row["state"]),
+        step_index=row["step_index"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        owner=row["owner"],
+        lease_until=row["lease_until"],
+        requested=row["requested"],
+        reason=row["reason"],
+    )
+
+
+def _step(row: sqlite3.Row) -> StepRecord:
+    return StepRecord(
+        rollout_id=row["rollout_id"],
+        index=row["idx"],
+        kind=row["kind"],
+        spec=json.loads(row["spec"]),
+        state=StepState(row["state"]),
+        attempts=row["attempts"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        result=json.loads(row["result"]),
+    )
+
+
+def _flag(row: sqlite3.Row) -> FlagRecord:
+    return FlagRecord(
+        name=row["name"],
+        definition=json.loads(row["definition"]),
+        version=row["version"],
+        updated_at=row["updated_at"],
+        updated_by=row["updated_by"],
+    )
+
+
+def _backup(row: sqlite3.Row) -> BackupRecord:
+    return BackupRecord(
+        id=row["id"],
+        source=row["source"],
+        kind=row["kind"],
+        path=row["path"],
+        sha256=row["sha256"],
+        size=row["size"],
+        created_at=row["created_at"],
+        rollout_id=row["rollout_id"],
+        manifest=json.loads(row["manifest"]),
+    )
+
+
+def _entry(row: sqlite3.Row) -> JournalEntry:
+    try:
+        data = json.loads(row["data"])
+    except ValueError:
+        # An edited row may no longer be JSON; keep it so verification names it.
+        data = {"unparseable": row["data"]}
+    return JournalEntry(
+        seq=row["seq"],
+        ts=row["ts"],
+        kind=row["kind"],
+        actor=row["actor"],
+        rollout_id=row["rollout_id"],
+        data=data,
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
