@@ -1,0 +1,5 @@
+"""``python -m rollsafe``: the same as the ``rollsafe`` command."""
+
+from rollsafe.cli import main
+
+main()
