@@ -1,0 +1,187 @@
+"""Copy a backup source into the home's ``backups/`` with a SHA-256 manifest, and restore it.
+
+SQLite sources go through the online backup API, so the copy is consistent
+while the service keeps writing; file and directory sources become tar.gz
+archives. A restore checks the checksum first and refuses a mismatch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rollsafe.config.plan import BackupSource, SqliteBackupSource
+from rollsafe.errors import BackupError
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    source: str
+    kind: str
+    path: Path
+    sha256: str
+    size: int
+    created_at: float
+    manifest: dict[str, Any]
+
+
+def snapshot_source(source: BackupSource, directory: Path) -> Snapshot:
+    """Take one consistent copy of ``source`` into ``directory``; write its manifest beside it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if not source.path.exists():
+        raise BackupError(f"backup source {source.name!r}: {source.path} does not exist")
+    details: dict[str, Any]
+    if isinstance(source, SqliteBackupSource):
+        destination = directory / f"{source.name}.db"
+        _sqlite_copy(source.path, destination)
+        details = {"tables": sqlite_table_counts(destination)}
+    else:
+        destination = directory / f"{source.name}.tar.gz"
+        _tar_copy(source.path, destination)
+        details = {}
+    digest, size = sha256_file(destination), destination.stat().st_size
+    created = time.time()
+    manifest = {
+        "source": source.name,
+        "kind": source.type,
+        "from": str(source.path),
+        "file": destination.name,
+        "sha256": digest,
+        "size": size,
+        "created_at": created,
+        **details,
+    }
+    _write_atomic(manifest_path(destination), json.dumps(manifest, indent=2, sort_keys=True))
+    return Snapshot(source.name, source.type, destination, digest, size, created, manifest)
+
+
+def manifest_path(backup: Path) -> Path:
+    return backup.with_name(backup.name + ".manifest.json")
+
+
+def verify_backup(path: Path, sha256: str) -> None:
+    """Raise BackupError unless the file exists and matches its recorded checksum."""
+    if not path.exists():
+        raise BackupError(f"backup file {path} is missing")
+    actual = sha256_file(path)
+    if actual != sha256:
+        raise BackupError(
+            f"backup {path} does not match its checksum (recorded {sha256[:12]}…, "
+            f"found {actual[:12]}…); refusing to restore it"
+        )
+
+
+def restore_backup(path: Path, kind: str, sha256: str, destination: Path) -> dict[str, Any]:
+    """Put a verified backup back at ``destination``; the service must not be writing to it."""
+    verify_backup(path, sha256)
+    if kind == "sqlite":
+        _sqlite_restore(path, destination)
+        return {"restored": str(destination), "tables": sqlite_table_counts(destination)}
+    _untar(path, destination)
+    return {"restored": str(destination)}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sqlite_table_counts(path: Path) -> dict[str, int]:
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return {
+            table: connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608 - names come from sqlite_master
+            for table in sorted(tables)
+        }
+    except sqlite3.Error as error:
+        raise BackupError(f"cannot read SQLite database {path}: {error}") from error
+    finally:
+        connection.close()
+
+
+def _sqlite_copy(source: Path, destination: Path) -> None:
+    partial = destination.with_name(destination.name + ".partial")
+    try:
+        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=10)
+        try:
+            dst = sqlite3.connect(partial)
+            try:
+                src.backup(dst)
+            finally:
+                dst.close()
+        finally:
+            src.close()
+    except sqlite3.Error as error:
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"cannot back up SQLite database {source}: {error}") from error
+    partial.replace(destination)
+
+
+def _sqlite_restore(backup: Path, destination: Path) -> None:
+    # The backup API writes through the live database's own journal, so a
+    # restore is atomic for any reader and leaves no stale WAL frames behind.
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        src = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
+        try:
+            dst = sqlite3.connect(destination, timeout=10)
+            try:
+                src.backup(dst)
+            finally:
+                dst.close()
+        finally:
+            src.close()
+    except sqlite3.Error as error:
+        raise BackupError(f"cannot restore {backup} into {destination}: {error}") from error
+
+
+def _tar_copy(source: Path, destination: Path) -> None:
+    partial = destination.with_name(destination.name + ".partial")
+    try:
+        with tarfile.open(partial, "w:gz") as archive:
+            archive.add(source, arcname=source.name)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"cannot archive {source}: {error}") from error
+    partial.replace(destination)
+
+
+def _untar(archive_path: Path, destination: Path) -> None:
+    staging = destination.with_name(destination.name + ".restoring")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        with tarfile.open(archive_path, "r:gz") as archive:
+            archive.extractall(staging, filter="data")
+        (restored,) = list(staging.iterdir())
+        if destination.is_dir():
+            shutil.rmtree(destination)
+        elif destination.exists():
+            destination.unlink()
+        restored.replace(destination)
+    except (OSError, tarfile.TarError, ValueError) as error:
+        raise BackupError(f"cannot restore {archive_path} into {destination}: {error}") from error
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text + "\n")
+    partial.replace(path)
