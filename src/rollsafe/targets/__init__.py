@@ -1,0 +1,11 @@
+"""Targets: where releases run. ``ProcessTarget`` runs them as local processes.
+
+This package imports only ``rollsafe.config``, ``rollsafe.errors``,
+``rollsafe.typing`` and third-party packages.
+"""
+
+from rollsafe.targets.health import HealthReport, InstanceHealth
+from rollsafe.targets.process import ProcessTarget
+from rollsafe.targets.state import Instance
+
+__all__ = ["HealthReport", "Instance", "InstanceHealth", "ProcessTarget"]
