@@ -2,6 +2,7 @@
 
 from rollsafe.backup.archive import (
     Snapshot,
+    manifest_path,
     restore_backup,
     sha256_file,
     snapshot_source,
@@ -11,6 +12,7 @@ from rollsafe.backup.archive import (
 
 __all__ = [
     "Snapshot",
+    "manifest_path",
     "restore_backup",
     "sha256_file",
     "snapshot_source",

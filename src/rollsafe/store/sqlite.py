@@ -467,6 +467,26 @@ class SqliteStore:
             )
         return [_backup(row) for row in rows]
 
+    def get_backup(self, backup_id: str) -> BackupRecord:
+        rows = self._read("SELECT * FROM backups WHERE id = ?", (backup_id,))
+        if not rows:
+            raise NotFoundError(f"no backup {backup_id!r}; see 'rollsafe backup list'")
+        return _backup(rows[0])
+
+    def delete_backup(self, backup_id: str, *, actor: str, reason: str) -> None:
+        with self._write() as db:
+            row = db.execute("SELECT * FROM backups WHERE id = ?", (backup_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no backup {backup_id!r}")
+            db.execute("DELETE FROM backups WHERE id = ?", (backup_id,))
+            self._journal(
+                db,
+                "backup.deleted",
+                {"id": backup_id, "source": row["source"], "reason": reason},
+                actor=actor,
+                rollout_id=row["rollout_id"],
+            )
+
     # -- journal ----------------------------------------------------------
 
     def append(

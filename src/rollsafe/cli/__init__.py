@@ -1,0 +1,58 @@
+"""The ``rollsafe`` command line (Typer + Rich)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rollsafe import __version__
+from rollsafe.cli import backups, demo, flags, journal, plans, rollouts
+from rollsafe.cli.home import Home
+
+app = typer.Typer(
+    name="rollsafe",
+    help="Progressive rollouts gated by canary analysis, flags and tiered rollback.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(plans.app, name="plan")
+app.add_typer(journal.app, name="journal")
+app.add_typer(rollouts.app, name="rollout")
+app.add_typer(flags.app, name="flags")
+app.add_typer(backups.app, name="backup")
+app.command("demo")(demo.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"rollsafe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Annotated[
+        Path,
+        typer.Option(
+            "--home",
+            envvar="ROLLSAFE_HOME",
+            help="State directory: rollsafe.db, backups/, reports/, logs/.",
+            file_okay=False,
+        ),
+    ] = Path(".rollsafe"),
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    del version
+    ctx.obj = Home(home)
+
+
+def main() -> None:
+    # Rich wraps at the terminal width; keep a sane width when not attached to one.
+    os.environ.setdefault("COLUMNS", "120")
+    app()

@@ -1,0 +1,66 @@
+"""``rollsafe demo``: the main job on the embedded default, with live progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from rollsafe.cli.output import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    console,
+    fail,
+    print_entry,
+    print_json,
+    reported_errors,
+)
+from rollsafe.demo.runner import FAULTS, run_demo
+
+
+def demo(
+    workdir: Annotated[
+        Path, typer.Option("--workdir", help="Where releases, data and state go (wiped first).")
+    ] = Path(".rollsafe-demo"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary object.")] = False,
+    fault: Annotated[
+        str, typer.Option("--fault", help=f"Fault built into release 1.1.0: {', '.join(FAULTS)}.")
+    ] = "none",
+    rate: Annotated[
+        float, typer.Option("--rate", help="Requests per second of load.", min=1)
+    ] = 100.0,
+) -> None:
+    """Roll out shop 1.1.0 over 1.0.0 under load, gated by canary analysis."""
+    if fault not in FAULTS:
+        fail(f"--fault: must be one of {', '.join(FAULTS)}, got {fault!r}", EXIT_INVALID)
+    if not as_json:
+        console.print(
+            f"[bold]rollsafe demo[/bold]: shop 1.0.0 → 1.1.0 (fault: {fault}) in {workdir}"
+        )
+    with reported_errors():
+        try:
+            result = run_demo(
+                workdir, fault=fault, rate=rate, on_entry=None if as_json else print_entry
+            )
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted; every demo process was stopped[/yellow]")
+            raise typer.Exit(130) from None
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        table = Table("outcome", "rollout", "seconds", "requests sent", "home", show_header=True)
+        table.add_row(
+            result.outcome,
+            result.rollout_id,
+            f"{result.seconds:.1f}",
+            str(result.load.get("sent", "?")),
+            str(result.home),
+        )
+        console.print(table)
+        console.print(
+            f"journal: rollsafe --home {result.home} journal show --rollout {result.rollout_id}"
+        )
+    if result.outcome == "failed":
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,29 @@
+"""``rollsafe plan``: check plans before they run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rollsafe.cli.output import console, reported_errors
+from rollsafe.config import Plan, load_plan
+
+app = typer.Typer(help="Validate rollout plans and print their JSON Schema.", no_args_is_help=True)
+
+
+@app.command()
+def validate(file: Annotated[Path, typer.Argument(help="Plan YAML file.")]) -> None:
+    """Check a plan; errors name file, line and field and exit 2."""
+    with reported_errors():
+        plan = load_plan(file)
+    steps = ", ".join(step.describe() for step in plan.steps)
+    console.print(f"[green]{file}: valid[/green] plan for {plan.service}: {steps}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the plan JSON Schema (for editor completion)."""
+    print(json.dumps(Plan.model_json_schema(), indent=2))

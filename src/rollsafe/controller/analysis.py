@@ -1,0 +1,72 @@
+"""An analysis step: look at both arms every interval until the judge decides or time is up."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rollsafe.config.plan import AnalysisStep
+from rollsafe.controller.context import StepContext, StepOutcome, interrupted
+from rollsafe.errors import MetricsError
+from rollsafe.judge import Judge, Verdict
+from rollsafe.metrics import ScrapeSource
+
+
+def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
+    config = context.plan.analysis
+    judge = Judge(config, mode=spec.mode)
+    source = ScrapeSource(context.plan.metrics, context.target.endpoints)
+    started = time.monotonic()
+    looks = failed_looks = 0
+    try:
+        while True:
+            t = round(time.monotonic() - started, 3)
+            verdict = _look(context, judge, source, t)
+            looks += 1
+            failed_looks += verdict is None
+            if verdict is not None and verdict.decided_at is not None:
+                break
+            if t >= spec.duration:
+                verdict = judge.conclude()
+                break
+            request = context.sleep(min(config.interval, spec.duration - t))
+            if request:
+                return interrupted(request)
+    finally:
+        source.close()
+    summary: dict[str, Any] = {
+        "mode": spec.mode,
+        "looks": looks,
+        "failed_looks": failed_looks,
+        "elapsed": round(time.monotonic() - started, 3),
+        "verdict": verdict.to_dict(),
+    }
+    context.journal("analysis.verdict", summary)
+    return _outcome(verdict, summary, config.on_inconclusive)
+
+
+def _look(context: StepContext, judge: Judge, source: ScrapeSource, t: float) -> Verdict | None:
+    """One scrape of both arms fed to the judge; None when the source failed."""
+    try:
+        observations = source.observe(t)
+    except MetricsError as error:
+        # Missing evidence: the judge sees nothing for this look, so it cannot pass on it.
+        context.journal("analysis.metrics_error", {"t": t, "error": str(error)})
+        return None
+    verdict = None
+    for observation in observations:
+        verdict = judge.update(observation)
+    context.journal("analysis.observation", {"t": t, "observations": list(observations)})
+    return verdict
+
+
+def _outcome(verdict: Verdict, summary: dict[str, Any], on_inconclusive: str) -> StepOutcome:
+    if verdict.verdict == "pass":
+        return StepOutcome("succeeded", summary)
+    reasons = "; ".join(m.reason for m in verdict.metrics if m.verdict == verdict.verdict)
+    if verdict.verdict == "fail":
+        return StepOutcome("failed", summary, reason=f"analysis failed: {reasons}")
+    why = f"analysis inconclusive: {reasons or 'not enough evidence'}"
+    if on_inconclusive == "rollback":
+        return StepOutcome("failed", summary, reason=why)
+    return StepOutcome("paused", summary, reason=f"{why}; resume to continue or abort")

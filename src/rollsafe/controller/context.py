@@ -1,0 +1,60 @@
+"""What a step needs while it runs: the plan, the adapters, and a way to hear requests."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from rollsafe.config import Plan
+from rollsafe.store import Store
+from rollsafe.targets import ProcessTarget
+
+Status = Literal["succeeded", "failed", "paused", "aborted"]
+
+BASELINE_EVENT = "rollout.baseline"
+"""Journaled once when a rollout first starts: the release and flags to return to."""
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    status: Status
+    result: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+    rerun_on_resume: bool = False
+    """For a pause: run this step again after resume (it was cut short) or go past it."""
+
+
+@dataclass
+class StepContext:
+    store: Store
+    rollout_id: str
+    plan: Plan
+    target: ProcessTarget
+    home: Path
+    actor: str
+
+    def requested(self) -> str | None:
+        """A pause or abort another process asked for, if any."""
+        return self.store.get_rollout(self.rollout_id).requested
+
+    def journal(self, kind: str, data: dict[str, Any]) -> None:
+        self.store.append(kind, data, actor=self.actor, rollout_id=self.rollout_id)
+
+    def sleep(self, seconds: float, *, poll: float = 0.5) -> str | None:
+        """Wait, waking early for a request; returns the request if one came."""
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            if request := self.requested():
+                return request
+            time.sleep(min(poll, remaining))
+        return self.requested()
+
+
+def interrupted(request: str) -> StepOutcome:
+    """The outcome of a step cut short by a pause or abort request."""
+    status: Status = "aborted" if request == "abort" else "paused"
+    return StepOutcome(
+        status, {"interrupted_by": request}, reason=f"{request} requested", rerun_on_resume=True
+    )

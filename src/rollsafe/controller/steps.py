@@ -1,0 +1,122 @@
+"""What each step kind does. Every step is idempotent: run twice, it applies once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rollsafe.backup import snapshot_source
+from rollsafe.config.plan import (
+    AnalysisStep,
+    BackupStep,
+    DeployStep,
+    FlagStep,
+    PauseStep,
+    PromoteStep,
+    Step,
+)
+from rollsafe.controller.analysis import run_analysis
+from rollsafe.controller.context import StepContext, StepOutcome, interrupted
+from rollsafe.errors import NotFoundError, RollsafeError
+from rollsafe.flags import rollout_feature
+from rollsafe.store import BackupRecord
+
+
+def run_step(context: StepContext, step: Step) -> StepOutcome:
+    try:
+        return _RUNNERS[step.kind](context, step.spec)
+    except RollsafeError as error:
+        return StepOutcome("failed", {"error": str(error)}, reason=f"{step.kind} failed: {error}")
+
+
+def _backup(context: StepContext, spec: BackupStep) -> StepOutcome:
+    wanted = spec.sources
+    sources = [s for s in context.plan.backups if wanted is None or s.name in wanted]
+    taken = {
+        b.source: b for b in context.store.list_backups() if b.rollout_id == context.rollout_id
+    }
+    directory = context.home / "backups" / context.rollout_id
+    results = []
+    for source in sources:
+        if source.name in taken:  # already taken before a crash: keep the first, pre-rollout copy
+            results.append({"source": source.name, "id": taken[source.name].id, "reused": True})
+            continue
+        snapshot = snapshot_source(source, directory)
+        record = BackupRecord(
+            id=f"{context.rollout_id}-{source.name}",
+            source=source.name,
+            kind=snapshot.kind,
+            path=str(snapshot.path),
+            sha256=snapshot.sha256,
+            size=snapshot.size,
+            created_at=snapshot.created_at,
+            rollout_id=context.rollout_id,
+            manifest=snapshot.manifest,
+        )
+        context.store.add_backup(record, actor=context.actor)
+        results.append({"source": source.name, "id": record.id, "sha256": snapshot.sha256})
+    return StepOutcome("succeeded", {"backups": results})
+
+
+def _deploy(context: StepContext, spec: DeployStep) -> StepOutcome:
+    before = context.target.current_release()
+    changed = context.target.deploy(spec.release)
+    # After a crash mid-deploy `current` may already name the release; `previous` still knows.
+    previous = before if before not in (None, spec.release) else context.target.previous_release()
+    return StepOutcome(
+        "succeeded", {"release": spec.release, "previous": previous, "changed": changed}
+    )
+
+
+def _flag(context: StepContext, spec: FlagStep) -> StepOutcome:
+    definition = rollout_feature(spec.name, spec.rollout, enabled=spec.rollout > 0)
+    try:
+        current = context.store.get_flag(spec.name).definition
+    except NotFoundError:
+        current = None
+    if current == definition:
+        return StepOutcome(
+            "succeeded", {"name": spec.name, "rollout": spec.rollout, "changed": False}
+        )
+    record = context.store.put_flag(
+        spec.name, definition, actor=context.actor, rollout_id=context.rollout_id
+    )
+    return StepOutcome(
+        "succeeded",
+        {"name": spec.name, "rollout": spec.rollout, "changed": True, "version": record.version},
+    )
+
+
+def _analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
+    return run_analysis(context, spec)
+
+
+def _pause(context: StepContext, spec: PauseStep) -> StepOutcome:
+    if spec.duration is None:
+        return StepOutcome("paused", {"until": "resume"}, reason="pause step: waiting for resume")
+    if request := context.sleep(spec.duration):
+        return interrupted(request)
+    return StepOutcome("succeeded", {"waited": spec.duration})
+
+
+def _promote(context: StepContext, spec: PromoteStep) -> StepOutcome:
+    del spec  # promote has no options yet
+    release = context.target.current_release()
+    flags: dict[str, int | None] = {}
+    for definition in context.plan.flags:
+        try:
+            flags[definition.name] = context.store.get_flag(definition.name).version
+        except NotFoundError:
+            flags[definition.name] = None
+    return StepOutcome("succeeded", {"release": release, "flag_versions": flags})
+
+
+# Each runner takes the step's own options model (step.spec), typed per kind.
+_RUNNERS: dict[str, Callable[[StepContext, Any], StepOutcome]] = {
+    "backup": _backup,
+    "deploy": _deploy,
+    "flag": _flag,
+    "analysis": _analysis,
+    "pause": _pause,
+    "promote": _promote,
+}
