@@ -48,7 +48,8 @@ def test_valid_plan_loads_with_paths_relative_to_the_plan(tmp_path: Path) -> Non
     assert [step.kind for step in plan.steps] == ["backup", "deploy", "flag", "analysis", "promote"]
     assert plan.target.root == tmp_path / "shop"
     assert plan.backups[0].path == tmp_path / "shop/data/shop.db"
-    assert plan.steps[3].analysis is not None and plan.steps[3].analysis.duration == 10.0
+    assert plan.steps[3].analysis is not None
+    assert plan.steps[3].analysis.duration == 10.0
 
 
 def test_out_of_range_value_names_line_and_field(tmp_path: Path) -> None:

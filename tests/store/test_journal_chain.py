@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def test_intact_chain_verifies(store: SqliteStore) -> None:
 def test_entries_link_to_their_predecessor(store: SqliteStore) -> None:
     entries = store.journal()
     assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
-    assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
 
 
 @pytest.mark.parametrize(
@@ -64,7 +65,8 @@ def test_rehashing_one_entry_still_breaks_the_next_link(store: SqliteStore) -> N
     entries = store.journal()
     edit(store.path, "UPDATE journal SET hash = ? WHERE seq = 2", "f" * 64)
     result = store.verify_journal()
-    assert not result.ok and result.broken_seq == 2
+    assert not result.ok
+    assert result.broken_seq == 2
     assert entries[2].prev_hash != "f" * 64
 
 
