@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck check bench-judge clean
+.PHONY: install lock demo test lint typecheck servers bench-judge clean
 
 install: $(STAMP)
 
@@ -22,8 +22,12 @@ lock:
 demo: $(STAMP)
 	$(BIN)/rollsafe demo
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck servers
 	$(BIN)/pytest -q
+
+# Real servers some tests run on loopback (nginx, prometheus), installed when missing.
+servers:
+	@if [ -x scripts/install-servers.sh ]; then scripts/install-servers.sh; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
