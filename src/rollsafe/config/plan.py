@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from rollsafe.config.analysis import AnalysisConfig
+from rollsafe.config.guards import DEFAULT_GUARDS, Guard, RollbackPolicy
 from rollsafe.config.types import Duration, Percent, StrictModel
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -159,6 +160,8 @@ class Plan(StrictModel):
     backups: list[BackupSource] = Field(default_factory=list)
     metrics: ScrapeMetrics = ScrapeMetrics()
     analysis: AnalysisConfig = AnalysisConfig()
+    guards: list[Guard] = Field(default_factory=lambda: list(DEFAULT_GUARDS))
+    rollback: RollbackPolicy = RollbackPolicy()
     steps: Annotated[list[Step], Field(min_length=1)]
 
     def unresolved_references(self) -> list[tuple[tuple[str | int, ...], str]]:

@@ -1,0 +1,6 @@
+"""Guards: absolute triggers with severities, evaluated look by look."""
+
+from rollsafe.guards.evaluator import GuardEvaluator, GuardEvent, Phase, measure
+from rollsafe.guards.windows import Sample, Window, combine
+
+__all__ = ["GuardEvaluator", "GuardEvent", "Phase", "Sample", "Window", "combine", "measure"]

@@ -1,0 +1,177 @@
+"""Guards over time, with Prometheus alerting semantics and the runbooks' severities.
+
+A guard's condition is ``value > threshold``. It becomes *pending* the first
+look it holds, *fires* once it has held at every look for ``for`` seconds, and
+any look where it does not hold (or has no value) resets it. On firing:
+critical trips (roll back now); major trips unless the condition clears within
+``grace``; minor only notifies. A tripped guard stays tripped.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rollsafe.config.guards import UNITS, Guard
+from rollsafe.guards.windows import Sample, Window, combine
+
+
+class Phase(enum.StrEnum):
+    INACTIVE = "inactive"
+    PENDING = "pending"
+    FIRING = "firing"
+    TRIPPED = "tripped"
+
+
+@dataclass(frozen=True)
+class GuardEvent:
+    """Something worth journaling: a guard fired, cleared, notified or tripped."""
+
+    kind: str
+    guard: str
+    severity: str
+    t: float
+    evidence: dict[str, Any]
+
+    @property
+    def trips(self) -> bool:
+        return self.kind == "tripped"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"guard": self.guard, "severity": self.severity, "t": self.t, **self.evidence}
+
+
+@dataclass
+class _State:
+    guard: Guard
+    window: Window
+    phase: Phase = Phase.INACTIVE
+    since: float | None = None
+    fired_at: float | None = None
+
+
+@dataclass
+class GuardEvaluator:
+    guards: Sequence[Guard]
+    _states: list[_State] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._states = [_State(guard, Window(guard.window)) for guard in self.guards]
+
+    def update(
+        self,
+        t: float,
+        observations: Sequence[Mapping[str, Any]],
+        failing_instances: int | None = None,
+    ) -> list[GuardEvent]:
+        """Feed one look (per-arm observations and the health check); return new events."""
+        events: list[GuardEvent] = []
+        for state in self._states:
+            sample = combine(observations, state.guard.arm) if observations else None
+            if sample is not None or failing_instances is not None:
+                state.window.add(_with_health(sample, t, failing_instances))
+            events.extend(self._step(state, t))
+        return events
+
+    def breaches(self) -> list[dict[str, Any]]:
+        """Critical and major guards whose condition holds now, ignoring ``for`` (verification)."""
+        found = []
+        for state in self._states:
+            if state.guard.severity == "minor":
+                continue
+            value = measure(state.guard, state.window)
+            if value is not None and value > state.guard.threshold:
+                found.append(_evidence(state.guard, state.window, value))
+        return found
+
+    @property
+    def tripped(self) -> list[str]:
+        return [s.guard.name for s in self._states if s.phase is Phase.TRIPPED]
+
+    def _step(self, state: _State, t: float) -> list[GuardEvent]:
+        guard = state.guard
+        if state.phase is Phase.TRIPPED:
+            return []
+        value = measure(guard, state.window)
+        holds = value is not None and value > guard.threshold
+        if not holds:
+            cleared = state.phase is Phase.FIRING
+            state.phase, state.since, state.fired_at = Phase.INACTIVE, None, None
+            if cleared:
+                return [self._event("cleared", state, t, value)]
+            return []
+        if state.phase is Phase.INACTIVE:
+            state.phase, state.since = Phase.PENDING, t
+        if (
+            state.phase is Phase.PENDING
+            and state.since is not None
+            and t - state.since >= guard.for_
+        ):
+            state.phase, state.fired_at = Phase.FIRING, t
+            fired = self._event("firing", state, t, value)
+            if guard.severity == "critical" or (guard.severity == "major" and guard.grace <= 0):
+                state.phase = Phase.TRIPPED
+                return [fired, self._event("tripped", state, t, value)]
+            return [fired]
+        if (
+            state.phase is Phase.FIRING
+            and guard.severity == "major"
+            and state.fired_at is not None
+            and t - state.fired_at >= guard.grace
+        ):
+            state.phase = Phase.TRIPPED
+            return [self._event("tripped", state, t, value)]
+        return []
+
+    @staticmethod
+    def _event(kind: str, state: _State, t: float, value: float | None) -> GuardEvent:
+        evidence = _evidence(state.guard, state.window, value)
+        evidence["pending_since"] = state.since
+        if state.fired_at is not None:
+            evidence["firing_since"] = state.fired_at
+        return GuardEvent(kind, state.guard.name, state.guard.severity, t, evidence)
+
+
+def measure(guard: Guard, window: Window) -> float | None:
+    """The guard's metric over its window, in the unit of its threshold; None without data."""
+    if guard.metric == "error_rate":
+        return window.rate("errors", "requests", guard.min_requests)
+    if guard.metric == "ratio":
+        return window.rate(guard.numerator, guard.denominator, guard.min_requests)
+    if guard.metric == "latency":
+        return window.quantile(guard.quantile, guard.min_requests)
+    if guard.metric == "memory_growth":
+        slope = window.slope_per_second(min_span=min(guard.window, 3.0))
+        return None if slope is None else slope * 3600 / 1e6
+    newest = window.newest
+    return None if newest is None else newest.failing_instances
+
+
+def _evidence(guard: Guard, window: Window, value: float | None) -> dict[str, Any]:
+    evidence: dict[str, Any] = {
+        "metric": guard.metric,
+        "value": value,
+        "threshold": guard.threshold,
+        "unit": UNITS[guard.metric],
+        "for": guard.for_,
+        "window": guard.window,
+        "arm": guard.arm,
+    }
+    if guard.metric in ("error_rate", "ratio"):
+        numerator = "errors" if guard.metric == "error_rate" else guard.numerator
+        denominator = "requests" if guard.metric == "error_rate" else guard.denominator
+        evidence["counts"] = {
+            numerator: window.delta(numerator),
+            denominator: window.delta(denominator),
+        }
+    if guard.metric == "latency":
+        evidence["quantile"] = guard.quantile
+    return evidence
+
+
+def _with_health(sample: Sample | None, t: float, failing: int | None) -> Sample:
+    if sample is None:
+        return Sample(t, {}, {}, None, failing)
+    return Sample(sample.t, sample.counters, sample.buckets, sample.memory_bytes, failing)
