@@ -1,16 +1,23 @@
-"""The ``analysis`` section of a plan: how the judge compares canary and baseline."""
+"""The ``analysis`` section of a plan: how the judge compares canary and baseline.
+
+docs/judge.md explains each field's statistical meaning.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rollsafe.config.types import Duration, Fraction, StrictModel
 
 
 class RatioMetric(StrictModel):
-    """A rate such as errors/requests; fails only when the canary is worse beyond both margins."""
+    """A rate such as errors/requests; fails only when the canary is worse beyond both margins.
+
+    Worse means: canary rate > baseline rate x (1 + relative_margin) *and*
+    canary rate > baseline rate + absolute_margin.
+    """
 
     kind: Literal["ratio"] = "ratio"
     name: str = "error_rate"
@@ -21,21 +28,31 @@ class RatioMetric(StrictModel):
 
 
 class HistogramMetric(StrictModel):
-    """Latency from cumulative histogram buckets; fails when the canary is stochastically slower."""
+    """Latency from cumulative histogram buckets; fails when the canary is stochastically slower.
+
+    Slower means: for some bucket bound, the canary's fraction of requests slower
+    than the bound exceeds the baseline's by both margins (relative and absolute).
+    """
 
     kind: Literal["histogram"] = "histogram"
     name: str = "latency"
     field: str = "latency_seconds_bucket"
     relative_margin: Annotated[float, Field(ge=0)] = 0.1
+    absolute_margin: Fraction = 0.001
 
 
 class SlopeMetric(StrictModel):
-    """A gauge's growth rate (memory); fails when the canary grows faster than the limit."""
+    """A gauge's growth rate (memory); fails when the canary grows faster than the limit.
+
+    Compared as the growth of (canary - baseline), in blocks of ``block`` seconds.
+    """
 
     kind: Literal["slope"] = "slope"
     name: str = "memory_growth"
     field: str = "memory_bytes"
     limit_bytes_per_hour: Annotated[float, Field(gt=0)] = 50e6
+    block: Annotated[Duration, Field(gt=0)] = 10.0
+    """Seconds per increment of the growth test; noise is assumed independent across blocks."""
 
 
 Metric = Annotated[RatioMetric | HistogramMetric | SlopeMetric, Field(discriminator="kind")]
@@ -45,12 +62,24 @@ class AnalysisConfig(StrictModel):
     """Judge settings. With ``metrics`` unset, every field present in the data gets a default."""
 
     alpha: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    """Bound on the probability of a false rollback over all metrics and all looks."""
     metrics: list[Metric] | None = None
     min_requests: Annotated[int, Field(ge=0)] = 50
-    """Requests per arm below which a verdict stays inconclusive."""
+    """Requests per arm below which a verdict cannot pass (it may still fail)."""
     max_error_rate: Fraction = 0.05
     """Absolute ceiling on the canary's error rate, whatever the baseline does."""
+    conclude_max_e: Annotated[float, Field(ge=1)] = 3.0
+    """At the end of a step's duration, a metric whose evidence against the canary
+    (its e-value) reached this is a warning sign: the step ends inconclusive, not passed."""
     on_inconclusive: Literal["pause", "rollback"] = "pause"
     """What an analysis step does when its duration ends without a final verdict."""
     interval: Duration = 1.0
     """Seconds between looks at the metric source."""
+
+    @model_validator(mode="after")
+    def _unique_metric_names(self) -> AnalysisConfig:
+        names = [metric.name for metric in self.metrics or []]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"metric names must be unique; repeated: {', '.join(duplicates)}")
+        return self

@@ -93,10 +93,12 @@ class Verification(StrictModel):
     interval: Duration = 1.0
 
 
+def _all_levels() -> list[RollbackLevel]:
+    return ["flags", "release", "restore"]
+
+
 class RollbackPolicy(StrictModel):
-    levels: Annotated[list[RollbackLevel], Field(min_length=1)] = Field(
-        default_factory=lambda: ["flags", "release", "restore"]
-    )
+    levels: Annotated[list[RollbackLevel], Field(min_length=1)] = Field(default_factory=_all_levels)
     verify: Verification = Verification()
     watch: Duration = 0.0
     """After promotion, guards keep watching this long; a trip still rolls back."""

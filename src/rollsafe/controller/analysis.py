@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from rollsafe.config.plan import AnalysisStep
-from rollsafe.controller.context import StepContext, StepOutcome, interrupted
+from rollsafe.controller.context import StepContext, StepOutcome
 from rollsafe.errors import MetricsError
 from rollsafe.judge import Judge, Verdict
 from rollsafe.metrics import ScrapeSource
@@ -31,7 +31,7 @@ def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
                 break
             request = context.sleep(min(config.interval, spec.duration - t))
             if request:
-                return interrupted(request)
+                return context.interruption(request)
     finally:
         source.close()
     summary: dict[str, Any] = {

@@ -42,6 +42,10 @@ class StepContext:
     def journal(self, kind: str, data: dict[str, Any]) -> None:
         self.store.append(kind, data, actor=self.actor, rollout_id=self.rollout_id)
 
+    def interruption(self, request: str) -> StepOutcome:
+        """The outcome for a request found while waiting, with the reason left with it."""
+        return interrupted(request, self.store.get_rollout(self.rollout_id).reason)
+
     def sleep(self, seconds: float, *, poll: float = 0.5) -> str | None:
         """Wait, waking early for a request; returns the request if one came."""
         deadline = time.monotonic() + seconds
@@ -52,9 +56,19 @@ class StepContext:
         return self.requested()
 
 
-def interrupted(request: str) -> StepOutcome:
-    """The outcome of a step cut short by a pause or abort request."""
-    status: Status = "aborted" if request == "abort" else "paused"
+_STATUS_OF_REQUEST: dict[str, Status] = {
+    "pause": "paused",
+    "abort": "aborted",
+    "rollback": "failed",
+}
+
+
+def interrupted(request: str, reason: str = "") -> StepOutcome:
+    """The outcome of a step cut short by a request: pause, abort, or a guard's rollback."""
+    status = _STATUS_OF_REQUEST.get(request, "paused")
     return StepOutcome(
-        status, {"interrupted_by": request}, reason=f"{request} requested", rerun_on_resume=True
+        status,
+        {"interrupted_by": request},
+        reason=reason or f"{request} requested",
+        rerun_on_resume=True,
     )

@@ -1,50 +1,157 @@
-"""Undo a rollout: flags off first (the kill switch), then the previous release.
+"""Tiered rollback: L1 flags off, L2 the previous release, L3 restore the pre-rollout backup.
 
-Needs no metric source: rolling back must never depend on the thing that may
-be broken. Each level is journaled with its timing; running it again after a
-crash finds the work already done and changes nothing.
+Levels run in the plan's order. After each one, verification: the instances
+pass their health checks and, for ``verify.for`` seconds, no critical or major
+guard holds and the health analysis does not fail. A level that fails or does
+not recover escalates to the next. Each level's start, end, result and timing
+go in the journal, and a controller resuming after a crash continues after the
+last level that ended, so no level (a restore least of all) runs twice.
+
+Rolling back needs no metric source: without one, verification rests on the
+health checks alone and says so.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from rollsafe.backup import restore_backup
 from rollsafe.controller.context import BASELINE_EVENT, StepContext
-from rollsafe.errors import NotFoundError, RollsafeError
+from rollsafe.errors import BackupError, MetricsError, NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
+from rollsafe.guards import GuardEvaluator
+from rollsafe.judge import Judge
+from rollsafe.metrics import ScrapeSource
+
+LEVEL_NUMBERS = {"flags": 1, "release": 2, "restore": 3}
 
 
-def roll_back(context: StepContext, reason: str) -> dict[str, Any]:
-    context.journal("rollback.started", {"reason": reason})
-    levels = [
-        _level(context, 1, "flags", lambda: _flags_off(context)),
-        _level(context, 2, "release", lambda: _previous_release(context)),
+def roll_back(context: StepContext, reason: str, *, undo: bool = False) -> dict[str, Any]:
+    """Run the levels not yet run; returns ``ok`` and the level records (also journaled).
+
+    A rollback stops at the first level that recovers the service. An ``undo``
+    (an abort by a person) reverts everything the rollout changed instead: flags
+    and release, whatever recovers first; data is restored only if still needed.
+    """
+    done = _levels_done(context)
+    if done and done[-1].get("recovered") and not undo:
+        return {"ok": True, "levels": done, "final_level": done[-1]["level"]}
+    levels = context.plan.rollback.levels
+    if not done:
+        context.journal("rollback.started", {"reason": reason, "levels": levels, "undo": undo})
+    actions: dict[str, Callable[[], dict[str, Any]]] = {
+        "flags": lambda: _flags_off(context),
+        "release": lambda: _previous_release(context),
+        "restore": lambda: _restore(context),
+    }
+    records = list(done)
+    ran = {record["name"] for record in done}
+    for name in levels:
+        if name in ran:
+            continue
+        if undo and name == "restore" and any(r["recovered"] for r in records):
+            break
+        record = _run_level(context, name, actions[name])
+        records.append(record)
+        if record["recovered"] and not undo:
+            break
+    recovered = [r for r in records if r["recovered"]]
+    # A rollback ends at the level that recovered; an undo at the last level it ran.
+    final_level = (records[-1] if undo else recovered[0])["level"] if recovered else None
+    context.journal(
+        "rollback.finished",
+        {"ok": bool(recovered), "final_level": final_level, "levels": records},
+    )
+    return {"ok": bool(recovered), "levels": records, "final_level": final_level}
+
+
+def _levels_done(context: StepContext) -> list[dict[str, Any]]:
+    return [
+        dict(entry.data)
+        for entry in context.store.journal(context.rollout_id)
+        if entry.kind == "rollback.level_ended"
     ]
-    ok = all(level["ok"] for level in levels)
-    context.journal("rollback.finished", {"ok": ok, "levels": levels})
-    return {"ok": ok, "levels": levels}
 
 
-def _level(
-    context: StepContext, number: int, name: str, action: Callable[[], dict[str, Any]]
+def _run_level(
+    context: StepContext, name: str, action: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
+    number = LEVEL_NUMBERS[name]
     context.journal("rollback.level_started", {"level": number, "name": name})
-    started = time.monotonic()
+    started, wall_started = time.monotonic(), time.time()
     try:
-        result, ok = action(), True
+        result, applied = action(), True
     except RollsafeError as error:
-        result, ok = {"error": str(error)}, False
+        result, applied = {"error": str(error)}, False
+    acted = time.monotonic()
+    verification = verify_recovery(context) if applied else {"recovered": False, "skipped": True}
     record = {
         "level": number,
         "name": name,
-        "ok": ok,
+        "applied": applied,
+        "recovered": bool(verification["recovered"]),
+        "started": wall_started,
+        "ended": time.time(),
+        "action_seconds": round(acted - started, 3),
         "seconds": round(time.monotonic() - started, 3),
-        **result,
+        "result": result,
+        "verification": verification,
     }
     context.journal("rollback.level_ended", record)
     return record
+
+
+def verify_recovery(context: StepContext) -> dict[str, Any]:
+    """Health checks pass and guards and the health analysis stay quiet for ``verify.for``."""
+    policy = context.plan.rollback.verify
+    evaluator = GuardEvaluator(context.plan.guards)
+    judge = Judge(context.plan.analysis, mode="health")
+    started = time.monotonic()
+    looks = metrics_failures = 0
+    with ScrapeSource(context.plan.metrics, context.target.endpoints) as source:
+        while True:
+            t = round(time.monotonic() - started, 3)
+            report = context.target.check_health()
+            if not report.healthy:
+                return {
+                    "recovered": False,
+                    "reason": "health: " + "; ".join(report.reasons),
+                    "t": t,
+                }
+            try:
+                observations = source.observe(t)
+            except MetricsError:
+                metrics_failures += 1
+                observations = []
+            looks += 1
+            evaluator.update(t, observations, report.expected - report.healthy_count)
+            for observation in observations:
+                judge.update(observation)
+            if t >= policy.for_:
+                break
+            time.sleep(min(policy.interval, max(policy.for_ - t, 0.05)))
+    breaches = evaluator.breaches()
+    verdict = judge.verdict
+    result: dict[str, Any] = {
+        "looks": looks,
+        "seconds": round(time.monotonic() - started, 3),
+        "healthy": True,
+        "breaches": breaches,
+        "analysis": verdict.verdict,
+    }
+    if metrics_failures == looks:
+        result["note"] = "metrics unavailable: verified by health checks alone"
+    if breaches:
+        names = ", ".join(
+            f"{b['metric']}={b['value']:.4g} > {b['threshold']:.4g}" for b in breaches
+        )
+        return {**result, "recovered": False, "reason": f"guards still breached: {names}"}
+    if verdict.verdict == "fail":
+        return {**result, "recovered": False, "reason": f"health analysis failed: {verdict.reason}"}
+    return {**result, "recovered": True, "reason": "healthy, guards quiet"}
 
 
 def _flags_off(context: StepContext) -> dict[str, Any]:
@@ -61,11 +168,46 @@ def _flags_off(context: StepContext) -> dict[str, Any]:
     return {"flags_off": changed}
 
 
+def _baseline_release(context: StepContext) -> str | None:
+    baseline = [e for e in context.store.journal(context.rollout_id) if e.kind == BASELINE_EVENT]
+    release = baseline[0].data.get("release") if baseline else None
+    return str(release) if release is not None else None
+
+
 def _previous_release(context: StepContext) -> dict[str, Any]:
     """Back to the release that was live when the rollout started, if it changed since."""
-    baseline = [e for e in context.store.journal(context.rollout_id) if e.kind == BASELINE_EVENT]
-    previous = baseline[0].data.get("release") if baseline else None
+    previous = _baseline_release(context)
     if previous is None or previous == context.target.current_release():
         return {"release": context.target.current_release(), "changed": False}
     changed = context.target.deploy(previous)
     return {"release": previous, "changed": changed}
+
+
+def _restore(context: StepContext) -> dict[str, Any]:
+    """Maintenance on, stop, restore this rollout's backups, start the previous release."""
+    backups = [b for b in context.store.list_backups() if b.rollout_id == context.rollout_id]
+    if not backups:
+        raise BackupError("this rollout took no backup, so there is nothing to restore")
+    previous = _baseline_release(context)
+    if previous is None:
+        raise RollsafeError("no release was live before this rollout; nothing to go back to")
+    target = context.target
+    target.set_maintenance(True)
+    context.journal("rollback.maintenance", {"on": True})
+    target.stop()
+    restored = []
+    for backup in backups:
+        destination = Path(backup.manifest["from"])
+        outcome = restore_backup(Path(backup.path), backup.kind, backup.sha256, destination)
+        expected = backup.manifest.get("tables")
+        if expected is not None and outcome.get("tables") != expected:
+            raise BackupError(
+                f"restored {destination} has tables {outcome.get('tables')}, "
+                f"the backup recorded {expected}; staying in maintenance"
+            )
+        restored.append({"backup": backup.id, "sha256": backup.sha256, "verified": True, **outcome})
+        context.journal("backup.restored", {"id": backup.id, **outcome})
+    target.deploy(previous)
+    target.set_maintenance(False)
+    context.journal("rollback.maintenance", {"on": False})
+    return {"release": previous, "restored": restored}

@@ -8,11 +8,13 @@ replaced by one that calls ``run`` again and continues from there.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from rollsafe.config import Plan, load_plan, read_plan_text
-from rollsafe.controller.context import BASELINE_EVENT, StepContext, StepOutcome
+from rollsafe.controller.context import BASELINE_EVENT, StepContext
 from rollsafe.controller.lease import DEFAULT_TTL, LeaseKeeper, owner_id, owner_is_dead
+from rollsafe.controller.monitor import GuardMonitor
 from rollsafe.controller.rollback import roll_back
 from rollsafe.controller.steps import run_step
 from rollsafe.errors import ConflictError
@@ -21,6 +23,15 @@ from rollsafe.store import Rollout, RolloutState, StepState, Store
 from rollsafe.targets import ProcessTarget
 
 RESUMABLE = {RolloutState.PENDING, RolloutState.RUNNING, RolloutState.PAUSED}
+
+
+@dataclass(frozen=True)
+class _Stop:
+    """Why the steps stopped: paused (resume at ``next_index``) or a final rollback state."""
+
+    state: RolloutState
+    reason: str
+    next_index: int
 
 
 class Controller:
@@ -84,60 +95,78 @@ class Controller:
         context = self._context(rollout)
         if rollout.state is RolloutState.ROLLING_BACK:
             return self._roll_back(context, rollout.reason or "resumed rollback")
-        if rollout.requested == "abort":
-            return self._roll_back(context, "abort requested", final=RolloutState.ABORTED)
+        if rollout.state is RolloutState.PAUSED and not resume and rollout.requested is None:
+            return rollout
         if rollout.state is RolloutState.PENDING:
             self._record_baseline(context)
-        if rollout.state is RolloutState.PAUSED and not resume:
-            return rollout
+        stop = self._requested_stop(rollout_id, rollout.step_index)
+        if stop is not None and stop.state is not RolloutState.PAUSED:
+            return self._roll_back(context, stop.reason, final=stop.state)
         if rollout.state is not RolloutState.RUNNING:
             self.store.set_rollout_state(
                 rollout_id, RolloutState.RUNNING, actor=self.owner, expected=RESUMABLE
             )
+        with GuardMonitor(context):
+            stop = self._run_steps(context)
+        if stop is None:
+            return self.store.set_rollout_state(
+                rollout_id, RolloutState.PROMOTED, actor=self.owner, reason="all steps succeeded"
+            )
+        if stop.state is RolloutState.PAUSED:
+            return self._pause(rollout_id, stop.next_index, stop.reason)
+        return self._roll_back(context, stop.reason, final=stop.state)
+
+    def _run_steps(self, context: StepContext) -> _Stop | None:
+        """Run the steps not yet succeeded; None when all did, else why the run stops."""
+        rollout_id = context.rollout_id
+        for record in self.store.steps(rollout_id):
+            if record.state is StepState.SUCCEEDED:
+                continue
+            if (stop := self._requested_stop(rollout_id, record.index)) is not None:
+                return stop
+            step = context.plan.steps[record.index]
+            self.store.set_step_state(rollout_id, record.index, StepState.RUNNING, actor=self.owner)
+            outcome = run_step(context, step)
+            if outcome.status == "succeeded":
+                self.store.set_step_state(
+                    rollout_id,
+                    record.index,
+                    StepState.SUCCEEDED,
+                    result=outcome.result,
+                    actor=self.owner,
+                )
+                continue
+            if outcome.status == "paused":
+                rerun = outcome.rerun_on_resume
+                state = StepState.PENDING if rerun else StepState.SUCCEEDED
+                self.store.set_step_state(
+                    rollout_id, record.index, state, result=outcome.result, actor=self.owner
+                )
+                if rerun:
+                    self.store.request(rollout_id, None, actor=self.owner)
+                return _Stop(RolloutState.PAUSED, outcome.reason, record.index + (not rerun))
+            self.store.set_step_state(
+                rollout_id, record.index, StepState.FAILED, result=outcome.result, actor=self.owner
+            )
+            final = (
+                RolloutState.ABORTED if outcome.status == "aborted" else RolloutState.ROLLED_BACK
+            )
+            return _Stop(final, outcome.reason, record.index)
+        return None
+
+    def _requested_stop(self, rollout_id: str, next_index: int) -> _Stop | None:
+        """A pause, abort or guard rollback left in the store by another process or thread."""
+        rollout = self.store.get_rollout(rollout_id)
         if rollout.requested == "pause":
             self.store.request(rollout_id, None, actor=self.owner)
-
-        for step_record in self.store.steps(rollout_id):
-            if step_record.state is StepState.SUCCEEDED:
-                continue
-            step = context.plan.steps[step_record.index]
-            self.store.set_step_state(
-                rollout_id, step_record.index, StepState.RUNNING, actor=self.owner
+            return _Stop(RolloutState.PAUSED, "pause requested", next_index)
+        if rollout.requested == "abort":
+            return _Stop(RolloutState.ABORTED, "abort requested", next_index)
+        if rollout.requested == "rollback":
+            return _Stop(
+                RolloutState.ROLLED_BACK, rollout.reason or "rollback requested", next_index
             )
-            outcome = run_step(context, step)
-            result = self._finish_step(rollout_id, step_record.index, outcome)
-            if result is not None:
-                return result
-        return self.store.set_rollout_state(
-            rollout_id, RolloutState.PROMOTED, actor=self.owner, reason="all steps succeeded"
-        )
-
-    def _finish_step(self, rollout_id: str, index: int, outcome: StepOutcome) -> Rollout | None:
-        """Record a step's end; returns the rollout when the run stops here."""
-        if outcome.status == "succeeded":
-            self.store.set_step_state(
-                rollout_id, index, StepState.SUCCEEDED, result=outcome.result, actor=self.owner
-            )
-            if self.store.get_rollout(rollout_id).requested == "pause":
-                self.store.request(rollout_id, None, actor=self.owner)
-                return self._pause(rollout_id, index + 1, "pause requested")
-            return None
-        if outcome.status == "paused":
-            state = StepState.PENDING if outcome.rerun_on_resume else StepState.SUCCEEDED
-            self.store.set_step_state(
-                rollout_id, index, state, result=outcome.result, actor=self.owner
-            )
-            if outcome.rerun_on_resume:
-                self.store.request(rollout_id, None, actor=self.owner)
-            return self._pause(
-                rollout_id, index if outcome.rerun_on_resume else index + 1, outcome.reason
-            )
-        self.store.set_step_state(
-            rollout_id, index, StepState.FAILED, result=outcome.result, actor=self.owner
-        )
-        context = self._context(self.store.get_rollout(rollout_id))
-        final = RolloutState.ABORTED if outcome.status == "aborted" else RolloutState.ROLLED_BACK
-        return self._roll_back(context, outcome.reason, final=final)
+        return None
 
     def _pause(self, rollout_id: str, next_index: int, reason: str) -> Rollout:
         return self.store.set_rollout_state(
@@ -152,12 +181,14 @@ class Controller:
             self.store.set_rollout_state(
                 rollout_id, RolloutState.ROLLING_BACK, actor=self.owner, reason=reason
             )
-        result = roll_back(context, reason)
+        result = roll_back(context, reason, undo=final is RolloutState.ABORTED)
         if self.store.get_rollout(rollout_id).requested == "abort":
             final = RolloutState.ABORTED
         if not result["ok"]:
             final = RolloutState.FAILED
-            reason = f"{reason}; rollback did not complete"
+            reason = f"{reason}; no rollback level recovered the service"
+        else:
+            reason = f"{reason}; recovered at level {result['final_level']}"
         return self.store.set_rollout_state(rollout_id, final, actor=self.owner, reason=reason)
 
     def _record_baseline(self, context: StepContext) -> None:

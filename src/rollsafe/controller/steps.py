@@ -16,7 +16,7 @@ from rollsafe.config.plan import (
     Step,
 )
 from rollsafe.controller.analysis import run_analysis
-from rollsafe.controller.context import StepContext, StepOutcome, interrupted
+from rollsafe.controller.context import StepContext, StepOutcome
 from rollsafe.errors import NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
 from rollsafe.store import BackupRecord
@@ -95,12 +95,16 @@ def _pause(context: StepContext, spec: PauseStep) -> StepOutcome:
     if spec.duration is None:
         return StepOutcome("paused", {"until": "resume"}, reason="pause step: waiting for resume")
     if request := context.sleep(spec.duration):
-        return interrupted(request)
+        return context.interruption(request)
     return StepOutcome("succeeded", {"waited": spec.duration})
 
 
 def _promote(context: StepContext, spec: PromoteStep) -> StepOutcome:
+    """Record what is now stable, after the guards watched it for ``rollback.watch``."""
     del spec  # promote has no options yet
+    watch = context.plan.rollback.watch
+    if watch and (request := context.sleep(watch)):
+        return context.interruption(request)
     release = context.target.current_release()
     flags: dict[str, int | None] = {}
     for definition in context.plan.flags:

@@ -50,7 +50,9 @@ class Store(Protocol):
         step_index: int | None = None,
         expected: set[RolloutState] | None = None,
     ) -> Rollout: ...
-    def request(self, rollout_id: str, command: str | None, *, actor: str) -> Rollout: ...
+    def request(
+        self, rollout_id: str, command: str | None, *, actor: str, reason: str = ""
+    ) -> Rollout: ...
 
     # Ownership: one controller drives a rollout at a time
     def acquire_lease(

@@ -331,7 +331,10 @@ class SqliteStore:
             self._journal(db, f"rollout.{state}", data, actor=actor, rollout_id=rollout_id)
         return self.get_rollout(rollout_id)
 
-    def request(self, rollout_id: str, command: str | None, *, actor: str) -> Rollout:
+    def request(
+        self, rollout_id: str, command: str | None, *, actor: str, reason: str = ""
+    ) -> Rollout:
+        """Leave ``pause``, ``abort`` or ``rollback`` for the owner (None clears it)."""
         with self._write() as db:
             row = db.execute("SELECT state FROM rollouts WHERE id = ?", (rollout_id,)).fetchone()
             if row is None:
@@ -339,11 +342,13 @@ class SqliteStore:
             if RolloutState(row["state"]).is_final and command is not None:
                 raise ConflictError(f"rollout {rollout_id} is already {row['state']}")
             db.execute(
-                "UPDATE rollouts SET requested = ?, updated_at = ? WHERE id = ?",
-                (command, time.time(), rollout_id),
+                "UPDATE rollouts SET requested = ?, updated_at = ?,"
+                " reason = CASE WHEN ? != '' THEN ? ELSE reason END WHERE id = ?",
+                (command, time.time(), reason, reason, rollout_id),
             )
             kind = f"rollout.{command}_requested" if command else "rollout.request_cleared"
-            self._journal(db, kind, {}, actor=actor, rollout_id=rollout_id)
+            data = {"reason": reason} if reason else {}
+            self._journal(db, kind, data, actor=actor, rollout_id=rollout_id)
         return self.get_rollout(rollout_id)
 
     def acquire_lease(

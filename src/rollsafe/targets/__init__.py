@@ -6,6 +6,7 @@ This package imports only ``rollsafe.config``, ``rollsafe.errors``,
 
 from rollsafe.targets.health import HealthReport, InstanceHealth
 from rollsafe.targets.process import ProcessTarget
+from rollsafe.targets.procs import MAINTENANCE_MARKER
 from rollsafe.targets.state import Instance
 
-__all__ = ["HealthReport", "Instance", "InstanceHealth", "ProcessTarget"]
+__all__ = ["MAINTENANCE_MARKER", "HealthReport", "Instance", "InstanceHealth", "ProcessTarget"]

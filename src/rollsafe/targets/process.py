@@ -83,6 +83,20 @@ class ProcessTarget:
 
     # -- acting ---------------------------------------------------------------------------
 
+    @property
+    def maintenance_marker(self) -> Path:
+        return self.root / procs.MAINTENANCE_MARKER
+
+    def set_maintenance(self, on: bool) -> None:
+        """Services that honour it answer 503 (except health) while the marker exists."""
+        if on:
+            self.maintenance_marker.write_text("rollsafe: maintenance in progress\n")
+        else:
+            self.maintenance_marker.unlink(missing_ok=True)
+
+    def in_maintenance(self) -> bool:
+        return self.maintenance_marker.exists()
+
     def deploy(self, release: str) -> bool:
         """Make ``release`` live by rolling replacement; False when there was nothing to do.
 

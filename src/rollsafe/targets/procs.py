@@ -22,6 +22,8 @@ from pathlib import Path
 from rollsafe.errors import TargetError
 
 MARKER = "ROLLSAFE_TARGET_ROOT"
+MAINTENANCE_MARKER = "maintenance"
+"""File under the target root whose presence puts instances in maintenance mode."""
 """Environment variable naming the target root an instance belongs to."""
 
 _POLL = 0.02

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import uvicorn
 
 from rollsafe.demo.shop.app import create_app
 from rollsafe.errors import RollsafeError
+from rollsafe.targets import MAINTENANCE_MARKER
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
 
     flags = StoreFlagPoller(args.home / "rollsafe.db")
     try:
-        app = create_app(args.release_dir, args.db, flags)
+        root = os.environ.get("ROLLSAFE_TARGET_ROOT")
+        marker = Path(root) / MAINTENANCE_MARKER if root else None
+        app = create_app(args.release_dir, args.db, flags, maintenance_marker=marker)
     except RollsafeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

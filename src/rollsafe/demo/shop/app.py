@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from rollsafe.demo.shop.faults import Faults
+from rollsafe.demo.shop.maintenance import MaintenanceMiddleware
 from rollsafe.demo.shop.orders import (
     CorruptDataError,
     InvalidCheckoutError,
@@ -59,11 +60,13 @@ def create_app(
     flags: FlagReader,
     *,
     rng: random.Random | None = None,
+    maintenance_marker: Path | None = None,
 ) -> Starlette:
     """One shop instance of the release in ``release_dir`` over the database ``db_path``.
 
     The lifespan opens (and migrates) the database and starts ``flags`` if it has
-    ``start``/``stop``. ``rng`` drives the ``errors`` and ``latency`` faults.
+    ``start``/``stop``. ``rng`` drives the ``errors`` and ``latency`` faults. While the
+    file ``maintenance_marker`` exists, requests other than health and metrics get 503.
     Raises RollsafeError if ``release.json`` is invalid.
     """
     release = Release.load(release_dir)
@@ -159,7 +162,8 @@ def create_app(
             Route("/metrics", metrics, methods=["GET"]),
         ],
         middleware=[
-            Middleware(TelemetryMiddleware, telemetry=telemetry, on_request=faults.on_request)
+            Middleware(TelemetryMiddleware, telemetry=telemetry, on_request=faults.on_request),
+            Middleware(MaintenanceMiddleware, marker=maintenance_marker),
         ],
         exception_handlers={sqlite3.Error: database_error, CorruptDataError: database_error},
         lifespan=lifespan,

@@ -1,0 +1,91 @@
+"""Guards watch the service for the whole rollout, from a thread beside the steps.
+
+Each interval the monitor scrapes both arms and, when a guard needs it, probes
+instance health; it journals what the guards report. A tripped guard leaves a
+``rollback`` request in the store (with its reason), which the step running
+sees within a second, and which a controller resuming after a crash finds too.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from rollsafe.controller.context import StepContext
+from rollsafe.errors import MetricsError, RollsafeError
+from rollsafe.guards import GuardEvaluator, GuardEvent
+from rollsafe.metrics import ScrapeSource
+
+
+class GuardMonitor:
+    def __init__(self, context: StepContext, *, interval: float | None = None) -> None:
+        self.context = context
+        self.interval = interval or context.plan.analysis.interval
+        self.tripped: GuardEvent | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="guards", daemon=True)
+
+    def __enter__(self) -> GuardMonitor:
+        if self.context.plan.guards:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        context = self.context
+        evaluator = GuardEvaluator(context.plan.guards)
+        needs_health = any(guard.metric == "health" for guard in context.plan.guards)
+        started = time.monotonic()
+        metrics_down = False
+        with ScrapeSource(context.plan.metrics, context.target.endpoints) as source:
+            while not self._stop.wait(self.interval):
+                t = round(time.monotonic() - started, 3)
+                try:
+                    observations = source.observe(t)
+                    if metrics_down:
+                        context.journal("guard.metrics_restored", {"t": t})
+                    metrics_down = False
+                except MetricsError as error:
+                    # Guards cannot fire on evidence they do not have; say so once per outage.
+                    if not metrics_down:
+                        context.journal("guard.metrics_unavailable", {"t": t, "error": str(error)})
+                    metrics_down, observations = True, []
+                failing = _failing_instances(context) if needs_health else None
+                for event in evaluator.update(t, observations, failing):
+                    context.journal(f"guard.{event.kind}", event.to_dict())
+                    if event.trips and self.tripped is None:
+                        self.tripped = event
+                        self._request_rollback(event)
+                if self.tripped is not None:
+                    return
+
+    def _request_rollback(self, event: GuardEvent) -> None:
+        evidence = event.evidence
+        reason = (
+            f"guard {event.guard} ({event.severity}) tripped: {evidence['metric']} "
+            f"{_fmt(evidence['value'])} > {_fmt(evidence['threshold'])} over {evidence['window']}s"
+        )
+        try:
+            self.context.store.request(
+                self.context.rollout_id, "rollback", actor=f"guard:{event.guard}", reason=reason
+            )
+        except RollsafeError as error:  # already final: nothing left to roll back
+            self.context.journal(
+                "guard.request_refused", {"guard": event.guard, "error": str(error)}
+            )
+
+
+def _failing_instances(context: StepContext) -> int | None:
+    try:
+        report = context.target.check_health()
+    except RollsafeError:
+        return None
+    return report.expected - report.healthy_count
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
