@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from rollsafe import __version__
-from rollsafe.cli import backups, demo, flags, journal, plans, rollouts
+from rollsafe.cli import backups, demo, flags, journal, plans, reports, rollouts
 from rollsafe.cli.home import Home
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.add_typer(journal.app, name="journal")
 app.add_typer(rollouts.app, name="rollout")
 app.add_typer(flags.app, name="flags")
 app.add_typer(backups.app, name="backup")
+app.add_typer(reports.app, name="report")
 app.command("demo")(demo.demo)
 
 

@@ -14,10 +14,12 @@ from rollsafe.cli.output import console, journal_tail, print_json, reported_erro
 from rollsafe.config import load_plan
 from rollsafe.controller import Controller
 from rollsafe.errors import NotFoundError
+from rollsafe.report import write_incident
 from rollsafe.store import Rollout, RolloutState, Store
 
 app = typer.Typer(help="Run rollouts from plans and steer them.", no_args_is_help=True)
 
+_ROLLED_BACK = {RolloutState.FAILED, RolloutState.ROLLED_BACK, RolloutState.ABORTED}
 _COLOURS = {
     RolloutState.PROMOTED: "green",
     RolloutState.ROLLED_BACK: "yellow",
@@ -43,7 +45,7 @@ def start(
         if not as_json:
             console.print(f"rollout [bold]{rollout.id}[/bold] for {rollout.service}")
         rollout = _drive(home, controller, rollout.id, quiet=as_json)
-    _finish(store, rollout, as_json)
+    _finish(store, rollout, as_json, home)
 
 
 @app.command()
@@ -57,7 +59,7 @@ def resume(
     with reported_errors():
         store = home.open_existing_store()
         rollout = _drive(home, Controller(store, home.path), rollout_id, quiet=as_json, resume=True)
-    _finish(store, rollout, as_json)
+    _finish(store, rollout, as_json, home)
 
 
 @app.command()
@@ -74,7 +76,7 @@ def abort(
             rollout = Controller(store, home.path).abort(rollout_id)
     if not rollout.state.is_final:
         console.print(f"abort requested; {rollout.owner} is rolling back {rollout_id}")
-    _finish(store, rollout, as_json)
+    _finish(store, rollout, as_json, home)
 
 
 @app.command()
@@ -169,7 +171,10 @@ def _drive(
         raise typer.Exit(130) from None
 
 
-def _finish(store: Store, rollout: Rollout, as_json: bool) -> None:
+def _finish(store: Store, rollout: Rollout, as_json: bool, home: Home | None = None) -> None:
+    report = None
+    if home is not None and rollout.state in _ROLLED_BACK:
+        report = write_incident(home.path / "reports" / rollout.id, store.journal(rollout.id))
     store.close()
     if as_json:
         print_json(_summary(rollout))
@@ -178,7 +183,9 @@ def _finish(store: Store, rollout: Rollout, as_json: bool) -> None:
         console.print(f"[{colour}]{rollout.id}: {rollout.state}[/{colour}] {rollout.reason}")
         if rollout.state is RolloutState.PAUSED:
             console.print(f"resume with: rollsafe rollout resume {rollout.id}")
-    if rollout.state in (RolloutState.FAILED, RolloutState.ROLLED_BACK, RolloutState.ABORTED):
+        if report is not None:
+            console.print(f"incident report: {report}")
+    if rollout.state in _ROLLED_BACK:
         raise typer.Exit(1)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,15 @@ def run_step(context: StepContext, step: Step) -> StepOutcome:
         return _RUNNERS[step.kind](context, step.spec)
     except RollsafeError as error:
         return StepOutcome("failed", {"error": str(error)}, reason=f"{step.kind} failed: {error}")
+    except Exception as error:
+        # A bug in a step must not leave a half-done rollout running unwatched: fail the
+        # step, which rolls back (rollback uses none of the analysis code), and keep the trace.
+        trace = traceback.format_exc(limit=8)
+        return StepOutcome(
+            "failed",
+            {"error": repr(error), "traceback": trace},
+            reason=f"{step.kind} step raised an internal error: {error!r}",
+        )
 
 
 def _backup(context: StepContext, spec: BackupStep) -> StepOutcome:

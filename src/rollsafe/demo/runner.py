@@ -27,6 +27,7 @@ from rollsafe.controller import Controller
 from rollsafe.demo.load import generate_load
 from rollsafe.errors import RollsafeError
 from rollsafe.journal import JournalEntry
+from rollsafe.report import write_incident
 from rollsafe.store import JournalFollower, RolloutState, SqliteStore
 from rollsafe.targets import ProcessTarget
 
@@ -42,17 +43,23 @@ class DemoResult:
     home: Path
     workdir: Path
     started: float
+    fault: str = "none"
     timeline: list[dict[str, Any]] = field(default_factory=list)
     load: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    rollback: dict[str, Any] = field(default_factory=dict)
+    report: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "outcome": self.outcome,
+            "fault": self.fault,
             "rollout_id": self.rollout_id,
             "home": str(self.home),
             "workdir": str(self.workdir),
             "seconds": round(self.seconds, 2),
+            **self.rollback,
+            "report": str(self.report) if self.report else None,
             "timeline": self.timeline,
             "load": self.load,
         }
@@ -115,15 +122,22 @@ def run_demo(
                 RolloutState.ROLLED_BACK: "rolled_back",
                 RolloutState.ABORTED: "rolled_back",
             }.get(rollout.state, "failed")
+            entries = store.journal(rollout.id)
+            report = None
+            if rollout.state is not RolloutState.PROMOTED:
+                report = write_incident(home / "reports" / rollout.id, entries)
             return DemoResult(
                 outcome=outcome,
                 rollout_id=rollout.id,
                 home=home,
                 workdir=workdir,
                 started=started,
-                timeline=timeline(store.journal(rollout.id), started),
+                fault=fault,
+                timeline=timeline(entries, started),
                 load=load_stats(),
                 seconds=time.time() - started,
+                rollback=rollback_timing(entries, started, fault),
+                report=report,
             )
     finally:
         store.close()
@@ -143,6 +157,48 @@ def timeline(entries: list[JournalEntry], started: float) -> list[dict[str, Any]
             event["verdict"] = entry.data["verdict"]["verdict"]
         shown.append(event)
     return shown
+
+
+def rollback_timing(entries: list[JournalEntry], started: float, fault: str) -> dict[str, Any]:
+    """When the fault began, was detected and recovered from, and each level's timing."""
+
+    def since(ts: float | None) -> float | None:
+        return None if ts is None else round(ts - started, 3)
+
+    onset = None
+    for entry in entries:
+        flag_on = entry.kind == "flag.changed" and (entry.data.get("after") or {}).get("enabled")
+        deploying = entry.kind == "step.running" and entry.data.get("kind") == "deploy"
+        # Faults on the new path start with the flag; leak and corrupt with the release.
+        if (fault in ("errors", "latency") and flag_on) or (
+            fault in ("leak", "corrupt") and deploying
+        ):
+            onset = entry.ts
+            break
+    detected = next(
+        (e.ts for e in entries if e.kind in ("guard.tripped", "step.failed", "rollback.started")),
+        None,
+    )
+    levels = [e.data for e in entries if e.kind == "rollback.level_ended"]
+    finished = [e.data for e in entries if e.kind == "rollback.finished"]
+    recovered = next((level for level in levels if level.get("recovered")), None)
+    return {
+        "final_level": finished[-1].get("final_level") if finished else 0,
+        "fault_onset": since(onset),
+        "detected_at": since(detected),
+        "recovered_at": since(recovered["ended"]) if recovered else None,
+        "levels": [
+            {
+                "level": level["level"],
+                "name": level["name"],
+                "started": since(level["started"]),
+                "ended": since(level["ended"]),
+                "recovered": level["recovered"],
+                "reason": (level.get("verification") or {}).get("reason"),
+            }
+            for level in levels
+        ],
+    }
 
 
 def _ignore(entry: JournalEntry) -> None:
@@ -196,7 +252,9 @@ def _background_load(
 
     def run() -> None:
         asyncio.set_event_loop(loop)
-        stats = loop.run_until_complete(generate_load(endpoints, rate=rate, stop=stop, seed=7))
+        stats = loop.run_until_complete(
+            generate_load(endpoints, rate=rate, checkout_share=0.6, stop=stop, seed=7)
+        )
         result.update(stats.to_dict())
 
     thread = threading.Thread(target=run, name="demo-load", daemon=True)

@@ -1,0 +1,414 @@
+"""The incident report of a rolled-back rollout, from its journal entries and nothing else.
+
+Everything stated is a fact the journal holds (values, thresholds, times,
+actors); what only a person can know is left as a clearly marked question.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rollsafe.journal import JournalEntry
+
+TODO = "**To answer (person):**"
+
+_SHOWN_IN_TIMELINE = {
+    "rollout.created", "rollout.baseline", "step.running", "step.succeeded", "step.failed",
+    "flag.changed", "guard.firing", "guard.tripped", "guard.cleared", "guard.metrics_unavailable",
+    "analysis.verdict", "rollback.started", "rollback.level_started", "rollback.level_ended",
+    "rollback.maintenance", "backup.created", "backup.restored", "rollback.finished",
+    "rollout.rollback_requested", "rollout.abort_requested", "rollout.rolled_back",
+    "rollout.aborted", "rollout.failed", "rollout.promoted", "rollout.paused",
+}  # fmt: skip
+
+
+def build_incident(entries: Sequence[JournalEntry]) -> dict[str, Any]:
+    """The report as data; raises ValueError when the entries hold no rollout."""
+    if not entries or entries[0].kind != "rollout.created":
+        raise ValueError("the journal holds no rollout with that id")
+    start = entries[0].ts
+    rollout_id = entries[0].rollout_id
+    final = _last(
+        entries,
+        lambda e: (
+            e.kind
+            in {"rollout.rolled_back", "rollout.aborted", "rollout.failed", "rollout.promoted"}
+        ),
+    )
+    trigger = _trigger(entries)
+    changed_at = _change_introduced(entries)
+    detected_at = trigger["at"] if trigger else None
+    levels = [dict(e.data) for e in entries if e.kind == "rollback.level_ended"]
+    finished = _last(entries, lambda e: e.kind == "rollback.finished")
+    recovered = next((lvl for lvl in levels if lvl.get("recovered")), None)
+    recovered_at = recovered["ended"] if recovered else None
+    report: dict[str, Any] = {
+        "rollout_id": rollout_id,
+        "service": entries[0].data.get("service"),
+        "outcome": final.kind.removeprefix("rollout.") if final else "in progress",
+        "severity": trigger["severity"] if trigger else "unknown",
+        "started_at": _iso(start),
+        "trigger": trigger,
+        "change_introduced_at": _iso(changed_at) if changed_at else None,
+        "detected_at": _iso(detected_at) if detected_at else None,
+        "recovered_at": _iso(recovered_at) if recovered_at else None,
+        "time_to_detect_seconds": _diff(changed_at, detected_at),
+        "time_to_recover_seconds": _diff(detected_at, recovered_at),
+        "final_level": finished.data.get("final_level") if finished else None,
+        "rollback_levels": [_level_summary(level) for level in levels],
+        "flags_changed": _flags_changed(entries),
+        "releases": _releases(entries),
+        "data": _data(entries),
+        "timeline": [_timeline_row(e, start) for e in entries if e.kind in _SHOWN_IN_TIMELINE],
+    }
+    report["summary"] = _summary(report)
+    return report
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    trigger = report["trigger"] or {}
+    lines = [
+        f"# Incident: {report['service']} rollout {report['rollout_id']}",
+        "",
+        f"**Outcome**: {report['outcome']} · **Severity**: {report['severity']} · "
+        f"**Final rollback level**: {_or_none(report['final_level'])}",
+        "",
+        "## Summary",
+        "",
+        report["summary"],
+        "",
+        "## Trigger and evidence",
+        "",
+    ]
+    if trigger:
+        lines += [
+            f"- **{k}**: {_iso(v) if k == 'at' else _plain(v)}"
+            for k, v in trigger.items()
+            if k != "evidence"
+        ]
+        lines += [
+            f"- evidence `{k}`: {_plain(v)}" for k, v in (trigger.get("evidence") or {}).items()
+        ]
+    else:
+        lines.append("- No trigger recorded.")
+    lines += [
+        "",
+        "## Rollback",
+        "",
+        "| level | action | started | took | recovered | verification |",
+        "|---|---|---|---|---|---|",
+    ]
+    for level in report["rollback_levels"]:
+        lines.append(
+            f"| L{level['level']} | {level['name']} | {level['started']} | {level['seconds']} s "
+            f"| {'yes' if level['recovered'] else 'no'} | {level['verification']} |"
+        )
+    lines += ["", "## Changes", ""]
+    lines += [
+        f"- flag `{f['name']}` v{f['version']}: {f['state']} (by {f['actor']}, {f['at']})"
+        for f in report["flags_changed"]
+    ]
+    lines += [
+        f"- release {r['from']} → {r['to']} ({r['how']}, {r['at']})" for r in report["releases"]
+    ]
+    lines += ["", "## Data", ""]
+    data = report["data"]
+    lines += [
+        f"- backup `{b['id']}` of {b['source']} taken {b['at']}, sha256 {b['sha256'][:16]}…"
+        for b in data["backups"]
+    ]
+    lines += [
+        f"- restored `{r['id']}` into {r['restored']} at {r['at']}; "
+        f"tables {r.get('tables')}, checksum verified"
+        for r in data["restored"]
+    ]
+    if not data["restored"]:
+        lines.append("- No data was restored.")
+    lines += ["", "## Timeline", "", "| +s | time | event | detail |", "|---|---|---|---|"]
+    lines += [
+        f"| {row['offset']} | {row['at']} | {row['event']} | {row['detail']} |"
+        for row in report["timeline"]
+    ]
+    lines += [
+        "",
+        "## Root cause analysis (draft)",
+        "",
+        "### Facts from the journal",
+        "",
+        f"- The change was introduced at {report['change_introduced_at'] or 'an unrecorded time'}.",
+        f"- It was detected at {report['detected_at'] or 'an unrecorded time'} "
+        f"({_seconds(report['time_to_detect_seconds'])} later) "
+        f"by {trigger.get('source', 'unknown')} "
+        f"`{trigger.get('name', '?')}`.",
+        f"- Service recovered at {report['recovered_at'] or 'no recorded time'} "
+        f"({_seconds(report['time_to_recover_seconds'])} after detection) "
+        f"at rollback level {_or_none(report['final_level'])}.",
+        "",
+        "### Contributing factors",
+        "",
+        f"{TODO} what in the change caused this, and which conditions let it reach production?",
+        "",
+        "### Why was it not caught earlier?",
+        "",
+        f"{TODO} which test, review or staging check could have caught it before the rollout?",
+        "",
+        "### Corrective actions",
+        "",
+        f"{TODO} list actions with owners and dates "
+        "(fix, test that would have caught it, guard or plan change).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_incident(directory: Path, entries: Sequence[JournalEntry]) -> Path:
+    """Write ``incident.md`` and ``incident.json`` into ``directory``; return the Markdown path."""
+    report = build_incident(entries)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "incident.json").write_text(
+        json.dumps(report, indent=2, sort_keys=True, default=str) + "\n"
+    )
+    markdown = directory / "incident.md"
+    markdown.write_text(render_markdown(report))
+    return markdown
+
+
+def _trigger(entries: Sequence[JournalEntry]) -> dict[str, Any] | None:
+    for entry in entries:
+        if entry.kind == "guard.tripped":
+            data = dict(entry.data)
+            return {
+                "source": "guard",
+                "name": data.pop("guard"),
+                "severity": data.pop("severity"),
+                "at": entry.ts,
+                "description": f"{data['metric']} {_plain(data['value'])} "
+                f"above {data['threshold']} "
+                f"({data['unit']}) over {data['window']} s, held for {data['for']} s",
+                "evidence": data,
+            }
+        if entry.kind == "step.failed":
+            result = entry.data.get("result") or {}
+            if result.get("interrupted_by") in {"rollback", "pause"}:
+                continue  # the guard or person that interrupted it is the trigger
+            if result.get("interrupted_by") == "abort":
+                break
+            verdict = result.get("verdict")
+            if not verdict:
+                return {
+                    "source": "step",
+                    "name": entry.data.get("kind"),
+                    "severity": "critical",
+                    "at": entry.ts,
+                    "description": str(result.get("error", "the step failed")),
+                    "evidence": {"error": result.get("error")},
+                }
+            deciding = [m for m in verdict["metrics"] if m["verdict"] == verdict["verdict"]]
+            return {
+                "source": "analysis",
+                "name": ", ".join(m["name"] for m in deciding) or "analysis",
+                "severity": "major",
+                "verdict": verdict["verdict"],
+                "at": entry.ts,
+                "description": "; ".join(m["reason"] for m in deciding) or verdict["reason"],
+                "evidence": {m["name"]: _metric_evidence(m) for m in deciding},
+            }
+    abort = next((e for e in entries if e.kind == "rollout.abort_requested"), None)
+    if abort is not None:
+        return {
+            "source": "person",
+            "name": abort.actor,
+            "severity": "n/a (aborted by a person)",
+            "at": abort.ts,
+            "description": "abort requested",
+            "evidence": {},
+        }
+    return None
+
+
+def _metric_evidence(metric: dict[str, Any]) -> dict[str, Any]:
+    keys = ("arms", "effect", "estimate", "low", "high", "e_value", "threshold")
+    return {key: metric.get(key) for key in keys}
+
+
+def _change_introduced(entries: Sequence[JournalEntry]) -> float | None:
+    for entry in entries:
+        if (
+            entry.kind == "step.succeeded"
+            and entry.data.get("kind") == "deploy"
+            and (entry.data.get("result") or {}).get("changed")
+        ):
+            return entry.ts
+        if entry.kind == "flag.changed" and (entry.data.get("after") or {}).get("enabled"):
+            return entry.ts
+    return None
+
+
+def _flags_changed(entries: Sequence[JournalEntry]) -> list[dict[str, Any]]:
+    changes = []
+    for entry in entries:
+        if entry.kind != "flag.changed":
+            continue
+        after = entry.data.get("after") or {}
+        rollouts = [s.get("parameters", {}).get("rollout") for s in after.get("strategies", [])]
+        state = (
+            f"on for {rollouts[0]}%"
+            if after.get("enabled") and rollouts
+            else ("on" if after.get("enabled") else "off")
+        )
+        changes.append(
+            {
+                "name": entry.data["name"],
+                "version": entry.data["version"],
+                "state": state,
+                "actor": entry.actor,
+                "at": _iso(entry.ts),
+            }
+        )
+    return changes
+
+
+def _releases(entries: Sequence[JournalEntry]) -> list[dict[str, Any]]:
+    moves = []
+    for entry in entries:
+        result = entry.data.get("result") or {}
+        if (
+            entry.kind == "step.succeeded"
+            and entry.data.get("kind") == "deploy"
+            and result.get("changed")
+        ):
+            moves.append(
+                {
+                    "from": result.get("previous"),
+                    "to": result.get("release"),
+                    "how": "deploy step",
+                    "at": _iso(entry.ts),
+                }
+            )
+        if (
+            entry.kind == "rollback.level_ended"
+            and entry.data.get("name") in {"release", "restore"}
+            and entry.data.get("applied")
+        ):
+            moves.append(
+                {
+                    "from": "rollout release",
+                    "to": result.get("release"),
+                    "how": f"rollback level {entry.data['level']}",
+                    "at": _iso(entry.ts),
+                }
+            )
+    return moves
+
+
+def _data(entries: Sequence[JournalEntry]) -> dict[str, Any]:
+    backups = [
+        {
+            "id": e.data["id"],
+            "source": e.data["source"],
+            "sha256": e.data["sha256"],
+            "at": _iso(e.ts),
+        }
+        for e in entries
+        if e.kind == "backup.created"
+    ]
+    restored = [{**e.data, "at": _iso(e.ts)} for e in entries if e.kind == "backup.restored"]
+    return {"backups": backups, "restored": restored}
+
+
+def _level_summary(level: dict[str, Any]) -> dict[str, Any]:
+    verification = level.get("verification") or {}
+    return {
+        "level": level["level"],
+        "name": level["name"],
+        "applied": level.get("applied"),
+        "recovered": level.get("recovered"),
+        "started": _iso(level["started"]),
+        "ended": _iso(level["ended"]),
+        "seconds": level.get("seconds"),
+        "result": level.get("result"),
+        "verification": verification.get("reason", "not run"),
+    }
+
+
+def _timeline_row(entry: JournalEntry, start: float) -> dict[str, Any]:
+    data = entry.data
+    detail = ""
+    if entry.kind.startswith("step."):
+        detail = f"step {data.get('index')} {data.get('kind')}"
+    elif entry.kind.startswith("guard."):
+        detail = (
+            f"{data.get('guard')} ({data.get('severity')}): "
+            f"{data.get('metric')}={_plain(data.get('value'))} threshold {data.get('threshold')}"
+        )
+    elif entry.kind.startswith("rollback.level"):
+        detail = f"L{data.get('level')} {data.get('name')}" + (
+            f", recovered={data.get('recovered')}, {data.get('seconds')} s"
+            if "recovered" in data
+            else ""
+        )
+    elif entry.kind == "flag.changed":
+        detail = f"{data.get('name')} v{data.get('version')} by {entry.actor}"
+    elif entry.kind == "analysis.verdict":
+        detail = f"{data['verdict']['verdict']} after {data.get('elapsed')} s"
+    elif data.get("reason"):
+        detail = str(data["reason"])
+    return {
+        "offset": round(entry.ts - start, 3),
+        "at": _iso(entry.ts),
+        "event": entry.kind,
+        "detail": detail.replace("|", "/"),
+    }
+
+
+def _summary(report: dict[str, Any]) -> str:
+    trigger = report["trigger"]
+    if trigger is None:
+        return (
+            f"Rollout {report['rollout_id']} of {report['service']} ended {report['outcome']} "
+            "with no recorded trigger."
+        )
+    level = report["final_level"]
+    recovery = (
+        f"Rollback recovered the service at level {level} "
+        f"({_seconds(report['time_to_recover_seconds'])} after detection)."
+        if level is not None
+        else "No rollback level recovered the service: a person must act."
+    )
+    return (
+        f"Rollout {report['rollout_id']} of {report['service']} ended {report['outcome']}. "
+        f"{trigger['source'].capitalize()} `{trigger['name']}` ({trigger['severity']}) "
+        f"triggered the rollback {_seconds(report['time_to_detect_seconds'])} after the change "
+        f"was introduced: {trigger['description']}. "
+        f"{recovery}"
+    )
+
+
+def _last(entries: Sequence[JournalEntry], match: Any) -> JournalEntry | None:
+    return next((e for e in reversed(entries) if match(e)), None)
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"
+
+
+def _diff(a: float | None, b: float | None) -> float | None:
+    return round(b - a, 3) if a is not None and b is not None else None
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value:.1f} s" if value is not None else "an unknown time"
+
+
+def _or_none(value: Any) -> str:
+    return "none" if value is None else str(value)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
