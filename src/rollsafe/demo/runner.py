@@ -96,7 +96,13 @@ def run_demo(
     fault: str = "none",
     rate: float = 100.0,
     on_entry: Callable[[JournalEntry], None] | None = None,
+    keep_running: bool = False,
+    before_rollout: Callable[[], None] | None = None,
 ) -> DemoResult:
+    """Run the demo rollout; with ``keep_running`` the shop stays up (tests inspect it).
+
+    ``before_rollout`` runs under load just before the rollout is created.
+    """
     workdir = workdir.resolve()
     plan_path = prepare_workdir(workdir, fault)
     home = workdir / "home"
@@ -107,9 +113,11 @@ def run_demo(
     store = SqliteStore(home / "rollsafe.db")
     started = time.time()
     try:
-        with _interrupts_raise(), _stopping(target):
+        with _interrupts_raise(), _stopping(target, unless=keep_running):
             target.deploy(RELEASES[0])
             with _background_load(target.endpoints, rate) as load_stats:
+                if before_rollout is not None:
+                    before_rollout()
                 controller = Controller(store, home)
                 rollout = controller.create(plan_path, actor="demo")
                 follower = JournalFollower(
@@ -217,10 +225,13 @@ def _stop_leftovers(workdir: Path) -> None:
 
 
 @contextmanager
-def _stopping(target: ProcessTarget) -> Iterator[None]:
+def _stopping(target: ProcessTarget, *, unless: bool) -> Iterator[None]:
     try:
         yield
-    finally:
+    except BaseException:
+        target.stop()  # whatever else happens, an interrupted demo leaves nothing running
+        raise
+    if not unless:
         target.stop()
 
 
