@@ -3,7 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -34,6 +34,7 @@ class Shop:
     plan_path: Path
     plan: Plan
     target: ProcessTarget
+    controllers: list[subprocess.Popen[str]] = field(default_factory=list)
 
     def rollsafe(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -66,7 +67,13 @@ def shop(tmp_path: Path) -> Iterator[Shop]:
     plan = load_plan(plan_path)
     target = ProcessTarget(plan.target, service=plan.service, home=home)
     target.deploy("1.0.0")
+    shop = Shop(workdir, home, plan_path, plan, target)
     try:
-        yield Shop(workdir, home, plan_path, plan, target)
+        yield shop
     finally:
+        # A controller still running would go on deploying after the stop below.
+        for process in shop.controllers:
+            if process.poll() is None:
+                process.kill()
+            process.communicate()
         target.stop()
