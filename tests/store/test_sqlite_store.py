@@ -87,12 +87,17 @@ def test_expected_state_guards_transitions(store: SqliteStore) -> None:
     assert store.get_rollout(rollout_id).state is RolloutState.PENDING
 
 
-def test_lease_is_exclusive_until_it_expires_or_is_forced(store: SqliteStore) -> None:
+def test_lease_is_exclusive_until_it_expires_or_is_taken_over_from_its_owner(
+    store: SqliteStore,
+) -> None:
     rollout_id = new_rollout(store)
     assert store.acquire_lease(rollout_id, "host:1", ttl=60)
     assert not store.acquire_lease(rollout_id, "host:2", ttl=60)
     assert store.acquire_lease(rollout_id, "host:1", ttl=60)  # renewal
-    assert store.acquire_lease(rollout_id, "host:2", ttl=60, force=True)
+    assert not store.acquire_lease(rollout_id, "host:2", ttl=60, take_over_from="host:9")
+    assert store.acquire_lease(rollout_id, "host:2", ttl=60, take_over_from="host:1")
+    # host:3 knew host:1 had died too, but host:2 took over first: no double ownership.
+    assert not store.acquire_lease(rollout_id, "host:3", ttl=60, take_over_from="host:1")
     store.release_lease(rollout_id, "host:2")
     assert store.acquire_lease(rollout_id, "host:3", ttl=0.0)
     assert store.acquire_lease(rollout_id, "host:4", ttl=60)  # host:3's lease had expired

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from rollsafe import __version__
-from rollsafe.cli import backups, demo, flags, journal, plans, reports, rollouts
+from rollsafe.cli import backups, controllers, demo, flags, journal, plans, reports, rollouts
 from rollsafe.cli.home import Home
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(rollouts.app, name="rollout")
 app.add_typer(flags.app, name="flags")
 app.add_typer(backups.app, name="backup")
 app.add_typer(reports.app, name="report")
+app.add_typer(controllers.app, name="controller")
 app.command("demo")(demo.demo)
 
 

@@ -34,6 +34,10 @@ def start(
     ctx: typer.Context,
     plan: Annotated[Path, typer.Argument(help="Plan YAML file.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the final state as JSON.")] = False,
+    detach: Annotated[
+        bool,
+        typer.Option("--detach", help="Only create it; a 'rollsafe controller run' drives it."),
+    ] = False,
 ) -> None:
     """Create a rollout from PLAN and drive it until it ends or pauses."""
     home = home_of(ctx)
@@ -42,6 +46,15 @@ def start(
         store = home.open_store()
         controller = Controller(store, home.path)
         rollout = controller.create(plan)
+        if detach:
+            store.close()
+            if as_json:
+                print_json(_summary(rollout))
+            else:
+                console.print(
+                    f"rollout [bold]{rollout.id}[/bold] created; a controller will drive it"
+                )
+            return
         if not as_json:
             console.print(f"rollout [bold]{rollout.id}[/bold] for {rollout.service}")
         rollout = _drive(home, controller, rollout.id, quiet=as_json)

@@ -74,8 +74,10 @@ class Controller:
     # -- internals --------------------------------------------------------
 
     def _take_lease(self, rollout: Rollout) -> None:
-        force = owner_is_dead(rollout.owner)
-        if not self.store.acquire_lease(rollout.id, self.owner, self.lease_ttl, force=force):
+        dead = rollout.owner if rollout.owner and owner_is_dead(rollout.owner) else None
+        if not self.store.acquire_lease(
+            rollout.id, self.owner, self.lease_ttl, take_over_from=dead
+        ):
             raise ConflictError(
                 f"rollout {rollout.id} is being driven by {rollout.owner}; "
                 "use 'rollsafe rollout pause' or 'abort' to stop it"

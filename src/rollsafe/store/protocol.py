@@ -56,8 +56,11 @@ class Store(Protocol):
 
     # Ownership: one controller drives a rollout at a time
     def acquire_lease(
-        self, rollout_id: str, owner: str, ttl: float, *, force: bool = False
-    ) -> bool: ...
+        self, rollout_id: str, owner: str, ttl: float, *, take_over_from: str | None = None
+    ) -> bool:
+        """Claim or renew; another live owner's lease is taken only from ``take_over_from``."""
+        ...
+
     def release_lease(self, rollout_id: str, owner: str) -> None: ...
 
     # Flags

@@ -352,8 +352,13 @@ class SqliteStore:
         return self.get_rollout(rollout_id)
 
     def acquire_lease(
-        self, rollout_id: str, owner: str, ttl: float, *, force: bool = False
+        self, rollout_id: str, owner: str, ttl: float, *, take_over_from: str | None = None
     ) -> bool:
+        """Claim or renew; a live lease of another owner is taken only if it is ``take_over_from``.
+
+        The check and the write share one transaction, so of two controllers taking
+        over from the same dead owner only the first succeeds.
+        """
         now = time.time()
         with self._write() as db:
             row = db.execute(
@@ -361,18 +366,19 @@ class SqliteStore:
             ).fetchone()
             if row is None:
                 raise NotFoundError(f"no rollout {rollout_id!r}")
-            held_by_other = row["owner"] not in (None, owner) and (row["lease_until"] or 0.0) > now
-            if held_by_other and not force:
+            current = row["owner"]
+            held_by_other = current not in (None, owner) and (row["lease_until"] or 0.0) > now
+            if held_by_other and current != take_over_from:
                 return False
             db.execute(
                 "UPDATE rollouts SET owner = ?, lease_until = ? WHERE id = ?",
                 (owner, now + ttl, rollout_id),
             )
-            if row["owner"] != owner:
+            if current != owner:
                 self._journal(
                     db,
                     "rollout.lease_acquired",
-                    {"owner": owner, "previous_owner": row["owner"], "forced": held_by_other},
+                    {"owner": owner, "previous_owner": current, "taken_over": held_by_other},
                     actor=owner,
                     rollout_id=rollout_id,
                 )
