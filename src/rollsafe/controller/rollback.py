@@ -87,7 +87,11 @@ def _run_level(
     except RollsafeError as error:
         result, applied = {"error": str(error)}, False
     acted = time.monotonic()
-    verification = verify_recovery(context) if applied else {"recovered": False, "skipped": True}
+    verification = (
+        verify_recovery(context)
+        if applied
+        else {"recovered": False, "skipped": True, "reason": f"not applied: {result['error']}"}
+    )
     record = {
         "level": number,
         "name": name,

@@ -1,0 +1,15 @@
+"""The sequential canary judge: observations in, verdicts with their evidence out.
+
+>>> from rollsafe.judge import Judge
+>>> judge = Judge()
+>>> verdict = judge.update({"t": 0.0, "arm": "canary", "requests": 0, "errors": 0})
+>>> verdict.verdict
+'inconclusive'
+
+See docs/judge.md for the statistics and the meaning of each verdict.
+"""
+
+from rollsafe.judge.judges import Judge, Mode, replay
+from rollsafe.judge.verdicts import MetricVerdict, Outcome, Verdict
+
+__all__ = ["Judge", "MetricVerdict", "Mode", "Outcome", "Verdict", "replay"]

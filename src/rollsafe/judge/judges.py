@@ -1,0 +1,379 @@
+"""The judge: observations of two arms in, a verdict with its evidence out, after every look.
+
+docs/judge.md states the semantics; in short: only a worse canary fails, a pass
+needs evidence (or, at the end of a step, enough traffic and no sign of a
+regression), and missing evidence is inconclusive, never a pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal
+
+from rollsafe.config.analysis import AnalysisConfig, HistogramMetric, RatioMetric, SlopeMetric
+from rollsafe.judge.arms import ArmCounters
+from rollsafe.judge.checks import Check, Levels, e_value
+from rollsafe.judge.growth import SlopeCheck
+from rollsafe.judge.latency import HistogramCheck
+from rollsafe.judge.ratios import CeilingCheck, RatioCheck
+from rollsafe.judge.verdicts import MetricVerdict, Outcome, Verdict
+
+Mode = Literal["compare", "health"]
+ARMS = ("canary", "baseline")
+_DEFAULT_FIELDS = ("requests", "errors", "latency_seconds_bucket", "memory_bytes")
+_CEILING = "error_rate_ceiling"
+
+
+class Judge:
+    """Sequential canary judge; feed it observations with :meth:`update`.
+
+    ``mode="compare"`` judges the ``canary`` arm against the ``baseline`` arm
+    (observations of other arms are ignored) and the canary's error rate against
+    ``config.max_error_rate``. ``mode="health"`` pools every arm and judges the
+    error rate against ``max_error_rate`` only.
+
+    In compare mode a look is complete when both arms have reported since the
+    previous one; the controller sends one observation per arm per look. A
+    final verdict (fail, or pass) is sticky: later observations do not change it.
+    """
+
+    def __init__(self, config: AnalysisConfig | None = None, *, mode: Mode = "compare") -> None:
+        if mode not in ("compare", "health"):
+            raise ValueError(f"mode must be 'compare' or 'health', got {mode!r}")
+        self.config = config if config is not None else AnalysisConfig()
+        self.mode: Mode = mode
+        self._arms: dict[str, ArmCounters] = {}
+        self._checks: list[Check] = []
+        self._ratios: list[tuple[RatioCheck, str, str]] = []
+        self._ceiling: tuple[CeilingCheck, str, str] | None = None
+        self._histograms: list[tuple[HistogramCheck, str]] = []
+        self._slopes: list[tuple[SlopeCheck, str]] = []
+        self._counter_fields: tuple[str, ...] = ()
+        self._histogram_fields: tuple[str, ...] = ()
+        self._gauge_fields: tuple[str, ...] = ()
+        self._traffic_field: str | None = None
+        self._traffic: dict[str, float] = dict.fromkeys(ARMS, 0.0)
+        self._resolved = False
+        self._levels = Levels(self.config.alpha, 1)
+        self._looks = 0
+        self._next_pass_look = 0
+        self._t: float | None = None
+        self._ignored_arms: set[str] = set()
+        self._verdict = Verdict(
+            "inconclusive", decided_at=None, t=None, looks=0, reason="no observations yet"
+        )
+        self._final: Verdict | None = None
+        if self.config.metrics is not None:
+            self._resolve(None)
+
+    @property
+    def verdict(self) -> Verdict:
+        """The verdict after the last complete look (or the final one)."""
+        return self._final or self._verdict
+
+    def update(self, observation: Mapping[str, Any]) -> Verdict:
+        """Take one observation of one arm; return the verdict after it."""
+        if self._final is not None:
+            return self._final
+        t, arm = _time_and_arm(observation)
+        self._t = t
+        if not self._resolved:
+            if not any(name in observation for name in _DEFAULT_FIELDS):
+                return self._verdict
+            self._resolve(observation)
+        if self.mode == "compare" and arm not in ARMS:
+            self._ignored_arms.add(arm)
+            return self._verdict
+        counters = self._arms.get(arm)
+        if counters is None:
+            counters = self._arms[arm] = ArmCounters()
+        counters.observe(
+            observation, t, self._counter_fields, self._histogram_fields, self._gauge_fields
+        )
+        if self.mode == "health":
+            return self._health_look(counters, t)
+        canary, baseline = self._arms.get("canary"), self._arms.get("baseline")
+        if canary is None or baseline is None or not canary.looks or not baseline.looks:
+            return self._verdict
+        return self._compare_look(canary, baseline, t)
+
+    # -- looks ---------------------------------------------------------------
+
+    def _compare_look(self, canary: ArmCounters, baseline: ArmCounters, t: float) -> Verdict:
+        counts_c, hist_c, gauges_c = canary.take()
+        counts_b, hist_b, gauges_b = baseline.take()
+        for ratio, numerator, denominator in self._ratios:
+            ratio.update(
+                counts_c.get(denominator, 0.0),
+                counts_b.get(denominator, 0.0),
+                counts_c.get(numerator, 0.0),
+                counts_b.get(numerator, 0.0),
+            )
+        if self._ceiling is not None:
+            ceiling, numerator, denominator = self._ceiling
+            ceiling.update(counts_c.get(denominator, 0.0), counts_c.get(numerator, 0.0))
+        for histogram, name in self._histograms:
+            delta_c, delta_b = hist_c.get(name), hist_b.get(name)
+            if not histogram.bounds:
+                layout_c, layout_b = canary.histograms.get(name), baseline.histograms.get(name)
+                if layout_c is not None and layout_c == layout_b:
+                    histogram.start(layout_c)
+            if delta_c is not None and delta_b is not None:
+                histogram.update(delta_c, delta_b)
+        for slope, name in self._slopes:
+            reading_c, reading_b = gauges_c.get(name), gauges_b.get(name)
+            if reading_c is not None and reading_b is not None:
+                slope.update(max(reading_c[0], reading_b[0]), reading_c[1], reading_b[1])
+        field = self._traffic_field
+        if field is not None:
+            self._traffic["canary"] += _traffic(counts_c, hist_c, field)
+            self._traffic["baseline"] += _traffic(counts_b, hist_b, field)
+        self._looks += 1
+        return self._judge(t)
+
+    def _health_look(self, counters: ArmCounters, t: float) -> Verdict:
+        counts, hist, _gauges = counters.take()
+        if self._ceiling is not None:
+            ceiling, numerator, denominator = self._ceiling
+            ceiling.update(counts.get(denominator, 0.0), counts.get(numerator, 0.0))
+        if self._traffic_field is not None:
+            self._traffic["canary"] += _traffic(counts, hist, self._traffic_field)
+        self._looks += 1
+        return self._judge(t)
+
+    def _judge(self, t: float) -> Verdict:
+        levels, checks = self._levels, self._checks
+        states: dict[str, Outcome] = {}
+        for check in checks:
+            if check.fails(levels):
+                states[check.name] = "fail"
+        if states:
+            failed = ", ".join(states)
+            return self._decide("fail", t, f"failed: {failed}", states, "sequential")
+        if checks and self._looks >= self._next_pass_look and self._traffic_short() is None:
+            for check in checks:
+                if not check.passes(levels):
+                    break
+                states[check.name] = "pass"
+            else:
+                return self._decide("pass", t, "passed: every metric shown not worse", states)
+            # Evidence for a pass grows slowly; look for it again after 2% more looks.
+            # (Checking less often can only delay a pass, never make one.)
+            self._next_pass_look = self._looks + 1 + self._looks // 50
+        self._verdict = Verdict(
+            "inconclusive",
+            decided_at=None,
+            t=t,
+            looks=self._looks,
+            reason=self._waiting_reason(),
+            metrics=self._snapshot(states, {}),
+        )
+        return self._verdict
+
+    def _decide(
+        self,
+        outcome: Outcome,
+        t: float | None,
+        reason: str,
+        states: dict[str, Outcome],
+        basis: Literal["sequential", "duration"] = "sequential",
+        notes: dict[str, str] | None = None,
+    ) -> Verdict:
+        self._final = Verdict(
+            outcome,
+            decided_at=t,
+            t=self._t,
+            looks=self._looks,
+            reason=reason,
+            basis=basis,
+            metrics=self._snapshot(states, notes or {}),
+        )
+        return self._final
+
+    # -- end of a step -------------------------------------------------------
+
+    def conclude(self) -> Verdict:
+        """The final verdict when an analysis step's duration ends.
+
+        A verdict already final stays. Otherwise: pass only if there are metrics,
+        every metric has data, each arm (health mode: all arms together) reached
+        ``min_requests``, no metric's e-value against the canary has reached
+        ``config.conclude_max_e`` and the canary's observed error rate is within
+        ``max_error_rate``. Anything else is inconclusive.
+        """
+        if self._final is not None:
+            return self._final
+        states: dict[str, Outcome] = {}
+        notes: dict[str, str] = {}
+        short = self._traffic_short()
+        warn = self.config.conclude_max_e
+        for check in self._checks:
+            if not check.has_data():
+                notes[check.name] = "no data by the end of the step"
+            elif check.log_evidence() >= math.log(warn):
+                notes[check.name] = (
+                    f"e={e_value(check.log_evidence()):.3g} at the end of the step leans towards "
+                    f"a regression (conclude_max_e {warn:g}), though short of failing"
+                )
+            elif isinstance(check, CeilingCheck) and check.above_limit():
+                notes[check.name] = (
+                    "observed error rate above max_error_rate at the end of the step"
+                )
+            elif short is not None and check.kind != "slope":
+                notes[check.name] = short
+            else:
+                states[check.name] = "pass"
+                notes[check.name] = "no evidence of a regression by the end of the step"
+                continue
+            states[check.name] = "inconclusive"
+        problems = [f"{name}: {notes[name]}" for name, s in states.items() if s != "pass"]
+        if not self._checks:
+            problems.append(self._waiting_reason())
+        elif short is not None and short not in " ".join(problems):
+            problems.append(short)
+        if problems:
+            reason = "inconclusive at the end of the step: " + "; ".join(problems)
+            return self._decide("inconclusive", self._t, reason, states, "duration", notes)
+        reason = "passed at the end of the step: enough traffic and no evidence of a regression"
+        return self._decide("pass", self._t, reason, states, "duration", notes)
+
+    # -- helpers -------------------------------------------------------------
+
+    def _traffic_short(self) -> str | None:
+        """Why traffic is too low to pass, or None when it is enough."""
+        field = self._traffic_field
+        if field is None:
+            return None
+        need = self.config.min_requests
+        if self.mode == "health":
+            total = self._traffic["canary"]
+            if total >= need:
+                return None
+            return f"too little traffic: {total:g} {field} in all arms < min_requests {need}"
+        low = [f"{arm} {self._traffic[arm]:g}" for arm in ARMS if self._traffic[arm] < need]
+        if not low:
+            return None
+        return f"too little traffic: {', '.join(low)} {field} < min_requests {need}"
+
+    def _waiting_reason(self) -> str:
+        if not self._resolved:
+            return "no metric fields observed yet"
+        if not self._checks:
+            return "no metrics to judge in the observed fields"
+        if self.mode == "compare" and ("canary" not in self._arms or "baseline" not in self._arms):
+            missing = [arm for arm in ARMS if arm not in self._arms]
+            return f"waiting for observations of {', '.join(missing)}"
+        if not self._looks:
+            return "waiting for a second look (the first is the reference)"
+        short = self._traffic_short()
+        if short is not None:
+            return short
+        return "not enough evidence yet"
+
+    def _snapshot(
+        self, states: dict[str, Outcome], notes: dict[str, str]
+    ) -> Callable[[], list[MetricVerdict]]:
+        levels = self._levels
+        frozen = [(check.name, check.freeze(levels)) for check in self._checks]
+
+        def build() -> list[MetricVerdict]:
+            metrics = []
+            for name, make in frozen:
+                metric = make(states.get(name, "inconclusive"))
+                note = notes.get(name)
+                if note:
+                    metric = dataclasses.replace(metric, reason=f"{metric.reason}; {note}")
+                metrics.append(metric)
+            return metrics
+
+        return build
+
+    def _resolve(self, observation: Mapping[str, Any] | None) -> None:
+        """Choose the checks: the configured metrics, or defaults for the fields observed."""
+        config = self.config
+        metrics = config.metrics
+        if metrics is None:
+            fields = observation or {}
+            defaults: list[RatioMetric | HistogramMetric | SlopeMetric] = []
+            if "requests" in fields:
+                defaults.append(RatioMetric())
+            if "latency_seconds_bucket" in fields:
+                defaults.append(HistogramMetric())
+            if "memory_bytes" in fields:
+                defaults.append(SlopeMetric())
+            metrics = defaults
+        counters: list[str] = []
+        ratios = [m for m in metrics if isinstance(m, RatioMetric)]
+        numerator, denominator = (
+            (ratios[0].numerator, ratios[0].denominator) if ratios else ("errors", "requests")
+        )
+        uses_requests = bool(ratios) or (observation is not None and "requests" in observation)
+        if self.mode == "compare":
+            for metric in metrics:
+                if isinstance(metric, RatioMetric):
+                    check = RatioCheck(metric)
+                    self._ratios.append((check, metric.numerator, metric.denominator))
+                    counters += [metric.numerator, metric.denominator]
+                elif isinstance(metric, HistogramMetric):
+                    self._histograms.append((HistogramCheck(metric), metric.field))
+                else:
+                    self._slopes.append((SlopeCheck(metric), metric.field))
+        if uses_requests or self.mode == "health":
+            arm = "canary" if self.mode == "compare" else "all"
+            ceiling = CeilingCheck(_CEILING, config.max_error_rate, arm, denominator)
+            self._ceiling = (ceiling, numerator, denominator)
+            counters += [numerator, denominator]
+        self._counter_fields = tuple(dict.fromkeys(counters))
+        self._histogram_fields = tuple(h for _, h in self._histograms)
+        self._gauge_fields = tuple(g for _, g in self._slopes)
+        if self._ceiling is not None:
+            self._traffic_field = self._ceiling[2]
+        elif self._histograms:
+            self._traffic_field = self._histograms[0][1]
+        # Order for the pass check: the likeliest to block a pass first.
+        self._checks = [s for s, _ in self._slopes]
+        self._checks += [self._ceiling[0]] if self._ceiling is not None else []
+        self._checks += [r for r, _, _ in self._ratios] + [h for h, _ in self._histograms]
+        self._levels = Levels(config.alpha, len(self._checks))
+        self._arms.clear()  # the observation that resolved the metrics is everyone's reference
+        self._resolved = True
+
+
+def _traffic(counts: dict[str, float], histograms: dict[str, list[float]], field: str) -> float:
+    if field in histograms:
+        return histograms[field][-1]
+    return counts.get(field, 0.0)
+
+
+def _time_and_arm(observation: Mapping[str, Any]) -> tuple[float, str]:
+    if not isinstance(observation, Mapping):
+        raise ValueError(f"an observation must be a mapping, got {type(observation).__name__}")
+    t, arm = observation.get("t"), observation.get("arm")
+    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+        raise ValueError(f"an observation needs a finite number 't', got {t!r}")
+    if not isinstance(arm, str) or not arm:
+        raise ValueError(f"an observation needs an 'arm' name, got {arm!r}")
+    return float(t), arm
+
+
+def replay(
+    observations: Iterable[Mapping[str, Any]],
+    config: AnalysisConfig | None = None,
+    *,
+    mode: Mode = "compare",
+    conclude: bool = False,
+) -> Verdict:
+    """Feed ``observations`` in order, looking after each; stop at a final verdict.
+
+    With ``conclude=True`` an undecided verdict at the end gets the end-of-step
+    rule of :meth:`Judge.conclude`; otherwise it stays inconclusive.
+    """
+    judge = Judge(config, mode=mode)
+    verdict = judge.verdict
+    for observation in observations:
+        verdict = judge.update(observation)
+        if verdict.decided_at is not None:
+            return verdict
+    return judge.conclude() if conclude else verdict

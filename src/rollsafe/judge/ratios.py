@@ -1,0 +1,238 @@
+"""Checks on rates: canary against baseline (errors/requests), and a rate against a ceiling."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from rollsafe.config.analysis import RatioMetric
+from rollsafe.judge.checks import Check, Levels, e_value, pct, screen_half_width
+from rollsafe.judge.verdicts import MetricVerdict, Outcome
+from rollsafe.stats import RateLimitTest, RateRatioTest, rate_bounds
+
+_WORDS = {
+    "fail": "canary worse than baseline beyond {margins}",
+    "pass": "canary not worse than baseline beyond {margins}",
+    "inconclusive": "not enough evidence either way",
+}
+
+
+def absolute_difference_exceeds(
+    x_c: float, n_c: float, x_b: float, n_b: float, margin: float, rho0: float, alpha: float
+) -> bool:
+    """Evidence at level alpha against "canary rate <= baseline rate + margin", given that the
+    ratio test has already rejected "canary rate <= rho0 x baseline rate".
+
+    Both nulls together allow a canary rate above ``rho0 x baseline`` only where
+    ``baseline < margin / (rho0 - 1)``, so the canary's rate is then below
+    ``c = margin x rho0 / (rho0 - 1)``: a one-arm test of "canary rate <= c"
+    (fast when the canary is far above it) with half of alpha, or, for small
+    rates, anytime-valid bounds on each arm's rate with the other half.
+    """
+    if rho0 > 1:
+        ceiling = margin * rho0 / (rho0 - 1)
+        alpha /= 2
+        if ceiling < 1 and x_c > n_c * ceiling:
+            test = RateLimitTest(ceiling)
+            test.update(n_c, x_c)
+            if test.log_e_fail() >= math.log(1 / alpha):
+                return True
+    p_c, p_b = x_c / n_c, x_b / n_b
+    gap = screen_half_width(x_c, n_c, alpha / 2) + screen_half_width(x_b, n_b, alpha / 2)
+    if p_c - p_b - gap <= margin:
+        return False
+    return rate_bounds(x_c, n_c, alpha / 2)[0] - rate_bounds(x_b, n_b, alpha / 2)[1] > margin
+
+
+def absolute_difference_below(
+    x_c: float, n_c: float, x_b: float, n_b: float, margin: float, alpha: float
+) -> bool:
+    """Anytime-valid evidence (level alpha) that canary rate - baseline rate < margin."""
+    p_c, p_b = x_c / n_c, x_b / n_b
+    gap = screen_half_width(x_c, n_c, alpha / 2) + screen_half_width(x_b, n_b, alpha / 2)
+    if p_c - p_b + gap >= margin:
+        return False
+    return rate_bounds(x_c, n_c, alpha / 2)[1] - rate_bounds(x_b, n_b, alpha / 2)[0] < margin
+
+
+class RatioCheck(Check):
+    """A rate (errors/requests), canary against baseline, with relative and absolute margins.
+
+    Fails when the conditional count test rejects "canary <= (1 + relative) x
+    baseline" *and* the confidence sequences show "canary - baseline > absolute"
+    (an intersection-union test: the union null is rejected only if both parts are).
+    """
+
+    kind = "ratio"
+
+    def __init__(self, metric: RatioMetric) -> None:
+        self.name = metric.name
+        self.metric = metric
+        self.test = RateRatioTest(1 + metric.relative_margin)
+        self.n_c = self.n_b = self.x_c = self.x_b = 0.0
+        self._log_e_fail = self._log_e_pass = 0.0
+        self._abs_key: tuple[float, float, float, float] | None = None
+
+    def update(self, n_c: float, n_b: float, x_c: float, x_b: float) -> None:
+        self.n_c += n_c
+        self.n_b += n_b
+        self.x_c += x_c
+        self.x_b += x_b
+        if x_c + x_b > 0:
+            self.test.update(n_c, n_b, x_c, x_b)
+            self._log_e_fail = self.test.log_e_fail()
+            self._log_e_pass = self.test.log_e_pass()
+
+    def has_data(self) -> bool:
+        return self.n_c > 0 and self.n_b > 0
+
+    def log_evidence(self) -> float:
+        return self._log_e_fail
+
+    def fails(self, levels: Levels) -> bool:
+        if self._log_e_fail < levels.fail or not self.has_data():
+            return False
+        margin = self.metric.absolute_margin
+        if margin <= 0:
+            return True
+        key = (self.x_c, self.n_c, self.x_b, self.n_b)
+        if key == self._abs_key:
+            return False  # unchanged since it was last found short of the margin
+        if absolute_difference_exceeds(*key, margin, self.test.rho0, levels.alpha_test):
+            return True
+        self._abs_key = key
+        return False
+
+    def passes(self, levels: Levels) -> bool:
+        if not self.has_data():
+            return False
+        if self._log_e_pass >= levels.pass_:
+            return True
+        margin = self.metric.absolute_margin
+        return absolute_difference_below(
+            self.x_c, self.n_c, self.x_b, self.n_b, margin, levels.alpha
+        )
+
+    def freeze(self, levels: Levels) -> Callable[[Outcome], MetricVerdict]:
+        name, metric = self.name, self.metric
+        n_c, n_b, x_c, x_b = self.n_c, self.n_b, self.x_c, self.x_b
+        log_fail, log_pass = self._log_e_fail, self._log_e_pass
+        threshold = math.exp(levels.fail)
+        alpha = levels.alpha
+
+        def build(state: Outcome) -> MetricVerdict:
+            arms: dict[str, dict[str, float | None]] = {
+                "canary": {"events": x_c, "trials": n_c, "rate": x_c / n_c if n_c else None},
+                "baseline": {"events": x_b, "trials": n_b, "rate": x_b / n_b if n_b else None},
+            }
+            if not (n_c > 0 and n_b > 0):
+                missing = (
+                    "either arm" if n_c <= 0 and n_b <= 0 else "canary" if n_c <= 0 else "baseline"
+                )
+                reason = f"{name}: no {metric.denominator} in {missing}"
+                return MetricVerdict(name, "ratio", state, reason, arms, effect="rate difference")
+            p_c, p_b = x_c / n_c, x_b / n_b
+            low_c, high_c = rate_bounds(x_c, n_c, alpha / 2)
+            low_b, high_b = rate_bounds(x_b, n_b, alpha / 2)
+            ratio = f"{p_c / p_b:.3g}x" if p_b > 0 else ("inf" if p_c > 0 else "n/a")
+            margins = f"+{metric.relative_margin:.0%} and +{100 * metric.absolute_margin:.3g} pp"
+            reason = (
+                f"{name}: canary {pct(p_c)} ({x_c:g}/{n_c:g}) vs baseline {pct(p_b)} "
+                f"({x_b:g}/{n_b:g}), ratio {ratio}, e={e_value(log_fail):.3g} "
+                f"(fails at {threshold:.3g}): {_WORDS[state].format(margins=margins)}"
+            )
+            return MetricVerdict(
+                name,
+                "ratio",
+                state,
+                reason,
+                arms,
+                effect="canary rate - baseline rate",
+                estimate=p_c - p_b,
+                low=low_c - high_b,
+                high=high_c - low_b,
+                e_value=e_value(log_fail),
+                threshold=threshold,
+                pass_e_value=e_value(log_pass),
+            )
+
+        return build
+
+
+class CeilingCheck(Check):
+    """The canary's (health mode: every arm's) error rate against ``max_error_rate``."""
+
+    kind = "ceiling"
+
+    def __init__(self, name: str, limit: float, arm: str, denominator: str) -> None:
+        self.name = name
+        self.arm = arm
+        self.denominator = denominator
+        self.test = RateLimitTest(limit)
+
+    def update(self, n: float, x: float) -> None:
+        self.test.update(n, x)
+
+    def has_data(self) -> bool:
+        return self.test.trials > 0
+
+    def above_limit(self) -> bool:
+        """The observed rate is above the ceiling."""
+        return self.test.events > self.test.trials * self.test.q
+
+    def log_evidence(self) -> float:
+        if not (self.above_limit() or self.test.q == 0.0):
+            return min(0.0, self.test.log_e_fail())
+        return self.test.log_e_fail()
+
+    def fails(self, levels: Levels) -> bool:
+        # At or below the ceiling every likelihood ratio is <= 1: skip the sum.
+        if not self.above_limit() and self.test.q > 0.0:
+            return False
+        return self.test.log_e_fail() >= levels.fail
+
+    def passes(self, levels: Levels) -> bool:
+        return self.has_data() and self.test.log_e_pass() >= levels.pass_
+
+    def freeze(self, levels: Levels) -> Callable[[Outcome], MetricVerdict]:
+        name, arm, denominator = self.name, self.arm, self.denominator
+        x, n, q = self.test.events, self.test.trials, self.test.q
+        threshold = math.exp(levels.fail)
+        alpha = levels.alpha
+
+        def build(state: Outcome) -> MetricVerdict:
+            arms: dict[str, dict[str, float | None]] = {
+                arm: {"events": x, "trials": n, "rate": x / n if n else None}
+            }
+            if n <= 0:
+                reason = f"{name}: no {denominator}"
+                return MetricVerdict(name, "ceiling", state, reason, arms, effect="error rate")
+            test = RateLimitTest(q)
+            test.update(n, x)
+            log_fail, log_pass = test.log_e_fail(), test.log_e_pass()
+            low, high = rate_bounds(x, n, alpha)
+            words = {
+                "fail": f"above the ceiling {pct(q)}",
+                "pass": f"below the ceiling {pct(q)}",
+                "inconclusive": f"not enough evidence about the ceiling {pct(q)}",
+            }[state]
+            reason = (
+                f"{name}: {arm} error rate {pct(x / n)} ({x:g}/{n:g}), "
+                f"e={e_value(log_fail):.3g} (fails at {threshold:.3g}): {words}"
+            )
+            return MetricVerdict(
+                name,
+                "ceiling",
+                state,
+                reason,
+                arms,
+                effect="error rate",
+                estimate=x / n,
+                low=low,
+                high=high,
+                e_value=e_value(log_fail),
+                threshold=threshold,
+                pass_e_value=e_value(log_pass),
+            )
+
+        return build

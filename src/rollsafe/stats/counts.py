@@ -1,0 +1,236 @@
+"""Anytime-valid tests that one arm's event rate exceeds another's, from per-interval counts.
+
+The model (Lindon & Malek 2022; Netflix's counting-process tests): within one
+interval, canary events arrive at ``n_c * p_c`` and baseline events at
+``n_b * p_b``, where ``n`` is each arm's exposure (its requests). Given the
+number ``m`` of events in the interval, the canary's share is binomial with
+
+    pi = s * rho / (1 + s * rho),   s = n_c / n_b,   rho = p_c / p_b.
+
+The baseline rate ``p_b`` cancels, so the test stays valid when rates drift,
+spike or vary by time of day (as long as both arms see it), when the baseline
+has no events at all, and when the traffic shares ``s`` change from interval
+to interval. Under ``rho <= rho0`` every likelihood ratio against an
+alternative ``rho_j > rho0`` is a nonnegative supermartingale; a fixed mixture
+over a grid of alternatives is one too, so by Ville's inequality
+``P(sup_t E_t >= 1/alpha) <= alpha``.
+
+The "pass" side tests the reverse hypothesis ``rho >= rho0`` with alternatives
+below ``rho0``: rejecting it is evidence that the canary is not worse than the
+margin.
+
+Speed: the share ratio ``s`` is rounded to a geometric grid (steps of 2%),
+*up* for the fail side and *down* for the pass side. Rounding up only raises
+the null's canary share (rounding down only lowers it), so each likelihood
+ratio stays a supermartingale under its null: the tests stay valid and lose
+almost no power. With ``s`` on a grid, the per-interval terms come from a
+cache, so an interval costs one multiply-add per grid point and no logarithm.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+FAIL_GRID: tuple[float, ...] = tuple(float(g) for g in np.geomspace(1.1, 50.0, 10))
+"""Alternatives for the fail side, as multiples of the null ratio ``rho0``."""
+PASS_GRID: tuple[float, ...] = (0.9, 0.8, 0.7, 0.55, 0.4, 0.25)
+"""Alternatives for the pass side, as multiples of ``rho0``."""
+
+_STEP = math.log(1.02)
+_CACHE_LIMIT = 4096
+
+
+def log_mean_exp(values: Sequence[float]) -> float:
+    """``log(mean(exp(values)))`` without overflow: the log of a uniform mixture."""
+    top = max(values)
+    if top == -math.inf or top == math.inf:
+        return top
+    return top + math.log(sum(math.exp(v - top) for v in values) / len(values))
+
+
+class _Penalties:
+    """``log1p(s rho_j) - log1p(s rho0)`` for the alternatives, cached per rounded ``s``."""
+
+    __slots__ = ("_fail", "_pass", "rho0")
+
+    def __init__(self, rho0: float) -> None:
+        self.rho0 = rho0
+        self._fail: dict[int, tuple[float, ...]] = {}
+        self._pass: dict[int, tuple[float, ...]] = {}
+
+    @staticmethod
+    def up(s: float) -> int:
+        """Grid index of ``s`` rounded up."""
+        return math.ceil(math.log(s) / _STEP - 1e-9)
+
+    @staticmethod
+    def down(s: float) -> int:
+        """Grid index of ``s`` rounded down."""
+        return math.floor(math.log(s) / _STEP + 1e-9)
+
+    def fail(self, s: float) -> tuple[float, ...]:
+        index = self.up(s)
+        cached = self._fail.get(index)
+        if cached is None:
+            cached = self._compute(self._fail, index, FAIL_GRID)
+        return cached
+
+    def pass_(self, s: float) -> tuple[float, ...]:
+        index = self.down(s)
+        cached = self._pass.get(index)
+        if cached is None:
+            cached = self._compute(self._pass, index, PASS_GRID)
+        return cached
+
+    def _compute(
+        self, cache: dict[int, tuple[float, ...]], index: int, grid: tuple[float, ...]
+    ) -> tuple[float, ...]:
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        s = math.exp(index * _STEP)
+        base = math.log1p(s * self.rho0)
+        value = cache[index] = tuple(math.log1p(s * self.rho0 * g) - base for g in grid)
+        return value
+
+
+class RateRatioTest:
+    """Sequential test of ``canary rate <= rho0 * baseline rate`` (fail) and its reverse (pass).
+
+    Feed one call of :meth:`update` per interval with both arms' exposures and
+    event counts. ``log_e_fail`` is the log e-value against "not worse than
+    rho0"; ``log_e_pass`` the log e-value against "worse than rho0".
+    """
+
+    __slots__ = (
+        "_b_fail",
+        "_b_pass",
+        "_log_g_fail",
+        "_log_g_pass",
+        "_penalties",
+        "events_b",
+        "events_c",
+        "rho0",
+    )
+
+    def __init__(self, rho0: float) -> None:
+        if not rho0 > 0:
+            raise ValueError(f"rho0 must be positive, got {rho0}")
+        self.rho0 = rho0
+        self._penalties = _Penalties(rho0)
+        self._log_g_fail = [math.log(g) for g in FAIL_GRID]
+        self._log_g_pass = [math.log(h) for h in PASS_GRID]
+        self._b_fail = [0.0] * len(FAIL_GRID)
+        self._b_pass = [0.0] * len(PASS_GRID)
+        self.events_c = 0.0
+        self.events_b = 0.0
+
+    def update(self, n_c: float, n_b: float, events_c: float, events_b: float) -> None:
+        """Add one interval. Intervals where an arm had no exposure carry no information."""
+        m = events_c + events_b
+        if m <= 0 or n_c <= 0 or n_b <= 0:
+            return
+        s = n_c / n_b
+        self._b_fail = [
+            b + m * f for b, f in zip(self._b_fail, self._penalties.fail(s), strict=True)
+        ]
+        self._b_pass = [
+            b + m * f for b, f in zip(self._b_pass, self._penalties.pass_(s), strict=True)
+        ]
+        self.events_c += events_c
+        self.events_b += events_b
+
+    def max_log_lr_fail(self) -> float:
+        """The largest fail-side log likelihood ratio: an upper bound on ``log_e_fail``."""
+        x = self.events_c
+        return max([x * g - b for g, b in zip(self._log_g_fail, self._b_fail, strict=True)])
+
+    def log_e_fail(self) -> float:
+        x = self.events_c
+        return log_mean_exp(
+            [x * g - b for g, b in zip(self._log_g_fail, self._b_fail, strict=True)]
+        )
+
+    def log_e_pass(self) -> float:
+        x = self.events_c
+        return log_mean_exp(
+            [x * g - b for g, b in zip(self._log_g_pass, self._b_pass, strict=True)]
+        )
+
+
+class RateRatioTests:
+    """:class:`RateRatioTest` for several event streams sharing one exposure (histogram tails).
+
+    Stream ``k`` counts, per arm, the requests slower than bucket bound ``k``.
+    Arrays are replaced, never changed in place, so a reference to
+    :attr:`events` or :meth:`log_lr` stays a snapshot.
+    """
+
+    def __init__(self, rho0: float, streams: int) -> None:
+        if not rho0 > 0:
+            raise ValueError(f"rho0 must be positive, got {rho0}")
+        self.rho0 = rho0
+        self.streams = streams
+        self._penalties = _Penalties(rho0)
+        self._rows: dict[tuple[int, int], FloatArray] = {}
+        self._log_g = np.log(np.array(FAIL_GRID + PASS_GRID))
+        self._log_g_fail = self._log_g[: len(FAIL_GRID)]
+        self._fail = len(FAIL_GRID)
+        self._b = np.zeros((streams, len(self._log_g)))
+        self.events = np.zeros((2, streams))
+        """Events per arm (row 0 canary, row 1 baseline) and stream."""
+
+    def update(self, n_c: float, n_b: float, events: FloatArray) -> None:
+        """Add one interval: exposures and a (2, streams) array of events."""
+        if n_c <= 0 or n_b <= 0:
+            return
+        s = n_c / n_b
+        key = (_Penalties.up(s), _Penalties.down(s))
+        row = self._rows.get(key)
+        if row is None:
+            if len(self._rows) >= _CACHE_LIMIT:
+                self._rows.clear()
+            row = np.array(self._penalties.fail(s) + self._penalties.pass_(s))
+            self._rows[key] = row
+        self._b = self._b + np.outer(events[0] + events[1], row)
+        self.events = self.events + events
+
+    def max_log_lr_fail(self) -> float:
+        """An upper bound on every stream's fail log e-value (a mixture is below its max)."""
+        lr = np.outer(self.events[0], self._log_g_fail) - self._b[:, : self._fail]
+        return float(lr.max())
+
+    def log_lr(self) -> FloatArray:
+        """Log likelihood ratios, shape (streams, fail grid + pass grid)."""
+        result: FloatArray = np.outer(self.events[0], self._log_g) - self._b
+        return result
+
+    def log_e(self, log_lr: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
+        """Per-stream log e-values: (fail side, pass side)."""
+        lr = self.log_lr() if log_lr is None else log_lr
+        return (
+            _log_mean_exp_rows(lr[:, : self._fail]),
+            _log_mean_exp_rows(lr[:, self._fail :]),
+        )
+
+    def state(self) -> tuple[FloatArray, FloatArray]:
+        """(events, accumulated penalties): enough to compute every e-value later."""
+        return self.events, self._b
+
+    def log_e_of(self, state: tuple[FloatArray, FloatArray]) -> tuple[FloatArray, FloatArray]:
+        """:meth:`log_e` for a :meth:`state` taken earlier."""
+        events, b = state
+        return self.log_e(np.outer(events[0], self._log_g) - b)
+
+
+def _log_mean_exp_rows(values: FloatArray) -> FloatArray:
+    top = values.max(axis=1)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    total = np.exp(values - safe[:, None]).sum(axis=1)
+    result: FloatArray = safe + np.log(total) - math.log(values.shape[1])
+    return result

@@ -1,0 +1,124 @@
+"""The two-arm rate test: valid under continuous looks, drifting rates and changing shares."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from rollsafe.stats import RateRatioTest, RateRatioTests
+
+ALPHA = 0.05
+RUNS = 1500
+LOOKS = 300
+
+
+def _limit(alpha: float, runs: int) -> float:
+    """alpha plus three binomial standard errors: what a valid test stays under."""
+    return alpha + 3 * math.sqrt(alpha * (1 - alpha) / runs)
+
+
+def _false_rejections(
+    rng: np.random.Generator,
+    rho0: float,
+    *,
+    shares: tuple[float, ...] = (0.5,),
+    spikes: bool = False,
+    side: str = "fail",
+) -> float:
+    """Share of runs whose e-value ever reaches 1/ALPHA at the null's edge (rho = rho0)."""
+    threshold = math.log(1 / ALPHA)
+    rejected = 0
+    for _ in range(RUNS):
+        test = RateRatioTest(rho0)
+        total = rng.poisson(100, LOOKS)
+        share = np.repeat(shares, -(-LOOKS // len(shares)))[:LOOKS]
+        n_c = rng.binomial(total, share)
+        n_b = total - n_c
+        p_b = np.full(LOOKS, 0.01)
+        if spikes:  # incidents that hit both arms: rate x20 for a few looks
+            for start in rng.integers(0, LOOKS, 3):
+                p_b[start : start + 5] *= 20
+        p_b = np.minimum(p_b, 0.9 / rho0)
+        x_c = rng.binomial(n_c, np.minimum(p_b * rho0, 1.0))
+        x_b = rng.binomial(n_b, p_b)
+        for look in zip(n_c.tolist(), n_b.tolist(), x_c.tolist(), x_b.tolist(), strict=True):
+            test.update(*look)
+            log_e = test.log_e_fail() if side == "fail" else test.log_e_pass()
+            if log_e >= threshold:
+                rejected += 1
+                break
+    return rejected / RUNS
+
+
+def test_false_failures_stay_below_alpha_under_continuous_looks() -> None:
+    rate = _false_rejections(np.random.default_rng(1), 1.2)
+    assert rate <= _limit(ALPHA, RUNS)
+
+
+def test_valid_when_shares_change_and_incidents_hit_both_arms() -> None:
+    rng = np.random.default_rng(2)
+    rate = _false_rejections(rng, 1.2, shares=(0.1, 0.25, 0.5), spikes=True)
+    assert rate <= _limit(ALPHA, RUNS)
+
+
+def test_false_passes_stay_below_alpha() -> None:
+    rate = _false_rejections(np.random.default_rng(3), 1.2, side="pass")
+    assert rate <= _limit(ALPHA, RUNS)
+
+
+def test_detects_a_fivefold_error_rate_within_seconds() -> None:
+    rng = np.random.default_rng(4)
+    delays = []
+    for _ in range(200):
+        test = RateRatioTest(1.2)
+        for look in range(1, 121):
+            n_c, n_b = rng.poisson(50, 2)
+            test.update(n_c, n_b, rng.binomial(n_c, 0.05), rng.binomial(n_b, 0.01))
+            if test.log_e_fail() >= math.log(200):
+                delays.append(look)
+                break
+    assert len(delays) == 200
+    assert np.median(delays) <= 15
+
+
+def test_zero_error_baseline_canary_errors_are_evidence() -> None:
+    test = RateRatioTest(1.2)
+    for _ in range(20):
+        test.update(100, 100, 1, 0)
+    assert test.log_e_fail() >= math.log(100)
+    quiet = RateRatioTest(1.2)
+    for _ in range(100):
+        quiet.update(100, 100, 0, 0)
+    assert quiet.log_e_fail() == pytest.approx(0.0)
+    assert quiet.log_e_pass() == pytest.approx(0.0)
+
+
+def test_intervals_without_exposure_carry_no_information() -> None:
+    test = RateRatioTest(1.2)
+    test.update(0, 100, 0, 5)
+    test.update(100, 0, 5, 0)
+    assert test.events_c == 0
+    assert test.log_e_fail() == pytest.approx(0.0)
+
+
+def test_vector_form_matches_the_scalar_one() -> None:
+    rng = np.random.default_rng(5)
+    scalar = [RateRatioTest(1.1), RateRatioTest(1.1)]
+    vector = RateRatioTests(1.1, 2)
+    for _ in range(50):
+        n_c, n_b = rng.poisson(40, 2)
+        x_c, x_b = rng.binomial(n_c, [0.3, 0.05]), rng.binomial(n_b, [0.25, 0.05])
+        vector.update(n_c, n_b, np.vstack((x_c, x_b)).astype(float))
+        for k in range(2):
+            scalar[k].update(n_c, n_b, x_c[k], x_b[k])
+    fail, passed = vector.log_e()
+    for k in range(2):
+        assert fail[k] == pytest.approx(scalar[k].log_e_fail())
+        assert passed[k] == pytest.approx(scalar[k].log_e_pass())
+
+
+def test_rejects_nonpositive_null_ratio() -> None:
+    with pytest.raises(ValueError, match="rho0"):
+        RateRatioTest(0)
