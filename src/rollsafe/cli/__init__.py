@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 
 from rollsafe import __version__
-from rollsafe.cli import backups, controllers, demo, flags, journal, plans, reports, rollouts
+from rollsafe.cli import (
+    backups,
+    controllers,
+    demo,
+    flags,
+    journal,
+    judge,
+    plans,
+    reports,
+    rollouts,
+)
 from rollsafe.cli.home import Home
 
 app = typer.Typer(
@@ -25,6 +35,7 @@ app.add_typer(flags.app, name="flags")
 app.add_typer(backups.app, name="backup")
 app.add_typer(reports.app, name="report")
 app.add_typer(controllers.app, name="controller")
+app.add_typer(judge.app, name="judge")
 app.command("demo")(demo.demo)
 
 

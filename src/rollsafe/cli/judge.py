@@ -1,4 +1,4 @@
-"""``rollsafe judge``: run the canary judge over recorded observations."""
+"""``rollsafe judge replay``: run the judge over recorded observations (JSON lines)."""
 
 from __future__ import annotations
 
@@ -8,47 +8,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
+from rich.table import Table
 
-from rollsafe.cli.output import EXIT_INVALID, console, errors
+from rollsafe.cli.output import EXIT_FAILED, console, print_json, reported_errors
 from rollsafe.config import AnalysisConfig, parse_document
 from rollsafe.errors import PlanError
-from rollsafe.judge import Judge, Verdict
+from rollsafe.judge import replay as replay_observations
 
-app = typer.Typer(
-    help="Judge canary observations with anytime-valid sequential statistics.",
-    no_args_is_help=True,
-)
-
-_STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
-
-
-def _invalid(problems: list[str]) -> typer.Exit:
-    for problem in problems:
-        errors.print(f"[red]error:[/red] {escape(problem)}")
-    return typer.Exit(EXIT_INVALID)
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise _invalid([f"{path}: no such file"]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise _invalid([f"{path}: cannot read: {error}"]) from None
-
-
-def _observations(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            observation = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise _invalid([f"{path}:{number}: invalid JSON: {error.msg}"]) from None
-        if not isinstance(observation, dict):
-            raise _invalid([f"{path}:{number}: an observation must be a JSON object"])
-        yield number, observation
+app = typer.Typer(help="Replay observations through the canary judge.", no_args_is_help=True)
 
 
 @app.command()
@@ -56,48 +23,56 @@ def replay(
     file: Annotated[Path, typer.Argument(help="Observations, one JSON object per line.")],
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="YAML file with the analysis settings (a plan's analysis)."),
+        typer.Option("--config", help="Analysis settings (YAML), as a plan's analysis."),
     ] = None,
+    mode: Annotated[str, typer.Option("--mode", help="compare or health.")] = "compare",
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
-    mode: Annotated[
-        str, typer.Option("--mode", help="compare (canary vs baseline) or health.")
-    ] = "compare",
-    conclude: Annotated[
-        bool,
-        typer.Option("--conclude", help="Apply the end-of-step rule if no verdict is final."),
-    ] = False,
 ) -> None:
-    """Replay observations in order, looking after each; exit 0 pass, 1 fail, 3 inconclusive."""
-    if mode not in ("compare", "health"):
-        raise _invalid([f"--mode must be compare or health, got {mode!r}"])
-    settings = None
-    if config is not None:
-        try:
-            settings = parse_document(_read(config), AnalysisConfig, source=str(config))
-        except PlanError as error:
-            raise _invalid(error.problems) from None
-    judge = Judge(settings, mode="health" if mode == "health" else "compare")
-    verdict = judge.verdict
-    for number, observation in _observations(file, _read(file)):
-        try:
-            verdict = judge.update(observation)
-        except ValueError as error:
-            raise _invalid([f"{file}:{number}: {error}"]) from None
-        if verdict.decided_at is not None:
-            break
-    if conclude:
-        verdict = judge.conclude()
-    _print(verdict, as_json)
-    raise typer.Exit({"pass": 0, "fail": 1}.get(verdict.verdict, 3))
-
-
-def _print(verdict: Verdict, as_json: bool) -> None:
+    """Look after every observation, as the controller does; exit 1 on fail."""
+    with reported_errors():
+        if mode not in ("compare", "health"):
+            raise PlanError([f"--mode: must be compare or health, got {mode!r}"])
+        analysis = _load_config(config) if config else None
+        verdict = replay_observations(
+            _observations(file), analysis, mode="compare" if mode == "compare" else "health"
+        )
     if as_json:
-        print(json.dumps(verdict.to_dict(), indent=2))
-        return
-    style = _STYLE[verdict.verdict]
-    decided = "" if verdict.decided_at is None else f" at t={verdict.decided_at:g}"
-    console.print(f"[{style}]{verdict.verdict}[/{style}]{decided}: {escape(verdict.reason)}")
-    for metric in verdict.metrics:
-        mark = _STYLE[metric.verdict]
-        console.print(f"  [{mark}]{metric.verdict:>12}[/{mark}]  {escape(metric.reason)}")
+        print_json(verdict.to_dict())
+    else:
+        colour = {"pass": "green", "fail": "red"}.get(verdict.verdict, "yellow")
+        decided = f" at t={verdict.decided_at}" if verdict.decided_at is not None else ""
+        console.print(f"[{colour}]{verdict.verdict}[/{colour}]{decided}: {verdict.reason}")
+        table = Table("metric", "verdict", "e-value", "reason")
+        for metric in verdict.metrics:
+            table.add_row(metric.name, metric.verdict, f"{metric.e_value:.3g}", metric.reason)
+        console.print(table)
+    if verdict.verdict == "fail":
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _load_config(path: Path) -> AnalysisConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise PlanError([f"{path}: cannot read: {error}"]) from None
+    return parse_document(text, AnalysisConfig, source=str(path))
+
+
+def _observations(path: Path) -> Iterator[dict[str, Any]]:
+    """Each line one Observation; a bad line is an error naming it, before any verdict."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise PlanError([f"{path}: cannot read: {error}"]) from None
+    parsed = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError as error:
+            raise PlanError([f"{path}:{number}: not JSON: {error}"]) from None
+        if not isinstance(value, dict) or "t" not in value or "arm" not in value:
+            raise PlanError([f"{path}:{number}: an observation needs at least 't' and 'arm'"])
+        parsed.append(value)
+    return iter(parsed)
