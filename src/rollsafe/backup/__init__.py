@@ -7,6 +7,7 @@ from rollsafe.backup.archive import (
     sha256_file,
     snapshot_source,
     sqlite_table_counts,
+    take_backup,
     verify_backup,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "sha256_file",
     "snapshot_source",
     "sqlite_table_counts",
+    "take_backup",
     "verify_backup",
 ]

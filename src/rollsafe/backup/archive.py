@@ -19,6 +19,7 @@ from typing import Any
 
 from rollsafe.config.plan import BackupSource, SqliteBackupSource
 from rollsafe.errors import BackupError
+from rollsafe.store import BackupRecord, Store
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,32 @@ def snapshot_source(source: BackupSource, directory: Path) -> Snapshot:
     }
     _write_atomic(manifest_path(destination), json.dumps(manifest, indent=2, sort_keys=True))
     return Snapshot(source.name, source.type, destination, digest, size, created, manifest)
+
+
+def take_backup(
+    source: BackupSource,
+    directory: Path,
+    store: Store,
+    *,
+    backup_id: str,
+    rollout_id: str | None,
+    actor: str,
+) -> BackupRecord:
+    """Snapshot ``source`` and add it to the store's backup index (journaled there)."""
+    snapshot = snapshot_source(source, directory)
+    record = BackupRecord(
+        id=backup_id,
+        source=source.name,
+        kind=snapshot.kind,
+        path=str(snapshot.path),
+        sha256=snapshot.sha256,
+        size=snapshot.size,
+        created_at=snapshot.created_at,
+        rollout_id=rollout_id,
+        manifest=snapshot.manifest,
+    )
+    store.add_backup(record, actor=actor)
+    return record
 
 
 def manifest_path(backup: Path) -> Path:
@@ -115,18 +142,27 @@ def sqlite_table_counts(path: Path) -> dict[str, int]:
         connection.close()
 
 
+def _online_copy(source: Path, destination: Path) -> None:
+    """SQLite's online backup: a consistent copy while writers go on.
+
+    Written through the destination's own journal, so a restore is atomic for
+    any reader of the live database and leaves no stale WAL frames behind.
+    """
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=10)
+    try:
+        dst = sqlite3.connect(destination, timeout=10)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+
+
 def _sqlite_copy(source: Path, destination: Path) -> None:
     partial = destination.with_name(destination.name + ".partial")
     try:
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=10)
-        try:
-            dst = sqlite3.connect(partial)
-            try:
-                src.backup(dst)
-            finally:
-                dst.close()
-        finally:
-            src.close()
+        _online_copy(source, partial)
     except sqlite3.Error as error:
         partial.unlink(missing_ok=True)
         raise BackupError(f"cannot back up SQLite database {source}: {error}") from error
@@ -134,19 +170,9 @@ def _sqlite_copy(source: Path, destination: Path) -> None:
 
 
 def _sqlite_restore(backup: Path, destination: Path) -> None:
-    # The backup API writes through the live database's own journal, so a
-    # restore is atomic for any reader and leaves no stale WAL frames behind.
     destination.parent.mkdir(parents=True, exist_ok=True)
     try:
-        src = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
-        try:
-            dst = sqlite3.connect(destination, timeout=10)
-            try:
-                src.backup(dst)
-            finally:
-                dst.close()
-        finally:
-            src.close()
+        _online_copy(backup, destination)
     except sqlite3.Error as error:
         raise BackupError(f"cannot restore {backup} into {destination}: {error}") from error
 

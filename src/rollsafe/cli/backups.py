@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from pathlib import Path
 from typing import Annotated
@@ -9,12 +10,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rollsafe.backup import manifest_path, restore_backup, snapshot_source, verify_backup
+from rollsafe.backup import manifest_path, restore_backup, take_backup, verify_backup
 from rollsafe.cli.home import home_of
 from rollsafe.cli.output import EXIT_FAILED, console, fail, print_json, reported_errors
 from rollsafe.config import load_plan
 from rollsafe.errors import BackupError
-from rollsafe.store import BackupRecord, Store
+from rollsafe.store import Store
 
 app = typer.Typer(help="Create, list, verify and restore backups.", no_args_is_help=True)
 
@@ -36,26 +37,20 @@ def create(
         if unknown:
             fail(f"--source: {', '.join(sorted(unknown))} not declared under backups in {plan}", 2)
         store = home.open_store()
-        stamp = time.strftime("%Y%m%d-%H%M%S")
+        stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         for declared in loaded.backups:
             if source and declared.name not in source:
                 continue
-            snapshot = snapshot_source(declared, home.path / "backups" / f"manual-{stamp}")
-            record = BackupRecord(
-                id=f"manual-{stamp}-{declared.name}",
-                source=declared.name,
-                kind=snapshot.kind,
-                path=str(snapshot.path),
-                sha256=snapshot.sha256,
-                size=snapshot.size,
-                created_at=snapshot.created_at,
+            record = take_backup(
+                declared,
+                home.path / "backups" / f"manual-{stamp}",
+                store,
+                backup_id=f"manual-{stamp}-{declared.name}",
                 rollout_id=None,
-                manifest=snapshot.manifest,
+                actor="cli",
             )
-            store.add_backup(record, actor="cli")
             console.print(
-                f"backup [bold]{record.id}[/bold] {snapshot.size} bytes"
-                f" sha256 {snapshot.sha256[:16]}…"
+                f"backup [bold]{record.id}[/bold] {record.size} bytes sha256 {record.sha256[:16]}…"
             )
             _apply_retention(store, declared.name, keep)
         store.close()

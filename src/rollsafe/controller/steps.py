@@ -6,7 +6,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from rollsafe.backup import snapshot_source
+from rollsafe.backup import take_backup
 from rollsafe.config.plan import (
     AnalysisStep,
     BackupStep,
@@ -20,7 +20,6 @@ from rollsafe.controller.analysis import run_analysis
 from rollsafe.controller.context import StepContext, StepOutcome
 from rollsafe.errors import NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
-from rollsafe.store import BackupRecord
 
 
 def run_step(context: StepContext, step: Step) -> StepOutcome:
@@ -51,20 +50,15 @@ def _backup(context: StepContext, spec: BackupStep) -> StepOutcome:
         if source.name in taken:  # already taken before a crash: keep the first, pre-rollout copy
             results.append({"source": source.name, "id": taken[source.name].id, "reused": True})
             continue
-        snapshot = snapshot_source(source, directory)
-        record = BackupRecord(
-            id=f"{context.rollout_id}-{source.name}",
-            source=source.name,
-            kind=snapshot.kind,
-            path=str(snapshot.path),
-            sha256=snapshot.sha256,
-            size=snapshot.size,
-            created_at=snapshot.created_at,
+        record = take_backup(
+            source,
+            directory,
+            context.store,
+            backup_id=f"{context.rollout_id}-{source.name}",
             rollout_id=context.rollout_id,
-            manifest=snapshot.manifest,
+            actor=context.actor,
         )
-        context.store.add_backup(record, actor=context.actor)
-        results.append({"source": source.name, "id": record.id, "sha256": snapshot.sha256})
+        results.append({"source": source.name, "id": record.id, "sha256": record.sha256})
     return StepOutcome("succeeded", {"backups": results})
 
 
