@@ -19,8 +19,9 @@ lock:
 	$(BIN)/pip install --quiet uv && $(BIN)/uv pip compile pyproject.toml --extra dev \
 		--generate-hashes --python-version 3.11 -o requirements.lock
 
+# The main job: release 1.1.0 with a faulty new checkout path is caught and rolled back.
 demo: $(STAMP)
-	$(BIN)/rollsafe demo
+	$(BIN)/rollsafe demo --fault errors
 
 test: $(STAMP) lint typecheck servers
 	$(BIN)/pytest -q

@@ -50,15 +50,18 @@ def demo(
     if as_json:
         print_json(result.to_dict())
     else:
-        table = Table("outcome", "rollout", "seconds", "requests sent", "home", show_header=True)
+        table = Table("outcome", "rollback level", "rollout", "seconds", "requests sent")
+        level = result.rollback.get("final_level")
         table.add_row(
             result.outcome,
+            f"L{level}" if level else "-",
             result.rollout_id,
             f"{result.seconds:.1f}",
             str(result.load.get("sent", "?")),
-            str(result.home),
         )
         console.print(table)
+        if result.report is not None:
+            console.print(f"incident report: {result.report}")
         console.print(
             f"journal: rollsafe --home {result.home} journal show --rollout {result.rollout_id}"
         )
