@@ -116,3 +116,24 @@ def test_abort_rolls_back_flags_and_release(shop: Shop) -> None:
         store.close()
     assert shop.target.current_release() == "1.0.0"
     assert {i.release for i in shop.target.instances()} == {"1.0.0"}
+
+
+def test_rollback_by_hand_after_promotion(shop: Shop) -> None:
+    started = shop.rollsafe("rollout", "start", str(shop.plan_path), "--json")
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert shop.target.current_release() == "1.1.0"
+
+    result = shop.rollsafe("rollback", "--level", "2")
+    assert result.returncode == 1, result.stdout + result.stderr  # rolled back, not promoted
+    store = SqliteStore(shop.home / "rollsafe.db")
+    try:
+        (rollout,) = store.list_rollouts()
+        assert rollout.state is RolloutState.ROLLED_BACK
+        assert "by hand" in rollout.reason
+        levels = [e.data for e in store.journal(rollout.id) if e.kind == "rollback.level_ended"]
+        assert [(lvl["level"], lvl["applied"]) for lvl in levels] == [(1, True), (2, True)]
+        assert store.get_flag("fast-checkout").definition["enabled"] is False
+    finally:
+        store.close()
+    assert shop.target.current_release() == "1.0.0"
+    assert (shop.home / "reports" / rollout.id / "incident.md").exists()

@@ -226,3 +226,24 @@ def _summary(rollout: Rollout) -> dict[str, object]:
 
 def _spec(spec: dict[str, object]) -> str:
     return " ".join(f"{k}={v}" for k, v in spec.items())
+
+
+def rollback(
+    ctx: typer.Context,
+    level: Annotated[
+        int,
+        typer.Option("--level", min=1, max=3, help="1 flags off, 2 previous release, 3 restore."),
+    ],
+    rollout_id: Annotated[
+        str | None, typer.Argument(help="Rollout id; the newest if omitted.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Roll back by hand: run every rollback level up to --level, each verified and timed."""
+    home = home_of(ctx)
+    with reported_errors():
+        store = home.open_existing_store()
+        target = _pick(store, rollout_id)
+        with journal_tail(home.db_path, target.id):
+            rollout = Controller(store, home.path).roll_back_to(target.id, level)
+    _finish(store, rollout, as_json, home)

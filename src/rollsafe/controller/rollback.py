@@ -29,17 +29,24 @@ from rollsafe.metrics import ScrapeSource
 LEVEL_NUMBERS = {"flags": 1, "release": 2, "restore": 3}
 
 
-def roll_back(context: StepContext, reason: str, *, undo: bool = False) -> dict[str, Any]:
+def roll_back(
+    context: StepContext, reason: str, *, undo: bool = False, up_to: int | None = None
+) -> dict[str, Any]:
     """Run the levels not yet run; returns ``ok`` and the level records (also journaled).
 
     A rollback stops at the first level that recovers the service. An ``undo``
     (an abort by a person) reverts everything the rollout changed instead: flags
     and release, whatever recovers first; data is restored only if still needed.
+    ``up_to`` (a rollback by hand) runs every plan level up to that number.
     """
     done = _levels_done(context)
     if done and done[-1].get("recovered") and not undo:
         return {"ok": True, "levels": done, "final_level": done[-1]["level"]}
-    levels = context.plan.rollback.levels
+    levels = [
+        name
+        for name in context.plan.rollback.levels
+        if up_to is None or LEVEL_NUMBERS[name] <= up_to
+    ]
     if not done:
         context.journal("rollback.started", {"reason": reason, "levels": levels, "undo": undo})
     actions: dict[str, Callable[[], dict[str, Any]]] = {
@@ -52,7 +59,7 @@ def roll_back(context: StepContext, reason: str, *, undo: bool = False) -> dict[
     for name in levels:
         if name in ran:
             continue
-        if undo and name == "restore" and any(r["recovered"] for r in records):
+        if undo and up_to is None and name == "restore" and any(r["recovered"] for r in records):
             break
         record = _run_level(context, name, actions[name])
         records.append(record)

@@ -71,6 +71,19 @@ class Controller:
             return rollout
         return self.run(rollout_id)
 
+    def roll_back_to(self, rollout_id: str, level: int, *, actor: str = "cli") -> Rollout:
+        """Run every rollback level up to ``level`` now, by hand, with verification.
+
+        Works on a rollout in any state, a promoted one included; one still driven
+        by a live controller is refused (abort it, or let it finish, first).
+        """
+        rollout = self.store.get_rollout(rollout_id)
+        self._take_lease(rollout)
+        with LeaseKeeper(self.store, rollout_id, self.owner, self.lease_ttl):
+            context = self._context(rollout)
+            reason = f"rollback to level {level} by hand ({actor})"
+            return self._roll_back(context, reason, up_to=level)
+
     # -- internals --------------------------------------------------------
 
     def _take_lease(self, rollout: Rollout) -> None:
@@ -176,14 +189,20 @@ class Controller:
         )
 
     def _roll_back(
-        self, context: StepContext, reason: str, *, final: RolloutState = RolloutState.ROLLED_BACK
+        self,
+        context: StepContext,
+        reason: str,
+        *,
+        final: RolloutState = RolloutState.ROLLED_BACK,
+        up_to: int | None = None,
     ) -> Rollout:
         rollout_id = context.rollout_id
         if self.store.get_rollout(rollout_id).state is not RolloutState.ROLLING_BACK:
             self.store.set_rollout_state(
                 rollout_id, RolloutState.ROLLING_BACK, actor=self.owner, reason=reason
             )
-        result = roll_back(context, reason, undo=final is RolloutState.ABORTED)
+        undo = final is RolloutState.ABORTED or up_to is not None
+        result = roll_back(context, reason, undo=undo, up_to=up_to)
         if self.store.get_rollout(rollout_id).requested == "abort":
             final = RolloutState.ABORTED
         if not result["ok"]:
