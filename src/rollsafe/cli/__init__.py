@@ -19,7 +19,6 @@ from rollsafe.cli import (
     plans,
     reports,
     rollouts,
-    server,
 )
 from rollsafe.cli.home import Home
 
@@ -39,7 +38,6 @@ app.add_typer(controllers.app, name="controller")
 app.add_typer(judge.app, name="judge")
 app.command("demo")(demo.demo)
 app.command("rollback")(rollouts.rollback)
-app.add_typer(server.app, name="server")
 
 
 def _version(value: bool) -> None:
