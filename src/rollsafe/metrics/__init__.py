@@ -6,6 +6,7 @@ one cumulative :class:`~rollsafe.typing.Observation` per arm, or raises
 ``rollsafe.errors``, ``rollsafe.typing`` and third-party packages.
 """
 
+from rollsafe.metrics.prometheus import PrometheusSource
 from rollsafe.metrics.scrape import ScrapeSource
 
-__all__ = ["ScrapeSource"]
+__all__ = ["PrometheusSource", "ScrapeSource"]
