@@ -1,12 +1,25 @@
-"""Targets: where releases run. ``ProcessTarget`` runs them as local processes.
+"""Targets: where releases run. ``ProcessTarget`` runs them as local processes,
+``CommandTarget`` deploys them by running commands (VMs, a process manager).
 
 This package imports only ``rollsafe.config``, ``rollsafe.errors``,
 ``rollsafe.typing`` and third-party packages.
 """
 
+from rollsafe.targets.command import CommandError, CommandHealthError, CommandTarget
+from rollsafe.targets.execute import CommandResult
 from rollsafe.targets.health import HealthReport, InstanceHealth
 from rollsafe.targets.process import ProcessTarget
 from rollsafe.targets.procs import MAINTENANCE_MARKER
 from rollsafe.targets.state import Instance
 
-__all__ = ["MAINTENANCE_MARKER", "HealthReport", "Instance", "InstanceHealth", "ProcessTarget"]
+__all__ = [
+    "MAINTENANCE_MARKER",
+    "CommandError",
+    "CommandHealthError",
+    "CommandResult",
+    "CommandTarget",
+    "HealthReport",
+    "Instance",
+    "InstanceHealth",
+    "ProcessTarget",
+]
