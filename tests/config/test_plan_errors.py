@@ -114,3 +114,36 @@ def test_duplicate_keys_are_errors(tmp_path: Path) -> None:
 )
 def test_durations(text: str | int, seconds: float) -> None:
     assert parse_duration(text) == seconds
+
+
+def test_a_command_target_and_prometheus_metrics_load(tmp_path: Path) -> None:
+    text = VALID.replace(
+        """target:
+  root: shop
+  instances: 2
+  command: ["{python}", "-m", "rollsafe.demo.shop", "--port", "{port}"]
+""",
+        """target:
+  type: command
+  deploy:
+    - ["git", "-C", "{cwd}", "checkout", "v{release}"]
+    - ["supervisorctl", "restart", "shop"]
+  endpoints: ["http://127.0.0.1:8000"]
+  cwd: app
+  state_dir: state
+metrics:
+  provider: prometheus
+  url: http://127.0.0.1:9090
+""",
+    )
+    plan = load_plan(write(tmp_path, text))
+    assert plan.target.type == "command"
+    assert plan.target.cwd == tmp_path / "app"
+    assert plan.metrics.provider == "prometheus"
+
+
+def test_errors_inside_a_union_name_the_plan_field(tmp_path: Path) -> None:
+    text = VALID.replace("steps:", "metrics:\n  provider: prometheus\n  urll: x\nsteps:")
+    assert problems(tmp_path, text) == [
+        f"{tmp_path}/plan.yaml:15: metrics.urll: unknown key (did you mean 'url'?)"
+    ]

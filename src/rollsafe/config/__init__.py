@@ -1,30 +1,35 @@
 """Plans and their parts as pydantic models, loaded from YAML with file:line errors."""
 
 from rollsafe.config.analysis import AnalysisConfig, HistogramMetric, RatioMetric, SlopeMetric
+from rollsafe.config.command_target import CommandTarget
 from rollsafe.config.guards import DEFAULT_GUARDS, Guard, RollbackPolicy, Verification
+from rollsafe.config.health import HealthCheck
 from rollsafe.config.loading import load_plan, parse_document, read_plan_text
 from rollsafe.config.plan import (
     STEP_KINDS,
     FlagDefinition,
-    HealthCheck,
     Plan,
     ProcessTarget,
     ScrapeMetrics,
     Step,
 )
+from rollsafe.config.sources import NginxRouter, PrometheusMetrics
 from rollsafe.config.types import Duration, parse_duration
 
 __all__ = [
     "DEFAULT_GUARDS",
     "STEP_KINDS",
     "AnalysisConfig",
+    "CommandTarget",
     "Duration",
     "FlagDefinition",
     "Guard",
     "HealthCheck",
     "HistogramMetric",
+    "NginxRouter",
     "Plan",
     "ProcessTarget",
+    "PrometheusMetrics",
     "RatioMetric",
     "RollbackPolicy",
     "ScrapeMetrics",

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
-from rollsafe.config.plan import HealthCheck
+from rollsafe.config.health import HealthCheck
 from rollsafe.config.types import Duration, StrictModel
 
 COMMAND_PLACEHOLDERS = ("release", "previous", "cwd", "state_dir", "service", "python")

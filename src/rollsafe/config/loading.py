@@ -5,11 +5,12 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from rollsafe.config.command_target import CommandTarget
 from rollsafe.config.plan import Plan
 from rollsafe.errors import PlanError
 
@@ -33,7 +34,11 @@ def load_plan(path: str | Path, text: str | None = None) -> Plan:
     if problems:
         raise PlanError(problems)
     base = path.resolve().parent
-    target = plan.target.model_copy(update={"root": base / plan.target.root})
+    target = (
+        plan.target.resolved(base)
+        if isinstance(plan.target, CommandTarget)
+        else plan.target.model_copy(update={"root": base / plan.target.root})
+    )
     backups = [source.model_copy(update={"path": base / source.path}) for source in plan.backups]
     return plan.model_copy(update={"target": target, "backups": backups})
 
@@ -76,10 +81,28 @@ def read_plan_text(path: Path) -> str:
         raise PlanError([f"{path}: cannot read: {error}"]) from None
 
 
+# Discriminated unions put the chosen kind into error locations; plans never spell it there.
+_UNION_TAGS = {"process", "command", "scrape", "prometheus", "sqlite", "files", "postgres"}
+
+
 def _loc(detail: Any) -> Loc:
-    # Pydantic puts the tag of a discriminated union or the step kind chosen
-    # ("ScrapeMetrics", "function-after[...]") into the location; drop those.
-    return tuple(part for part in detail["loc"] if isinstance(part, int) or _is_key(part))
+    # Pydantic also puts model and validator names ("ScrapeMetrics",
+    # "function-after[...]") into the location; drop those too.
+    kept: list[str | int] = []
+    for part in detail["loc"]:
+        if isinstance(part, str) and not _is_key(part):
+            continue
+        if part in _UNION_TAGS and _is_union_slot(kept):
+            continue
+        kept.append(part)
+    return tuple(kept)
+
+
+def _is_union_slot(loc: list[str | int]) -> bool:
+    """``target``, ``metrics`` and each ``backups[i]`` hold a union of kinds."""
+    if loc and loc[-1] in ("target", "metrics"):
+        return True
+    return len(loc) >= 2 and isinstance(loc[-1], int) and loc[-2] == "backups"
 
 
 def _is_key(part: str) -> bool:
@@ -164,12 +187,16 @@ def _duplicate_keys(text: str) -> list[tuple[Loc, int]]:
     return duplicates
 
 
-def _field_names(model: type[BaseModel], into: set[str]) -> set[str]:
-    for name, info in model.model_fields.items():
-        into.add(name)
-        for candidate in getattr(info.annotation, "__args__", (info.annotation,)):
-            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-                _field_names(candidate, into)
+def _field_names(annotation: Any, into: set[str]) -> set[str]:
+    """Every field name of every model reachable from ``annotation`` (unions, lists, Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        for name, info in annotation.model_fields.items():
+            if name not in into:
+                into.add(info.alias or name)
+                _field_names(info.annotation, into)
+        return into
+    for argument in get_args(annotation):
+        _field_names(argument, into)
     return into
 
 

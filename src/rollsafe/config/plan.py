@@ -5,23 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 
 from rollsafe.config.analysis import AnalysisConfig
+from rollsafe.config.command_target import CommandTarget
 from rollsafe.config.guards import DEFAULT_GUARDS, Guard, RollbackPolicy
+from rollsafe.config.health import HealthCheck
+from rollsafe.config.sources import PrometheusMetrics
 from rollsafe.config.types import Duration, Percent, StrictModel
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 Name = Annotated[str, Field(pattern=_NAME, max_length=100)]
-
-
-class HealthCheck(StrictModel):
-    """HTTP readiness probe: an instance takes traffic only after it answers 2xx."""
-
-    path: str = "/health"
-    timeout: Duration = 1.0
-    interval: Duration = 0.2
-    retries: Annotated[int, Field(ge=1)] = 50
 
 
 class ProcessTarget(StrictModel):
@@ -150,15 +144,36 @@ class Step(StrictModel):
         return f"{self.kind} {args}".strip()
 
 
+def _tag(field: str, default: str) -> Discriminator:
+    """Discriminate a union by ``field``, which plans may leave out for the default kind."""
+
+    def tag(value: Any) -> str:
+        if isinstance(value, dict):
+            return str(value.get(field, default))
+        return str(getattr(value, field, default))
+
+    return Discriminator(tag)
+
+
+Target = Annotated[
+    Annotated[ProcessTarget, Tag("process")] | Annotated[CommandTarget, Tag("command")],
+    _tag("type", "process"),
+]
+Metrics = Annotated[
+    Annotated[ScrapeMetrics, Tag("scrape")] | Annotated[PrometheusMetrics, Tag("prometheus")],
+    _tag("provider", "scrape"),
+]
+
+
 class Plan(StrictModel):
     """A rollout plan: what to ship, where, how to watch it and in which steps."""
 
     version: Literal[1]
     service: Name
-    target: ProcessTarget
+    target: Target
     flags: list[FlagDefinition] = Field(default_factory=list)
     backups: list[BackupSource] = Field(default_factory=list)
-    metrics: ScrapeMetrics = ScrapeMetrics()
+    metrics: Metrics = ScrapeMetrics()
     analysis: AnalysisConfig = AnalysisConfig()
     guards: list[Guard] = Field(default_factory=lambda: list(DEFAULT_GUARDS))
     rollback: RollbackPolicy = RollbackPolicy()

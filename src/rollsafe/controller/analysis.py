@@ -6,16 +6,17 @@ import time
 from typing import Any
 
 from rollsafe.config.plan import AnalysisStep
+from rollsafe.controller.adapters import build_source
 from rollsafe.controller.context import StepContext, StepOutcome
 from rollsafe.errors import MetricsError
 from rollsafe.judge import Judge, Verdict
-from rollsafe.metrics import ScrapeSource
+from rollsafe.typing import MetricSource
 
 
 def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
     config = context.plan.analysis
     judge = Judge(config, mode=spec.mode)
-    source = ScrapeSource(context.plan.metrics, context.target.endpoints)
+    source = build_source(context.plan, context.target)
     started = time.monotonic()
     looks = failed_looks = 0
     try:
@@ -45,7 +46,7 @@ def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
     return _outcome(verdict, summary, config.on_inconclusive)
 
 
-def _look(context: StepContext, judge: Judge, source: ScrapeSource, t: float) -> Verdict | None:
+def _look(context: StepContext, judge: Judge, source: MetricSource, t: float) -> Verdict | None:
     """One scrape of both arms fed to the judge; None when the source failed."""
     try:
         observations = source.observe(t)

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from rollsafe.config import Plan
 from rollsafe.store import Store
-from rollsafe.targets import ProcessTarget
+from rollsafe.targets import Target
 
 Status = Literal["succeeded", "failed", "paused", "aborted"]
 
@@ -31,7 +31,7 @@ class StepContext:
     store: Store
     rollout_id: str
     plan: Plan
-    target: ProcessTarget
+    target: Target
     home: Path
     actor: str
 

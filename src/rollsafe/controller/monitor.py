@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import closing
 
+from rollsafe.controller.adapters import build_source
 from rollsafe.controller.context import StepContext
 from rollsafe.errors import MetricsError, RollsafeError
 from rollsafe.guards import GuardEvaluator, GuardEvent
-from rollsafe.metrics import ScrapeSource
 
 
 class GuardMonitor:
@@ -41,7 +42,7 @@ class GuardMonitor:
         needs_health = any(guard.metric == "health" for guard in context.plan.guards)
         started = time.monotonic()
         metrics_down = False
-        with ScrapeSource(context.plan.metrics, context.target.endpoints) as source:
+        with closing(build_source(context.plan, context.target)) as source:
             while not self._stop.wait(self.interval):
                 t = round(time.monotonic() - started, 3)
                 try:

@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from rollsafe.backup import restore_backup
+from rollsafe.controller.adapters import build_source
 from rollsafe.controller.context import BASELINE_EVENT, StepContext
 from rollsafe.errors import BackupError, MetricsError, NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
 from rollsafe.guards import GuardEvaluator
 from rollsafe.judge import Judge
-from rollsafe.metrics import ScrapeSource
 
 LEVEL_NUMBERS = {"flags": 1, "release": 2, "restore": 3}
 
@@ -122,7 +123,7 @@ def verify_recovery(context: StepContext) -> dict[str, Any]:
     judge = Judge(context.plan.analysis, mode="health")
     started = time.monotonic()
     looks = metrics_failures = 0
-    with ScrapeSource(context.plan.metrics, context.target.endpoints) as source:
+    with closing(build_source(context.plan, context.target)) as source:
         while True:
             t = round(time.monotonic() - started, 3)
             report = context.target.check_health()

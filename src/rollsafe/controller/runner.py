@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rollsafe.config import Plan, load_plan, read_plan_text
+from rollsafe.controller.adapters import build_target
 from rollsafe.controller.context import BASELINE_EVENT, StepContext
 from rollsafe.controller.lease import DEFAULT_TTL, LeaseKeeper, owner_id, owner_is_dead
 from rollsafe.controller.monitor import GuardMonitor
@@ -20,7 +21,6 @@ from rollsafe.controller.steps import run_step
 from rollsafe.errors import ConflictError
 from rollsafe.flags import rollout_feature
 from rollsafe.store import Rollout, RolloutState, StepState, Store
-from rollsafe.targets import ProcessTarget
 
 RESUMABLE = {RolloutState.PENDING, RolloutState.RUNNING, RolloutState.PAUSED}
 
@@ -98,7 +98,7 @@ class Controller:
 
     def _context(self, rollout: Rollout) -> StepContext:
         plan = self.plan_of(rollout)
-        target = ProcessTarget(plan.target, service=plan.service, home=self.home)
+        target = build_target(plan, self.home)
         return StepContext(self.store, rollout.id, plan, target, self.home, self.owner)
 
     @staticmethod

@@ -24,12 +24,13 @@ from typing import Any
 
 from rollsafe.config import load_plan
 from rollsafe.controller import Controller
+from rollsafe.controller.adapters import build_target
 from rollsafe.demo.load import generate_load
 from rollsafe.errors import RollsafeError
 from rollsafe.journal import JournalEntry
 from rollsafe.report import write_incident
 from rollsafe.store import JournalFollower, RolloutState, SqliteStore
-from rollsafe.targets import ProcessTarget
+from rollsafe.targets import Target
 
 RELEASES = ("1.0.0", "1.1.0")
 FAULTS = ("none", "errors", "latency", "leak", "corrupt")
@@ -109,7 +110,7 @@ def run_demo(
     for sub in ("backups", "reports", "logs"):
         (home / sub).mkdir(parents=True, exist_ok=True)
     plan = load_plan(plan_path)
-    target = ProcessTarget(plan.target, service=plan.service, home=home)
+    target = build_target(plan, home)
     store = SqliteStore(home / "rollsafe.db")
     started = time.time()
     try:
@@ -219,13 +220,13 @@ def _stop_leftovers(workdir: Path) -> None:
         return
     try:
         plan = load_plan(plan_path)
-        ProcessTarget(plan.target, service=plan.service, home=workdir / "home").stop()
+        build_target(plan, workdir / "home").stop()
     except RollsafeError:
         pass  # nothing we can stop from a broken leftover; the directory goes anyway
 
 
 @contextmanager
-def _stopping(target: ProcessTarget, *, unless: bool) -> Iterator[None]:
+def _stopping(target: Target, *, unless: bool) -> Iterator[None]:
     try:
         yield
     except BaseException:

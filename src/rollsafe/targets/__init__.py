@@ -5,6 +5,7 @@ This package imports only ``rollsafe.config``, ``rollsafe.errors``,
 ``rollsafe.typing`` and third-party packages.
 """
 
+from rollsafe.targets.base import Target
 from rollsafe.targets.command import CommandError, CommandHealthError, CommandTarget
 from rollsafe.targets.execute import CommandResult
 from rollsafe.targets.health import HealthReport, InstanceHealth
@@ -22,4 +23,5 @@ __all__ = [
     "Instance",
     "InstanceHealth",
     "ProcessTarget",
+    "Target",
 ]

@@ -1,0 +1,24 @@
+"""Build the adapters a plan names: its target and its metric source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rollsafe.config import CommandTarget as CommandTargetConfig
+from rollsafe.config import Plan, PrometheusMetrics
+from rollsafe.metrics import PrometheusSource, ScrapeSource
+from rollsafe.targets import CommandTarget, ProcessTarget, Target
+from rollsafe.typing import MetricSource
+
+
+def build_target(plan: Plan, home: Path) -> Target:
+    if isinstance(plan.target, CommandTargetConfig):
+        return CommandTarget(plan.target, service=plan.service, home=home)
+    return ProcessTarget(plan.target, service=plan.service, home=home)
+
+
+def build_source(plan: Plan, target: Target) -> MetricSource:
+    """A fresh source: counters start from what it first sees, so each use gets its own."""
+    if isinstance(plan.metrics, PrometheusMetrics):
+        return PrometheusSource(plan.metrics)
+    return ScrapeSource(plan.metrics, target.endpoints)
