@@ -11,6 +11,7 @@ from rollsafe.config.analysis import AnalysisConfig
 from rollsafe.config.command_target import CommandTarget
 from rollsafe.config.guards import DEFAULT_GUARDS, Guard, RollbackPolicy
 from rollsafe.config.health import HealthCheck
+from rollsafe.config.notify import WebhookNotify
 from rollsafe.config.sources import PrometheusMetrics
 from rollsafe.config.types import Duration, Percent, StrictModel
 
@@ -177,6 +178,7 @@ class Plan(StrictModel):
     analysis: AnalysisConfig = AnalysisConfig()
     guards: list[Guard] = Field(default_factory=lambda: list(DEFAULT_GUARDS))
     rollback: RollbackPolicy = RollbackPolicy()
+    notify: list[WebhookNotify] = Field(default_factory=list)
     steps: Annotated[list[Step], Field(min_length=1)]
 
     def unresolved_references(self) -> list[tuple[tuple[str | int, ...], str]]:

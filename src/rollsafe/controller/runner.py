@@ -8,6 +8,8 @@ replaced by one that calls ``run`` again and continues from there.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,9 @@ from rollsafe.controller.rollback import roll_back
 from rollsafe.controller.steps import run_step
 from rollsafe.errors import ConflictError
 from rollsafe.flags import rollout_feature
-from rollsafe.store import Rollout, RolloutState, StepState, Store
+from rollsafe.journal import JournalEntry
+from rollsafe.notify import WebhookNotifier
+from rollsafe.store import JournalFollower, Rollout, RolloutState, StepState, Store
 
 RESUMABLE = {RolloutState.PENDING, RolloutState.RUNNING, RolloutState.PAUSED}
 
@@ -61,7 +65,10 @@ class Controller:
         if rollout.state.is_final:
             return rollout
         self._take_lease(rollout)
-        with LeaseKeeper(self.store, rollout_id, self.owner, self.lease_ttl):
+        with (
+            LeaseKeeper(self.store, rollout_id, self.owner, self.lease_ttl),
+            self._notifying(rollout),
+        ):
             return self._drive(rollout_id, resume=resume)
 
     def abort(self, rollout_id: str, *, actor: str = "cli") -> Rollout:
@@ -85,6 +92,25 @@ class Controller:
             return self._roll_back(context, reason, up_to=level)
 
     # -- internals --------------------------------------------------------
+
+    @contextmanager
+    def _notifying(self, rollout: Rollout) -> Iterator[None]:
+        """Send the plan's notifications from the journal, beside (never in front of) the work."""
+        notifiers = [WebhookNotifier(config) for config in self.plan_of(rollout).notify]
+        if not notifiers:
+            yield
+            return
+
+        def send(entry: JournalEntry) -> None:
+            for notifier in notifiers:
+                notifier(entry)
+
+        try:
+            with JournalFollower(self.store, send, rollout_id=rollout.id):
+                yield
+        finally:
+            for notifier in notifiers:
+                notifier.close()
 
     def _take_lease(self, rollout: Rollout) -> None:
         dead = rollout.owner if rollout.owner and owner_is_dead(rollout.owner) else None

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rollsafe.journal import JournalEntry
+from rollsafe.store.protocol import Store
 from rollsafe.store.sqlite import SqliteStore
 
 
@@ -20,20 +21,21 @@ class JournalFollower:
 
     def __init__(
         self,
-        db_path: Path,
+        store: Store | Path,
         on_entry: Callable[[JournalEntry], None],
         *,
         rollout_id: str | None = None,
         interval: float = 0.2,
     ) -> None:
-        self._db_path = db_path
+        # Given a path, the follower reads through a connection of its own and closes it.
+        self._owns_store = isinstance(store, Path)
+        self._store: Store = SqliteStore(store) if isinstance(store, Path) else store
         self._on_entry = on_entry
         self._rollout_id = rollout_id
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="journal-follow", daemon=True)
-        self._store = SqliteStore(db_path)
-        entries = self._store.journal()
+        entries = self._store.journal(rollout_id)
         self._seq = entries[-1].seq if entries else 0
 
     def __enter__(self) -> JournalFollower:
@@ -43,7 +45,8 @@ class JournalFollower:
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-        self._store.close()
+        if self._owns_store:
+            self._store.close()
 
     def _run(self) -> None:
         while True:
