@@ -3,37 +3,28 @@
 from __future__ import annotations
 
 import itertools
-import sqlite3
-from pathlib import Path
 
 import pytest
 
-from rollsafe.store import SqliteStore
+from rollsafe.store import Store
+from tests.store.backends import Backend
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    store = SqliteStore(tmp_path / "rollsafe.db")
+def store(backend: Backend) -> Store:
+    store = backend.open()
     for number in range(5):
         store.append("test.event", {"n": number, "text": "é ✓"}, actor="tester")
-    yield store
-    store.close()
+    return store
 
 
-def edit(db: Path, sql: str, *params: object) -> None:
-    connection = sqlite3.connect(db)
-    with connection:
-        connection.execute(sql, params)
-    connection.close()
-
-
-def test_intact_chain_verifies(store: SqliteStore) -> None:
+def test_intact_chain_verifies(store: Store) -> None:
     result = store.verify_journal()
     assert result.ok
     assert result.entries == 5
 
 
-def test_entries_link_to_their_predecessor(store: SqliteStore) -> None:
+def test_entries_link_to_their_predecessor(store: Store) -> None:
     entries = store.journal()
     assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
@@ -52,28 +43,27 @@ def test_entries_link_to_their_predecessor(store: SqliteStore) -> None:
     ],
 )
 def test_any_edit_or_deletion_names_the_entry(
-    store: SqliteStore, sql: str, params: tuple[object, ...], broken: int
+    backend: Backend, store: Store, sql: str, params: tuple[object, ...], broken: int
 ) -> None:
-    edit(store.path, sql, *params)
+    backend.edit(sql, *params)
     result = store.verify_journal()
     assert not result.ok
     assert result.broken_seq == broken
     assert str(broken) in result.reason
 
 
-def test_rehashing_one_entry_still_breaks_the_next_link(store: SqliteStore) -> None:
+def test_rehashing_one_entry_still_breaks_the_next_link(backend: Backend, store: Store) -> None:
     entries = store.journal()
-    edit(store.path, "UPDATE journal SET hash = ? WHERE seq = 2", "f" * 64)
+    backend.edit("UPDATE journal SET hash = ? WHERE seq = 2", "f" * 64)
     result = store.verify_journal()
     assert not result.ok
     assert result.broken_seq == 2
     assert entries[2].prev_hash != "f" * 64
 
 
-def test_store_changes_are_journaled_in_the_same_transaction(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "rollsafe.db")
+def test_store_changes_are_journaled_in_the_same_transaction(backend: Backend) -> None:
+    store = backend.open()
     store.put_flag("f", {"name": "f", "enabled": True, "strategies": []}, actor="alice")
     kinds = [(e.kind, e.actor) for e in store.journal()]
     assert kinds == [("flag.changed", "alice")]
     assert store.verify_journal().ok
-    store.close()

@@ -1,4 +1,4 @@
-"""The SQLite store: migrations, optimistic flag versions, leases, rollout state."""
+"""The store, on SQLite and on PostgreSQL: migrations, optimistic flag versions, leases, state."""
 
 from __future__ import annotations
 
@@ -8,18 +8,11 @@ from pathlib import Path
 import pytest
 
 from rollsafe.errors import ConflictError, NotFoundError, StoreError
-from rollsafe.store import RolloutState, SqliteStore, StepState
-from rollsafe.store.sqlite import SCHEMA_VERSION
+from rollsafe.store import RolloutState, SqliteStore, StepState, Store
+from tests.store.backends import Backend
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    store = SqliteStore(tmp_path / "rollsafe.db")
-    yield store
-    store.close()
-
-
-def new_rollout(store: SqliteStore) -> str:
+def new_rollout(store: Store) -> str:
     rollout = store.create_rollout(
         service="shop",
         plan_path="/p/plan.yaml",
@@ -30,34 +23,43 @@ def new_rollout(store: SqliteStore) -> str:
     return rollout.id
 
 
-def test_schema_is_migrated_and_wal_enabled(store: SqliteStore) -> None:
-    connection = sqlite3.connect(store.path)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+def test_schema_is_migrated(backend: Backend, store: Store) -> None:
+    assert backend.stored_schema_version() == backend.schema_version
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    SqliteStore(tmp_path / "rollsafe.db").close()
+    connection = sqlite3.connect(tmp_path / "rollsafe.db")
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     connection.close()
 
 
-def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "rollsafe.db"
-    SqliteStore(path).close()
-    connection = sqlite3.connect(path)
-    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    connection.close()
+def test_a_newer_schema_is_refused(backend: Backend) -> None:
+    backend.open().close()
+    backend.set_schema_version(backend.schema_version + 1)
     with pytest.raises(StoreError, match="newer than this rollsafe"):
-        SqliteStore(path)
+        backend.open()
 
 
-def test_reopening_keeps_state(tmp_path: Path) -> None:
-    first = SqliteStore(tmp_path / "rollsafe.db")
+def test_migrating_again_is_a_no_op(backend: Backend) -> None:
+    first = backend.open()
+    rollout_id = new_rollout(first)
+    second = backend.open()
+    assert backend.stored_schema_version() == backend.schema_version
+    assert second.get_rollout(rollout_id).service == "shop"
+
+
+def test_reopening_keeps_state(backend: Backend) -> None:
+    first = backend.open()
     rollout_id = new_rollout(first)
     first.close()
-    second = SqliteStore(tmp_path / "rollsafe.db")
+    second = backend.open()
     assert second.get_rollout(rollout_id).state is RolloutState.PENDING
     assert [s.kind for s in second.steps(rollout_id)] == ["deploy", "promote"]
     second.close()
 
 
-def test_stale_flag_version_is_a_conflict_and_changes_nothing(store: SqliteStore) -> None:
+def test_stale_flag_version_is_a_conflict_and_changes_nothing(store: Store) -> None:
     first = store.put_flag("f", {"name": "f", "enabled": False}, actor="a")
     store.put_flag("f", {"name": "f", "enabled": True}, actor="b", expected_version=first.version)
     with pytest.raises(ConflictError, match="version 2, not 1"):
@@ -67,7 +69,7 @@ def test_stale_flag_version_is_a_conflict_and_changes_nothing(store: SqliteStore
     assert store.flags_revision() == 2
 
 
-def test_step_and_rollout_transitions_are_journaled(store: SqliteStore) -> None:
+def test_step_and_rollout_transitions_are_journaled(store: Store) -> None:
     rollout_id = new_rollout(store)
     store.set_rollout_state(rollout_id, RolloutState.RUNNING, actor="c")
     store.set_step_state(rollout_id, 0, StepState.RUNNING, actor="c")
@@ -78,7 +80,7 @@ def test_step_and_rollout_transitions_are_journaled(store: SqliteStore) -> None:
     assert kinds == ["rollout.created", "rollout.running", "step.running", "step.succeeded"]
 
 
-def test_expected_state_guards_transitions(store: SqliteStore) -> None:
+def test_expected_state_guards_transitions(store: Store) -> None:
     rollout_id = new_rollout(store)
     with pytest.raises(ConflictError, match="is pending"):
         store.set_rollout_state(
@@ -88,7 +90,7 @@ def test_expected_state_guards_transitions(store: SqliteStore) -> None:
 
 
 def test_lease_is_exclusive_until_it_expires_or_is_taken_over_from_its_owner(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     rollout_id = new_rollout(store)
     assert store.acquire_lease(rollout_id, "host:1", ttl=60)
@@ -103,7 +105,7 @@ def test_lease_is_exclusive_until_it_expires_or_is_taken_over_from_its_owner(
     assert store.acquire_lease(rollout_id, "host:4", ttl=60)  # host:3's lease had expired
 
 
-def test_unknown_ids(store: SqliteStore) -> None:
+def test_unknown_ids(store: Store) -> None:
     with pytest.raises(NotFoundError):
         store.get_rollout("ro-nope")
     with pytest.raises(NotFoundError):

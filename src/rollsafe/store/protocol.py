@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from rollsafe.journal import JournalEntry, VerifyResult
 from rollsafe.store.records import (
+    DEFAULT_ENVIRONMENT,
     BackupRecord,
+    EnvironmentRecord,
+    FlagChange,
     FlagRecord,
     Rollout,
     RolloutState,
     StepRecord,
     StepState,
+    TokenRecord,
 )
 
 
@@ -63,9 +68,9 @@ class Store(Protocol):
 
     def release_lease(self, rollout_id: str, owner: str) -> None: ...
 
-    # Flags
-    def list_flags(self) -> list[FlagRecord]: ...
-    def get_flag(self, name: str) -> FlagRecord: ...
+    # Flags, per environment (``default`` unless named); every write bumps the revision
+    def list_flags(self, environment: str = DEFAULT_ENVIRONMENT) -> list[FlagRecord]: ...
+    def get_flag(self, name: str, environment: str = DEFAULT_ENVIRONMENT) -> FlagRecord: ...
     def put_flag(
         self,
         name: str,
@@ -74,8 +79,41 @@ class Store(Protocol):
         actor: str,
         expected_version: int | None = None,
         rollout_id: str | None = None,
-    ) -> FlagRecord: ...
+        environment: str = DEFAULT_ENVIRONMENT,
+    ) -> FlagRecord:
+        """Create or replace; ``expected_version`` (0: must not exist) guards lost updates."""
+        ...
+
+    def put_flags(
+        self,
+        definitions: Mapping[str, dict[str, Any]],
+        *,
+        actor: str,
+        environment: str = DEFAULT_ENVIRONMENT,
+    ) -> list[FlagRecord]:
+        """Write several flags in one transaction: all or none."""
+        ...
+
+    def delete_flag(
+        self,
+        name: str,
+        *,
+        actor: str,
+        expected_version: int | None = None,
+        environment: str = DEFAULT_ENVIRONMENT,
+    ) -> None: ...
     def flags_revision(self) -> int: ...
+    def flag_changes(self, after_revision: int = 0) -> list[FlagChange]:
+        """Latest state (tombstones included) of each flag changed after that revision."""
+        ...
+
+    # Environments and API tokens (the flag service)
+    def list_environments(self) -> list[EnvironmentRecord]: ...
+    def create_environment(self, name: str, *, actor: str) -> EnvironmentRecord: ...
+    def add_token(self, record: TokenRecord, *, actor: str) -> None: ...
+    def get_token(self, token_id: str) -> TokenRecord: ...
+    def list_tokens(self) -> list[TokenRecord]: ...
+    def revoke_token(self, token_id: str, *, actor: str) -> TokenRecord: ...
 
     # Backups
     def add_backup(self, record: BackupRecord, *, actor: str) -> None: ...

@@ -89,3 +89,54 @@ class BackupRecord:
     created_at: float
     rollout_id: str | None
     manifest: dict[str, Any]
+
+
+DEFAULT_ENVIRONMENT = "default"
+"""The environment flags live in unless another is named (the controller's)."""
+
+
+@dataclass(frozen=True)
+class FlagChange:
+    """The latest state of one flag in one environment, as a change feed sees it.
+
+    ``definition`` is None once the flag is deleted (a tombstone). ``revision`` is
+    the store's flags revision at which this state was committed, so "every change
+    after revision N" is every row with a larger revision.
+    """
+
+    environment: str
+    name: str
+    definition: dict[str, Any] | None
+    version: int
+    revision: int
+    updated_at: float
+    updated_by: str
+
+
+@dataclass(frozen=True)
+class EnvironmentRecord:
+    name: str
+    created_at: float
+    created_by: str
+
+
+class TokenScope(enum.StrEnum):
+    CLIENT = "client"
+    """Reads the flag state of its environment (SDKs, services)."""
+    ADMIN = "admin"
+    """Reads and writes flags, environments and tokens."""
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """An API token as stored: only the SHA-256 of the secret, never the secret."""
+
+    id: str
+    name: str
+    scope: TokenScope
+    environment: str
+    """The one environment a client token reads, or ``*`` for all."""
+    sha256: str
+    created_at: float
+    created_by: str
+    revoked_at: float | None = None

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,12 +29,17 @@ from rollsafe.journal import (
     verify_chain,
 )
 from rollsafe.store.records import (
+    DEFAULT_ENVIRONMENT,
     BackupRecord,
+    EnvironmentRecord,
+    FlagChange,
     FlagRecord,
     Rollout,
     RolloutState,
     StepRecord,
     StepState,
+    TokenRecord,
+    TokenScope,
 )
 
 # Each entry upgrades the schema by one version (PRAGMA user_version); never edit a shipped one.
@@ -102,9 +108,48 @@ MIGRATIONS: list[str] = [
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     INSERT INTO counters VALUES ('flags_revision', 0);
     """,
+    # The flag service: flags per environment, tombstones and the revision of each row
+    # (a change feed that streams resume from), and API tokens stored as SHA-256 digests.
+    """
+    CREATE TABLE environments (
+        name TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    INSERT INTO environments VALUES ('default', 0, 'schema');
+    CREATE TABLE flags_by_environment (
+        environment TEXT NOT NULL REFERENCES environments(name),
+        name TEXT NOT NULL,
+        definition TEXT,
+        version INTEGER NOT NULL,
+        revision INTEGER NOT NULL,
+        updated_at REAL NOT NULL,
+        updated_by TEXT NOT NULL,
+        PRIMARY KEY (environment, name)
+    );
+    INSERT INTO flags_by_environment
+        SELECT 'default', name, definition, version,
+            (SELECT value FROM counters WHERE name = 'flags_revision'), updated_at, updated_by
+        FROM flags;
+    DROP TABLE flags;
+    ALTER TABLE flags_by_environment RENAME TO flags;
+    CREATE INDEX flags_by_revision ON flags(revision);
+    CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        created_by TEXT NOT NULL,
+        revoked_at REAL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+ENVIRONMENT_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+"""What an environment may be called (it appears in URLs and token scopes)."""
 
 
 class SqliteStore:
@@ -151,6 +196,9 @@ class SqliteStore:
                 raise StoreError(f"cannot write to {self.path}: {error}") from error
             try:
                 yield self._db
+            except sqlite3.Error as error:
+                self._db.execute("ROLLBACK")
+                raise StoreError(f"cannot write to {self.path}: {error}") from error
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -393,13 +441,20 @@ class SqliteStore:
 
     # -- flags ------------------------------------------------------------
 
-    def list_flags(self) -> list[FlagRecord]:
-        return [_flag(row) for row in self._read("SELECT * FROM flags ORDER BY name")]
+    def list_flags(self, environment: str = DEFAULT_ENVIRONMENT) -> list[FlagRecord]:
+        rows = self._read(
+            "SELECT * FROM flags WHERE environment = ? AND definition IS NOT NULL ORDER BY name",
+            (environment,),
+        )
+        return [_flag(row) for row in rows]
 
-    def get_flag(self, name: str) -> FlagRecord:
-        rows = self._read("SELECT * FROM flags WHERE name = ?", (name,))
+    def get_flag(self, name: str, environment: str = DEFAULT_ENVIRONMENT) -> FlagRecord:
+        rows = self._read(
+            "SELECT * FROM flags WHERE environment = ? AND name = ? AND definition IS NOT NULL",
+            (environment, name),
+        )
         if not rows:
-            raise NotFoundError(f"no flag {name!r}")
+            raise NotFoundError(f"no flag {name!r}{_in(environment)}")
         return _flag(rows[0])
 
     def put_flag(
@@ -410,37 +465,203 @@ class SqliteStore:
         actor: str,
         expected_version: int | None = None,
         rollout_id: str | None = None,
+        environment: str = DEFAULT_ENVIRONMENT,
     ) -> FlagRecord:
+        with self._write() as db:
+            self._check_environment(db, environment)
+            revision = self._next_flags_revision(db)
+            self._put_flag(
+                db, environment, name, definition, revision,
+                actor=actor, expected_version=expected_version, rollout_id=rollout_id,
+            )  # fmt: skip
+        return self.get_flag(name, environment)
+
+    def put_flags(
+        self,
+        definitions: Mapping[str, dict[str, Any]],
+        *,
+        actor: str,
+        environment: str = DEFAULT_ENVIRONMENT,
+    ) -> list[FlagRecord]:
+        """Write several flags (name to definition) in one transaction: all or none."""
+        with self._write() as db:
+            self._check_environment(db, environment)
+            revision = self._next_flags_revision(db)
+            for name, definition in definitions.items():
+                self._put_flag(db, environment, name, definition, revision, actor=actor)
+        return [self.get_flag(name, environment) for name in definitions]
+
+    def delete_flag(
+        self,
+        name: str,
+        *,
+        actor: str,
+        expected_version: int | None = None,
+        environment: str = DEFAULT_ENVIRONMENT,
+    ) -> None:
+        """Delete a flag, keeping a tombstone so change feeds report the deletion."""
         now = time.time()
         with self._write() as db:
-            row = db.execute("SELECT * FROM flags WHERE name = ?", (name,)).fetchone()
-            version = row["version"] if row else 0
+            row = db.execute(
+                "SELECT * FROM flags WHERE environment = ? AND name = ?", (environment, name)
+            ).fetchone()
+            if row is None or row["definition"] is None:
+                raise NotFoundError(f"no flag {name!r}{_in(environment)}")
+            version = row["version"]
             if expected_version is not None and expected_version != version:
                 raise ConflictError(
-                    f"flag {name!r} is at version {version}, not {expected_version}; "
-                    "reload it and try again"
+                    f"flag {name!r}{_in(environment)} is at version {version}, not "
+                    f"{expected_version}; reload it and try again"
                 )
-            before = json.loads(row["definition"]) if row else None
+            revision = self._next_flags_revision(db)
             db.execute(
-                "INSERT INTO flags (name, definition, version, updated_at, updated_by)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
-                " definition = excluded.definition, version = excluded.version,"
-                " updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-                (name, canonical_json(definition), version + 1, now, actor),
+                "UPDATE flags SET definition = NULL, version = ?, revision = ?, updated_at = ?,"
+                " updated_by = ? WHERE environment = ? AND name = ?",
+                (version + 1, revision, now, actor, environment, name),
             )
-            db.execute("UPDATE counters SET value = value + 1 WHERE name = 'flags_revision'")
-            self._journal(
-                db,
-                "flag.changed",
-                {"name": name, "version": version + 1, "before": before, "after": definition},
-                actor=actor,
-                rollout_id=rollout_id,
-            )
-        return self.get_flag(name)
+            data: dict[str, Any] = {
+                "name": name,
+                "version": version + 1,
+                "before": json.loads(row["definition"]),
+            }
+            if environment != DEFAULT_ENVIRONMENT:
+                data["environment"] = environment
+            self._journal(db, "flag.deleted", data, actor=actor, rollout_id=None)
 
     def flags_revision(self) -> int:
         rows = self._read("SELECT value FROM counters WHERE name = 'flags_revision'")
         return int(rows[0]["value"])
+
+    def flag_changes(self, after_revision: int = 0) -> list[FlagChange]:
+        """The latest state of every flag changed after ``after_revision``, deletions included.
+
+        Ordered by revision; several changes of one flag since then show as its latest.
+        """
+        rows = self._read(
+            "SELECT * FROM flags WHERE revision > ? ORDER BY revision, environment, name",
+            (after_revision,),
+        )
+        return [_flag_change(row) for row in rows]
+
+    def _next_flags_revision(self, db: sqlite3.Connection) -> int:
+        db.execute("UPDATE counters SET value = value + 1 WHERE name = 'flags_revision'")
+        row = db.execute("SELECT value FROM counters WHERE name = 'flags_revision'").fetchone()
+        return int(row["value"])
+
+    def _put_flag(
+        self,
+        db: sqlite3.Connection,
+        environment: str,
+        name: str,
+        definition: dict[str, Any],
+        revision: int,
+        *,
+        actor: str,
+        expected_version: int | None = None,
+        rollout_id: str | None = None,
+    ) -> None:
+        row = db.execute(
+            "SELECT * FROM flags WHERE environment = ? AND name = ?", (environment, name)
+        ).fetchone()
+        exists = row is not None and row["definition"] is not None
+        version = row["version"] if exists else 0
+        if expected_version is not None and expected_version != version:
+            raise ConflictError(
+                f"flag {name!r}{_in(environment)} is at version {version}, not "
+                f"{expected_version}; reload it and try again"
+            )
+        # A flag created again after a deletion continues its version sequence.
+        new_version = (row["version"] if row is not None else 0) + 1
+        before = json.loads(row["definition"]) if exists else None
+        db.execute(
+            "INSERT INTO flags (environment, name, definition, version, revision, updated_at,"
+            " updated_by) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(environment, name) DO UPDATE"
+            " SET definition = excluded.definition, version = excluded.version,"
+            " revision = excluded.revision, updated_at = excluded.updated_at,"
+            " updated_by = excluded.updated_by",
+            (environment, name, canonical_json(definition), new_version, revision, time.time(),
+             actor),
+        )  # fmt: skip
+        data: dict[str, Any] = {
+            "name": name,
+            "version": new_version,
+            "before": before,
+            "after": definition,
+        }
+        if environment != DEFAULT_ENVIRONMENT:
+            data["environment"] = environment
+        self._journal(db, "flag.changed", data, actor=actor, rollout_id=rollout_id)
+
+    # -- environments -----------------------------------------------------
+
+    def list_environments(self) -> list[EnvironmentRecord]:
+        rows = self._read("SELECT * FROM environments ORDER BY name")
+        return [EnvironmentRecord(r["name"], r["created_at"], r["created_by"]) for r in rows]
+
+    def create_environment(self, name: str, *, actor: str) -> EnvironmentRecord:
+        if not isinstance(name, str) or not ENVIRONMENT_NAME.fullmatch(name):
+            raise StoreError(
+                f"environment name {name!r} is invalid: use 1-64 of a-z, 0-9, '-', '_', '.',"
+                " starting with a letter or digit"
+            )
+        now = time.time()
+        with self._write() as db:
+            exists = db.execute("SELECT 1 FROM environments WHERE name = ?", (name,)).fetchone()
+            if exists:
+                raise ConflictError(f"environment {name!r} already exists")
+            db.execute("INSERT INTO environments VALUES (?, ?, ?)", (name, now, actor))
+            self._journal(db, "environment.created", {"name": name}, actor=actor, rollout_id=None)
+        return EnvironmentRecord(name, now, actor)
+
+    def _check_environment(self, db: sqlite3.Connection, environment: str) -> None:
+        if not db.execute("SELECT 1 FROM environments WHERE name = ?", (environment,)).fetchone():
+            raise NotFoundError(f"no environment {environment!r}; create it first")
+
+    # -- API tokens -------------------------------------------------------
+
+    def add_token(self, record: TokenRecord, *, actor: str) -> None:
+        with self._write() as db:
+            if record.environment != "*":
+                self._check_environment(db, record.environment)
+            try:
+                db.execute(
+                    "INSERT INTO api_tokens (id, name, scope, environment, sha256, created_at,"
+                    " created_by, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (record.id, record.name, record.scope, record.environment, record.sha256,
+                     record.created_at, record.created_by, record.revoked_at),
+                )  # fmt: skip
+            except sqlite3.IntegrityError as error:
+                raise ConflictError(f"token {record.id!r} already exists") from error
+            self._journal(
+                db,
+                "token.created",
+                {"id": record.id, "name": record.name, "scope": record.scope,
+                 "environment": record.environment},
+                actor=actor,
+                rollout_id=None,
+            )  # fmt: skip
+
+    def get_token(self, token_id: str) -> TokenRecord:
+        rows = self._read("SELECT * FROM api_tokens WHERE id = ?", (token_id,))
+        if not rows:
+            raise NotFoundError(f"no token {token_id!r}")
+        return _token(rows[0])
+
+    def list_tokens(self) -> list[TokenRecord]:
+        return [_token(row) for row in self._read("SELECT * FROM api_tokens ORDER BY created_at")]
+
+    def revoke_token(self, token_id: str, *, actor: str) -> TokenRecord:
+        """Revoke a token for good; revoking a revoked token changes nothing."""
+        with self._write() as db:
+            row = db.execute("SELECT * FROM api_tokens WHERE id = ?", (token_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no token {token_id!r}")
+            if row["revoked_at"] is None:
+                db.execute(
+                    "UPDATE api_tokens SET revoked_at = ? WHERE id = ?", (time.time(), token_id)
+                )
+                self._journal(db, "token.revoked", {"id": token_id}, actor=actor, rollout_id=None)
+        return self.get_token(token_id)
 
     # -- backups ----------------------------------------------------------
 
@@ -570,6 +791,36 @@ def _flag(row: sqlite3.Row) -> FlagRecord:
         updated_at=row["updated_at"],
         updated_by=row["updated_by"],
     )
+
+
+def _flag_change(row: sqlite3.Row) -> FlagChange:
+    definition = row["definition"]
+    return FlagChange(
+        environment=row["environment"],
+        name=row["name"],
+        definition=json.loads(definition) if definition is not None else None,
+        version=row["version"],
+        revision=row["revision"],
+        updated_at=row["updated_at"],
+        updated_by=row["updated_by"],
+    )
+
+
+def _token(row: sqlite3.Row) -> TokenRecord:
+    return TokenRecord(
+        id=row["id"],
+        name=row["name"],
+        scope=TokenScope(row["scope"]),
+        environment=row["environment"],
+        sha256=row["sha256"],
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+def _in(environment: str) -> str:
+    return "" if environment == DEFAULT_ENVIRONMENT else f" in environment {environment!r}"
 
 
 def _backup(row: sqlite3.Row) -> BackupRecord:

@@ -1,0 +1,244 @@
+"""PostgreSQL backups: ``pg_dump -Fc`` with a manifest of per-table row counts and checksums.
+
+The dump and the manifest describe the same instant: the manifest's counts and
+checksums are read in a repeatable-read transaction whose snapshot ``pg_dump``
+imports (``--snapshot``), so a service writing meanwhile changes neither.
+A restore checks the file's SHA-256 first and refuses a mismatch, runs
+``pg_restore --clean --if-exists`` in a single transaction (all or nothing), then
+recomputes every table's count and checksum and compares them with the manifest.
+
+The client tools run from argv lists (never a shell) with timeouts; a password
+in the URL reaches them through ``PGPASSWORD``, not their command line. They come
+from the Debian package ``postgresql-client``, which must not be older than the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, LiteralString
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from rollsafe.backup.archive import Snapshot, manifest_path, sha256_file, verify_backup
+from rollsafe.config.backup_sources import PostgresBackupSource
+from rollsafe.errors import BackupError
+
+TableStats = dict[str, tuple[int, str]]
+"""``schema.table`` to (row count, checksum of its rows)."""
+
+# Row text must not depend on the session: fix every setting that changes a value's output.
+_STABLE_OUTPUT: tuple[LiteralString, ...] = (
+    "SET TimeZone = 'UTC'",
+    "SET DateStyle = 'ISO, YMD'",
+    "SET IntervalStyle = 'postgres'",
+    "SET extra_float_digits = 1",
+    "SET bytea_output = 'hex'",
+    "SET lc_monetary = 'C'",
+)
+_TABLES: LiteralString = """
+    SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind = 'r' AND n.nspname <> 'information_schema'
+      AND n.nspname NOT LIKE 'pg\\_%'
+    ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"
+"""
+
+
+def snapshot_postgres(source: PostgresBackupSource, directory: Path) -> Snapshot:
+    """Dump ``source`` into ``directory`` (``<name>.dump``) and write its manifest beside it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    destination = directory / f"{source.name}.dump"
+    partial = destination.with_name(destination.name + ".partial")
+    conninfo, env = _client_connection(source.url)
+    where = _describe(source.url)
+    try:
+        with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
+            for statement in _STABLE_OUTPUT:
+                conn.execute(statement)
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            exported = conn.execute("SELECT pg_export_snapshot()").fetchone()
+            version = conn.execute("SHOW server_version").fetchone()
+            if exported is None or version is None:
+                raise BackupError(f"cannot export a snapshot of {where}")
+            stats = _table_stats(conn)
+            _run(
+                [_tool("pg_dump"), "--format=custom", f"--snapshot={exported[0]}",
+                 f"--file={partial}", f"--dbname={conninfo}"],
+                env, source.timeout, f"pg_dump of {where}",
+            )  # fmt: skip
+            conn.execute("COMMIT")
+    except psycopg.Error as error:
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"cannot back up PostgreSQL database {where}: {error}") from error
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(destination)
+    digest, size = sha256_file(destination), destination.stat().st_size
+    created = time.time()
+    manifest: dict[str, Any] = {
+        "source": source.name,
+        "kind": source.type,
+        "from": where,
+        "file": destination.name,
+        "format": "pg_dump custom",
+        "server_version": version[0],
+        "sha256": digest,
+        "size": size,
+        "created_at": created,
+        "tables": {table: count for table, (count, _) in stats.items()},
+        "checksums": {table: checksum for table, (_, checksum) in stats.items()},
+    }
+    _write_atomic(manifest_path(destination), json.dumps(manifest, indent=2, sort_keys=True))
+    return Snapshot(source.name, source.type, destination, digest, size, created, manifest)
+
+
+def restore_postgres(
+    path: Path,
+    sha256: str,
+    url: str,
+    *,
+    manifest: Mapping[str, Any] | None = None,
+    timeout: float = 600.0,
+) -> dict[str, Any]:
+    """Restore a verified dump into the database at ``url``, then verify every table.
+
+    ``manifest`` is the backup's record (the manifest file beside the dump when
+    None). Raises BackupError, changing nothing, when the file does not match
+    ``sha256``; raises BackupError after the restore when a table's row count or
+    checksum differs from the manifest. Clients of the database should be stopped.
+    """
+    verify_backup(path, sha256)
+    if manifest is None:
+        try:
+            manifest = json.loads(manifest_path(path).read_text())
+        except (OSError, ValueError) as error:
+            raise BackupError(f"cannot read the manifest of {path}: {error}") from error
+    if manifest.get("sha256") != sha256:
+        raise BackupError(f"the manifest of {path} is for another file; refusing to restore it")
+    expected_counts: Mapping[str, int] = manifest.get("tables", {})
+    expected_sums: Mapping[str, str] = manifest.get("checksums", {})
+    conninfo, env = _client_connection(url)
+    where = _describe(url)
+    _run(
+        [_tool("pg_restore"), "--clean", "--if-exists", "--single-transaction",
+         "--exit-on-error", f"--dbname={conninfo}", str(path)],
+        env, timeout, f"pg_restore into {where}",
+    )  # fmt: skip
+    stats = table_stats(url)
+    problems = []
+    for table in sorted(expected_counts):
+        if table not in stats:
+            problems.append(f"{table} is missing")
+            continue
+        count, checksum = stats[table]
+        if count != expected_counts[table]:
+            problems.append(f"{table} has {count} rows, expected {expected_counts[table]}")
+        elif checksum != expected_sums.get(table):
+            problems.append(f"{table} rows differ from the backup (checksum {checksum[:12]}…)")
+    if problems:
+        raise BackupError(
+            f"the database restored into {where} does not match the backup {path.name}: "
+            + "; ".join(problems)
+        )
+    return {
+        "restored": where,
+        "tables": {table: stats[table][0] for table in sorted(expected_counts)},
+        "checksums": {table: stats[table][1] for table in sorted(expected_counts)},
+        "extra_tables": sorted(set(stats) - set(expected_counts)),
+    }
+
+
+def table_stats(url: str) -> TableStats:
+    """Row count and content checksum of every user table of the database at ``url``."""
+    conninfo, _ = _client_connection(url)
+    try:
+        with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
+            for statement in _STABLE_OUTPUT:
+                conn.execute(statement)
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            stats = _table_stats(conn)
+            conn.execute("COMMIT")
+            return stats
+    except psycopg.Error as error:
+        raise BackupError(f"cannot read the tables of {_describe(url)}: {error}") from error
+
+
+def _table_stats(conn: psycopg.Connection[Any]) -> TableStats:
+    """Counts and checksums in the connection's transaction (one snapshot for all tables).
+
+    A table's checksum is the MD5 of its rows' MD5s in sorted order: independent of
+    physical row order, so a restored table with the same rows has the same checksum.
+    """
+    stats: TableStats = {}
+    for schema, table in conn.execute(_TABLES).fetchall():
+        query = sql.SQL(
+            "SELECT count(*), md5(coalesce(string_agg(h, '' ORDER BY h COLLATE \"C\"), ''))"
+            " FROM (SELECT md5(t::text) AS h FROM {} AS t) AS rows"
+        ).format(sql.Identifier(schema, table))
+        row = conn.execute(query).fetchone()
+        if row is not None:
+            stats[f"{schema}.{table}"] = (int(row[0]), str(row[1]))
+    return stats
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise BackupError(
+            f"{name} is not installed; install the PostgreSQL client tools (Debian package"
+            " postgresql-client, the server's major version or newer)"
+        )
+    return path
+
+
+def _run(argv: list[str], env: Mapping[str, str], timeout: float, what: str) -> None:
+    try:
+        completed = subprocess.run(
+            argv,
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise BackupError(f"{what} did not finish within {timeout:g}s; it was stopped") from error
+    except OSError as error:
+        raise BackupError(f"cannot run {argv[0]}: {error}") from error
+    if completed.returncode != 0:
+        detail = completed.stderr.strip().splitlines()[-5:]
+        raise BackupError(f"{what} failed (exit {completed.returncode}): " + " / ".join(detail))
+
+
+def _client_connection(url: str) -> tuple[str, dict[str, str]]:
+    """A conninfo without the password, and the environment that carries it."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.Error as error:
+        raise BackupError(f"invalid PostgreSQL URL: {error}") from error
+    password = params.pop("password", None)
+    env = {"PGPASSWORD": str(password)} if password is not None else {}
+    return make_conninfo("", **params), env
+
+
+def _describe(url: str) -> str:
+    params = conninfo_to_dict(url)
+    host = params.get("host") or "localhost"
+    port = f":{params['port']}" if params.get("port") else ""
+    user = f"{params['user']}@" if params.get("user") else ""
+    return f"postgresql://{user}{host}{port}/{params.get('dbname') or ''}"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text + "\n")
+    partial.replace(path)
