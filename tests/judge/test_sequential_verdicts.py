@@ -38,7 +38,7 @@ def _run(
 
 def test_healthy_canary_rarely_fails_with_every_metric_and_changing_shares() -> None:
     rng = np.random.default_rng(31)
-    config, runs = AnalysisConfig(alpha=0.05), 200
+    config, runs = AnalysisConfig(alpha=0.05), 120
     failures = 0
     for _ in range(runs):
         arms = Arm(fields=ALL_FIELDS), Arm(fields=ALL_FIELDS)
@@ -98,11 +98,19 @@ def test_better_canary_never_fails() -> None:
         assert verdict != "fail"
 
 
-def test_error_ceiling_fails_even_when_the_baseline_is_as_bad() -> None:
+def test_error_ceiling_fails_a_canary_above_it_and_above_the_baseline() -> None:
+    """30% against 26%: inside the 20% relative margin, but over the 5% ceiling."""
     rng = np.random.default_rng(37)
-    verdict, _, failed = _run(rng, Arm(error_rate=0.3), Arm(error_rate=0.3), looks=60)
+    verdict, _, failed = _run(rng, Arm(error_rate=0.3), Arm(error_rate=0.26), looks=300)
     assert verdict == "fail"
     assert failed == ["error_rate_ceiling"]
+
+
+def test_error_ceiling_ignores_a_fault_both_arms_share() -> None:
+    rng = np.random.default_rng(40)
+    for _ in range(5):
+        verdict, _, _ = _run(rng, Arm(error_rate=0.3), Arm(error_rate=0.3), looks=120)
+        assert verdict != "fail"
 
 
 def test_zero_error_baseline() -> None:

@@ -13,6 +13,7 @@ same requests twice.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +21,7 @@ Histogram = tuple[tuple[float, ...], list[float]]
 """Finite bucket bounds (ascending) and cumulative counts: one per bound, then the total."""
 
 
-_Layout = tuple[tuple[float, ...], tuple[int, ...], bool]
+_Layout = tuple[tuple[float, ...], tuple[int, ...] | None, bool]
 _LAYOUTS: dict[tuple[Any, ...], _Layout | None] = {}
 _MAX_LAYOUTS = 256
 
@@ -44,9 +45,12 @@ def parse_histogram(buckets: Any) -> Histogram | None:
     if layout is None:
         return None
     bounds, order, has_inf = layout
-    values = list(buckets.values())
     try:
-        counts = [float(values[i]) for i in order]
+        if order is None:  # keys already in ascending order
+            counts = list(map(float, buckets.values()))
+        else:
+            values = list(buckets.values())
+            counts = [float(values[i]) for i in order]
     except (TypeError, ValueError):
         return None
     if not has_inf:
@@ -67,31 +71,41 @@ def _layout(keys: tuple[Any, ...]) -> _Layout | None:
     infinite = len(parsed) - len(bounds)
     if infinite > 1 or any(math.isnan(bound) for bound, _ in parsed):
         return None
-    return bounds, tuple(i for _, i in parsed), infinite == 1
+    order = tuple(i for _, i in parsed)
+    return bounds, (None if order == tuple(range(len(order))) else order), infinite == 1
 
 
 class ArmCounters:
-    """One arm's last cumulative values and its increments since the last collected interval."""
+    """One arm's cumulative values: the latest, and the reference they are counted from.
+
+    :meth:`observe` only checks for resets and stores values; :meth:`take` turns
+    them into increments since the previous take.
+    """
 
     __slots__ = (
+        "carried",
+        "current",
         "gauges",
+        "histogram_carried",
+        "histogram_current",
+        "histogram_reference",
         "histograms",
-        "last",
-        "last_histograms",
         "looks",
-        "pending",
-        "pending_histograms",
+        "reference",
         "resets",
         "seen",
     )
 
     def __init__(self) -> None:
         self.seen = False
-        self.last: dict[str, float] = {}
-        self.pending: dict[str, float] = {}
-        self.last_histograms: dict[str, list[float]] = {}
-        self.pending_histograms: dict[str, list[float]] = {}
+        self.current: dict[str, float] = {}
+        self.reference: dict[str, float] = {}
+        self.carried: dict[str, float] = {}
+        self.histogram_current: dict[str, list[float]] = {}
+        self.histogram_reference: dict[str, list[float]] = {}
+        self.histogram_carried: dict[str, list[float]] = {}
         self.histograms: dict[str, tuple[float, ...]] = {}
+        """Bucket bounds per histogram field, fixed by the first histogram seen."""
         self.gauges: dict[str, tuple[float, float]] = {}
         """Gauge readings (t, value) since the last :meth:`take`."""
         self.looks = 0
@@ -109,65 +123,89 @@ class ArmCounters:
         first = not self.seen
         self.seen = True
         self.looks += 1
-        last = self.last
-        current: dict[str, float] = {}
-        increments: dict[str, float] = {}
+        current, reference = self.current, self.reference
+        values: dict[str, float] = {}
         reset = False
         for name in counters:
-            value = _number(observation.get(name))
+            value = observation.get(name)
             if value is None:
                 continue
-            current[name] = value
-            if not first:
-                delta = increments[name] = value - last.get(name, 0.0)
-                reset = reset or delta < 0
-        current_histograms: dict[str, list[float]] = {}
-        histogram_increments: dict[str, list[float]] = {}
+            if value.__class__ is not float or value - value != 0:  # not a finite float
+                value = _number(value)
+                if value is None:
+                    continue
+            previous = current.get(name)
+            if previous is not None and value < previous:
+                reset = True
+            values[name] = value
+        histogram_values: dict[str, list[float]] = {}
         for name in histograms:
             parsed = parse_histogram(observation.get(name))
             if parsed is None:
                 continue
             bounds, counts = parsed
-            known = self.histograms.setdefault(name, bounds)
-            if bounds != known:
+            if self.histograms.setdefault(name, bounds) != bounds:
                 continue  # a different bucket layout: not comparable, skip it
-            current_histograms[name] = counts
-            if not first:
-                previous = self.last_histograms.get(name)
-                if previous is None:
-                    deltas = list(counts)
-                else:
-                    deltas = [c - p for c, p in zip(counts, previous, strict=True)]
-                    reset = reset or min(deltas) < 0
-                histogram_increments[name] = deltas
+            previous_counts = self.histogram_current.get(name)
+            if previous_counts is not None and any(map(operator.lt, counts, previous_counts)):
+                reset = True
+            histogram_values[name] = counts
         for name in gauges:
-            value = _number(observation.get(name))
-            if value is not None:
-                self.gauges[name] = (t, value)
-        last.update(current)
-        self.last_histograms.update(current_histograms)
-        if reset:
+            gauge = _number(observation.get(name))
+            if gauge is not None:
+                self.gauges[name] = (t, gauge)
+        if first:
+            reference.update(values)
+            self.histogram_reference.update(histogram_values)
+        elif reset:
+            # Keep what was counted up to the previous observation; count again from here.
             self.resets += 1
-            return
-        pending = self.pending
-        for name, delta in increments.items():
-            pending[name] = pending.get(name, 0.0) + delta
-        for name, deltas in histogram_increments.items():
-            into = self.pending_histograms.get(name)
-            if into is None:
-                self.pending_histograms[name] = deltas
-            else:
-                for i, delta in enumerate(deltas):
-                    into[i] += delta
+            for name, value in current.items():
+                self.carried[name] = self.carried.get(name, 0.0) + value - reference[name]
+            for name, counts in self.histogram_current.items():
+                gone = [c - r for c, r in zip(counts, self.histogram_reference[name], strict=True)]
+                kept = self.histogram_carried.get(name)
+                self.histogram_carried[name] = (
+                    gone if kept is None else [a + b for a, b in zip(kept, gone, strict=True)]
+                )
+            reference.update(values)
+            self.histogram_reference.update(histogram_values)
+        else:
+            for name in values:
+                if name not in reference:  # a counter appearing later counts from zero
+                    reference[name] = 0.0
+            for name, counts in histogram_values.items():
+                if name not in self.histogram_reference:
+                    self.histogram_reference[name] = [0.0] * len(counts)
+        current.update(values)
+        self.histogram_current.update(histogram_values)
 
     def take(
         self,
     ) -> tuple[dict[str, float], dict[str, list[float]], dict[str, tuple[float, float]]]:
         """Counter increments, histogram increments and last gauge readings since the last call."""
-        taken = self.pending, self.pending_histograms, self.gauges
-        self.pending, self.pending_histograms, self.gauges = {}, {}, {}
+        reference, carried = self.reference, self.carried
+        counts = {name: value - reference[name] for name, value in self.current.items()}
+        if carried:
+            for name, value in carried.items():
+                counts[name] = counts.get(name, 0.0) + value
+            carried.clear()
+        self.reference = dict(self.current)
+        histograms = {}
+        references = self.histogram_reference
+        for name, values in self.histogram_current.items():
+            histograms[name] = list(map(operator.sub, values, references[name]))
+        if self.histogram_carried:
+            for name, kept in self.histogram_carried.items():
+                deltas = histograms.get(name)
+                histograms[name] = (
+                    kept if deltas is None else [a + b for a, b in zip(deltas, kept, strict=True)]
+                )
+            self.histogram_carried.clear()
+        self.histogram_reference = dict(self.histogram_current)
+        gauges, self.gauges = self.gauges, {}
         self.looks = 0
-        return taken
+        return counts, histograms, gauges
 
 
 def _number(value: Any) -> float | None:

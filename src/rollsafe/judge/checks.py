@@ -11,7 +11,7 @@ passes only if every check does (an intersection-union test needs no split).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from typing import Any
 
 from rollsafe.judge.verdicts import MetricVerdict, Outcome
 
@@ -22,7 +22,7 @@ _SCREEN = 0.8
 class Levels:
     """Log thresholds shared by the checks of one judge."""
 
-    __slots__ = ("alpha", "alpha_test", "fail", "pass_", "tests", "warn")
+    __slots__ = ("alpha", "alpha_test", "fail", "pass_", "tests")
 
     def __init__(self, alpha: float, tests: int) -> None:
         self.alpha = alpha
@@ -30,7 +30,6 @@ class Levels:
         self.alpha_test = alpha / self.tests
         self.fail = math.log(self.tests / alpha)
         self.pass_ = math.log(1 / alpha)
-        self.warn = self.fail / 2
 
 
 def e_value(log_e: float) -> float:
@@ -47,7 +46,9 @@ def screen_half_width(events: float, trials: float, alpha: float) -> float:
     Skipping only ever delays a decision to a later look; it never makes one.
     """
     p = events / trials
-    return _SCREEN * math.sqrt(2 * p * (1 - p) * math.log(1 / alpha) / trials)
+    level = math.log(1 / alpha)
+    # Normal approximation, or for rare events the Poisson-like floor level / trials.
+    return _SCREEN * max(math.sqrt(2 * p * (1 - p) * level / trials), 0.5 * level / trials)
 
 
 class Check:
@@ -72,6 +73,10 @@ class Check:
         """The log e-value against the canary, Bonferroni-comparable with ``levels.fail``."""
         raise NotImplementedError
 
-    def freeze(self, levels: Levels) -> Callable[[Outcome], MetricVerdict]:
-        """A cheap snapshot; calling it builds the MetricVerdict (exact bounds computed then)."""
+    def snapshot(self) -> Any:
+        """The current evidence, cheaply: references to immutable state, no computation."""
+        raise NotImplementedError
+
+    def describe(self, snapshot: Any, levels: Levels, state: Outcome) -> MetricVerdict:
+        """The MetricVerdict of a :meth:`snapshot` (bounds and e-values are computed here)."""
         raise NotImplementedError

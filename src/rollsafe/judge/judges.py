@@ -84,7 +84,8 @@ class Judge:
                 return self._verdict
             self._resolve(observation)
         if self.mode == "compare" and arm not in ARMS:
-            self._ignored_arms.add(arm)
+            if len(self._ignored_arms) < 10:  # named in the reason; bounded
+                self._ignored_arms.add(arm)
             return self._verdict
         counters = self._arms.get(arm)
         if counters is None:
@@ -113,7 +114,12 @@ class Judge:
             )
         if self._ceiling is not None:
             ceiling, numerator, denominator = self._ceiling
-            ceiling.update(counts_c.get(denominator, 0.0), counts_c.get(numerator, 0.0))
+            ceiling.update(
+                counts_c.get(denominator, 0.0),
+                counts_c.get(numerator, 0.0),
+                counts_b.get(denominator, 0.0),
+                counts_b.get(numerator, 0.0),
+            )
         for histogram, name in self._histograms:
             delta_c, delta_b = hist_c.get(name), hist_b.get(name)
             if not histogram.bounds:
@@ -159,9 +165,9 @@ class Judge:
                 states[check.name] = "pass"
             else:
                 return self._decide("pass", t, "passed: every metric shown not worse", states)
-            # Evidence for a pass grows slowly; look for it again after 2% more looks.
+            # Evidence for a pass grows slowly; look for it again 5 looks or 2% later.
             # (Checking less often can only delay a pass, never make one.)
-            self._next_pass_look = self._looks + 1 + self._looks // 50
+            self._next_pass_look = self._looks + 5 + self._looks // 50
         self._verdict = Verdict(
             "inconclusive",
             decided_at=None,
@@ -229,8 +235,10 @@ class Judge:
                 continue
             states[check.name] = "inconclusive"
         problems = [f"{name}: {notes[name]}" for name, s in states.items() if s != "pass"]
-        if not self._checks:
-            problems.append(self._waiting_reason())
+        if not self._checks or (
+            self.mode == "compare" and any(arm not in self._arms for arm in ARMS)
+        ):
+            problems.insert(0, self._waiting_reason())
         elif short is not None and short not in " ".join(problems):
             problems.append(short)
         if problems:
@@ -264,7 +272,9 @@ class Judge:
             return "no metrics to judge in the observed fields"
         if self.mode == "compare" and ("canary" not in self._arms or "baseline" not in self._arms):
             missing = [arm for arm in ARMS if arm not in self._arms]
-            return f"waiting for observations of {', '.join(missing)}"
+            ignored = ", ".join(sorted(self._ignored_arms))
+            other = f" (ignored arms: {ignored})" if ignored else ""
+            return f"waiting for observations of {', '.join(missing)}{other}"
         if not self._looks:
             return "waiting for a second look (the first is the reference)"
         short = self._traffic_short()
@@ -275,14 +285,15 @@ class Judge:
     def _snapshot(
         self, states: dict[str, Outcome], notes: dict[str, str]
     ) -> Callable[[], list[MetricVerdict]]:
-        levels = self._levels
-        frozen = [(check.name, check.freeze(levels)) for check in self._checks]
+        levels, checks = self._levels, self._checks
+        snapshots = [check.snapshot() for check in checks]
 
         def build() -> list[MetricVerdict]:
             metrics = []
-            for name, make in frozen:
-                metric = make(states.get(name, "inconclusive"))
-                note = notes.get(name)
+            for check, snapshot in zip(checks, snapshots, strict=True):
+                state = states.get(check.name, "inconclusive")
+                metric = check.describe(snapshot, levels, state)
+                note = notes.get(check.name)
                 if note:
                     metric = dataclasses.replace(metric, reason=f"{metric.reason}; {note}")
                 metrics.append(metric)
@@ -348,6 +359,12 @@ def _traffic(counts: dict[str, float], histograms: dict[str, list[float]], field
 
 
 def _time_and_arm(observation: Mapping[str, Any]) -> tuple[float, str]:
+    try:
+        t, arm = observation["t"], observation["arm"]
+        if t.__class__ is float and t - t == 0 and arm.__class__ is str and arm:
+            return t, arm  # the common case, checked cheaply
+    except (KeyError, TypeError):
+        pass
     if not isinstance(observation, Mapping):
         raise ValueError(f"an observation must be a mapping, got {type(observation).__name__}")
     t, arm = observation.get("t"), observation.get("arm")

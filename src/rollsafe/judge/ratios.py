@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from typing import Any
 
 from rollsafe.config.analysis import RatioMetric
 from rollsafe.judge.checks import Check, Levels, e_value, pct, screen_half_width
@@ -70,7 +70,7 @@ class RatioCheck(Check):
         self.metric = metric
         self.test = RateRatioTest(1 + metric.relative_margin)
         self.n_c = self.n_b = self.x_c = self.x_b = 0.0
-        self._log_e_fail = self._log_e_pass = 0.0
+        self._max_fail = 0.0
         self._abs_key: tuple[float, float, float, float] | None = None
 
     def update(self, n_c: float, n_b: float, x_c: float, x_b: float) -> None:
@@ -80,17 +80,19 @@ class RatioCheck(Check):
         self.x_b += x_b
         if x_c + x_b > 0:
             self.test.update(n_c, n_b, x_c, x_b)
-            self._log_e_fail = self.test.log_e_fail()
-            self._log_e_pass = self.test.log_e_pass()
+            self._max_fail = self.test.max_log_lr_fail()
 
     def has_data(self) -> bool:
         return self.n_c > 0 and self.n_b > 0
 
     def log_evidence(self) -> float:
-        return self._log_e_fail
+        return self.test.log_e_fail()
 
     def fails(self, levels: Levels) -> bool:
-        if self._log_e_fail < levels.fail or not self.has_data():
+        # A mixture is below its largest component: most looks stop at this comparison.
+        if self._max_fail < levels.fail or not self.has_data():
+            return False
+        if self.test.log_e_fail() < levels.fail:
             return False
         margin = self.metric.absolute_margin
         if margin <= 0:
@@ -106,61 +108,67 @@ class RatioCheck(Check):
     def passes(self, levels: Levels) -> bool:
         if not self.has_data():
             return False
-        if self._log_e_pass >= levels.pass_:
+        if self.test.log_e_pass() >= levels.pass_:
             return True
         margin = self.metric.absolute_margin
         return absolute_difference_below(
             self.x_c, self.n_c, self.x_b, self.n_b, margin, levels.alpha
         )
 
-    def freeze(self, levels: Levels) -> Callable[[Outcome], MetricVerdict]:
-        name, metric = self.name, self.metric
-        n_c, n_b, x_c, x_b = self.n_c, self.n_b, self.x_c, self.x_b
-        log_fail, log_pass = self._log_e_fail, self._log_e_pass
+    def snapshot(self) -> Any:
+        return self.n_c, self.n_b, self.x_c, self.x_b, self.test.state()
+
+    def describe(self, snapshot: Any, levels: Levels, state: Outcome) -> MetricVerdict:
+        name, metric, test = self.name, self.metric, self.test
+        n_c, n_b, x_c, x_b, test_state = snapshot
         threshold = math.exp(levels.fail)
         alpha = levels.alpha
-
-        def build(state: Outcome) -> MetricVerdict:
-            arms: dict[str, dict[str, float | None]] = {
-                "canary": {"events": x_c, "trials": n_c, "rate": x_c / n_c if n_c else None},
-                "baseline": {"events": x_b, "trials": n_b, "rate": x_b / n_b if n_b else None},
-            }
-            if not (n_c > 0 and n_b > 0):
-                missing = (
-                    "either arm" if n_c <= 0 and n_b <= 0 else "canary" if n_c <= 0 else "baseline"
-                )
-                reason = f"{name}: no {metric.denominator} in {missing}"
-                return MetricVerdict(name, "ratio", state, reason, arms, effect="rate difference")
-            p_c, p_b = x_c / n_c, x_b / n_b
-            low_c, high_c = rate_bounds(x_c, n_c, alpha / 2)
-            low_b, high_b = rate_bounds(x_b, n_b, alpha / 2)
-            ratio = f"{p_c / p_b:.3g}x" if p_b > 0 else ("inf" if p_c > 0 else "n/a")
-            margins = f"+{metric.relative_margin:.0%} and +{100 * metric.absolute_margin:.3g} pp"
-            reason = (
-                f"{name}: canary {pct(p_c)} ({x_c:g}/{n_c:g}) vs baseline {pct(p_b)} "
-                f"({x_b:g}/{n_b:g}), ratio {ratio}, e={e_value(log_fail):.3g} "
-                f"(fails at {threshold:.3g}): {_WORDS[state].format(margins=margins)}"
+        arms: dict[str, dict[str, float | None]] = {
+            "canary": {"events": x_c, "trials": n_c, "rate": x_c / n_c if n_c else None},
+            "baseline": {"events": x_b, "trials": n_b, "rate": x_b / n_b if n_b else None},
+        }
+        if not (n_c > 0 and n_b > 0):
+            missing = (
+                "either arm" if n_c <= 0 and n_b <= 0 else "canary" if n_c <= 0 else "baseline"
             )
-            return MetricVerdict(
-                name,
-                "ratio",
-                state,
-                reason,
-                arms,
-                effect="canary rate - baseline rate",
-                estimate=p_c - p_b,
-                low=low_c - high_b,
-                high=high_c - low_b,
-                e_value=e_value(log_fail),
-                threshold=threshold,
-                pass_e_value=e_value(log_pass),
-            )
-
-        return build
+            reason = f"{name}: no {metric.denominator} in {missing}"
+            return MetricVerdict(name, "ratio", state, reason, arms, effect="rate difference")
+        log_fail, log_pass = test.log_e_of(test_state)
+        p_c, p_b = x_c / n_c, x_b / n_b
+        low_c, high_c = rate_bounds(x_c, n_c, alpha / 2)
+        low_b, high_b = rate_bounds(x_b, n_b, alpha / 2)
+        ratio = f"{p_c / p_b:.3g}x" if p_b > 0 else ("inf" if p_c > 0 else "n/a")
+        margins = f"+{metric.relative_margin:.0%} and +{100 * metric.absolute_margin:.3g} pp"
+        reason = (
+            f"{name}: canary {pct(p_c)} ({x_c:g}/{n_c:g}) vs baseline {pct(p_b)} "
+            f"({x_b:g}/{n_b:g}), ratio {ratio}, e={e_value(log_fail):.3g} "
+            f"(fails at {threshold:.3g}): {_WORDS[state].format(margins=margins)}"
+        )
+        return MetricVerdict(
+            name,
+            "ratio",
+            state,
+            reason,
+            arms,
+            effect="canary rate - baseline rate",
+            estimate=p_c - p_b,
+            low=low_c - high_b,
+            high=high_c - low_b,
+            e_value=e_value(log_fail),
+            threshold=threshold,
+            pass_e_value=e_value(log_pass),
+        )
 
 
 class CeilingCheck(Check):
-    """The canary's (health mode: every arm's) error rate against ``max_error_rate``."""
+    """The canary's (health mode: every arm's) error rate against ``max_error_rate``.
+
+    In compare mode the ceiling fails only if the canary is also worse than the
+    baseline at all (ratio test with no margin, same level: an intersection-union
+    test). An incident that pushes both arms over the ceiling is not the
+    canary's doing and rolling the canary back would not help; guards and the
+    health mode judge absolute limits without a baseline.
+    """
 
     kind = "ceiling"
 
@@ -169,9 +177,14 @@ class CeilingCheck(Check):
         self.arm = arm
         self.denominator = denominator
         self.test = RateLimitTest(limit)
+        self.versus = RateRatioTest(1.0) if arm == "canary" else None
+        self._versus_max = 0.0
 
-    def update(self, n: float, x: float) -> None:
+    def update(self, n: float, x: float, n_b: float = 0.0, x_b: float = 0.0) -> None:
         self.test.update(n, x)
+        if self.versus is not None and x + x_b > 0:
+            self.versus.update(n, n_b, x, x_b)
+            self._versus_max = self.versus.max_log_lr_fail()
 
     def has_data(self) -> bool:
         return self.test.trials > 0
@@ -189,50 +202,54 @@ class CeilingCheck(Check):
         # At or below the ceiling every likelihood ratio is <= 1: skip the sum.
         if not self.above_limit() and self.test.q > 0.0:
             return False
+        if self.versus is not None and (
+            self._versus_max < levels.fail or self.versus.log_e_fail() < levels.fail
+        ):
+            return False
         return self.test.log_e_fail() >= levels.fail
 
     def passes(self, levels: Levels) -> bool:
         return self.has_data() and self.test.log_e_pass() >= levels.pass_
 
-    def freeze(self, levels: Levels) -> Callable[[Outcome], MetricVerdict]:
-        name, arm, denominator = self.name, self.arm, self.denominator
-        x, n, q = self.test.events, self.test.trials, self.test.q
+    def snapshot(self) -> Any:
+        return self.test.events, self.test.trials
+
+    def describe(self, snapshot: Any, levels: Levels, state: Outcome) -> MetricVerdict:
+        name, arm, denominator, q = self.name, self.arm, self.denominator, self.test.q
+        x, n = snapshot
         threshold = math.exp(levels.fail)
         alpha = levels.alpha
-
-        def build(state: Outcome) -> MetricVerdict:
-            arms: dict[str, dict[str, float | None]] = {
-                arm: {"events": x, "trials": n, "rate": x / n if n else None}
-            }
-            if n <= 0:
-                reason = f"{name}: no {denominator}"
-                return MetricVerdict(name, "ceiling", state, reason, arms, effect="error rate")
-            test = RateLimitTest(q)
-            test.update(n, x)
-            log_fail, log_pass = test.log_e_fail(), test.log_e_pass()
-            low, high = rate_bounds(x, n, alpha)
-            words = {
-                "fail": f"above the ceiling {pct(q)}",
-                "pass": f"below the ceiling {pct(q)}",
-                "inconclusive": f"not enough evidence about the ceiling {pct(q)}",
-            }[state]
-            reason = (
-                f"{name}: {arm} error rate {pct(x / n)} ({x:g}/{n:g}), "
-                f"e={e_value(log_fail):.3g} (fails at {threshold:.3g}): {words}"
-            )
-            return MetricVerdict(
-                name,
-                "ceiling",
-                state,
-                reason,
-                arms,
-                effect="error rate",
-                estimate=x / n,
-                low=low,
-                high=high,
-                e_value=e_value(log_fail),
-                threshold=threshold,
-                pass_e_value=e_value(log_pass),
-            )
-
-        return build
+        arms: dict[str, dict[str, float | None]] = {
+            arm: {"events": x, "trials": n, "rate": x / n if n else None}
+        }
+        if n <= 0:
+            reason = f"{name}: no {denominator}"
+            return MetricVerdict(name, "ceiling", state, reason, arms, effect="error rate")
+        test = RateLimitTest(q)
+        test.update(n, x)
+        log_fail, log_pass = test.log_e_fail(), test.log_e_pass()
+        low, high = rate_bounds(x, n, alpha)
+        words = {
+            "fail": f"above the ceiling {pct(q)}"
+            + (" and above the baseline" if arm == "canary" else ""),
+            "pass": f"below the ceiling {pct(q)}",
+            "inconclusive": f"not enough evidence about the ceiling {pct(q)}",
+        }[state]
+        reason = (
+            f"{name}: {arm} error rate {pct(x / n)} ({x:g}/{n:g}), "
+            f"e={e_value(log_fail):.3g} (fails at {threshold:.3g}): {words}"
+        )
+        return MetricVerdict(
+            name,
+            "ceiling",
+            state,
+            reason,
+            arms,
+            effect="error rate",
+            estimate=x / n,
+            low=low,
+            high=high,
+            e_value=e_value(log_fail),
+            threshold=threshold,
+            pass_e_value=e_value(log_pass),
+        )

@@ -101,14 +101,14 @@ class Verdict:
 
     @property
     def final(self) -> bool:
+        """The verdict will not change: decided, or concluded at the end of a step."""
         return self.decided_at is not None or self.basis is not None
 
     @property
     def metrics(self) -> list[MetricVerdict]:
         if self._metrics is None:
-            assert self._build is not None
-            self._metrics = self._build()
-            self._build = None
+            build, self._build = self._build, None
+            self._metrics = build() if build is not None else []
         return self._metrics
 
     def to_dict(self) -> dict[str, Any]:

@@ -151,24 +151,30 @@ class RateRatioTest:
         return max([x * g - b for g, b in zip(self._log_g_fail, self._b_fail, strict=True)])
 
     def log_e_fail(self) -> float:
-        x = self.events_c
-        return log_mean_exp(
-            [x * g - b for g, b in zip(self._log_g_fail, self._b_fail, strict=True)]
-        )
+        return self.log_e_of(self.state())[0]
 
     def log_e_pass(self) -> float:
-        x = self.events_c
-        return log_mean_exp(
-            [x * g - b for g, b in zip(self._log_g_pass, self._b_pass, strict=True)]
-        )
+        return self.log_e_of(self.state())[1]
+
+    def state(self) -> tuple[float, list[float], list[float]]:
+        """A snapshot (the lists are replaced, never changed, by :meth:`update`)."""
+        return self.events_c, self._b_fail, self._b_pass
+
+    def log_e_of(self, state: tuple[float, list[float], list[float]]) -> tuple[float, float]:
+        """(fail, pass) log e-values of a :meth:`state` taken earlier."""
+        x, b_fail, b_pass = state
+        fail = [x * g - b for g, b in zip(self._log_g_fail, b_fail, strict=True)]
+        pass_ = [x * g - b for g, b in zip(self._log_g_pass, b_pass, strict=True)]
+        return log_mean_exp(fail), log_mean_exp(pass_)
 
 
 class RateRatioTests:
     """:class:`RateRatioTest` for several event streams sharing one exposure (histogram tails).
 
     Stream ``k`` counts, per arm, the requests slower than bucket bound ``k``.
-    Arrays are replaced, never changed in place, so a reference to
-    :attr:`events` or :meth:`log_lr` stays a snapshot.
+    The state is the matrix of log likelihood ratios (streams x alternatives),
+    updated per interval by one small matrix product. Arrays are replaced, never
+    changed in place, so a reference from :meth:`state` stays a snapshot.
     """
 
     def __init__(self, rho0: float, streams: int) -> None:
@@ -177,55 +183,52 @@ class RateRatioTests:
         self.rho0 = rho0
         self.streams = streams
         self._penalties = _Penalties(rho0)
-        self._rows: dict[tuple[int, int], FloatArray] = {}
+        self._weights: dict[tuple[int, int], FloatArray] = {}
         self._log_g = np.log(np.array(FAIL_GRID + PASS_GRID))
-        self._log_g_fail = self._log_g[: len(FAIL_GRID)]
         self._fail = len(FAIL_GRID)
-        self._b = np.zeros((streams, len(self._log_g)))
-        self.events = np.zeros((2, streams))
-        """Events per arm (row 0 canary, row 1 baseline) and stream."""
+        self._lr = np.zeros((streams, len(self._log_g)))
 
     def update(self, n_c: float, n_b: float, events: FloatArray) -> None:
-        """Add one interval: exposures and a (2, streams) array of events."""
+        """Add one interval: exposures and a (2, streams) array of events (canary, baseline).
+
+        Per alternative ``j`` the log ratio grows by ``x_c (log g_j - r_j) - x_b r_j``
+        where ``r_j`` is the interval's penalty: one (streams x 2) @ (2 x grid) product.
+        """
         if n_c <= 0 or n_b <= 0:
             return
         s = n_c / n_b
         key = (_Penalties.up(s), _Penalties.down(s))
-        row = self._rows.get(key)
-        if row is None:
-            if len(self._rows) >= _CACHE_LIMIT:
-                self._rows.clear()
+        weights = self._weights.get(key)
+        if weights is None:
+            if len(self._weights) >= _CACHE_LIMIT:
+                self._weights.clear()
             row = np.array(self._penalties.fail(s) + self._penalties.pass_(s))
-            self._rows[key] = row
-        self._b = self._b + np.outer(events[0] + events[1], row)
-        self.events = self.events + events
+            weights = self._weights[key] = np.array([self._log_g - row, -row])
+        self._lr = self._lr + events.T @ weights
 
     def max_log_lr_fail(self) -> float:
         """An upper bound on every stream's fail log e-value (a mixture is below its max)."""
-        lr = np.outer(self.events[0], self._log_g_fail) - self._b[:, : self._fail]
-        return float(lr.max())
+        return float(self._lr[:, : self._fail].max())
 
     def log_lr(self) -> FloatArray:
         """Log likelihood ratios, shape (streams, fail grid + pass grid)."""
-        result: FloatArray = np.outer(self.events[0], self._log_g) - self._b
-        return result
+        return self._lr
 
     def log_e(self, log_lr: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
         """Per-stream log e-values: (fail side, pass side)."""
-        lr = self.log_lr() if log_lr is None else log_lr
+        lr = self._lr if log_lr is None else log_lr
         return (
             _log_mean_exp_rows(lr[:, : self._fail]),
             _log_mean_exp_rows(lr[:, self._fail :]),
         )
 
-    def state(self) -> tuple[FloatArray, FloatArray]:
-        """(events, accumulated penalties): enough to compute every e-value later."""
-        return self.events, self._b
+    def state(self) -> FloatArray:
+        """The log likelihood ratios: enough to compute every e-value later."""
+        return self._lr
 
-    def log_e_of(self, state: tuple[FloatArray, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    def log_e_of(self, state: FloatArray) -> tuple[FloatArray, FloatArray]:
         """:meth:`log_e` for a :meth:`state` taken earlier."""
-        events, b = state
-        return self.log_e(np.outer(events[0], self._log_g) - b)
+        return self.log_e(state)
 
 
 def _log_mean_exp_rows(values: FloatArray) -> FloatArray:

@@ -1,0 +1,237 @@
+"""Turn benchmark outcomes into the markdown section of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import datetime
+import math
+
+import numpy as np
+
+from bench.judge.runner import JUDGES, Outcome
+from bench.judge.simulator import Scenario
+from bench.judge.throughput import Throughput
+from rollsafe.stats import wilson_interval
+
+START = "<!-- bench-judge:start -->"
+END = "<!-- bench-judge:end -->"
+NAMES = {
+    "rollsafe": "rollsafe",
+    "kayenta": "Kayenta-style",
+    "flagger-1": "Flagger-style, 1 check",
+    "flagger-5": "Flagger-style, 5 checks",
+}
+GOAL_THROUGHPUT = 100_000
+
+
+def replace_section(document: str, section: str) -> str:
+    if START not in document or END not in document:
+        return f"{document.rstrip()}\n\n{START}\n{section}\n{END}\n"
+    head, rest = document.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{section}\n{END}{tail}"
+
+
+def _by_judge(runs: list[list[Outcome]]) -> dict[str, list[Outcome]]:
+    result: dict[str, list[Outcome]] = {judge: [] for judge in JUDGES}
+    for run in runs:
+        for outcome in run:
+            result[outcome.judge].append(outcome)
+    return result
+
+
+def false_rollbacks(outcomes: list[Outcome]) -> tuple[float, float, float, int]:
+    count = sum(o.rolled_back for o in outcomes)
+    low, high = wilson_interval(count, len(outcomes))
+    return count / len(outcomes), low, high, count
+
+
+def delays(outcomes: list[Outcome]) -> tuple[float | None, float | None, float, float]:
+    """(median, p90) delay of detected runs, share missed, median harm before the decision."""
+    detected = [o.seconds for o in outcomes if o.rolled_back and o.seconds is not None]
+    missed = 1 - len(detected) / len(outcomes)
+    harm = float(np.median([o.bad_before for o in outcomes]))
+    if not detected:
+        return None, None, missed, harm
+    return float(np.median(detected)), float(np.percentile(detected, 90)), missed, harm
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.2f}%" if value < 0.1 else f"{100 * value:.1f}%"
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+def render(
+    results: dict[str, list[list[Outcome]]],
+    healthy: tuple[Scenario, ...],
+    regressions: tuple[Scenario, ...],
+    throughput: Throughput,
+    *,
+    command: str,
+    machine: str,
+    elapsed: float,
+    workers: int,
+    healthy_seconds: int,
+    regression_seconds: int,
+) -> str:
+    lines = [
+        f"Command: `{command}`, {datetime.date.today().isoformat()}, {workers} worker processes, "
+        f"{elapsed / 60:.1f} minutes in all. Machine: {machine}.",
+        "",
+        "Simulated per-second observations of both arms (`bench/judge/simulator.py`): "
+        "50 requests/s per arm unless stated, 1% errors, lognormal latency (median 50 ms), "
+        "memory with a GC sawtooth; each healthy variant adds one nuisance. "
+        f"Healthy runs last {healthy_seconds // 60} minutes, regressions "
+        f"{regression_seconds // 60} minutes (the canary is worse from the start). "
+        "rollsafe runs with the default `AnalysisConfig` (alpha 0.01, every metric from the "
+        "fields: error rate, latency histogram, memory growth, error ceiling) and looks every "
+        "second; see docs/judge.md.",
+        "",
+    ]
+    lines += _goals(results, healthy, regressions, throughput)
+    lines += ["", "**False rollbacks on healthy runs** (share of runs, Wilson 95% interval)", ""]
+    lines.append("| variant | runs | " + " | ".join(NAMES[j] for j in JUDGES) + " |")
+    lines.append("|---|---:|" + "---:|" * len(JUDGES))
+    for scenario in healthy:
+        by_judge = _by_judge(results[scenario.name])
+        cells = []
+        for judge in JUDGES:
+            rate, low, high, _ = false_rollbacks(by_judge[judge])
+            cells.append(f"{_pct(rate)} [{_pct(low)}-{_pct(high)}]")
+        lines.append(
+            f"| {scenario.name} | {len(by_judge['rollsafe'])} | " + " | ".join(cells) + " |"
+        )
+    lines += [
+        "",
+        "**Regressions**: detection delay median / p90 (detected runs), share missed within "
+        f"{regression_seconds // 60} minutes, median bad requests served before the decision "
+        "(excess errors, or canary requests slower than the baseline's p99 beyond 1%)",
+        "",
+        "| scenario | runs | " + " | ".join(NAMES[j] for j in JUDGES) + " |",
+        "|---|---:|" + "---|" * len(JUDGES),
+    ]
+    for scenario in regressions:
+        by_judge = _by_judge(results[scenario.name])
+        cells = []
+        for judge in JUDGES:
+            median, p90, missed, harm = delays(by_judge[judge])
+            cell = f"{_seconds(median)} / {_seconds(p90)} · missed {_pct(missed)} · {harm:.0f}"
+            if judge == "rollsafe":
+                passed = sum(o.passed for o in by_judge[judge])
+                if passed:
+                    cell += f" · passed {passed}"
+            cells.append(cell)
+        lines.append(
+            f"| {scenario.name} | {len(by_judge['rollsafe'])} | " + " | ".join(cells) + " |"
+        )
+    lines += [
+        "",
+        f"**Throughput**: {throughput.per_second:,.0f} observation updates/s on one core "
+        f"({throughput.microseconds:.1f} µs each; {throughput.updates:,} updates of "
+        "observations with requests, errors, a 15-bucket latency histogram and memory, i.e. "
+        "three metrics plus the error ceiling; best of "
+        f"{throughput.repeats} passes).",
+        "",
+        "Baselines: Kayenta-style = Mann-Whitney on 10-second aggregates (error rate, mean "
+        "latency, memory) of all data so far, judged every minute, High when the 98% "
+        "Hodges-Lehmann interval's lower end exceeds 0.25 x the shift estimate. Flagger-style "
+        "= canary alone in each 1-minute window: error rate above max(1.5 x normal, normal + "
+        "0.5 pp), p99 above 1.25 x normal, or memory growth above 300 MB/h; failed checks "
+        "accumulate, rollback after 1 or 5.",
+        "",
+        *_notes(results, healthy, throughput),
+    ]
+    return "\n".join(lines)
+
+
+def _notes(
+    results: dict[str, list[list[Outcome]]],
+    healthy: tuple[Scenario, ...],
+    throughput: Throughput,
+) -> list[str]:
+    shortfall = GOAL_THROUGHPUT / throughput.per_second
+    runs = sum(len(results[s.name]) for s in healthy)
+    false = sum(false_rollbacks(_by_judge(results[s.name])["rollsafe"])[3] for s in healthy)
+    return [
+        "Notes:",
+        "",
+        f"- rollsafe rolled back {false} of {runs:,} healthy runs in all. The bound is "
+        "alpha = 1% per run; the margins and the mixture over alternatives make the test "
+        "conservative in practice.",
+        f"- Throughput is {shortfall:.1f}x short of the goal: each look costs a few dozen CPython "
+        "operations per metric and about ten small numpy calls for the histogram (the "
+        "largest share). A compiled kernel for the per-look update, or judging the histogram "
+        "every few looks (valid: it only delays decisions), would close the gap.",
+        "- This Kayenta-style judge compares *mean* latency per 10 s, which a longer tail or a "
+        "wider spread moves, so it catches the tail-only and variance-only changes here; a "
+        "median-based configuration would not (not measured). Its memory metric compares "
+        "levels: both arms here are fresh processes of equal size. With a few MB of offset "
+        "between processes of different ages, about half of its A/A runs rolled back while "
+        "this benchmark was built. Its false rollbacks under instance heterogeneity come "
+        "from real, small error-rate differences that rollsafe's 20% margin tolerates.",
+        "- Flagger-style results depend on the thresholds chosen; a single failed check is "
+        "fast and trigger-happy, five checks wait at least five minutes.",
+        "- rollsafe's slow cases: errors 1% -> 2% (evidence that the ratio exceeds the 20% "
+        "margin, at alpha split over four metrics, takes minutes at 50 req/s), the 200 MB/h "
+        "leak under a 4 MB GC sawtooth (the growth test needs several independent blocks), "
+        "and 0.5% errors over a zero-error baseline whose shared bursts dilute the absolute "
+        "margin's evidence.",
+    ]
+
+
+def _goals(
+    results: dict[str, list[list[Outcome]]],
+    healthy: tuple[Scenario, ...],
+    regressions: tuple[Scenario, ...],
+    throughput: Throughput,
+) -> list[str]:
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**missed**"
+
+    rows = ["| goal | measured | |", "|---|---|---|"]
+    worst = max(
+        ((*false_rollbacks(_by_judge(results[s.name])["rollsafe"]), s.name) for s in healthy),
+        key=lambda item: item[0],
+    )
+    rows.append(
+        f"| false rollbacks ≤ 1% on every healthy variant | worst: {_pct(worst[0])} "
+        f"[{_pct(worst[1])}-{_pct(worst[2])}] ({worst[4]}) | {verdict(worst[0] <= 0.01)} |"
+    )
+    names = {s.name: s for s in regressions}
+    five = _by_judge(results[names["errors 1% → 5%"].name])
+    ours = delays(five["rollsafe"])[0]
+    flagger = delays(five["flagger-5"])[0]
+    fpr_ours = max(false_rollbacks(_by_judge(results[s.name])["rollsafe"])[0] for s in healthy)
+    fpr_flagger = max(false_rollbacks(_by_judge(results[s.name])["flagger-5"])[0] for s in healthy)
+    faster = (flagger or math.inf) / ours if ours else 0.0
+    rows.append(
+        f"| errors 1% → 5% at 50 req/s per arm: median ≤ 15 s | {_seconds(ours)} | "
+        f"{verdict(ours is not None and ours <= 15)} |"
+    )
+    rows.append(
+        f"| … ≥ 10x faster than Flagger-style with 5 checks at ≤ its false rollback rate | "
+        f"{faster:.0f}x ({_seconds(flagger)}); worst false rollbacks {_pct(fpr_ours)} vs "
+        f"{_pct(fpr_flagger)} | {verdict(faster >= 10 and fpr_ours <= fpr_flagger)} |"
+    )
+    median = delays(_by_judge(results["latency median x1.2"])["rollsafe"])[0]
+    rows.append(
+        f"| latency median x1.2: median detection ≤ 60 s | {_seconds(median)} | "
+        f"{verdict(median is not None and median <= 60)} |"
+    )
+    for name in ("latency tail only (p99 +30%)", "latency variance only (sigma x1.4)"):
+        by_judge = _by_judge(results[name])
+        ours_missed = delays(by_judge["rollsafe"])[2]
+        theirs_missed = delays(by_judge["kayenta"])[2]
+        rows.append(
+            f"| {name}: detected | rollsafe missed {_pct(ours_missed)}, Kayenta-style missed "
+            f"{_pct(theirs_missed)} | {verdict(ours_missed <= 0.05)} |"
+        )
+    rows.append(
+        f"| ≥ 100,000 observation updates/s per core, three metrics | "
+        f"{throughput.per_second:,.0f}/s | {verdict(throughput.per_second >= GOAL_THROUGHPUT)} |"
+    )
+    return rows
