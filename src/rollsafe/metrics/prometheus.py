@@ -54,13 +54,14 @@ import math
 import string
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from rollsafe.config.sources import PrometheusMetrics
 from rollsafe.errors import MetricsError
+from rollsafe.metrics.totals import ArmTotals
 from rollsafe.typing import Arm, Observation
 
 log = logging.getLogger(__name__)
@@ -85,13 +86,6 @@ class _Series:
     look: int = 0
 
 
-@dataclass
-class _Totals:
-    requests: float = 0.0
-    errors: float = 0.0
-    buckets: dict[str, float] = field(default_factory=dict)
-
-
 class PrometheusSource:
     """A :class:`rollsafe.typing.MetricSource` over a Prometheus server's query API.
 
@@ -105,7 +99,7 @@ class PrometheusSource:
         self._client = client or httpx.Client(timeout=config.timeout)
         self._url = config.url.rstrip("/") + "/api/v1/query"
         self._series: dict[SeriesKey, _Series] = {}
-        self._totals: dict[Arm, _Totals] = {"canary": _Totals(), "baseline": _Totals()}
+        self._totals: dict[Arm, ArmTotals] = {"canary": ArmTotals(), "baseline": ArmTotals()}
         self._looks = 0
         self._last_look: float | None = None  # time.monotonic() of the last successful look
         names = [config.requests_metric]
@@ -235,11 +229,9 @@ class PrometheusSource:
     def _add(self, series: _Series, increase: float) -> None:
         totals = self._totals[series.arm]
         if series.kind == "requests":
-            totals.requests += increase
-            if series.error:
-                totals.errors += increase
+            totals.add_requests(increase, error=series.error)
         else:
-            totals.buckets[series.le] = totals.buckets.get(series.le, 0.0) + increase
+            totals.add_bucket(series.le, increase)
 
     def _forget_old_series(self) -> None:
         excess = len(self._series) - MAX_SERIES
@@ -249,20 +241,7 @@ class PrometheusSource:
                 del self._series[key]
 
     def _observation(self, t: float, arm: Arm, memory: float | None) -> Observation:
-        totals = self._totals[arm]
-        observation: Observation = {
-            "t": t,
-            "arm": arm,
-            "requests": totals.requests,
-            "errors": totals.errors,
-        }
-        if totals.buckets:
-            observation["latency_seconds_bucket"] = dict(
-                sorted(totals.buckets.items(), key=lambda item: float(item[0]))
-            )
-        if memory is not None:
-            observation["memory_bytes"] = memory
-        return observation
+        return self._totals[arm].observation(t, arm, memory)
 
 
 def selector(labels: Mapping[str, str], names: list[str], *extra: str) -> str:

@@ -46,6 +46,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from rollsafe.config import ScrapeMetrics
 from rollsafe.errors import MetricsError, RollsafeError
+from rollsafe.metrics.totals import ArmTotals
 from rollsafe.typing import Arm, Observation
 
 log = logging.getLogger(__name__)
@@ -87,13 +88,6 @@ class _Instance:
     restarts: int = 0
 
 
-@dataclass
-class _Totals:
-    requests: float = 0.0
-    errors: float = 0.0
-    buckets: dict[str, float] = field(default_factory=dict)
-
-
 class ScrapeSource:
     """A :class:`rollsafe.typing.MetricSource` over each instance's ``/metrics``.
 
@@ -114,7 +108,7 @@ class ScrapeSource:
         self._owns_client = client is None
         self._client = client or httpx.Client(timeout=config.timeout)
         self._instances: dict[str, _Instance] = {}
-        self._totals: dict[Arm, _Totals] = {"canary": _Totals(), "baseline": _Totals()}
+        self._totals: dict[Arm, ArmTotals] = {"canary": ArmTotals(), "baseline": ArmTotals()}
         self._looks = 0
         self.skipped: list[str] = []
         """Endpoints skipped in the last look, each as ``url: reason``."""
@@ -235,11 +229,9 @@ class ScrapeSource:
             series = scrape.series[key]
             totals = self._totals[series.arm]
             if series.quantity == "requests":
-                totals.requests += increase
-                if series.error:
-                    totals.errors += increase
+                totals.add_requests(increase, error=series.error)
             else:
-                totals.buckets[series.le] = totals.buckets.get(series.le, 0.0) + increase
+                totals.add_bucket(series.le, increase)
         if scrape.epoch is not None:
             instance.epoch = scrape.epoch
         instance.look = self._looks
@@ -252,20 +244,7 @@ class ScrapeSource:
                 del self._instances[url]
 
     def _observation(self, t: float, arm: Arm, memory: float | None) -> Observation:
-        totals = self._totals[arm]
-        observation: Observation = {
-            "t": t,
-            "arm": arm,
-            "requests": totals.requests,
-            "errors": totals.errors,
-        }
-        if totals.buckets:
-            observation["latency_seconds_bucket"] = dict(
-                sorted(totals.buckets.items(), key=lambda item: float(item[0]))
-            )
-        if memory is not None:
-            observation["memory_bytes"] = memory
-        return observation
+        return self._totals[arm].observation(t, arm, memory)
 
 
 def _le_key(raw: str | None) -> str:
