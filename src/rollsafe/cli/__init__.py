@@ -19,6 +19,7 @@ from rollsafe.cli import (
     plans,
     reports,
     rollouts,
+    server,
 )
 from rollsafe.cli.home import Home
 
@@ -38,6 +39,7 @@ app.add_typer(controllers.app, name="controller")
 app.add_typer(judge.app, name="judge")
 app.command("demo")(demo.demo)
 app.command("rollback")(rollouts.rollback)
+app.add_typer(server.app, name="server")
 
 
 def _version(value: bool) -> None:

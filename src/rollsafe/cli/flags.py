@@ -1,17 +1,32 @@
-"""``rollsafe flags``: the kill switch and gradual rollout, from the terminal."""
+"""``rollsafe flags``: list, show, set, kill, import and export flags, from the terminal.
+
+Commands work on the state store directly (no server needed); a running
+``rollsafe server`` notices the changes within its poll interval and streams them.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from rollsafe.cli.home import home_of
 from rollsafe.cli.output import EXIT_INVALID, console, fail, print_json, reported_errors
-from rollsafe.flags import rollout_feature
+from rollsafe.errors import ConflictError, FlagError
+from rollsafe.flags import Engine, rollout_feature
+from rollsafe.store.protocol import Store
+from rollsafe.store.records import DEFAULT_ENVIRONMENT, FlagRecord
 
-app = typer.Typer(help="Set, list and show feature flags.", no_args_is_help=True)
+app = typer.Typer(
+    help="List, show, set, kill, import and export feature flags.", no_args_is_help=True
+)
+
+Env = Annotated[str, typer.Option("--env", help="Environment of the flags.")]
+Actor = Annotated[str, typer.Option("--actor", help="Who is changing it (journaled).")]
+KILL_ATTEMPTS = 20
 
 
 @app.command("set")
@@ -22,7 +37,8 @@ def set_(
         float | None, typer.Option("--rollout", help="Percentage of users (0-100) who get it.")
     ] = None,
     off: Annotated[bool, typer.Option("--off", help="Turn the flag off for everyone.")] = False,
-    actor: Annotated[str, typer.Option("--actor", help="Who is changing it (journaled).")] = "cli",
+    actor: Actor = "cli",
+    env: Env = DEFAULT_ENVIRONMENT,
 ) -> None:
     """Turn a flag on for a percentage of users, or off."""
     if (rollout is None) == (not off):
@@ -32,18 +48,22 @@ def set_(
     definition = rollout_feature(name, rollout or 0, enabled=not off)
     with reported_errors():
         store = home_of(ctx).open_store()
-        record = store.put_flag(name, definition, actor=actor)
+        record = store.put_flag(name, definition, actor=actor, environment=env)
         store.close()
     state = "off" if off else f"on for {rollout:g}%"
-    console.print(f"flag [bold]{name}[/bold] {state} (version {record.version})")
+    console.print(f"flag [bold]{name}[/bold] {state} (version {record.version}){_in(env)}")
 
 
 @app.command("list")
-def list_(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def list_(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    env: Env = DEFAULT_ENVIRONMENT,
+) -> None:
     """List flags with their state."""
     with reported_errors():
         store = home_of(ctx).open_existing_store()
-        flags = store.list_flags()
+        flags = store.list_flags(env)
         store.close()
     if as_json:
         print_json([{"name": f.name, "version": f.version, **f.definition} for f in flags])
@@ -61,10 +81,150 @@ def list_(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] =
 
 
 @app.command()
-def get(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
+def get(
+    ctx: typer.Context, name: Annotated[str, typer.Argument()], env: Env = DEFAULT_ENVIRONMENT
+) -> None:
     """Print one flag's Unleash feature document."""
     with reported_errors():
         store = home_of(ctx).open_existing_store()
-        record = store.get_flag(name)
+        record = store.get_flag(name, env)
         store.close()
     print_json({"version": record.version, "updated_by": record.updated_by, **record.definition})
+
+
+@app.command()
+def kill(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Flag name.")],
+    actor: Actor = "cli",
+    env: Env = DEFAULT_ENVIRONMENT,
+) -> None:
+    """Turn a flag off for everyone now, keeping its strategies for turning it back on."""
+    with reported_errors():
+        store = home_of(ctx).open_existing_store()
+        try:
+            record, changed = _kill(store, name, actor, env)
+        finally:
+            store.close()
+    if changed:
+        console.print(
+            f"flag [bold]{name}[/bold] killed: off for everyone (version {record.version})"
+        )
+    else:
+        console.print(f"flag [bold]{name}[/bold] was already off (version {record.version})")
+
+
+def _kill(store: Store, name: str, actor: str, env: str) -> tuple[FlagRecord, bool]:
+    for _ in range(KILL_ATTEMPTS):
+        record = store.get_flag(name, env)
+        if record.definition.get("enabled") is False:
+            return record, False
+        off = {**record.definition, "enabled": False}
+        try:
+            return (
+                store.put_flag(
+                    name, off, actor=actor, expected_version=record.version, environment=env
+                ),
+                True,
+            )
+        except ConflictError:
+            continue  # changed meanwhile: kill the new version, never overwrite it
+    raise ConflictError(f"flag {name!r} kept changing; run the kill again")
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    from_unleash: Annotated[
+        Path,
+        typer.Option(
+            "--from-unleash",
+            help="An Unleash /api/client/features document (JSON), as exported by a server.",
+            dir_okay=False,
+        ),
+    ],
+    actor: Actor = "cli",
+    env: Env = DEFAULT_ENVIRONMENT,
+) -> None:
+    """Import every flag of an Unleash document at once (all or nothing).
+
+    Segments are inlined into the strategies that use them; every flag is
+    checked strictly first, so an invalid document changes nothing.
+    """
+    try:
+        document = json.loads(from_unleash.read_text(encoding="utf-8"))
+    except OSError as error:
+        fail(f"{from_unleash}: cannot read it: {error.strerror or error}", EXIT_INVALID)
+    except ValueError as error:
+        fail(f"{from_unleash}: not JSON: {error}", EXIT_INVALID)
+    try:
+        features = unleash_features(document)
+    except FlagError as error:
+        fail(f"{from_unleash}: {error}", EXIT_INVALID)
+    with reported_errors():
+        store = home_of(ctx).open_store()
+        try:
+            records = store.put_flags(features, actor=actor, environment=env)
+        finally:
+            store.close()
+    console.print(f"imported {len(records)} flags from {from_unleash}{_in(env)}")
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    env: Env = DEFAULT_ENVIRONMENT,
+) -> None:
+    """Print the flags as an Unleash /api/client/features document."""
+    with reported_errors():
+        store = home_of(ctx).open_existing_store()
+        flags = store.list_flags(env)
+        store.close()
+    document = {
+        "version": 1,
+        "features": [{**f.definition, "name": f.name} for f in flags],
+        "segments": [],
+    }
+    text = json.dumps(document, indent=2, sort_keys=True)
+    if output is None:
+        print(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        console.print(f"exported {len(flags)} flags to {output}")
+
+
+def unleash_features(document: Any) -> dict[str, dict[str, Any]]:
+    """Name to feature of an Unleash document, segments inlined, each checked strictly.
+
+    Raises `FlagError` naming the feature and field of the first problem.
+    """
+    Engine.from_unleash(document, strict=True)  # the whole document, segments included
+    segments = {s["id"]: s for s in document.get("segments") or []}
+    features: dict[str, dict[str, Any]] = {}
+    for feature in document["features"]:
+        feature = dict(feature)
+        strategies = []
+        for strategy in feature.get("strategies") or []:
+            strategy = dict(strategy)
+            ids = strategy.pop("segments", None) or []
+            constraints = list(strategy.get("constraints") or [])
+            for segment_id in ids:
+                if segment_id not in segments:
+                    raise FlagError(
+                        f"feature {feature['name']!r}: strategies: unknown segment {segment_id}"
+                    )
+                constraints.extend(segments[segment_id].get("constraints") or [])
+            strategy["constraints"] = constraints
+            strategies.append(strategy)
+        if "strategies" in feature:
+            feature["strategies"] = strategies
+        Engine.from_unleash({"version": 1, "features": [feature]}, strict=True)
+        features[feature["name"]] = feature
+    return features
+
+
+def _in(env: str) -> str:
+    return "" if env == DEFAULT_ENVIRONMENT else f" in {env}"

@@ -1,4 +1,4 @@
-"""``python -m rollsafe.demo.shop``: one shop instance on 127.0.0.1, flags from the store."""
+"""``python -m rollsafe.demo.shop``: one shop instance on 127.0.0.1, flags via the SDK."""
 
 from __future__ import annotations
 
@@ -25,9 +25,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
 
-    from rollsafe.flags.polling import StoreFlagPoller
+    from rollsafe.sdk import FlagClient
 
-    flags = StoreFlagPoller(args.home / "rollsafe.db")
+    # Flags from the store next to the shop (no flag server needed); with
+    # ROLLSAFE_FLAGS_URL (and ROLLSAFE_FLAGS_TOKEN) streamed from `rollsafe server`
+    # instead, the store then serving as the fallback while the server is unreachable.
+    flags = FlagClient(
+        os.environ.get("ROLLSAFE_FLAGS_URL") or None,
+        os.environ.get("ROLLSAFE_FLAGS_TOKEN") or None,
+        store=args.home / "rollsafe.db",
+        store_interval=0.25,
+    )
     try:
         root = os.environ.get("ROLLSAFE_TARGET_ROOT")
         marker = Path(root) / MAINTENANCE_MARKER if root else None

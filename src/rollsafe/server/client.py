@@ -1,0 +1,130 @@
+"""``/api/client``: the whole flag state for SDKs (with an ETag) and its stream of changes.
+
+``GET /api/client/features`` answers an Unleash ``/api/client/features``
+document (plus ``meta.revision``), or 304 when ``If-None-Match`` matches.
+``GET /api/client/stream`` is a Server-Sent Events stream: first
+``unleash-connected`` (the whole state as a delta-API hydration event, or, when
+``Last-Event-ID`` names a revision, the changes since), then ``unleash-updated``
+per change, comment heartbeats in between. Event data are Unleash delta API
+documents, which `rollsafe.flags.Engine.apply_delta` reads as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from starlette.types import Receive, Scope, Send
+
+from rollsafe.errors import RollsafeError
+from rollsafe.server.admin import ERRORS, NOT_FOUND
+from rollsafe.server.auth import Caller
+from rollsafe.server.errors import ApiError, error_response
+from rollsafe.server.feed import StreamLimitError
+from rollsafe.server.models import ErrorBody
+from rollsafe.server.service import ClientCaller, Service, ServiceDep
+from rollsafe.server.streams import EventStream
+from rollsafe.store.records import TokenScope
+
+router = APIRouter(prefix="/api/client", tags=["client"], responses=ERRORS)
+
+Environment = Annotated[
+    str | None, Query(description="Defaults to the token's environment, else 'default'.")
+]
+
+
+@router.get(
+    "/features",
+    responses={
+        200: {"description": "An Unleash /api/client/features document with meta.revision"},
+        304: {"description": "Unchanged since the ETag sent in If-None-Match"},
+        **NOT_FOUND,
+    },
+)
+async def features(
+    caller: ClientCaller,
+    service: ServiceDep,
+    environment: Environment = None,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    env = caller.environment(environment)
+    _check_environment(service, env)
+    state = service.feed.state(env)
+    etag = state.etag()
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if if_none_match is not None and _matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(state.document(), media_type="application/json", headers=headers)
+
+
+@router.get(
+    "/stream",
+    response_class=EventStream,
+    status_code=200,
+    name="stream",
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+        503: {"model": ErrorBody, "description": "Too many open streams; retry later"},
+        **NOT_FOUND,
+    },
+)
+async def stream(
+    caller: ClientCaller,
+    service: ServiceDep,
+    environment: Environment = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> Any:
+    """Server-Sent Events (see the module docstring); resume with ``Last-Event-ID``."""
+    return open_stream(service, caller, environment, last_event_id)
+
+
+def open_stream(
+    service: Service, caller: Caller, environment: str | None, last_event_id: str | None
+) -> EventStream:
+    env = caller.environment(environment)
+    _check_environment(service, env)
+    try:
+        subscriber, first = service.feed.subscribe(env, last_event_id)
+    except StreamLimitError as error:
+        raise ApiError(503, "too_many_streams", str(error), headers={"Retry-After": "5"}) from None
+    return EventStream(
+        service.feed,
+        subscriber,
+        first,
+        heartbeat=service.settings.heartbeat,
+    )
+
+
+async def serve_stream(service: Service, scope: Scope, receive: Receive, send: Send) -> None:
+    """The stream endpoint as a bare ASGI app, outside the middleware stack.
+
+    Every message to every open stream would otherwise cross five middleware
+    wrappers; with a thousand streams per change that is most of the fan-out
+    time. Same checks and errors as the documented route (`stream`).
+    """
+    request = Request(scope)
+    try:
+        caller = service.auth.caller(request, TokenScope.CLIENT)
+        response: Response = open_stream(
+            service,
+            caller,
+            request.query_params.get("environment"),
+            request.headers.get("last-event-id"),
+        )
+    except ApiError as error:
+        response = error_response(
+            error.status, error.code, error.message, error.problems, error.headers
+        )
+    except RollsafeError as error:
+        response = error_response(503, "store_unavailable", str(error))
+    await response(scope, receive, send)
+
+
+def _check_environment(service: ServiceDep, environment: str) -> None:
+    if not service.environment_exists(environment):
+        raise ApiError(404, "not_found", f"no environment {environment!r}")
+
+
+def _matches(header: str, etag: str) -> bool:
+    candidates = [part.strip().removeprefix("W/") for part in header.split(",")]
+    return "*" in candidates or etag in candidates

@@ -1,0 +1,23 @@
+"""What a flag server can be tuned with; every limit that bounds its memory lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    poll_interval: float = 0.05
+    """Seconds between checks of the store's flag revision (writes by other processes)."""
+    heartbeat: float = 15.0
+    """Seconds between SSE heartbeats; clients treat a few missed ones as a dead stream."""
+    max_streams: int = 10_000
+    """Open SSE streams at most; more get 503 and retry later."""
+    queue_limit: int = 256
+    """Messages queued per stream at most; a client that falls this far behind is dropped."""
+    send_timeout: float = 10.0
+    """Seconds one write to a stream may block before the client is dropped as too slow."""
+    max_stream_age: float = 3600.0
+    """Seconds a stream stays open; the client then reconnects (and resumes) on its own."""
+    token_cache_ttl: float = 2.0
+    """Seconds a verified token is trusted without reading the store again."""

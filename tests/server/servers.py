@@ -1,0 +1,149 @@
+"""Real flag servers for tests: in a thread (fast), or a ``rollsafe server`` process (killable)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from rollsafe.server import BackgroundServer, ServerSettings
+from rollsafe.server.tokens import new_token
+from rollsafe.store.records import TokenScope
+from rollsafe.store.sqlite import SqliteStore
+
+FAST = ServerSettings(heartbeat=0.3, poll_interval=0.02, send_timeout=1.0, token_cache_ttl=0.5)
+
+
+@dataclass
+class Tokens:
+    admin: str
+    client: str
+
+
+def make_tokens(db: Path) -> Tokens:
+    store = SqliteStore(db)
+    admin, admin_record = new_token("ops", TokenScope.ADMIN, created_by="test")
+    client, client_record = new_token("shop", TokenScope.CLIENT, created_by="test")
+    store.add_token(admin_record, actor="test")
+    store.add_token(client_record, actor="test")
+    store.close()
+    return Tokens(admin, client)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """``rollsafe server`` in a subprocess: ``kill`` is a SIGKILL, ``start`` (re)starts it."""
+
+    home: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> ServerProcess:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "rollsafe", "--home", str(self.home), "server",
+             "--port", str(self.port), "--heartbeat", "0.3", "--poll-interval", "0.02",
+             "--log-level", "warning"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "COLUMNS": "200"},
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"rollsafe server exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=0.5).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        self.kill()
+        raise RuntimeError("rollsafe server did not start")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+        self.process = None
+
+
+def in_thread(db: Path, settings: ServerSettings = FAST) -> BackgroundServer:
+    return BackgroundServer(db, settings).start()
+
+
+class StreamReader:
+    """Reads an SSE stream in a thread, keeping the events and the raw lines it saw."""
+
+    def __init__(self, url: str, token: str, headers: dict[str, str] | None = None) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.lines: list[str] = []
+        self.status: int | None = None
+        self.closed = threading.Event()
+        self._client = httpx.Client(timeout=httpx.Timeout(5.0, read=10.0))
+        self._url = url
+        self._headers = {**bearer(token), **(headers or {})}
+        self._response: httpx.Response | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        current: dict[str, Any] = {}
+        try:
+            with self._client.stream("GET", self._url, headers=self._headers) as response:
+                self.status = response.status_code
+                self._response = response
+                for line in response.iter_lines():
+                    self.lines.append(line)
+                    if not line:
+                        if "data" in current:
+                            self.events.append(current)
+                        current = {}
+                    elif not line.startswith(":"):
+                        key, _, value = line.partition(": ")
+                        current[key] = value
+        except httpx.HTTPError:
+            pass
+        finally:
+            self.closed.set()
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while len(self.events) < count and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert len(self.events) >= count, f"got {len(self.events)} events, wanted {count}"
+        return self.events
+
+    def close(self) -> None:
+        self._client.close()
+        self._thread.join(5)
+
+
+def eventually(predicate: Any, timeout: float = 5.0, interval: float = 0.005) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
