@@ -39,6 +39,7 @@ from rollsafe.journal import (
     entry_hash,
     verify_chain,
 )
+from rollsafe.store import rows as record
 from rollsafe.store.records import (
     DEFAULT_ENVIRONMENT,
     BackupRecord,
@@ -484,18 +485,18 @@ class PostgresStore:
         rows = self._read("SELECT * FROM rollouts WHERE id = %s", (rollout_id,))
         if not rows:
             raise NotFoundError(f"no rollout {rollout_id!r}")
-        return _rollout(rows[0])
+        return record.rollout(rows[0])
 
     def list_rollouts(self, limit: int = 50) -> list[Rollout]:
         rows = self._read(
             'SELECT * FROM rollouts ORDER BY created_at DESC, id COLLATE "C" LIMIT %s', (limit,)
         )
-        return [_rollout(row) for row in rows]
+        return [record.rollout(row) for row in rows]
 
     def steps(self, rollout_id: str) -> list[StepRecord]:
         self.get_rollout(rollout_id)
         rows = self._read("SELECT * FROM steps WHERE rollout_id = %s ORDER BY idx", (rollout_id,))
-        return [_step(row) for row in rows]
+        return [record.step(row) for row in rows]
 
     def set_step_state(
         self,
@@ -512,7 +513,7 @@ class PostgresStore:
             row = tx.one(select, (rollout_id, index))
             if row is None:
                 raise NotFoundError(f"rollout {rollout_id!r} has no step {index}")
-            step = _step(row)
+            step = record.step(row)
             attempts = step.attempts + (1 if state is StepState.RUNNING else 0)
             started_at = now if state is StepState.RUNNING else step.started_at
             ended_at = now if state in (StepState.SUCCEEDED, StepState.FAILED) else None
@@ -533,7 +534,7 @@ class PostgresStore:
             if result is not None:
                 data["result"] = result
             tx.journal(f"step.{state}", data, actor=actor, rollout_id=rollout_id)
-            return _step(_found(tx.one(select, (rollout_id, index))))
+            return record.step(_found(tx.one(select, (rollout_id, index))))
 
         return self._write(body)
 
@@ -646,7 +647,7 @@ class PostgresStore:
             ' ORDER BY name COLLATE "C"',
             (environment,),
         )
-        return [_flag(row) for row in rows]
+        return [record.flag(row) for row in rows]
 
     def get_flag(self, name: str, environment: str = DEFAULT_ENVIRONMENT) -> FlagRecord:
         rows = self._read(
@@ -654,8 +655,8 @@ class PostgresStore:
             (environment, name),
         )
         if not rows:
-            raise NotFoundError(f"no flag {name!r}{_in(environment)}")
-        return _flag(rows[0])
+            raise NotFoundError(f"no flag {name!r}{record.in_environment(environment)}")
+        return record.flag(rows[0])
 
     def put_flag(
         self,
@@ -711,12 +712,12 @@ class PostgresStore:
                 "SELECT * FROM flags WHERE environment = %s AND name = %s", (environment, name)
             )
             if row is None or row["definition"] is None:
-                raise NotFoundError(f"no flag {name!r}{_in(environment)}")
+                raise NotFoundError(f"no flag {name!r}{record.in_environment(environment)}")
             version = row["version"]
             if expected_version is not None and expected_version != version:
                 raise ConflictError(
-                    f"flag {name!r}{_in(environment)} is at version {version}, not "
-                    f"{expected_version}; reload it and try again"
+                    f"flag {name!r}{record.in_environment(environment)} is at version "
+                    f"{version}, not {expected_version}; reload it and try again"
                 )
             revision = _next_flags_revision(tx)
             tx.execute(
@@ -749,7 +750,7 @@ class PostgresStore:
             ' ORDER BY revision, environment COLLATE "C", name COLLATE "C"',
             (after_revision,),
         )
-        return [_flag_change(row) for row in rows]
+        return [record.flag_change(row) for row in rows]
 
     # -- environments -----------------------------------------------------
 
@@ -803,11 +804,11 @@ class PostgresStore:
         rows = self._read("SELECT * FROM api_tokens WHERE id = %s", (token_id,))
         if not rows:
             raise NotFoundError(f"no token {token_id!r}")
-        return _token(rows[0])
+        return record.token(rows[0])
 
     def list_tokens(self) -> list[TokenRecord]:
         return [
-            _token(row)
+            record.token(row)
             for row in self._read('SELECT * FROM api_tokens ORDER BY created_at, id COLLATE "C"')
         ]
 
@@ -863,13 +864,13 @@ class PostgresStore:
                 'SELECT * FROM backups WHERE source = %s ORDER BY created_at DESC, id COLLATE "C"',
                 (source,),
             )
-        return [_backup(row) for row in rows]
+        return [record.backup(row) for row in rows]
 
     def get_backup(self, backup_id: str) -> BackupRecord:
         rows = self._read("SELECT * FROM backups WHERE id = %s", (backup_id,))
         if not rows:
             raise NotFoundError(f"no backup {backup_id!r}; see 'rollsafe backup list'")
-        return _backup(rows[0])
+        return record.backup(rows[0])
 
     def delete_backup(self, backup_id: str, *, actor: str, reason: str) -> None:
         def body(tx: _Transaction) -> None:
@@ -901,7 +902,7 @@ class PostgresStore:
                 "SELECT * FROM journal WHERE rollout_id = %s AND seq > %s ORDER BY seq",
                 (rollout_id, after_seq),
             )
-        return [_entry(row) for row in rows]
+        return [record.entry(row) for row in rows]
 
     def verify_journal(self) -> VerifyResult:
         """Check the whole chain against the head, both read from one snapshot."""
@@ -919,7 +920,7 @@ class PostgresStore:
                     with conn.cursor("rollsafe_verify", row_factory=dict_row) as cursor:
                         cursor.itersize = 1000
                         cursor.execute("SELECT * FROM journal ORDER BY seq")
-                        result = verify_chain((_entry(row) for row in cursor), head)
+                        result = verify_chain((record.entry(row) for row in cursor), head)
                     conn.execute("COMMIT")
                     return result
                 except psycopg.Error as error:
@@ -971,7 +972,7 @@ def _put_flag(
     version = row["version"] if row is not None and exists else 0
     if expected_version is not None and expected_version != version:
         raise ConflictError(
-            f"flag {name!r}{_in(environment)} is at version {version}, not "
+            f"flag {name!r}{record.in_environment(environment)} is at version {version}, not "
             f"{expected_version}; reload it and try again"
         )
     # A flag created again after a deletion continues its version sequence.
@@ -1044,106 +1045,3 @@ def _found(row: Row | None) -> Row:
     if row is None:
         raise StoreError("a row written in this transaction is missing")
     return row
-
-
-def _in(environment: str) -> str:
-    return "" if environment == DEFAULT_ENVIRONMENT else f" in environment {environment!r}"
-
-
-def _rollout(row: Row) -> Rollout:
-    return Rollout(
-        id=row["id"],
-        service=row["service"],
-        plan_path=row["plan_path"],
-        plan_text=row["plan_text"],
-        state=RolloutState(row["state"]),
-        step_index=row["step_index"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        owner=row["owner"],
-        lease_until=row["lease_until"],
-        requested=row["requested"],
-        reason=row["reason"],
-    )
-
-
-def _step(row: Row) -> StepRecord:
-    return StepRecord(
-        rollout_id=row["rollout_id"],
-        index=row["idx"],
-        kind=row["kind"],
-        spec=json.loads(row["spec"]),
-        state=StepState(row["state"]),
-        attempts=row["attempts"],
-        started_at=row["started_at"],
-        ended_at=row["ended_at"],
-        result=json.loads(row["result"]),
-    )
-
-
-def _flag(row: Row) -> FlagRecord:
-    return FlagRecord(
-        name=row["name"],
-        definition=json.loads(row["definition"]),
-        version=row["version"],
-        updated_at=row["updated_at"],
-        updated_by=row["updated_by"],
-    )
-
-
-def _flag_change(row: Row) -> FlagChange:
-    definition = row["definition"]
-    return FlagChange(
-        environment=row["environment"],
-        name=row["name"],
-        definition=json.loads(definition) if definition is not None else None,
-        version=row["version"],
-        revision=row["revision"],
-        updated_at=row["updated_at"],
-        updated_by=row["updated_by"],
-    )
-
-
-def _token(row: Row) -> TokenRecord:
-    return TokenRecord(
-        id=row["id"],
-        name=row["name"],
-        scope=TokenScope(row["scope"]),
-        environment=row["environment"],
-        sha256=row["sha256"],
-        created_at=row["created_at"],
-        created_by=row["created_by"],
-        revoked_at=row["revoked_at"],
-    )
-
-
-def _backup(row: Row) -> BackupRecord:
-    return BackupRecord(
-        id=row["id"],
-        source=row["source"],
-        kind=row["kind"],
-        path=row["path"],
-        sha256=row["sha256"],
-        size=row["size"],
-        created_at=row["created_at"],
-        rollout_id=row["rollout_id"],
-        manifest=json.loads(row["manifest"]),
-    )
-
-
-def _entry(row: Row) -> JournalEntry:
-    try:
-        data = json.loads(row["data"])
-    except ValueError:
-        # An edited row may no longer be JSON; keep it so verification names it.
-        data = {"unparseable": row["data"]}
-    return JournalEntry(
-        seq=row["seq"],
-        ts=row["ts"],
-        kind=row["kind"],
-        actor=row["actor"],
-        rollout_id=row["rollout_id"],
-        data=data,
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-    )

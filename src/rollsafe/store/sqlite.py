@@ -28,6 +28,7 @@ from rollsafe.journal import (
     entry_hash,
     verify_chain,
 )
+from rollsafe.store import rows as record
 from rollsafe.store.records import (
     DEFAULT_ENVIRONMENT,
     BackupRecord,
@@ -39,7 +40,6 @@ from rollsafe.store.records import (
     StepRecord,
     StepState,
     TokenRecord,
-    TokenScope,
 )
 
 # Each entry upgrades the schema by one version (PRAGMA user_version); never edit a shipped one.
@@ -294,16 +294,16 @@ class SqliteStore:
         rows = self._read("SELECT * FROM rollouts WHERE id = ?", (rollout_id,))
         if not rows:
             raise NotFoundError(f"no rollout {rollout_id!r}")
-        return _rollout(rows[0])
+        return record.rollout(rows[0])
 
     def list_rollouts(self, limit: int = 50) -> list[Rollout]:
         rows = self._read("SELECT * FROM rollouts ORDER BY created_at DESC LIMIT ?", (limit,))
-        return [_rollout(row) for row in rows]
+        return [record.rollout(row) for row in rows]
 
     def steps(self, rollout_id: str) -> list[StepRecord]:
         self.get_rollout(rollout_id)
         rows = self._read("SELECT * FROM steps WHERE rollout_id = ? ORDER BY idx", (rollout_id,))
-        return [_step(row) for row in rows]
+        return [record.step(row) for row in rows]
 
     def set_step_state(
         self,
@@ -321,7 +321,7 @@ class SqliteStore:
             ).fetchone()
             if row is None:
                 raise NotFoundError(f"rollout {rollout_id!r} has no step {index}")
-            step = _step(row)
+            step = record.step(row)
             attempts = step.attempts + (1 if state is StepState.RUNNING else 0)
             started_at = now if state is StepState.RUNNING else step.started_at
             ended_at = now if state in (StepState.SUCCEEDED, StepState.FAILED) else None
@@ -345,7 +345,7 @@ class SqliteStore:
             row = db.execute(
                 "SELECT * FROM steps WHERE rollout_id = ? AND idx = ?", (rollout_id, index)
             ).fetchone()
-        return _step(row)
+        return record.step(row)
 
     def set_rollout_state(
         self,
@@ -446,7 +446,7 @@ class SqliteStore:
             "SELECT * FROM flags WHERE environment = ? AND definition IS NOT NULL ORDER BY name",
             (environment,),
         )
-        return [_flag(row) for row in rows]
+        return [record.flag(row) for row in rows]
 
     def get_flag(self, name: str, environment: str = DEFAULT_ENVIRONMENT) -> FlagRecord:
         rows = self._read(
@@ -454,8 +454,8 @@ class SqliteStore:
             (environment, name),
         )
         if not rows:
-            raise NotFoundError(f"no flag {name!r}{_in(environment)}")
-        return _flag(rows[0])
+            raise NotFoundError(f"no flag {name!r}{record.in_environment(environment)}")
+        return record.flag(rows[0])
 
     def put_flag(
         self,
@@ -506,12 +506,12 @@ class SqliteStore:
                 "SELECT * FROM flags WHERE environment = ? AND name = ?", (environment, name)
             ).fetchone()
             if row is None or row["definition"] is None:
-                raise NotFoundError(f"no flag {name!r}{_in(environment)}")
+                raise NotFoundError(f"no flag {name!r}{record.in_environment(environment)}")
             version = row["version"]
             if expected_version is not None and expected_version != version:
                 raise ConflictError(
-                    f"flag {name!r}{_in(environment)} is at version {version}, not "
-                    f"{expected_version}; reload it and try again"
+                    f"flag {name!r}{record.in_environment(environment)} is at version "
+                    f"{version}, not {expected_version}; reload it and try again"
                 )
             revision = self._next_flags_revision(db)
             db.execute(
@@ -541,7 +541,7 @@ class SqliteStore:
             "SELECT * FROM flags WHERE revision > ? ORDER BY revision, environment, name",
             (after_revision,),
         )
-        return [_flag_change(row) for row in rows]
+        return [record.flag_change(row) for row in rows]
 
     def _next_flags_revision(self, db: sqlite3.Connection) -> int:
         db.execute("UPDATE counters SET value = value + 1 WHERE name = 'flags_revision'")
@@ -567,7 +567,7 @@ class SqliteStore:
         version = row["version"] if exists else 0
         if expected_version is not None and expected_version != version:
             raise ConflictError(
-                f"flag {name!r}{_in(environment)} is at version {version}, not "
+                f"flag {name!r}{record.in_environment(environment)} is at version {version}, not "
                 f"{expected_version}; reload it and try again"
             )
         # A flag created again after a deletion continues its version sequence.
@@ -645,10 +645,12 @@ class SqliteStore:
         rows = self._read("SELECT * FROM api_tokens WHERE id = ?", (token_id,))
         if not rows:
             raise NotFoundError(f"no token {token_id!r}")
-        return _token(rows[0])
+        return record.token(rows[0])
 
     def list_tokens(self) -> list[TokenRecord]:
-        return [_token(row) for row in self._read("SELECT * FROM api_tokens ORDER BY created_at")]
+        return [
+            record.token(row) for row in self._read("SELECT * FROM api_tokens ORDER BY created_at")
+        ]
 
     def revoke_token(self, token_id: str, *, actor: str) -> TokenRecord:
         """Revoke a token for good; revoking a revoked token changes nothing."""
@@ -697,13 +699,13 @@ class SqliteStore:
             rows = self._read(
                 "SELECT * FROM backups WHERE source = ? ORDER BY created_at DESC", (source,)
             )
-        return [_backup(row) for row in rows]
+        return [record.backup(row) for row in rows]
 
     def get_backup(self, backup_id: str) -> BackupRecord:
         rows = self._read("SELECT * FROM backups WHERE id = ?", (backup_id,))
         if not rows:
             raise NotFoundError(f"no backup {backup_id!r}; see 'rollsafe backup list'")
-        return _backup(rows[0])
+        return record.backup(rows[0])
 
     def delete_backup(self, backup_id: str, *, actor: str, reason: str) -> None:
         with self._write() as db:
@@ -735,7 +737,7 @@ class SqliteStore:
                 "SELECT * FROM journal WHERE rollout_id = ? AND seq > ? ORDER BY seq",
                 (rollout_id, after_seq),
             )
-        return [_entry(row) for row in rows]
+        return [record.entry(row) for row in rows]
 
     def verify_journal(self) -> VerifyResult:
         head_rows = self._read("SELECT seq, hash FROM journal_head WHERE id = 1")
@@ -743,113 +745,10 @@ class SqliteStore:
         with self._lock:
             try:
                 cursor = self._db.execute("SELECT * FROM journal ORDER BY seq")
-                return verify_chain((_entry(row) for row in cursor), head)
+                return verify_chain((record.entry(row) for row in cursor), head)
             except (sqlite3.Error, ValueError) as error:
                 raise StoreError(f"cannot read the journal in {self.path}: {error}") from error
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-
-def _rollout(row: sqlite3.Row) -> Rollout:
-    return Rollout(
-        id=row["id"],
-        service=row["service"],
-        plan_path=row["plan_path"],
-        plan_text=row["plan_text"],
-        state=RolloutState(row["state"]),
-        step_index=row["step_index"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        owner=row["owner"],
-        lease_until=row["lease_until"],
-        requested=row["requested"],
-        reason=row["reason"],
-    )
-
-
-def _step(row: sqlite3.Row) -> StepRecord:
-    return StepRecord(
-        rollout_id=row["rollout_id"],
-        index=row["idx"],
-        kind=row["kind"],
-        spec=json.loads(row["spec"]),
-        state=StepState(row["state"]),
-        attempts=row["attempts"],
-        started_at=row["started_at"],
-        ended_at=row["ended_at"],
-        result=json.loads(row["result"]),
-    )
-
-
-def _flag(row: sqlite3.Row) -> FlagRecord:
-    return FlagRecord(
-        name=row["name"],
-        definition=json.loads(row["definition"]),
-        version=row["version"],
-        updated_at=row["updated_at"],
-        updated_by=row["updated_by"],
-    )
-
-
-def _flag_change(row: sqlite3.Row) -> FlagChange:
-    definition = row["definition"]
-    return FlagChange(
-        environment=row["environment"],
-        name=row["name"],
-        definition=json.loads(definition) if definition is not None else None,
-        version=row["version"],
-        revision=row["revision"],
-        updated_at=row["updated_at"],
-        updated_by=row["updated_by"],
-    )
-
-
-def _token(row: sqlite3.Row) -> TokenRecord:
-    return TokenRecord(
-        id=row["id"],
-        name=row["name"],
-        scope=TokenScope(row["scope"]),
-        environment=row["environment"],
-        sha256=row["sha256"],
-        created_at=row["created_at"],
-        created_by=row["created_by"],
-        revoked_at=row["revoked_at"],
-    )
-
-
-def _in(environment: str) -> str:
-    return "" if environment == DEFAULT_ENVIRONMENT else f" in environment {environment!r}"
-
-
-def _backup(row: sqlite3.Row) -> BackupRecord:
-    return BackupRecord(
-        id=row["id"],
-        source=row["source"],
-        kind=row["kind"],
-        path=row["path"],
-        sha256=row["sha256"],
-        size=row["size"],
-        created_at=row["created_at"],
-        rollout_id=row["rollout_id"],
-        manifest=json.loads(row["manifest"]),
-    )
-
-
-def _entry(row: sqlite3.Row) -> JournalEntry:
-    try:
-        data = json.loads(row["data"])
-    except ValueError:
-        # An edited row may no longer be JSON; keep it so verification names it.
-        data = {"unparseable": row["data"]}
-    return JournalEntry(
-        seq=row["seq"],
-        ts=row["ts"],
-        kind=row["kind"],
-        actor=row["actor"],
-        rollout_id=row["rollout_id"],
-        data=data,
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-    )
