@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import Any
 
@@ -17,8 +16,8 @@ from rollsafe.sdk.base import (
     StreamUnsupportedError,
     check_status,
 )
-from rollsafe.sdk.protocol import CONNECTED, FEATURES_PATH, STREAM_PATH, UPDATED
-from rollsafe.sdk.sse import ServerEvent, SSEParser
+from rollsafe.sdk.protocol import FEATURES_PATH, STREAM_PATH
+from rollsafe.sdk.sse import SSEParser
 
 log = logging.getLogger("rollsafe.sdk")
 
@@ -170,21 +169,6 @@ class AsyncFlagClient(ClientBase):
                 for event in parser.feed(chunk):
                     if self._on_event(event):
                         connected[0] = True
-
-    def _on_event(self, event: ServerEvent) -> bool:
-        if event.event not in (CONNECTED, UPDATED):
-            return False
-        revision = int(event.id) if event.id and event.id.isdigit() else None
-        try:
-            self._apply(json.loads(event.data), revision, "stream")
-        except Exception:
-            self.revision = None
-            raise
-        if event.event == CONNECTED:
-            self.status = "streaming"
-            self._recovered(f"flag service {self.url}")
-            return True
-        return False
 
     async def _poll_once(self) -> None:
         headers, params = self._poll_request()

@@ -26,7 +26,8 @@ import httpx
 from rollsafe import __version__
 from rollsafe.errors import FlagError
 from rollsafe.flags import Engine
-from rollsafe.sdk.protocol import changed_names
+from rollsafe.sdk.protocol import CONNECTED, UPDATED, changed_names
+from rollsafe.sdk.sse import ServerEvent
 from rollsafe.sdk.stores import StoreSource
 from rollsafe.store.records import DEFAULT_ENVIRONMENT
 
@@ -271,6 +272,23 @@ class ClientBase:
         if self.revision is not None:
             headers["Last-Event-ID"] = str(self.revision)
         return headers, {"environment": self.environment}
+
+    def _on_event(self, event: ServerEvent) -> bool:
+        """Apply one stream event; True for the connected event. Raises to reconnect."""
+        if event.event not in (CONNECTED, UPDATED):
+            return False
+        revision = int(event.id) if event.id and event.id.isdigit() else None
+        try:
+            self._apply(json.loads(event.data), revision, "stream")
+        except Exception:
+            # A change we could not apply leaves the state unknown: start again from scratch.
+            self.revision = None
+            raise
+        if event.event == CONNECTED:
+            self.status = "streaming"
+            self._recovered(f"flag service {self.url}")
+            return True
+        return False
 
     def _poll_request(self) -> tuple[dict[str, str], dict[str, str]]:
         headers = {"If-None-Match": self._etag} if self._etag else {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import socket
@@ -19,8 +18,8 @@ from rollsafe.sdk.base import (
     StreamUnsupportedError,
     check_status,
 )
-from rollsafe.sdk.protocol import CONNECTED, FEATURES_PATH, STREAM_PATH, UPDATED
-from rollsafe.sdk.sse import ServerEvent, SSEParser
+from rollsafe.sdk.protocol import FEATURES_PATH, STREAM_PATH
+from rollsafe.sdk.sse import SSEParser
 
 log = logging.getLogger("rollsafe.sdk")
 
@@ -198,23 +197,6 @@ class FlagClient(ClientBase):
                         return
             finally:
                 self._socket = None
-
-    def _on_event(self, event: ServerEvent) -> bool:
-        """Apply one stream event; True for the connected event. Raises to reconnect."""
-        if event.event not in (CONNECTED, UPDATED):
-            return False
-        revision = int(event.id) if event.id and event.id.isdigit() else None
-        try:
-            self._apply(json.loads(event.data), revision, "stream")
-        except Exception:
-            # A change we could not apply leaves the state unknown: start again from scratch.
-            self.revision = None
-            raise
-        if event.event == CONNECTED:
-            self.status = "streaming"
-            self._recovered(f"flag service {self.url}")
-            return True
-        return False
 
     def _poll_once(self) -> None:
         headers, params = self._poll_request()
