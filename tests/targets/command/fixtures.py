@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.targets.conftest import get, pids_in, running
+
 APP = Path(__file__).with_name("app.py")
 BIN = Path(sys.executable).parent
 SUPERVISORD = BIN / "supervisord"
@@ -53,34 +55,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
-
-
-def running(pid: int) -> bool:
-    """True if ``pid`` is a live process (a zombie no longer runs)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def pids_in(directory: Path) -> list[int]:
-    """Live processes whose working directory is ``directory``."""
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                cwd = os.readlink(f"/proc/{name}/cwd")
-            except OSError:
-                continue
-            if Path(cwd) == directory.resolve() and running(int(name)):
-                found.append(int(name))
-    return found
-
-
-def get(url: str) -> httpx.Response:
-    with httpx.Client(timeout=2.0, trust_env=False) as client:
-        return client.get(url)
 
 
 class Supervisor:
