@@ -1,4 +1,5 @@
-"""Three controllers share one store; one dies by SIGKILL; every rollout still ends once."""
+"""Three controllers share one store (SQLite file or PostgreSQL database); one dies by
+SIGKILL; every rollout still ends once."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rollsafe.controller import Controller
-from rollsafe.store import RolloutState, SqliteStore
+from rollsafe.store import RolloutState, open_store_url
+from tests.store.backends import postgres_schema
 
 pytestmark = pytest.mark.slow
 
@@ -35,24 +38,34 @@ steps:
 """
 
 
-def controller(home: Path) -> subprocess.Popen[str]:
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_address(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """What the controllers get as ``--store``: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "shared" / "rollsafe.db")
+        return
+    with postgres_schema() as url:
+        yield url
+
+
+def controller(home: Path, store_address: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "rollsafe", "--home", str(home), "controller", "run",
-         "--poll", "0.2", "--max-concurrent", "8"],
+        [sys.executable, "-m", "rollsafe", "--home", str(home), "--store", store_address,
+         "controller", "run", "--poll", "0.2", "--max-concurrent", "8"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
 
-def test_three_controllers_twenty_rollouts_one_killed(tmp_path: Path) -> None:
+def test_three_controllers_twenty_rollouts_one_killed(tmp_path: Path, store_address: str) -> None:
     home = tmp_path / "home"
-    store = SqliteStore(home / "rollsafe.db")
+    store = open_store_url(store_address)
     ids = []
     for n in range(20):
         plan = tmp_path / f"plan-{n}.yaml"
         plan.write_text(PLAN.format(n=n, root=tmp_path / f"target-{n}"))
         ids.append(Controller(store, home).create(plan, actor="test").id)
 
-    controllers = [controller(home) for _ in range(3)]
+    controllers = [controller(tmp_path / f"home-{i}", store_address) for i in range(3)]
     try:
         victim = controllers[0]
         deadline = time.monotonic() + 30

@@ -60,12 +60,21 @@ def root(
             file_okay=False,
         ),
     ] = Path(".rollsafe"),
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            envvar="ROLLSAFE_STORE",
+            help="State store: a postgresql:// URL (shared by several controllers) or a "
+            "SQLite file. Default: rollsafe.db in --home.",
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
     del version
-    ctx.obj = Home(home)
+    ctx.obj = Home(home, store or None)
 
 
 def main() -> None:

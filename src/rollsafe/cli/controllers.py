@@ -42,6 +42,6 @@ def run(
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        console.print(f"controller {loop.owner} polling {home.db_path}")
+        console.print(f"controller {loop.owner} polling {store.where}")
         loop.run(once=once)
         store.close()

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from rollsafe.cli.home import home_of
 from rollsafe.cli.output import (
     EXIT_FAILED,
     EXIT_INVALID,
@@ -18,9 +19,11 @@ from rollsafe.cli.output import (
     reported_errors,
 )
 from rollsafe.demo.runner import FAULTS, run_demo
+from rollsafe.store.opening import redacted
 
 
 def demo(
+    ctx: typer.Context,
     workdir: Annotated[
         Path, typer.Option("--workdir", help="Where releases, data and state go (wiped first).")
     ] = Path(".rollsafe-demo"),
@@ -31,8 +34,17 @@ def demo(
     rate: Annotated[
         float, typer.Option("--rate", help="Requests per second of load.", min=1)
     ] = 100.0,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="State store instead of the workdir's SQLite file: a postgresql:// URL "
+            "(use a database of its own: the demo switches its flags off first).",
+        ),
+    ] = None,
 ) -> None:
     """Roll out shop 1.1.0 over 1.0.0 under load, gated by canary analysis."""
+    store = store or home_of(ctx).store_url  # `rollsafe --store URL demo` works too
     if fault not in FAULTS:
         fail(f"--fault: must be one of {', '.join(FAULTS)}, got {fault!r}", EXIT_INVALID)
     if not as_json:
@@ -42,7 +54,11 @@ def demo(
     with reported_errors():
         try:
             result = run_demo(
-                workdir, fault=fault, rate=rate, on_entry=None if as_json else print_entry
+                workdir,
+                fault=fault,
+                rate=rate,
+                on_entry=None if as_json else print_entry,
+                store_url=store,
             )
         except KeyboardInterrupt:
             console.print("[yellow]interrupted; every demo process was stopped[/yellow]")
@@ -62,8 +78,7 @@ def demo(
         console.print(table)
         if result.report is not None:
             console.print(f"incident report: {result.report}")
-        console.print(
-            f"journal: rollsafe --home {result.home} journal show --rollout {result.rollout_id}"
-        )
+        where = f"--store {redacted(store)}" if store else f"--home {result.home}"
+        console.print(f"journal: rollsafe {where} journal show --rollout {result.rollout_id}")
     if result.outcome == "failed":
         raise typer.Exit(EXIT_FAILED)

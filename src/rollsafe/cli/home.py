@@ -1,4 +1,4 @@
-"""The state home every command works in: where the database and artifacts live."""
+"""Where every command works: the home directory for artifacts, and the state store."""
 
 from __future__ import annotations
 
@@ -8,27 +8,33 @@ from pathlib import Path
 import typer
 
 from rollsafe.cli.output import fail
-from rollsafe.store import SqliteStore, Store
+from rollsafe.store import DATABASE_FILE, Store, is_postgres_url, open_store_url
 
 
 @dataclass(frozen=True)
 class Home:
+    """``path`` holds backups, reports and logs; the store is ``store_url`` if given
+    (``--store``: a ``postgresql://`` URL or a SQLite file), else ``<path>/rollsafe.db``."""
+
     path: Path
+    store_url: str | None = None
 
     @property
-    def db_path(self) -> Path:
-        return self.path / "rollsafe.db"
+    def store_address(self) -> str:
+        return self.store_url or str(self.path / DATABASE_FILE)
 
     def open_store(self) -> Store:
         for sub in ("backups", "reports", "logs"):
             (self.path / sub).mkdir(parents=True, exist_ok=True)
-        return SqliteStore(self.db_path)
+        return open_store_url(self.store_address)
 
     def open_existing_store(self) -> Store:
-        """For read-only commands: do not create a home that is not there."""
-        if not self.db_path.exists():
-            fail(f"no rollsafe state in {self.path} (no {self.db_path.name}); see --home")
-        return SqliteStore(self.db_path)
+        """For read-only commands: do not create a SQLite store that is not there."""
+        address = self.store_address
+        if not is_postgres_url(address) and not Path(address).exists():
+            where = "--store" if self.store_url else "--home"
+            fail(f"no rollsafe state at {address}; see {where}")
+        return open_store_url(address)
 
 
 def home_of(ctx: typer.Context) -> Home:

@@ -6,7 +6,6 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -98,9 +97,9 @@ def _flag_state(feature: dict[str, Any]) -> str:
     return f"on, rollout {rollouts[0]}%" if rollouts else "on"
 
 
-def journal_tail(db_path: Path, rollout_id: str) -> JournalFollower:
+def journal_tail(store_address: str, rollout_id: str) -> JournalFollower:
     """Print a rollout's journal entries as they land, while a command drives it."""
-    return JournalFollower(db_path, print_entry, rollout_id=rollout_id)
+    return JournalFollower(store_address, print_entry, rollout_id=rollout_id)
 
 
 def print_entry(entry: JournalEntry) -> None:

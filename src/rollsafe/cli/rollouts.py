@@ -85,7 +85,7 @@ def abort(
     home = home_of(ctx)
     with reported_errors():
         store = home.open_existing_store()
-        with journal_tail(home.db_path, rollout_id):
+        with journal_tail(home.store_address, rollout_id):
             rollout = Controller(store, home.path).abort(rollout_id)
     if not rollout.state.is_final:
         console.print(f"abort requested; {rollout.owner} is rolling back {rollout_id}")
@@ -172,7 +172,7 @@ def _drive(
     try:
         if quiet:
             return controller.run(rollout_id, resume=resume)
-        with journal_tail(home.db_path, rollout_id):
+        with journal_tail(home.store_address, rollout_id):
             return controller.run(rollout_id, resume=resume)
     except KeyboardInterrupt:
         # The store says which step was running; resume picks it up from there.
@@ -244,6 +244,6 @@ def rollback(
     with reported_errors():
         store = home.open_existing_store()
         target = _pick(store, rollout_id)
-        with journal_tail(home.db_path, target.id):
+        with journal_tail(home.store_address, target.id):
             rollout = Controller(store, home.path).roll_back_to(target.id, level)
     _finish(store, rollout, as_json, home)

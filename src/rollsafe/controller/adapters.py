@@ -11,10 +11,11 @@ from rollsafe.targets import CommandTarget, ProcessTarget, Target
 from rollsafe.typing import MetricSource
 
 
-def build_target(plan: Plan, home: Path) -> Target:
+def build_target(plan: Plan, home: Path, store_address: str | None = None) -> Target:
+    """``store_address`` is handed to the instances a process target starts (ROLLSAFE_STORE)."""
     if isinstance(plan.target, CommandTargetConfig):
         return CommandTarget(plan.target, service=plan.service, home=home)
-    return ProcessTarget(plan.target, service=plan.service, home=home)
+    return ProcessTarget(plan.target, service=plan.service, home=home, store=store_address)
 
 
 def build_source(plan: Plan, target: Target) -> MetricSource:

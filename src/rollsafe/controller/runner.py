@@ -124,7 +124,7 @@ class Controller:
 
     def _context(self, rollout: Rollout) -> StepContext:
         plan = self.plan_of(rollout)
-        target = build_target(plan, self.home)
+        target = build_target(plan, self.home, self.store.address)
         return StepContext(self.store, rollout.id, plan, target, self.home, self.owner)
 
     @staticmethod

@@ -22,14 +22,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from rollsafe.config import load_plan
+from rollsafe.config import Plan, load_plan
 from rollsafe.controller import Controller
 from rollsafe.controller.adapters import build_target
 from rollsafe.demo.load import generate_load
-from rollsafe.errors import RollsafeError
+from rollsafe.errors import NotFoundError, RollsafeError
+from rollsafe.flags import rollout_feature
 from rollsafe.journal import JournalEntry
 from rollsafe.report import write_incident
-from rollsafe.store import JournalFollower, RolloutState, SqliteStore
+from rollsafe.store import DATABASE_FILE, JournalFollower, RolloutState, Store, open_store_url
 from rollsafe.targets import Target
 
 RELEASES = ("1.0.0", "1.1.0")
@@ -99,10 +100,13 @@ def run_demo(
     on_entry: Callable[[JournalEntry], None] | None = None,
     keep_running: bool = False,
     before_rollout: Callable[[], None] | None = None,
+    store_url: str | None = None,
 ) -> DemoResult:
     """Run the demo rollout; with ``keep_running`` the shop stays up (tests inspect it).
 
     ``before_rollout`` runs under load just before the rollout is created.
+    ``store_url``: the state store (a ``postgresql://`` URL or SQLite file) instead
+    of ``<workdir>/home/rollsafe.db``; the plan's flags are switched off in it first.
     """
     workdir = workdir.resolve()
     plan_path = prepare_workdir(workdir, fault)
@@ -110,10 +114,11 @@ def run_demo(
     for sub in ("backups", "reports", "logs"):
         (home / sub).mkdir(parents=True, exist_ok=True)
     plan = load_plan(plan_path)
-    target = build_target(plan, home)
-    store = SqliteStore(home / "rollsafe.db")
+    store = open_store_url(store_url or home / DATABASE_FILE)
+    target = build_target(plan, home, store.address)
     started = time.time()
     try:
+        _flags_off(store, plan)
         with _interrupts_raise(), _stopping(target, unless=keep_running):
             target.deploy(RELEASES[0])
             with _background_load(target.endpoints, rate) as load_stats:
@@ -122,7 +127,7 @@ def run_demo(
                 controller = Controller(store, home)
                 rollout = controller.create(plan_path, actor="demo")
                 follower = JournalFollower(
-                    home / "rollsafe.db", on_entry or _ignore, rollout_id=rollout.id
+                    store.address, on_entry or _ignore, rollout_id=rollout.id
                 )
                 with follower:
                     rollout = controller.run(rollout.id)
@@ -208,6 +213,18 @@ def rollback_timing(entries: list[JournalEntry], started: float, fault: str) -> 
             for level in levels
         ],
     }
+
+
+def _flags_off(store: Store, plan: Plan) -> None:
+    """A store that outlives the workdir (PostgreSQL) may hold the last demo's flags, on."""
+    for definition in plan.flags:
+        try:
+            current = store.get_flag(definition.name).definition
+        except NotFoundError:
+            continue
+        off = rollout_feature(definition.name, 0, enabled=False)
+        if current != off:
+            store.put_flag(definition.name, off, actor="demo")
 
 
 def _ignore(entry: JournalEntry) -> None:

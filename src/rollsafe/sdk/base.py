@@ -314,13 +314,13 @@ class ClientBase:
             result = source.read()
             if result is not None:
                 self._apply(result[0], result[1], "store")
-            elif source.path.exists():
+            elif source.exists():
                 self._ready.set()
         except Exception as error:
             source.forget()
-            self._failed(error, None, what=f"flag store {source.path}")
+            self._failed(error, None, what=f"flag store {source.where}")
             return False
-        self._recovered(f"flag store {source.path}")
+        self._recovered(f"flag store {source.where}")
         return True
 
     # -- problems: warn once per change of health, then at most every minute ------------

@@ -1,4 +1,5 @@
-"""Flags straight from a rollsafe state store: for services on the store's machine, no server.
+"""Flags straight from a rollsafe state store, with no flag server: a SQLite file on the
+service's machine, or the PostgreSQL database the controllers share.
 
 Each read is one indexed query of the flags revision; the changed flags are
 read only when it moved, and come back as a delta document.
@@ -11,19 +12,22 @@ from pathlib import Path
 from typing import Any
 
 from rollsafe.sdk.protocol import delta_event, hydration
+from rollsafe.store.opening import is_postgres_url, open_store_url, redacted
+from rollsafe.store.protocol import Store
 from rollsafe.store.records import DEFAULT_ENVIRONMENT
-from rollsafe.store.sqlite import SqliteStore
 
 
 class StoreSource:
-    """Reads changes from the SQLite store at ``path``; not thread-safe (one reader thread)."""
+    """Reads changes from the store at ``address`` (a SQLite path or a ``postgresql://``
+    URL); not thread-safe (one reader thread)."""
 
     def __init__(
-        self, path: str | os.PathLike[str], environment: str = DEFAULT_ENVIRONMENT
+        self, address: str | os.PathLike[str], environment: str = DEFAULT_ENVIRONMENT
     ) -> None:
-        self.path = Path(path)
+        self.address = os.fspath(address)
+        self.where = redacted(self.address)
         self.environment = environment
-        self._store: SqliteStore | None = None
+        self._store: Store | None = None
         self._revision: int | None = None
 
     def read(self) -> tuple[dict[str, Any], int] | None:
@@ -33,9 +37,9 @@ class StoreSource:
         file that does not exist yet is "nothing changed" (it is not created here).
         """
         if self._store is None:
-            if not self.path.exists():
+            if not self.exists():
                 return None
-            self._store = SqliteStore(self.path)
+            self._store = open_store_url(self.address)
         revision = self._store.flags_revision()
         if revision == self._revision:
             return None
@@ -54,6 +58,10 @@ class StoreSource:
             revision = max([revision, *(c.revision for c in changes)])
         self._revision = revision
         return document, revision
+
+    def exists(self) -> bool:
+        """False for a SQLite file not created yet; a database is assumed to exist."""
+        return is_postgres_url(self.address) or Path(self.address).exists()
 
     def forget(self) -> None:
         """Drop the connection without closing it (in a child after fork: it is the parent's)."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rollsafe.store.follow import JournalFollower
+from rollsafe.store.opening import DATABASE_FILE, is_postgres_url, open_store_url
 from rollsafe.store.protocol import Store
 from rollsafe.store.records import (
     BackupRecord,
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rollsafe.store.postgres import PostgresStore
 
 __all__ = [
+    "DATABASE_FILE",
     "BackupRecord",
     "FlagRecord",
     "JournalFollower",
@@ -31,7 +32,7 @@ __all__ = [
     "StepRecord",
     "StepState",
     "Store",
-    "open_store",
+    "is_postgres_url",
     "open_store_url",
 ]
 
@@ -43,21 +44,3 @@ def __getattr__(name: str) -> Any:
 
         return PostgresStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def open_store(home: Path) -> Store:
-    """The state store of a rollsafe home (``<home>/rollsafe.db``)."""
-    return SqliteStore(home / "rollsafe.db")
-
-
-def open_store_url(url_or_path: str) -> Store:
-    """A store from ``--store`` / ``ROLLSAFE_STORE``: a ``postgresql://`` URL or a SQLite path.
-
-    A path naming an existing directory means the ``rollsafe.db`` inside it.
-    """
-    if url_or_path.startswith(("postgresql://", "postgres://")):
-        from rollsafe.store.postgres import PostgresStore
-
-        return PostgresStore(url_or_path)
-    path = Path(url_or_path).expanduser()
-    return SqliteStore(path / "rollsafe.db" if path.is_dir() else path)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from rollsafe.journal import JournalEntry
+from rollsafe.store.opening import open_store_url
 from rollsafe.store.protocol import Store
-from rollsafe.store.sqlite import SqliteStore
 
 
 class JournalFollower:
@@ -21,15 +21,17 @@ class JournalFollower:
 
     def __init__(
         self,
-        store: Store | Path,
+        store: Store | str | os.PathLike[str],
         on_entry: Callable[[JournalEntry], None],
         *,
         rollout_id: str | None = None,
         interval: float = 0.2,
     ) -> None:
-        # Given a path, the follower reads through a connection of its own and closes it.
-        self._owns_store = isinstance(store, Path)
-        self._store: Store = SqliteStore(store) if isinstance(store, Path) else store
+        # Given an address, the follower reads through a connection of its own and closes it.
+        self._owns_store = isinstance(store, str | os.PathLike)
+        self._store: Store = (
+            open_store_url(store) if isinstance(store, str | os.PathLike) else store
+        )
         self._on_entry = on_entry
         self._rollout_id = rollout_id
         self._interval = interval

@@ -281,6 +281,10 @@ class PostgresStore:
         self._with_retries(self._migrate, "open")
         self._pool.open(wait=False)
 
+    @property
+    def address(self) -> str:
+        return self.url
+
     # -- plumbing ---------------------------------------------------------
 
     def _migrate(self) -> None:

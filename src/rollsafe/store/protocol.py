@@ -23,6 +23,16 @@ from rollsafe.store.records import (
 class Store(Protocol):
     """State of rollouts, flags and backups; every change is journaled in the same transaction."""
 
+    @property
+    def address(self) -> str:
+        """What `rollsafe.store.open_store_url` takes to open this store again (a path or URL)."""
+        ...
+
+    @property
+    def where(self) -> str:
+        """The address for messages and logs: a URL without its password."""
+        ...
+
     # Rollouts and their steps
     def create_rollout(
         self,

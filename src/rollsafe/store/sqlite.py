@@ -157,6 +157,7 @@ class SqliteStore:
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 10.0) -> None:
         self.path = Path(path)
+        self.where = str(self.path)
         self._lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -170,6 +171,10 @@ class SqliteStore:
             self._migrate()
         except sqlite3.Error as error:
             raise StoreError(f"cannot open state database {self.path}: {error}") from error
+
+    @property
+    def address(self) -> str:
+        return str(self.path)
 
     # -- plumbing ---------------------------------------------------------
 

@@ -20,20 +20,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--release-dir", type=Path, required=True, help="holds release.json")
     parser.add_argument("--port", type=int, required=True, help="port on 127.0.0.1")
     parser.add_argument("--db", type=Path, required=True, help="the shared SQLite orders file")
-    parser.add_argument("--home", type=Path, required=True, help="rollsafe home (rollsafe.db)")
+    parser.add_argument(
+        "--home", type=Path, required=True, help="rollsafe home (its rollsafe.db holds flags)"
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
 
     from rollsafe.sdk import FlagClient
 
-    # Flags from the store next to the shop (no flag server needed); with
-    # ROLLSAFE_FLAGS_URL (and ROLLSAFE_FLAGS_TOKEN) streamed from `rollsafe server`
+    # Flags from the state store (ROLLSAFE_STORE, a SQLite file or PostgreSQL URL, set
+    # by the process target; else the home's rollsafe.db): no flag server needed. With
+    # ROLLSAFE_FLAGS_URL (and ROLLSAFE_FLAGS_TOKEN) they stream from `rollsafe server`
     # instead, the store then serving as the fallback while the server is unreachable.
     flags = FlagClient(
         os.environ.get("ROLLSAFE_FLAGS_URL") or None,
         os.environ.get("ROLLSAFE_FLAGS_TOKEN") or None,
-        store=args.home / "rollsafe.db",
+        store=os.environ.get("ROLLSAFE_STORE") or args.home / "rollsafe.db",
         store_interval=0.25,
     )
     try:
