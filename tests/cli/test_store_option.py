@@ -77,11 +77,14 @@ def test_flags_set_through_the_option_are_read_through_the_variable(
     tmp_path: Path, postgres_url: str
 ) -> None:
     home = tmp_path / "home"
-    written = rollsafe("--store", postgres_url, "flags", "set", "beta", "--rollout", "25", home=home)
+    written = rollsafe(
+        "--store", postgres_url, "flags", "set", "beta", "--rollout", "25", home=home
+    )
     assert written.returncode == 0, written.stderr
     shown = rollsafe("flags", "list", home=home, env={"ROLLSAFE_STORE": postgres_url})
     assert shown.returncode == 0, shown.stderr
-    assert "beta" in shown.stdout and "25" in shown.stdout
+    assert "beta" in shown.stdout
+    assert "25" in shown.stdout
     # The home's own store never saw it.
     local = rollsafe("flags", "list", home=home)
     assert "beta" not in local.stdout

@@ -17,6 +17,7 @@ import httpx
 
 from rollsafe.server import BackgroundServer, ServerSettings
 from rollsafe.server.tokens import new_token
+from rollsafe.store.protocol import Store
 from rollsafe.store.records import TokenScope
 from rollsafe.store.sqlite import SqliteStore
 
@@ -31,11 +32,18 @@ class Tokens:
 
 def make_tokens(db: Path) -> Tokens:
     store = SqliteStore(db)
+    try:
+        return add_tokens(store)
+    finally:
+        store.close()
+
+
+def add_tokens(store: Store) -> Tokens:
+    """An admin token ``ops`` and a client token ``shop`` of any store."""
     admin, admin_record = new_token("ops", TokenScope.ADMIN, created_by="test")
     client, client_record = new_token("shop", TokenScope.CLIENT, created_by="test")
     store.add_token(admin_record, actor="test")
     store.add_token(client_record, actor="test")
-    store.close()
     return Tokens(admin, client)
 
 

@@ -1,15 +1,20 @@
-"""API tokens: scopes, 401/403 with JSON messages, stored as digests, revocation."""
+"""API tokens: scopes, 401/403 with JSON messages, stored as digests, revocation (streams too)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import sqlite3
+import time
 from pathlib import Path
 
 import httpx
 
-from rollsafe.server import BackgroundServer
-from tests.server.servers import Tokens, bearer
+from rollsafe.server import BackgroundServer, ServerSettings
+from rollsafe.server.tokens import new_token
+from rollsafe.store.records import TokenScope
+from rollsafe.store.sqlite import SqliteStore
+from tests.server.servers import FAST, StreamReader, Tokens, bearer, in_thread
 
 
 def test_a_request_without_a_token_gets_401_saying_how_to_authenticate(
@@ -73,3 +78,32 @@ def test_the_openapi_document_is_published_without_a_token(server: BackgroundSer
     assert {"/api/admin/flags/{name}", "/api/client/features", "/api/client/stream"} <= set(paths)
     assert "409" in paths["/api/admin/flags/{name}"]["put"]["responses"]
     assert "text/event-stream" in paths["/api/client/stream"]["get"]["responses"]["200"]["content"]
+
+
+def test_an_open_stream_ends_within_seconds_once_its_token_is_revoked_elsewhere(
+    db: Path, tokens: Tokens
+) -> None:
+    # The default token_cache_ttl: what "within seconds" means for a real deployment.
+    ttl = ServerSettings().token_cache_ttl
+    store = SqliteStore(db)
+    secret, record = new_token("temp", TokenScope.CLIENT, created_by="test")
+    store.add_token(record, actor="test")
+    server = in_thread(db, dataclasses.replace(FAST, token_cache_ttl=ttl))
+    stream = f"{server.url}/api/client/stream"
+    reader, kept = StreamReader(stream, secret), StreamReader(stream, tokens.client)
+    try:
+        reader.wait_for(1)
+        kept.wait_for(1)
+        started = time.monotonic()
+        store.revoke_token(record.id, actor="another process")  # as `rollsafe server token revoke`
+        assert reader.closed.wait(ttl + 1.0)
+        assert time.monotonic() - started < ttl + 1.0
+        assert reader.lines[-2:] == [": closed: API token 'temp' was revoked", ""]
+        with httpx.stream("GET", stream, headers=bearer(secret), timeout=5) as again:
+            assert again.status_code == 401
+        assert not kept.closed.is_set()
+    finally:
+        reader.close()
+        kept.close()
+        server.stop()
+        store.close()

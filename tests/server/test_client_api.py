@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from rollsafe.flags import Engine, rollout_feature
 from rollsafe.server import BackgroundServer
 from rollsafe.store.sqlite import SqliteStore
-from tests.server.servers import Tokens, bearer
+from tests.server.servers import FAST, Tokens, bearer
 
 
 def test_the_state_is_an_unleash_document_the_engine_reads(
@@ -64,3 +66,15 @@ def test_a_write_through_the_api_is_visible_to_the_next_read(
 
 def test_health_needs_no_token(server: BackgroundServer) -> None:
     assert httpx.get(f"{server.url}/health").json()["status"] == "ok"
+
+
+def test_a_server_opens_its_store_from_an_address_string(
+    db: Path, tokens: Tokens, store: SqliteStore
+) -> None:
+    store.put_flag("checkout", rollout_feature("checkout", 100), actor="test")
+    # The home directory as `--store` / ROLLSAFE_STORE give it: its rollsafe.db is served.
+    with BackgroundServer(str(db.parent), FAST) as server:
+        health = httpx.get(f"{server.url}/health").json()
+        assert health["notifications"] == "off"  # SQLite cannot notify: the feed polls
+        document = httpx.get(f"{server.url}/api/client/features", headers=bearer(tokens.client))
+        assert [f["name"] for f in document.json()["features"]] == ["checkout"]

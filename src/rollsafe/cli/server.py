@@ -53,12 +53,16 @@ def server(
 
     home = home_of(ctx)
     with reported_errors():
-        home.open_store().close()  # create and migrate the store before serving
+        store = home.open_store()  # create and migrate the store before serving
+        where = store.where
+        store.close()
     settings = ServerSettings(
         heartbeat=heartbeat, poll_interval=poll_interval, max_streams=max_streams
     )
-    console.print(f"flag service on http://{host}:{port} (store {home.db_path})")
-    started = serve(home.db_path, host=host, port=port, settings=settings, log_level=log_level)
+    console.print(f"flag service on http://{host}:{port} (store {where})")
+    started = serve(
+        home.store_address, host=host, port=port, settings=settings, log_level=log_level
+    )
     if not started:
         fail(f"the flag service could not start on {host}:{port}")
 

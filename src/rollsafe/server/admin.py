@@ -203,6 +203,7 @@ def revoke_token(token_id: str, caller: AdminCaller, service: ServiceDep) -> Any
         raise ApiError(403, "forbidden", "only a token for all environments may revoke tokens")
     record = service.store.revoke_token(token_id, actor=caller.actor)
     service.auth.forget()
+    service.feed.check_tokens_now()
     return TokenOut.of(record)
 
 
@@ -214,6 +215,7 @@ async def status(caller: AdminCaller, service: ServiceDep) -> Any:
         streams=service.feed.stream_count,
         dropped_streams=service.feed.dropped,
         max_streams=service.settings.max_streams,
+        notifications=service.feed.notifications,
     )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
@@ -19,8 +20,8 @@ from rollsafe.server.auth import Authenticator
 from rollsafe.server.feed import ChangeFeed
 from rollsafe.server.service import Service
 from rollsafe.server.settings import ServerSettings
+from rollsafe.store.opening import open_store_url
 from rollsafe.store.protocol import Store
-from rollsafe.store.sqlite import SqliteStore
 
 DESCRIPTION = """\
 Feature flags with Unleash-compatible definitions, streamed to SDKs.
@@ -33,6 +34,10 @@ bound to one environment. Errors are JSON: `{"error", "message", "problems"}`.
 
 MAX_BODY = 1024 * 1024
 """Bytes a request body may have (a flag definition is a few kilobytes)."""
+
+StoreSource: TypeAlias = str | os.PathLike[str] | Callable[[], Store]
+"""Where the flag service keeps its state: a ``postgresql://`` URL, a SQLite path (a
+directory means its ``rollsafe.db``), or a factory opening a `Store`."""
 
 
 class FlagServiceApp(FastAPI):
@@ -50,40 +55,43 @@ class FlagServiceApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(
-    store: Path | Callable[[], Store], settings: ServerSettings | None = None
-) -> FastAPI:
-    """The flag service over a state store: a SQLite file (created if missing) or a factory.
+def create_app(store: StoreSource, settings: ServerSettings | None = None) -> FastAPI:
+    """The flag service over a state store (see `StoreSource`; a SQLite file is created if missing).
 
-    The app opens three connections (``store()`` three times): one for writes, one
-    for token checks on the event loop, one for the change feed's thread.
+    The app opens the store three times: one for writes, one for token checks on the
+    event loop, one for the change feed's thread. Over PostgreSQL the feed also holds
+    a LISTEN connection, so several replicas over one database stream each other's
+    changes at once.
     """
     settings = settings or ServerSettings()
     open_store: Callable[[], Store] = (
-        store if callable(store) else functools.partial(SqliteStore, Path(store))
+        store if callable(store) else functools.partial(open_store_url, store)
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Three connections: writes may wait on another process's lock, and neither
-        # token checks (event loop) nor the change feed (its thread) should wait with them.
-        writer, reader, feed_store = open_store(), open_store(), open_store()
-        feed = ChangeFeed(feed_store, settings)
-        service = Service(
-            writer, reader, feed, Authenticator(reader, settings.token_cache_ttl), settings
-        )
-        feed.start()
-        app.state.service = service
-        # What exists now lives as long as the server: keep it out of the collector's
-        # full passes, which otherwise stall every stream for tens of milliseconds.
-        gc.collect()
-        gc.freeze()
-        try:
-            yield
-        finally:
-            await feed.stop()
-            for each in (writer, reader, feed_store):
-                each.close()
+        with contextlib.ExitStack() as opened:
+            # Three connections: writes may wait on another process's lock, and neither
+            # token checks (event loop) nor the change feed (its thread) should wait with
+            # them. Those opened are closed again when a later one fails (database down).
+            writer, reader, feed_store = (
+                opened.enter_context(contextlib.closing(open_store())) for _ in range(3)
+            )
+            auth = Authenticator(reader, settings.token_cache_ttl)
+            # A token the feed finds revoked leaves the cache too: its streams' clients
+            # reconnecting at once get 401, not a new stream from a stale verdict.
+            feed = ChangeFeed(feed_store, settings, on_revoked=auth.drop)
+            service = Service(writer, reader, feed, auth, settings)
+            feed.start()
+            app.state.service = service
+            # What exists now lives as long as the server: keep it out of the collector's
+            # full passes, which otherwise stall every stream for tens of milliseconds.
+            gc.collect()
+            gc.freeze()
+            try:
+                yield
+            finally:
+                await feed.stop()
 
     app = FlagServiceApp(
         title="rollsafe flag service",
@@ -98,9 +106,13 @@ def create_app(
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, Any]:
-        """Liveness, without a token."""
+        """Liveness, without a token; ``notifications`` as in ``/api/admin/status``."""
         service: Service = app.state.service
-        return {"status": "ok", "revision": service.feed.revision}
+        return {
+            "status": "ok",
+            "revision": service.feed.revision,
+            "notifications": service.feed.notifications,
+        }
 
     return app
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -57,6 +58,12 @@ class Authenticator:
         """Drop cached verdicts (after a token was revoked here)."""
         with self._lock:
             self._cache.clear()
+
+    def drop(self, token_ids: Collection[str]) -> None:
+        """Drop cached verdicts for these tokens (found revoked by another process)."""
+        with self._lock:
+            for key in [k for k, (_, record) in self._cache.items() if record.id in token_ids]:
+                del self._cache[key]
 
     def verify(self, token: str) -> TokenRecord | None:
         now = time.monotonic()

@@ -84,7 +84,7 @@ def open_stream(
     env = caller.environment(environment)
     _check_environment(service, env)
     try:
-        subscriber, first = service.feed.subscribe(env, last_event_id)
+        subscriber, first = service.feed.subscribe(env, last_event_id, caller.token)
     except StreamLimitError as error:
         raise ApiError(503, "too_many_streams", str(error), headers={"Retry-After": "5"}) from None
     return EventStream(

@@ -1,12 +1,21 @@
 """The change feed: notices every flag change in the store and fans it out to SSE streams.
 
-The controller and the CLI write flags straight into the store from other
-processes, so the feed does not rely on this server's own writes: a thread
-reads the store's flags revision every ``poll_interval`` (one indexed read) and,
-when it moved, the rows changed since (`Store.flag_changes`, deletions
-included). The event loop then updates the per-environment state and offers one
-pre-encoded message to each subscriber of that environment. Each subscriber has
-a bounded queue; one that falls behind is closed, never buffered without limit.
+The controller, the CLI and other replicas write flags straight into the store
+from other processes, so the feed does not rely on this server's own writes: a
+thread reads the store's flags revision (one indexed read) and, when it moved,
+the rows changed since (`Store.flag_changes`, deletions included). The event
+loop then updates the per-environment state and offers one pre-encoded message
+to each subscriber of that environment. Each subscriber has a bounded queue; one
+that falls behind is closed, never buffered without limit.
+
+When the thread reads: at once after a write through this server (`poll_now`);
+with a PostgreSQL store, at once on each NOTIFY of a commit (`rollsafe.store.listen`),
+so replicas see each other's writes within milliseconds, with a slow poll every
+``notified_poll_interval`` as the safety net; with SQLite, which cannot notify,
+and while the LISTEN connection is down, every ``poll_interval``.
+
+The same thread checks the tokens of open streams every ``token_cache_ttl``: a
+stream whose token was revoked (through any replica or the CLI) is closed.
 
 Event ids are store revisions, so a client reconnecting with ``Last-Event-ID``
 gets exactly the flags changed since, or the whole state when the id is unusable.
@@ -20,14 +29,18 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from rollsafe.errors import RollsafeError
 from rollsafe.sdk.protocol import CONNECTED, UPDATED, delta_event, feature_of, hydration
 from rollsafe.server.settings import ServerSettings
+from rollsafe.store.opening import is_postgres_url
 from rollsafe.store.protocol import Store
-from rollsafe.store.records import FlagChange
+from rollsafe.store.records import FlagChange, TokenRecord
+
+if TYPE_CHECKING:
+    from rollsafe.store.listen import Listener
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +123,14 @@ class Subscriber:
         "sending_since",
         "stalled",
         "task",
+        "token",
         "wake",
     )
 
-    def __init__(self, environment: str, limit: int) -> None:
+    def __init__(self, environment: str, limit: int, token: TokenRecord | None = None) -> None:
         self.environment = environment
+        self.token = token
+        """The token the stream was opened with; revoking it closes the stream."""
         self.limit = limit
         self.pending: collections.deque[bytes] = collections.deque()
         self.wake = asyncio.Event()
@@ -146,9 +162,17 @@ class Subscriber:
 class ChangeFeed:
     """Per-environment flag state and the streams following it; see the module docstring."""
 
-    def __init__(self, store: Store, settings: ServerSettings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: ServerSettings,
+        *,
+        on_revoked: Callable[[frozenset[str]], None] | None = None,
+    ) -> None:
+        """``on_revoked`` gets the ids of all revoked tokens after each check (event loop)."""
         self._store = store
         self._settings = settings
+        self._on_revoked = on_revoked
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._seen = 0  # revision read from the store (poll thread)
@@ -158,6 +182,8 @@ class ChangeFeed:
         self._count = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._recheck = threading.Event()  # check the streams' tokens at the next wake-up
+        self._listener: Listener | None = None
         self._thread: threading.Thread | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
@@ -174,6 +200,11 @@ class ChangeFeed:
         self._seen = max([revision, *(c.revision for c in changes)])
         self._reset(changes, self._seen)
         self._stop.clear()
+        # Started after the first read: what commits before its LISTEN is in place is
+        # read on its first wake-up, which comes once it is listening.
+        self._listener = self._listen()
+        if self._listener is not None:
+            self._listener.start()
         self._thread = threading.Thread(target=self._run, name="flag-feed", daemon=True)
         self._thread.start()
         self._ticker = asyncio.create_task(self._tick())
@@ -187,6 +218,8 @@ class ChangeFeed:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._listener is not None:
+            await asyncio.to_thread(self._listener.stop)
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 5)
 
@@ -195,17 +228,55 @@ class ChangeFeed:
             for subscriber in subscribers:
                 subscriber.close(reason)
 
-    # -- following the store (poll thread, or a request's thread after a write) ----------
+    @property
+    def notifications(self) -> str:
+        """``listening`` (PostgreSQL NOTIFY wakes the feed), ``reconnecting``, or ``off``."""
+        if self._listener is None:
+            return "off"
+        return "listening" if self._listener.listening else "reconnecting"
+
+    def check_tokens_now(self) -> None:
+        """Check the open streams' tokens soon (after a token was revoked here); thread-safe."""
+        self._recheck.set()
+        self._wake.set()
+
+    # -- following the store (feed thread, or a request's thread after a write) -----------
 
     def poll_now(self) -> None:
         """Read the store now (after this process wrote to it); thread-safe."""
         self._poll()
 
+    def _listen(self) -> Listener | None:
+        address = self._store.address
+        if not is_postgres_url(address):
+            return None  # SQLite cannot notify: polling is all there is
+        # Imported here: psycopg loads only when PostgreSQL is used (as in rollsafe.store).
+        from rollsafe.store.listen import Listener
+
+        return Listener(address, self._wake.set)
+
+    def _poll_interval(self) -> float:
+        interval = self._settings.poll_interval
+        if self._listener is not None and self._listener.listening:
+            return max(interval, self._settings.notified_poll_interval)
+        return interval
+
     def _run(self) -> None:
+        next_poll = next_check = 0.0
+        woken = True
         while not self._stop.is_set():
-            self._poll()
-            self._wake.wait(self._settings.poll_interval)
+            # Cleared before reading: a wake-up from here on may be for a commit that this
+            # read misses, and it makes the next wait return at once.
             self._wake.clear()
+            now = time.monotonic()
+            if woken or now >= next_poll:
+                self._poll()
+                next_poll = now + self._poll_interval()
+            if self._recheck.is_set() or now >= next_check:
+                self._recheck.clear()
+                self._check_tokens()
+                next_check = now + self._settings.token_cache_ttl
+            woken = self._wake.wait(max(0.0, min(next_poll, next_check) - time.monotonic()))
 
     def _poll(self) -> None:
         with self._lock:
@@ -219,17 +290,33 @@ class ChangeFeed:
                 log.warning("cannot read flag changes, keeping the last state: %s", error)
                 return
             self._seen = max([revision, *(c.revision for c in changes)])
-            loop = self._loop
-            if loop is None or loop.is_closed():
-                return
-            seen = self._seen
+            self._call_soon(self._reset if reset else self._apply, changes, self._seen)
+
+    def _check_tokens(self) -> None:
+        # A stale count (it changes on the event loop) only shifts one check by an interval.
+        if not self._count:
+            return
+        with self._lock:  # the store's connection is shared with poll_now
             try:
-                if reset:
-                    loop.call_soon_threadsafe(self._reset, changes, seen)
-                else:
-                    loop.call_soon_threadsafe(self._apply, changes, seen)
-            except RuntimeError:  # the loop closed meanwhile (shutdown)
+                tokens = self._store.list_tokens()
+            except RollsafeError as error:
+                # A store outage must not cut every client off: keep the streams.
+                log.warning("cannot check the tokens of open streams: %s", error)
                 return
+        # The revoked ones, not the live ones: a token created after this read is
+        # missing from both, and its new streams must stay open.
+        revoked = frozenset(t.id for t in tokens if t.revoked_at is not None)
+        if revoked:
+            self._call_soon(self._close_revoked, revoked)
+
+    def _call_soon(self, callback: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:  # the loop closed meanwhile (shutdown)
+            return
 
     # -- state and fan-out (event loop) ---------------------------------------------------
 
@@ -257,6 +344,15 @@ class ChangeFeed:
             for subscriber in list(subscribers):
                 subscriber.offer(message)
 
+    def _close_revoked(self, revoked: frozenset[str]) -> None:
+        for subscribers in self._subscribers.values():
+            for subscriber in list(subscribers):
+                token = subscriber.token
+                if token is not None and token.id in revoked:
+                    subscriber.close(f"API token {token.name!r} was revoked")
+        if self._on_revoked is not None:
+            self._on_revoked(revoked)
+
     def state(self, environment: str) -> EnvironmentState:
         state = self._states.get(environment)
         if state is None:
@@ -269,16 +365,18 @@ class ChangeFeed:
     def stream_count(self) -> int:
         return self._count
 
-    def subscribe(self, environment: str, last_event_id: str | None) -> tuple[Subscriber, bytes]:
+    def subscribe(
+        self, environment: str, last_event_id: str | None, token: TokenRecord | None = None
+    ) -> tuple[Subscriber, bytes]:
         """A new stream and its first message; raises `StreamLimitError` when full.
 
         The first message is the whole state (``unleash-connected`` with a hydration
         event), or, when ``last_event_id`` is a revision this feed can resume from,
-        only the changes after it.
+        only the changes after it. The stream is closed when ``token`` is revoked.
         """
         if self._count >= self._settings.max_streams:
             raise StreamLimitError(self._settings.max_streams)
-        subscriber = Subscriber(environment, self._settings.queue_limit)
+        subscriber = Subscriber(environment, self._settings.queue_limit, token)
         self._subscribers[environment].add(subscriber)
         self._count += 1
         state = self.state(environment)

@@ -129,3 +129,8 @@ class Status(BaseModel):
     streams: int = Field(description="Open SSE streams.")
     dropped_streams: int = Field(description="Streams dropped because their client was too slow.")
     max_streams: int
+    notifications: str = Field(
+        description="'listening': PostgreSQL NOTIFY brings other replicas' changes at once;"
+        " 'reconnecting': its connection is down, changes come by polling; 'off': SQLite,"
+        " polling only."
+    )

@@ -6,16 +6,13 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import uvicorn
 
 from rollsafe.errors import RollsafeError
-from rollsafe.server.app import close_streams, create_app
+from rollsafe.server.app import StoreSource, close_streams, create_app
 from rollsafe.server.settings import ServerSettings
-from rollsafe.store.protocol import Store
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +43,17 @@ def _config(app: Any, *, host: str = "127.0.0.1", port: int = 0, log_level: str)
 
 
 def serve(
-    store: Path | Callable[[], Store],
+    store: StoreSource,
     *,
     host: str = "127.0.0.1",
     port: int = 4242,
     settings: ServerSettings | None = None,
     log_level: str = "info",
 ) -> bool:
-    """Serve until SIGINT/SIGTERM; False if the server could not start (port taken)."""
+    """Serve ``store`` (a URL, a SQLite path or a factory) until SIGINT/SIGTERM.
+
+    False if the server could not start (port taken).
+    """
     app = create_app(store, settings)
     server = _Uvicorn(_config(app, host=host, port=port, log_level=log_level), app)
     server.run()
@@ -69,7 +69,7 @@ class BackgroundServer:
 
     def __init__(
         self,
-        store: Path | Callable[[], Store],
+        store: StoreSource,
         settings: ServerSettings | None = None,
         *,
         port: int = 0,

@@ -9,6 +9,16 @@ from dataclasses import dataclass
 class ServerSettings:
     poll_interval: float = 0.05
     """Seconds between checks of the store's flag revision (writes by other processes)."""
+    notified_poll_interval: float = 5.0
+    """The same while a PostgreSQL store's change notifications (LISTEN) are up.
+
+    Each commit then wakes the feed at once, so polling is only the safety net for
+    what NOTIFY cannot tell: changes committed while the listener's connection was
+    silently dead (keepalives take ~25s to notice) and rows edited outside rollsafe
+    or restored from a backup. A few seconds bounds how stale that leaves a replica;
+    polling every 50 ms instead would cost every replica 20 reads/s of the shared
+    database for nothing. Never shorter than ``poll_interval``.
+    """
     heartbeat: float = 15.0
     """Seconds between SSE heartbeats; clients treat a few missed ones as a dead stream."""
     max_streams: int = 10_000
@@ -20,4 +30,8 @@ class ServerSettings:
     max_stream_age: float = 3600.0
     """Seconds a stream stays open; the client then reconnects (and resumes) on its own."""
     token_cache_ttl: float = 2.0
-    """Seconds a verified token is trusted without reading the store again."""
+    """Seconds a verified token is trusted without reading the store again.
+
+    Also how often open streams' tokens are checked: a revoked token's streams end
+    within about this long, on every replica.
+    """

@@ -256,15 +256,9 @@ class PostgresStore:
         self.where = _describe(params)
         self._retries, self._backoff, self._max_backoff = retries, backoff, max_backoff
         self._connect_timeout = connect_timeout
-        defaults: dict[str, Any] = {
-            "application_name": application_name,
-            "connect_timeout": max(1, round(connect_timeout)),
-            "keepalives_idle": 10,
-            "keepalives_interval": 5,
-            "keepalives_count": 3,
-        }
-        extra = {key: value for key, value in defaults.items() if key not in params}
-        self._conninfo = make_conninfo(url, **extra)
+        self._conninfo = connection_info(
+            url, application_name=application_name, connect_timeout=connect_timeout
+        )
         self._closed = threading.Event()
         # No checkout check: a stale connection fails its first statement, the retry below
         # then purges the pool's other stale ones at once (the pool's own check backs off 1s).
@@ -1000,6 +994,29 @@ def _put_flag(
     if environment != DEFAULT_ENVIRONMENT:
         data["environment"] = environment
     tx.journal("flag.changed", data, actor=actor, rollout_id=rollout_id)
+
+
+def connection_info(url: str, *, application_name: str, connect_timeout: float) -> str:
+    """``url`` as a libpq conninfo, with rollsafe's session defaults where it sets none.
+
+    TCP keepalives make a connection to a vanished server (or through a dropped
+    NAT entry) fail within about 25 seconds instead of hanging until the kernel
+    gives up; the application name tells rollsafe's sessions apart in
+    ``pg_stat_activity``. Raises `StoreError` for a malformed URL.
+    """
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.Error as error:
+        raise StoreError(f"invalid PostgreSQL URL: {error}") from error
+    defaults: dict[str, Any] = {
+        "application_name": application_name,
+        "connect_timeout": max(1, round(connect_timeout)),
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+    }
+    extra = {key: value for key, value in defaults.items() if key not in params}
+    return make_conninfo(url, **extra)
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
