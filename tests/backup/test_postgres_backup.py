@@ -14,11 +14,15 @@ import psycopg
 import pydantic
 import pytest
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
+from rollsafe.backup import redacted_url, restore_backup, sha256_file, take_backup, verify_backup
 from rollsafe.backup.archive import manifest_path
 from rollsafe.backup.postgres import restore_postgres, snapshot_postgres, table_stats
 from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.errors import BackupError
+from rollsafe.store import SqliteStore
+from tests.backup.databases import with_password
 from tests.store.backends import POSTGRES_URL, admin
 
 SCHEMA = """
@@ -278,3 +282,94 @@ def test_the_source_model_checks_its_fields() -> None:
         PostgresBackupSource.model_validate(
             {"name": "orders", "url": "postgresql://db/shop", "path": "/x"}
         )
+
+
+def test_take_backup_dispatches_a_postgres_source_by_its_type(
+    shop_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOP_DATABASE_URL", with_password(shop_db, "s3cret-pw"))
+    declared = PostgresBackupSource(name="shop", url_env="SHOP_DATABASE_URL", timeout=60)
+    store = SqliteStore(tmp_path / "rollsafe.db")
+    try:
+        record = take_backup(
+            declared, tmp_path / "b", store, backup_id="b1", rollout_id=None, actor="test"
+        )
+        assert (record.kind, Path(record.path).name) == ("postgres", "shop.dump")
+        assert record.manifest["from"] == shop_db  # the password left out
+        assert record.manifest["url_env"] == "SHOP_DATABASE_URL"
+        assert record.manifest["tables"] == {"public.audit": 3, "public.orders": 300}
+        stored = [store.get_backup("b1").manifest, *(e.data for e in store.journal())]
+        assert "s3cret-pw" not in json.dumps(stored)
+        assert "s3cret-pw" not in manifest_path(Path(record.path)).read_text()
+    finally:
+        store.close()
+    original = rows(shop_db)
+    execute(shop_db, "UPDATE orders SET qty = 0")
+    result = restore_backup(
+        Path(record.path),
+        record.kind,
+        record.sha256,
+        declared.resolve_url(),
+        manifest=record.manifest,
+    )
+    assert rows(shop_db) == original
+    assert result["checksums"] == record.manifest["checksums"]
+    assert result["restored"] == shop_db
+
+
+def test_verify_also_reads_a_postgres_dump_with_pg_restore(shop_db: str, tmp_path: Path) -> None:
+    snapshot = snapshot_postgres(source(shop_db), tmp_path)
+    checked = verify_backup(snapshot.path, snapshot.sha256, "postgres")
+    assert checked["entries"] >= 4  # two tables and their data, at least
+    # A file whose checksum matches (it was never a dump) passes the checksum alone ...
+    garbage = tmp_path / "garbage.dump"
+    garbage.write_bytes(b"not a pg_dump archive\n" * 100)
+    digest = sha256_file(garbage)
+    verify_backup(garbage, digest)
+    # ... and only the kind's own check finds it unreadable.
+    with pytest.raises(BackupError, match=r"reading .*garbage\.dump failed"):
+        verify_backup(garbage, digest, "postgres")
+
+
+def test_a_postgres_backup_restores_only_into_a_database_url(shop_db: str, tmp_path: Path) -> None:
+    snapshot = snapshot_postgres(source(shop_db), tmp_path)
+    with pytest.raises(BackupError, match="restores into a database"):
+        restore_backup(snapshot.path, "postgres", snapshot.sha256, tmp_path / "shop.db")
+    assert not (tmp_path / "shop.db").exists()
+
+
+def test_a_connection_string_that_does_not_parse_is_not_repeated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # libpq quotes this whole URI, password and all, in its own message.
+    monkeypatch.setenv("SHOP_DATABASE_URL", "postgresql://app:s3cret-pw@[db/shop")
+    declared = PostgresBackupSource(name="shop", url_env="SHOP_DATABASE_URL")
+    with pytest.raises(BackupError) as caught:
+        snapshot_postgres(declared, tmp_path)
+    assert "invalid PostgreSQL URL" in str(caught.value)
+    assert "s3cret-pw" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        (
+            "postgres://app:pw@db:6432/shop?sslmode=require&options=-csearch_path%3Dx",
+            "postgresql://app@db:6432/shop?options=-csearch_path%3Dx&sslmode=require",
+        ),
+        (
+            "host=/var/run/postgresql dbname=shop user=app password=pw",
+            "postgresql://app@/shop?host=%2Fvar%2Frun%2Fpostgresql",
+        ),
+        ("postgresql://h1:5432,h2:5433/shop", "postgresql:///shop?host=h1%2Ch2&port=5432%2C5433"),
+        ("postgresql:///shop", "postgresql:///shop"),
+    ],
+)
+def test_a_database_is_named_without_its_password_and_keeps_its_options(
+    given: str, named: str
+) -> None:
+    assert redacted_url(given) == named
+    # The name reaches the same database: every parameter but the password survives.
+    expected = {key: value for key, value in conninfo_to_dict(given).items() if key != "password"}
+    assert conninfo_to_dict(named) == expected

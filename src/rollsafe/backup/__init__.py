@@ -10,10 +10,12 @@ from rollsafe.backup.archive import (
     take_backup,
     verify_backup,
 )
+from rollsafe.backup.postgres import redacted_url
 
 __all__ = [
     "Snapshot",
     "manifest_path",
+    "redacted_url",
     "restore_backup",
     "sha256_file",
     "snapshot_source",

@@ -2,39 +2,51 @@
 
 SQLite sources go through the online backup API, so the copy is consistent
 while the service keeps writing; file and directory sources become tar.gz
-archives. A restore checks the checksum first and refuses a mismatch.
+archives; PostgreSQL databases become ``pg_dump`` archives (``backup.postgres``).
+A restore checks the checksum first and refuses a mismatch. Each function here
+serves every kind, choosing by the source's type or the record's ``kind``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sqlite3
 import tarfile
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rollsafe.backup.manifests import (
+    Snapshot,
+    manifest_path,
+    sha256_file,
+    verify_checksum,
+    write_atomic,
+)
+from rollsafe.backup.postgres import check_dump, restore_postgres, snapshot_postgres
+from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.config.plan import BackupSource, SqliteBackupSource
 from rollsafe.errors import BackupError
 from rollsafe.store import BackupRecord, Store
 
-
-@dataclass(frozen=True)
-class Snapshot:
-    source: str
-    kind: str
-    path: Path
-    sha256: str
-    size: int
-    created_at: float
-    manifest: dict[str, Any]
+__all__ = [
+    "Snapshot",
+    "manifest_path",
+    "restore_backup",
+    "sha256_file",
+    "snapshot_source",
+    "sqlite_table_counts",
+    "take_backup",
+    "verify_backup",
+]
 
 
 def snapshot_source(source: BackupSource, directory: Path) -> Snapshot:
     """Take one consistent copy of ``source`` into ``directory``; write its manifest beside it."""
+    if isinstance(source, PostgresBackupSource):
+        return snapshot_postgres(source, directory)
     directory.mkdir(parents=True, exist_ok=True)
     if not source.path.exists():
         raise BackupError(f"backup source {source.name!r}: {source.path} does not exist")
@@ -59,7 +71,7 @@ def snapshot_source(source: BackupSource, directory: Path) -> Snapshot:
         "created_at": created,
         **details,
     }
-    _write_atomic(manifest_path(destination), json.dumps(manifest, indent=2, sort_keys=True))
+    write_atomic(manifest_path(destination), json.dumps(manifest, indent=2, sort_keys=True))
     return Snapshot(source.name, source.type, destination, digest, size, created, manifest)
 
 
@@ -89,38 +101,46 @@ def take_backup(
     return record
 
 
-def manifest_path(backup: Path) -> Path:
-    return backup.with_name(backup.name + ".manifest.json")
+def verify_backup(path: Path, sha256: str, kind: str | None = None) -> dict[str, Any]:
+    """Raise BackupError unless the file exists and matches its recorded checksum.
+
+    A ``postgres`` dump must also be readable by the installed ``pg_restore``.
+    Returns what was checked.
+    """
+    verify_checksum(path, sha256)
+    if kind == "postgres":
+        return {"sha256": sha256, **check_dump(path)}
+    return {"sha256": sha256}
 
 
-def verify_backup(path: Path, sha256: str) -> None:
-    """Raise BackupError unless the file exists and matches its recorded checksum."""
-    if not path.exists():
-        raise BackupError(f"backup file {path} is missing")
-    actual = sha256_file(path)
-    if actual != sha256:
-        raise BackupError(
-            f"backup {path} does not match its checksum (recorded {sha256[:12]}…, "
-            f"found {actual[:12]}…); refusing to restore it"
-        )
+def restore_backup(
+    path: Path,
+    kind: str,
+    sha256: str,
+    destination: Path | str,
+    *,
+    manifest: Mapping[str, Any] | None = None,
+    timeout: float = 600.0,
+) -> dict[str, Any]:
+    """Put a verified backup back at ``destination``; the service must not be writing to it.
 
-
-def restore_backup(path: Path, kind: str, sha256: str, destination: Path) -> dict[str, Any]:
-    """Put a verified backup back at ``destination``; the service must not be writing to it."""
-    verify_backup(path, sha256)
+    ``destination`` is a path, or for a ``postgres`` backup the database's URL; that
+    restore also checks every table's row count and checksum against ``manifest``
+    (the file beside the dump when None) and bounds ``pg_restore`` by ``timeout``.
+    """
+    if kind == "postgres":
+        if not isinstance(destination, str):
+            raise BackupError(
+                f"a postgres backup restores into a database: {destination} is not a URL"
+            )
+        return restore_postgres(path, sha256, destination, manifest=manifest, timeout=timeout)
+    target = Path(destination)
+    verify_checksum(path, sha256)
     if kind == "sqlite":
-        _sqlite_restore(path, destination)
-        return {"restored": str(destination), "tables": sqlite_table_counts(destination)}
-    _untar(path, destination)
-    return {"restored": str(destination)}
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        _sqlite_restore(path, target)
+        return {"restored": str(target), "tables": sqlite_table_counts(target)}
+    _untar(path, target)
+    return {"restored": str(target)}
 
 
 def sqlite_table_counts(path: Path) -> dict[str, int]:
@@ -205,9 +225,3 @@ def _untar(archive_path: Path, destination: Path) -> None:
         raise BackupError(f"cannot restore {archive_path} into {destination}: {error}") from error
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text + "\n")
-    partial.replace(path)

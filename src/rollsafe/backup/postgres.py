@@ -8,26 +8,37 @@ A restore checks the file's SHA-256 first and refuses a mismatch, runs
 recomputes every table's count and checksum and compares them with the manifest.
 
 The client tools run from argv lists (never a shell) with timeouts; a password
-in the URL reaches them through ``PGPASSWORD``, not their command line. They come
-from the Debian package ``postgresql-client``, which must not be older than the server.
+in the URL reaches them through ``PGPASSWORD``, not their command line, and the
+manifest and every message name the database by its URL without the password.
+The tools come from the Debian package ``postgresql-client``, which must not be
+older than the server.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, LiteralString
+from urllib.parse import quote, urlencode
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from rollsafe.backup.archive import Snapshot, manifest_path, sha256_file, verify_backup
+from rollsafe.backup.manifests import (
+    Snapshot,
+    manifest_path,
+    sha256_file,
+    verify_checksum,
+    write_atomic,
+)
 from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.errors import BackupError
 
@@ -56,10 +67,10 @@ def snapshot_postgres(source: PostgresBackupSource, directory: Path) -> Snapshot
     directory.mkdir(parents=True, exist_ok=True)
     destination = directory / f"{source.name}.dump"
     partial = destination.with_name(destination.name + ".partial")
-    conninfo, env = _client_connection(source.url)
-    where = _describe(source.url)
+    client = _Client.of(source.resolve_url())
+    where = client.where
     try:
-        with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
+        with client.connect() as conn:
             for statement in _STABLE_OUTPUT:
                 conn.execute(statement)
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -70,8 +81,8 @@ def snapshot_postgres(source: PostgresBackupSource, directory: Path) -> Snapshot
             stats = _table_stats(conn)
             _run(
                 [_tool("pg_dump"), "--format=custom", f"--snapshot={exported[0]}",
-                 f"--file={partial}", f"--dbname={conninfo}"],
-                env, source.timeout, f"pg_dump of {where}",
+                 f"--file={partial}", f"--dbname={client.conninfo}"],
+                client.env, source.timeout, f"pg_dump of {where}",
             )  # fmt: skip
             conn.execute("COMMIT")
     except psycopg.Error as error:
@@ -87,6 +98,7 @@ def snapshot_postgres(source: PostgresBackupSource, directory: Path) -> Snapshot
         "source": source.name,
         "kind": source.type,
         "from": where,
+        **({"url_env": source.url_env} if source.url_env else {}),
         "file": destination.name,
         "format": "pg_dump custom",
         "server_version": version[0],
@@ -96,7 +108,7 @@ def snapshot_postgres(source: PostgresBackupSource, directory: Path) -> Snapshot
         "tables": {table: count for table, (count, _) in stats.items()},
         "checksums": {table: checksum for table, (_, checksum) in stats.items()},
     }
-    _write_atomic(manifest_path(destination), json.dumps(manifest, indent=2, sort_keys=True))
+    write_atomic(manifest_path(destination), json.dumps(manifest, indent=2, sort_keys=True))
     return Snapshot(source.name, source.type, destination, digest, size, created, manifest)
 
 
@@ -115,7 +127,7 @@ def restore_postgres(
     ``sha256``; raises BackupError after the restore when a table's row count or
     checksum differs from the manifest. Clients of the database should be stopped.
     """
-    verify_backup(path, sha256)
+    verify_checksum(path, sha256)
     if manifest is None:
         try:
             manifest = json.loads(manifest_path(path).read_text())
@@ -125,12 +137,12 @@ def restore_postgres(
         raise BackupError(f"the manifest of {path} is for another file; refusing to restore it")
     expected_counts: Mapping[str, int] = manifest.get("tables", {})
     expected_sums: Mapping[str, str] = manifest.get("checksums", {})
-    conninfo, env = _client_connection(url)
-    where = _describe(url)
+    client = _Client.of(url)
+    where = client.where
     _run(
         [_tool("pg_restore"), "--clean", "--if-exists", "--single-transaction",
-         "--exit-on-error", f"--dbname={conninfo}", str(path)],
-        env, timeout, f"pg_restore into {where}",
+         "--exit-on-error", f"--dbname={client.conninfo}", str(path)],
+        client.env, timeout, f"pg_restore into {where}",
     )  # fmt: skip
     stats = table_stats(url)
     problems = []
@@ -158,9 +170,9 @@ def restore_postgres(
 
 def table_stats(url: str) -> TableStats:
     """Row count and content checksum of every user table of the database at ``url``."""
-    conninfo, _ = _client_connection(url)
+    client = _Client.of(url)
     try:
-        with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
+        with client.connect() as conn:
             for statement in _STABLE_OUTPUT:
                 conn.execute(statement)
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -168,7 +180,23 @@ def table_stats(url: str) -> TableStats:
             conn.execute("COMMIT")
             return stats
     except psycopg.Error as error:
-        raise BackupError(f"cannot read the tables of {_describe(url)}: {error}") from error
+        raise BackupError(f"cannot read the tables of {client.where}: {error}") from error
+
+
+def check_dump(path: Path, *, timeout: float = 120.0) -> dict[str, Any]:
+    """Read the dump's table of contents with ``pg_restore --list`` (no database needed).
+
+    Beyond the checksum, this proves the installed ``pg_restore`` can read the
+    archive (a client older than the dump's format cannot), before a restore needs it.
+    """
+    listing = _run([_tool("pg_restore"), "--list", str(path)], {}, timeout, f"reading {path}")
+    entries = [line for line in listing.splitlines() if line.strip() and not line.startswith(";")]
+    return {"entries": len(entries)}
+
+
+def redacted_url(url: str) -> str:
+    """``url`` (or a ``key=value`` connection string) as a URL without its password."""
+    return _Client.of(url).where
 
 
 def _table_stats(conn: psycopg.Connection[Any]) -> TableStats:
@@ -199,7 +227,7 @@ def _tool(name: str) -> str:
     return path
 
 
-def _run(argv: list[str], env: Mapping[str, str], timeout: float, what: str) -> None:
+def _run(argv: list[str], env: Mapping[str, str], timeout: float, what: str) -> str:
     try:
         completed = subprocess.run(
             argv,
@@ -217,28 +245,58 @@ def _run(argv: list[str], env: Mapping[str, str], timeout: float, what: str) -> 
     if completed.returncode != 0:
         detail = completed.stderr.strip().splitlines()[-5:]
         raise BackupError(f"{what} failed (exit {completed.returncode}): " + " / ".join(detail))
+    return completed.stdout
 
 
-def _client_connection(url: str) -> tuple[str, dict[str, str]]:
-    """A conninfo without the password, and the environment that carries it."""
-    try:
-        params = conninfo_to_dict(url)
-    except psycopg.Error as error:
-        raise BackupError(f"invalid PostgreSQL URL: {error}") from error
-    password = params.pop("password", None)
-    env = {"PGPASSWORD": str(password)} if password is not None else {}
-    return make_conninfo("", **params), env
+# sslpassword has no environment variable, so it stays in the tools' conninfo; names omit it.
+_SECRETS = ("password", "sslpassword")
+_PLAIN_HOST = re.compile(r"^[A-Za-z0-9.-]+$")
 
 
-def _describe(url: str) -> str:
-    params = conninfo_to_dict(url)
-    host = params.get("host") or "localhost"
-    port = f":{params['port']}" if params.get("port") else ""
-    user = f"{params['user']}@" if params.get("user") else ""
-    return f"postgresql://{user}{host}{port}/{params.get('dbname') or ''}"
+@dataclass(frozen=True)
+class _Client:
+    """One database as the tools and psycopg reach it, and as messages may name it."""
+
+    conninfo: str
+    """Every parameter but the password: safe on a command line."""
+    password: str | None
+    where: str
+    """A URL without the password, for the manifest, the journal and messages."""
+
+    @classmethod
+    def of(cls, url: str) -> _Client:
+        try:
+            params = {key: str(value) for key, value in conninfo_to_dict(url).items()}
+        except psycopg.Error:
+            # libpq's message quotes the text it could not parse, which may be the password.
+            raise BackupError(
+                "invalid PostgreSQL URL or connection string (not shown: it may hold a password)"
+            ) from None
+        password = params.pop("password", None)
+        return cls(make_conninfo("", **params), password, _url_of(params))
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"PGPASSWORD": self.password} if self.password is not None else {}
+
+    def connect(self) -> psycopg.Connection[Any]:
+        conninfo = self.conninfo
+        if self.password is not None:
+            conninfo = make_conninfo(conninfo, password=self.password)
+        return psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text + "\n")
-    partial.replace(path)
+def _url_of(params: Mapping[str, str]) -> str:
+    """A libpq URL reaching the same database with the same options as ``params``."""
+    rest = {key: value for key, value in params.items() if key not in _SECRETS}
+    user, host = rest.pop("user", ""), rest.pop("host", "")
+    dbname, port = rest.pop("dbname", ""), rest.pop("port", "")
+    netloc = f"{quote(user, safe='')}@" if user else ""
+    # A socket directory, several hosts or an IPv6 address go in the query, where libpq
+    # takes them without the URL escaping rules of the authority part.
+    if _PLAIN_HOST.match(host) and (not port or port.isdigit()):
+        netloc += host + (f":{port}" if port else "")
+    else:
+        rest.update({key: value for key, value in (("host", host), ("port", port)) if value})
+    query = f"?{urlencode(sorted(rest.items()))}" if rest else ""
+    return f"postgresql://{netloc}/{quote(dbname, safe='')}{query}"

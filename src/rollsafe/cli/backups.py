@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from pathlib import Path
@@ -10,12 +11,26 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rollsafe.backup import manifest_path, restore_backup, take_backup, verify_backup
+from rollsafe.backup import (
+    manifest_path,
+    redacted_url,
+    restore_backup,
+    take_backup,
+    verify_backup,
+)
 from rollsafe.cli.home import home_of
-from rollsafe.cli.output import EXIT_FAILED, console, fail, print_json, reported_errors
+from rollsafe.cli.output import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    console,
+    fail,
+    print_json,
+    reported_errors,
+)
 from rollsafe.config import load_plan
+from rollsafe.config.backup_sources import is_postgres_url
 from rollsafe.errors import BackupError
-from rollsafe.store import Store
+from rollsafe.store import BackupRecord, Store
 
 app = typer.Typer(help="Create, list, verify and restore backups.", no_args_is_help=True)
 
@@ -29,7 +44,8 @@ def create(
     ] = None,
     keep: Annotated[int, typer.Option("--keep", min=1, help="Keep the newest N per source.")] = 5,
 ) -> None:
-    """Back up the plan's sources now (SQLite online backup, files as tar.gz)."""
+    """Back up the plan's sources now (SQLite online backup, files as tar.gz, PostgreSQL
+    with pg_dump)."""
     home = home_of(ctx)
     with reported_errors():
         loaded = load_plan(plan)
@@ -79,17 +95,25 @@ def list_(
 
 @app.command()
 def verify(ctx: typer.Context, backup_id: Annotated[str, typer.Argument()]) -> None:
-    """Check a backup file against its recorded SHA-256 (exit 1 on mismatch)."""
+    """Check a backup file against its recorded SHA-256 (exit 1 on mismatch).
+
+    A PostgreSQL dump must also be readable by the installed pg_restore.
+    """
     with reported_errors():
         store = home_of(ctx).open_existing_store()
         record = store.get_backup(backup_id)
         store.close()
         try:
-            verify_backup(Path(record.path), record.sha256)
+            checked = verify_backup(Path(record.path), record.sha256, record.kind)
         except BackupError as error:
             console.print(f"[red]{error}[/red]")
             raise typer.Exit(EXIT_FAILED) from None
-    console.print(f"[green]{backup_id}: intact[/green] (sha256 {record.sha256[:16]}…)")
+    readable = (
+        f", {checked['entries']} archive entries readable by pg_restore"
+        if "entries" in checked
+        else ""
+    )
+    console.print(f"[green]{backup_id}: intact[/green] (sha256 {record.sha256[:16]}…{readable})")
 
 
 @app.command()
@@ -97,23 +121,72 @@ def restore(
     ctx: typer.Context,
     backup_id: Annotated[str, typer.Argument()],
     to: Annotated[
-        Path | None, typer.Option("--to", help="Restore here instead of the source.")
+        str | None,
+        typer.Option(
+            "--to",
+            help="Restore here instead of the source: a path, or for a postgres backup a"
+            " postgresql:// URL (give its password by PGPASSWORD, not on the command line).",
+        ),
     ] = None,
 ) -> None:
-    """Restore a verified backup (stop the service writing to it first)."""
+    """Restore a verified backup (stop the service writing to it first).
+
+    A postgres backup goes back into the database it was taken from (its URL from
+    the source's url_env when that is set, else libpq's PGPASSWORD or ~/.pgpass
+    supply the password), and every table's row count and checksum are then
+    checked against the backup's manifest (exit 1 on a difference).
+    """
     with reported_errors():
         store = home_of(ctx).open_existing_store()
-        record = store.get_backup(backup_id)
-        destination = to or Path(record.manifest["from"])
-        result = restore_backup(Path(record.path), record.kind, record.sha256, destination)
-        store.append(
-            "backup.restored",
-            {"id": backup_id, **result},
-            actor="cli",
-            rollout_id=record.rollout_id,
+        try:
+            record = store.get_backup(backup_id)
+            destination = _destination(record, to)
+            result = restore_backup(
+                Path(record.path),
+                record.kind,
+                record.sha256,
+                destination,
+                manifest=record.manifest,
+            )
+            store.append(
+                "backup.restored",
+                {"id": backup_id, "kind": record.kind, **result},
+                actor="cli",
+                rollout_id=record.rollout_id,
+            )
+        finally:
+            store.close()
+    console.print(f"[green]restored[/green] {backup_id} into {result['restored']}")
+
+
+def _destination(record: BackupRecord, to: str | None) -> Path | str:
+    """Where ``rollsafe backup restore`` puts ``record``; bad ``--to`` exits 2 first."""
+    if record.kind != "postgres":
+        if to is not None and is_postgres_url(to):
+            fail(
+                f"--to: a {record.kind} backup restores to a path, not a database URL", EXIT_INVALID
+            )
+        return Path(to) if to is not None else Path(record.manifest["from"])
+    if to is not None:
+        if not is_postgres_url(to):
+            fail(
+                "--to: a postgres backup restores into a database: give a postgresql:// URL",
+                EXIT_INVALID,
+            )
+        return to
+    taken_from = str(record.manifest["from"])
+    variable = record.manifest.get("url_env")
+    url = os.environ.get(variable, "").strip() if variable else ""
+    if not url:
+        return taken_from
+    # The variable may have been pointed elsewhere since; restore where the data came from.
+    if redacted_url(url) != taken_from:
+        fail(
+            f"{variable} now names {redacted_url(url)}, but {record.id} was taken from"
+            f" {taken_from}; choose the database with --to",
+            EXIT_INVALID,
         )
-        store.close()
-    console.print(f"[green]restored[/green] {backup_id} into {destination}")
+    return url
 
 
 def _apply_retention(store: Store, source: str, keep: int) -> None:

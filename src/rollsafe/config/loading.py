@@ -39,7 +39,7 @@ def load_plan(path: str | Path, text: str | None = None) -> Plan:
         if isinstance(plan.target, CommandTarget)
         else plan.target.model_copy(update={"root": base / plan.target.root})
     )
-    backups = [source.model_copy(update={"path": base / source.path}) for source in plan.backups]
+    backups = [source.resolved(base) for source in plan.backups]
     return plan.model_copy(update={"target": target, "backups": backups})
 
 
@@ -118,8 +118,12 @@ def _message(detail: Any) -> str:
     message = str(detail["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
-    if kind not in {"value_error", "assertion_error"} and "input" in detail:
-        message = f"{message[:1].lower()}{message[1:]}, got {detail['input']!r}"
+    # A whole mapping is not echoed: it may hold a secret (a database URL) and the
+    # file:line already shows where it is.
+    if kind not in {"value_error", "assertion_error"}:
+        message = f"{message[:1].lower()}{message[1:]}"
+        if "input" in detail and not isinstance(detail["input"], dict | list):
+            message = f"{message}, got {detail['input']!r}"
     return message
 
 

@@ -8,11 +8,12 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, model_validator
 
 from rollsafe.config.analysis import AnalysisConfig
+from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.config.command_target import CommandTarget
 from rollsafe.config.guards import DEFAULT_GUARDS, Guard, RollbackPolicy
 from rollsafe.config.health import HealthCheck
 from rollsafe.config.notify import WebhookNotify
-from rollsafe.config.sources import PrometheusMetrics
+from rollsafe.config.sources import NginxRouter, PrometheusMetrics
 from rollsafe.config.types import Duration, Percent, StrictModel
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -29,6 +30,8 @@ class ProcessTarget(StrictModel):
     type: Literal["process"] = "process"
     root: Path
     instances: Annotated[int, Field(ge=1, le=64)] = 2
+    canary_instances: Annotated[int, Field(ge=1, le=64)] = 1
+    """Instances a ``canary`` step starts beside the stable ones (with a ``router``)."""
     command: Annotated[list[str], Field(min_length=1)]
     env: dict[str, str] = Field(default_factory=dict)
     health: HealthCheck = HealthCheck()
@@ -47,14 +50,24 @@ class SqliteBackupSource(StrictModel):
     name: Name
     path: Path
 
+    def resolved(self, base: Path) -> SqliteBackupSource:
+        """A copy with a relative ``path`` resolved against ``base``."""
+        return self.model_copy(update={"path": base / self.path})
+
 
 class FilesBackupSource(StrictModel):
     type: Literal["files"] = "files"
     name: Name
     path: Path
 
+    def resolved(self, base: Path) -> FilesBackupSource:
+        """A copy with a relative ``path`` resolved against ``base``."""
+        return self.model_copy(update={"path": base / self.path})
 
-BackupSource = Annotated[SqliteBackupSource | FilesBackupSource, Field(discriminator="type")]
+
+BackupSource = Annotated[
+    SqliteBackupSource | FilesBackupSource | PostgresBackupSource, Field(discriminator="type")
+]
 
 
 class ScrapeMetrics(StrictModel):
@@ -72,6 +85,8 @@ class ScrapeMetrics(StrictModel):
     arm_label: str = "variant"
     canary: str = "new"
     baseline: str = "old"
+    release_label: str = "release"
+    """The label naming the release that served a request (analysis with ``arms: release``)."""
     match: dict[str, str] = Field(default_factory=dict)
     """Only series whose labels equal these count (e.g. ``{route: /checkout}``)."""
 
@@ -83,6 +98,15 @@ class BackupStep(StrictModel):
 
 class DeployStep(StrictModel):
     release: Annotated[str, Field(pattern=_NAME)]
+    """Replaces the stable instances one by one; a canary of it, if any, then stops."""
+
+
+class CanaryStep(StrictModel):
+    """Run ``release`` on the target's canary instances beside the stable ones, and have
+    the plan's ``router`` send it ``weight`` percent of requests."""
+
+    release: Annotated[str, Field(pattern=_NAME)]
+    weight: Annotated[int, Field(ge=0, le=100)]
 
 
 class FlagStep(StrictModel):
@@ -94,6 +118,10 @@ class AnalysisStep(StrictModel):
     duration: Duration
     mode: Literal["compare", "health"] = "compare"
     """``compare``: canary against baseline. ``health``: all traffic against absolute limits."""
+    arms: Literal["metrics", "release"] = "metrics"
+    """Which requests ``compare`` puts in each arm. ``metrics``: by the metrics' ``arm_label``
+    (a flag's variant). ``release``: the canary release's against the stable release's,
+    by the metrics' ``release_label`` (after a ``canary`` step)."""
 
 
 class PauseStep(StrictModel):
@@ -105,7 +133,7 @@ class PromoteStep(StrictModel):
     pass
 
 
-STEP_KINDS = ("backup", "deploy", "flag", "analysis", "pause", "promote")
+STEP_KINDS = ("backup", "deploy", "canary", "flag", "analysis", "pause", "promote")
 
 
 class Step(StrictModel):
@@ -113,6 +141,7 @@ class Step(StrictModel):
 
     backup: BackupStep | None = None
     deploy: DeployStep | None = None
+    canary: CanaryStep | None = None
     flag: FlagStep | None = None
     analysis: AnalysisStep | None = None
     pause: PauseStep | None = None
@@ -175,6 +204,8 @@ class Plan(StrictModel):
     flags: list[FlagDefinition] = Field(default_factory=list)
     backups: list[BackupSource] = Field(default_factory=list)
     metrics: Metrics = ScrapeMetrics()
+    router: NginxRouter | None = None
+    """What splits traffic between stable and canary releases (``canary`` steps need one)."""
     analysis: AnalysisConfig = AnalysisConfig()
     guards: list[Guard] = Field(default_factory=lambda: list(DEFAULT_GUARDS))
     rollback: RollbackPolicy = RollbackPolicy()
@@ -182,11 +213,29 @@ class Plan(StrictModel):
     steps: Annotated[list[Step], Field(min_length=1)]
 
     def unresolved_references(self) -> list[tuple[tuple[str | int, ...], str]]:
-        """Steps naming flags or backup sources the plan does not declare, with their fields."""
+        """Steps naming flags, backup sources or a router the plan does not declare, with
+        their fields."""
         flag_names = {flag.name for flag in self.flags}
         backup_names = {source.name for source in self.backups}
         problems: list[tuple[tuple[str | int, ...], str]] = []
         for index, step in enumerate(self.steps):
+            if step.canary is not None and (
+                self.router is None or not isinstance(self.target, ProcessTarget)
+            ):
+                problems.append(
+                    (
+                        ("steps", index, "canary"),
+                        "a canary step needs a process target and a router (add router:)",
+                    )
+                )
+            releases_compared = step.analysis is not None and step.analysis.arms == "release"
+            if releases_compared and not any(s.canary for s in self.steps[:index]):
+                problems.append(
+                    (
+                        ("steps", index, "analysis", "arms"),
+                        "arms: release compares a canary release: put a canary step before",
+                    )
+                )
             if step.flag is not None and step.flag.name not in flag_names:
                 problems.append(
                     (

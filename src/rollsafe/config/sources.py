@@ -50,6 +50,8 @@ class PrometheusMetrics(StrictModel):
     arm_label: LabelName = "variant"
     canary: str = "new"
     baseline: str = "old"
+    release_label: LabelName = "release"
+    """The label naming the release that served a request (analysis with ``arms: release``)."""
     selector: dict[LabelName, str] = Field(default_factory=dict)
     """Every query keeps only series with these labels (e.g. ``{job: shop}``)."""
     match: dict[LabelName, str] = Field(default_factory=dict)

@@ -1,4 +1,4 @@
-"""Build the adapters a plan names: its target and its metric source."""
+"""Build the adapters a plan names: its target, its metric source and its router."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from pathlib import Path
 
 from rollsafe.config import CommandTarget as CommandTargetConfig
 from rollsafe.config import Plan, PrometheusMetrics
+from rollsafe.controller.traffic import Traffic
 from rollsafe.metrics import PrometheusSource, ScrapeSource
+from rollsafe.routers import NginxRouter
 from rollsafe.targets import CommandTarget, ProcessTarget, Target
 from rollsafe.typing import MetricSource
 
@@ -23,3 +25,18 @@ def build_source(plan: Plan, target: Target) -> MetricSource:
     if isinstance(plan.metrics, PrometheusMetrics):
         return PrometheusSource(plan.metrics)
     return ScrapeSource(plan.metrics, target.endpoints)
+
+
+def build_router(plan: Plan, home: Path) -> NginxRouter | None:
+    """The plan's router, its files in ``<home>/routers/<service>``; None without one."""
+    if plan.router is None:
+        return None
+    return NginxRouter(plan.router, home=home / "routers" / plan.service)
+
+
+def build_traffic(plan: Plan, home: Path, target: Target) -> Traffic | None:
+    """The router of a plan with one, wired to follow ``target``'s instances."""
+    router = build_router(plan, home)
+    if router is None or not isinstance(target, ProcessTarget):
+        return None  # plans are checked at load: a router comes with a process target
+    return Traffic(router, target)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from rollsafe.config.plan import AnalysisStep
+from rollsafe.config.plan import AnalysisStep, Metrics
 from rollsafe.controller.adapters import build_source
 from rollsafe.controller.context import StepContext, StepOutcome
-from rollsafe.errors import MetricsError
+from rollsafe.errors import MetricsError, RollsafeError
 from rollsafe.judge import Judge, Verdict
 from rollsafe.typing import MetricSource
 
@@ -16,7 +16,10 @@ from rollsafe.typing import MetricSource
 def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
     config = context.plan.analysis
     judge = Judge(config, mode=spec.mode)
-    source = build_source(context.plan, context.target)
+    plan = context.plan
+    if spec.arms == "release":
+        plan = plan.model_copy(update={"metrics": _release_arms(context)})
+    source = build_source(plan, context.target)
     started = time.monotonic()
     looks = failed_looks = 0
     try:
@@ -44,6 +47,19 @@ def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
     }
     context.journal("analysis.verdict", summary)
     return _outcome(verdict, summary, config.on_inconclusive)
+
+
+def _release_arms(context: StepContext) -> Metrics:
+    """The plan's metrics with arms by release: the canary's against the stable one's."""
+    traffic = context.traffic
+    canary = traffic.target.canary_release() if traffic is not None else None
+    stable = context.target.current_release()
+    if canary is None or stable is None:
+        raise RollsafeError("arms: release needs a canary beside a stable release; none runs")
+    metrics = context.plan.metrics
+    return metrics.model_copy(
+        update={"arm_label": metrics.release_label, "canary": canary, "baseline": stable}
+    )
 
 
 def _look(context: StepContext, judge: Judge, source: MetricSource, t: float) -> Verdict | None:

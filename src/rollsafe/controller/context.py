@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rollsafe.config import Plan
+from rollsafe.controller.traffic import Traffic
 from rollsafe.store import Store
 from rollsafe.targets import Target
 
@@ -34,6 +35,8 @@ class StepContext:
     target: Target
     home: Path
     actor: str
+    traffic: Traffic | None = None
+    """The plan's router following the target, when the plan has one."""
 
     def requested(self) -> str | None:
         """A pause or abort another process asked for, if any."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rollsafe.config import Plan, load_plan, read_plan_text
-from rollsafe.controller.adapters import build_target
+from rollsafe.controller.adapters import build_target, build_traffic
 from rollsafe.controller.context import BASELINE_EVENT, StepContext
 from rollsafe.controller.lease import DEFAULT_TTL, LeaseKeeper, owner_id, owner_is_dead
 from rollsafe.controller.monitor import GuardMonitor
@@ -125,7 +125,8 @@ class Controller:
     def _context(self, rollout: Rollout) -> StepContext:
         plan = self.plan_of(rollout)
         target = build_target(plan, self.home, self.store.address)
-        return StepContext(self.store, rollout.id, plan, target, self.home, self.owner)
+        traffic = build_traffic(plan, self.home, target)
+        return StepContext(self.store, rollout.id, plan, target, self.home, self.owner, traffic)
 
     @staticmethod
     def plan_of(rollout: Rollout) -> Plan:

@@ -10,6 +10,7 @@ from rollsafe.backup import take_backup
 from rollsafe.config.plan import (
     AnalysisStep,
     BackupStep,
+    CanaryStep,
     DeployStep,
     FlagStep,
     PauseStep,
@@ -67,9 +68,20 @@ def _deploy(context: StepContext, spec: DeployStep) -> StepOutcome:
     changed = context.target.deploy(spec.release)
     # After a crash mid-deploy `current` may already name the release; `previous` still knows.
     previous = before if before not in (None, spec.release) else context.target.previous_release()
-    return StepOutcome(
-        "succeeded", {"release": spec.release, "previous": previous, "changed": changed}
-    )
+    result: dict[str, Any] = {"release": spec.release, "previous": previous, "changed": changed}
+    if context.traffic is not None and context.traffic.target.canary_release() is not None:
+        # The stable instances run the release now: the canary has nothing left to show.
+        result["canary_stopped"] = context.traffic.remove_canary()
+    return StepOutcome("succeeded", result)
+
+
+def _canary(context: StepContext, spec: CanaryStep) -> StepOutcome:
+    traffic = context.traffic
+    if traffic is None:  # refused when the plan loads; kept for plans stored before
+        raise RollsafeError("a canary step needs a router in the plan")
+    started = traffic.target.deploy_canary(spec.release)
+    split = traffic.shift(spec.weight)
+    return StepOutcome("succeeded", {"release": spec.release, "started": started, **split})
 
 
 def _flag(context: StepContext, spec: FlagStep) -> StepOutcome:
@@ -123,6 +135,7 @@ def _promote(context: StepContext, spec: PromoteStep) -> StepOutcome:
 _RUNNERS: dict[str, Callable[[StepContext, Any], StepOutcome]] = {
     "backup": _backup,
     "deploy": _deploy,
+    "canary": _canary,
     "flag": _flag,
     "analysis": _analysis,
     "pause": _pause,

@@ -222,10 +222,10 @@ class ScrapeSource:
             instance.restarts += 1
             log.info("%s restarted; counting its counters from zero", endpoint)
         for key, value in scrape.values.items():
-            increase = value - instance.last.get(key, 0.0)
+            # A bucket seen with no increase yet still counts (as 0): the judge fixes an
+            # arm's bucket layout from its first histogram, which must be complete.
+            increase = max(0.0, value - instance.last.get(key, 0.0))
             instance.last[key] = value
-            if increase <= 0:
-                continue
             series = scrape.series[key]
             totals = self._totals[series.arm]
             if series.quantity == "requests":

@@ -42,6 +42,11 @@ class TrafficRouter(Protocol):
         """Return to the split in force before the last change."""
         ...
 
+    @property
+    def split(self) -> Split | None:
+        """The split in force, None before the first ``set_weights``."""
+        ...
+
 
 @dataclass(frozen=True)
 class Split:

@@ -5,7 +5,7 @@ This package imports only ``rollsafe.config``, ``rollsafe.errors``,
 ``rollsafe.typing`` and third-party packages.
 """
 
-from rollsafe.targets.base import Target
+from rollsafe.targets.base import CanaryTarget, Target
 from rollsafe.targets.command import CommandError, CommandHealthError, CommandTarget
 from rollsafe.targets.execute import CommandResult
 from rollsafe.targets.health import HealthReport, InstanceHealth
@@ -15,6 +15,7 @@ from rollsafe.targets.state import Instance
 
 __all__ = [
     "MAINTENANCE_MARKER",
+    "CanaryTarget",
     "CommandError",
     "CommandHealthError",
     "CommandResult",

@@ -28,7 +28,7 @@ from rollsafe.errors import HealthCheckError, TargetError
 from rollsafe.targets import health, procs
 from rollsafe.targets.health import HealthReport
 from rollsafe.targets.releases import Releases
-from rollsafe.targets.state import Entry, Instance, StateFile, locked
+from rollsafe.targets.state import Entry, Instance, Role, StateFile, locked
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _TAIL_BYTES = 4096
@@ -41,19 +41,27 @@ class ProcessTarget:
     Reading methods (``instances``, ``endpoints``, ``check_health``, the
     release names) take no lock and are safe from any thread or process.
     Acting methods hold ``<root>/run/lock``, so two controllers never
-    interleave their changes.
+    interleave their changes. ``store``, the state store's address, reaches each
+    instance as ``ROLLSAFE_STORE`` (services reading flags from the store use it).
     """
 
-    def __init__(self, config: ProcessTargetConfig, *, service: str, home: Path) -> None:
+    def __init__(
+        self, config: ProcessTargetConfig, *, service: str, home: Path, store: str | None = None
+    ) -> None:
         self.config = config
         self.service = service
         self.home = Path(home).absolute()
+        self.store = store
         self.root = Path(config.root).absolute()
         self._releases = Releases(self.root)
         self._state = StateFile(self.root / "run" / "instances.json")
+        self.on_change: Callable[[], None] | None = None
+        """Called, under the target's lock, whenever the ready instances changed and before
+        a replaced one stops: a traffic router re-points at the new set there."""
         check = config.health
         per_slot = check.retries * (check.timeout + check.interval) + config.stop_timeout
-        self._lock_timeout = 2 * config.instances * per_slot + 30
+        slots = config.instances + config.canary_instances
+        self._lock_timeout = 2 * slots * per_slot + 30
 
     # -- reading --------------------------------------------------------------------------
 
@@ -70,8 +78,19 @@ class ProcessTarget:
         return self._releases.previous()
 
     def instances(self) -> list[Instance]:
-        """Live instances that passed readiness, by slot; dead or reused pids are left out."""
+        """Live instances that passed readiness, stable and canary, by slot; dead or
+        reused pids are left out."""
         return [entry.instance() for entry in self._live() if entry.status == "ready"]
+
+    def stable_instances(self) -> list[Instance]:
+        return [instance for instance in self.instances() if instance.role == "stable"]
+
+    def canary_instances(self) -> list[Instance]:
+        return [instance for instance in self.instances() if instance.role == "canary"]
+
+    def canary_release(self) -> str | None:
+        """The release the canary instances run, None when there is no canary."""
+        return next((instance.release for instance in self.canary_instances()), None)
 
     def endpoints(self) -> list[str]:
         """Base URLs (``http://127.0.0.1:PORT``) of the live instances."""
@@ -124,6 +143,43 @@ class ProcessTarget:
         with self._locked():
             self._converge(self._require_current(), replace_all=False)
 
+    def deploy_canary(self, release: str) -> bool:
+        """Run ``config.canary_instances`` instances of ``release`` beside the stable ones;
+        False when they already run. ``current`` does not change: the stable instances
+        keep serving, and a router decides which share of traffic the canary gets.
+
+        A canary of another release is replaced. If a canary instance does not become
+        healthy, every canary instance is stopped and HealthCheckError says why.
+        """
+        self._releases.require(release)
+        with self._locked():
+            live = [e for e in self._live() if e.role == "canary"]
+            ready = [
+                e for e in live
+                if e.status == "ready" and e.release == release
+                and e.index < self.config.canary_instances
+                and health.responds(e.url, self.config.health)
+            ]  # fmt: skip
+            stale = [e for e in live if not any(e.same_process(r) for r in ready)]
+            self._retire(stale)
+            taken = {e.index for e in ready}
+            missing = [i for i in range(self.config.canary_instances) if i not in taken]
+            try:
+                for index in missing:
+                    self._replace(index, None, release, role="canary")
+            except TargetError:
+                self._retire([e for e in self._live() if e.role == "canary"])
+                raise
+            return bool(stale or missing)
+
+    def stop_canary(self) -> bool:
+        """Stop the canary instances (after a router sent their traffic elsewhere);
+        False when there were none."""
+        with self._locked():
+            canaries = [e for e in self._live() if e.role == "canary"]
+            self._retire(canaries)
+            return bool(canaries)
+
     def restart(self) -> None:
         """Replace every instance of the current release, one slot at a time."""
         self._require_current()
@@ -173,7 +229,9 @@ class ProcessTarget:
         """Bring every slot to a healthy instance of ``release``; True if anything changed."""
         self._releases.require(release)
         count = self.config.instances
-        live = self._live()
+        everything = self._live()
+        canaries = [e for e in everything if e.role == "canary"]
+        live = [e for e in everything if e.role == "stable"]
         keep: dict[int, Entry] = {}
         for entry in sorted(live, key=lambda e: e.started_at, reverse=True):
             if entry.status == "ready" and entry.index < count and entry.index not in keep:
@@ -181,7 +239,8 @@ class ProcessTarget:
         extra = [e for e in live if not any(e.same_process(k) for k in keep.values())]
         changed = any(entry.status == "ready" for entry in extra)
         self._retire(extra)
-        orphans = procs.orphans(self.root, {entry.pid for entry in keep.values()})
+        known = {entry.pid for entry in [*keep.values(), *canaries]}
+        orphans = procs.orphans(self.root, known)
         procs.stop_groups(set(orphans.values()), self.config.stop_timeout)
 
         slots: list[tuple[int, Entry | None]] = []
@@ -209,14 +268,17 @@ class ProcessTarget:
             return any(entry.same_process(other) for other in retiring)
 
         self._update(lambda es: [replace(e, status="draining") if among(e) else e for e in es])
+        self._changed()  # traffic leaves them before they stop
         procs.stop_groups({entry.pid for entry in retiring}, self.config.stop_timeout)
         self._update(lambda es: [e for e in es if not among(e)])
 
-    def _replace(self, index: int, old: Entry | None, release: str) -> None:
+    def _replace(
+        self, index: int, old: Entry | None, release: str, *, role: Role = "stable"
+    ) -> None:
         """Start ``release`` in slot ``index``; once healthy it takes the place of ``old``."""
         port = self._free_port()
         started_at = time.time()
-        process, log = self._spawn(index, release, port)
+        process, log = self._spawn(index, release, port, role)
         entry: Entry | None = None
         reason: str | None
         try:
@@ -224,7 +286,7 @@ class ProcessTarget:
             if ticks is None:
                 reason = f"process {_exit_reason(process) or 'vanished'} before it became healthy"
             else:
-                new = Entry(index, process.pid, port, release, started_at, ticks, "starting")
+                new = Entry(index, process.pid, port, release, started_at, ticks, "starting", role)
                 entry = new
                 self._update(lambda es: [*es, new])
                 reason = health.wait_ready(
@@ -252,10 +314,17 @@ class ProcessTarget:
             return swapped
 
         self._update(swap)  # one write: the new instance takes traffic, the old one stops taking it
+        self._changed()
         if old is not None:
             self._retire([old])
 
-    def _spawn(self, index: int, release: str, port: int) -> tuple[subprocess.Popen[bytes], Path]:
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def _spawn(
+        self, index: int, release: str, port: int, role: Role
+    ) -> tuple[subprocess.Popen[bytes], Path]:
         release_dir = self._releases.path(release)
         values = {
             "python": sys.executable,
@@ -275,11 +344,16 @@ class ProcessTarget:
             "ROLLSAFE_RELEASE": release,
             "ROLLSAFE_INSTANCE": str(index),
             "ROLLSAFE_PORT": str(port),
+            "ROLLSAFE_ROLE": role,
         }
-        log = self.home / "logs" / self.service / f"{release}-{index}.log"
+        if self.store is not None:
+            env["ROLLSAFE_STORE"] = self.store  # where flags live, in the environment: URLs
+            # may carry a password, which argv would show to every user of the machine
+        name = f"{release}-{index}" if role == "stable" else f"{release}-canary-{index}"
+        log = self.home / "logs" / self.service / f"{name}.log"
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
         header = (
-            f"--- rollsafe {stamp}: instance {index} of {self.service} {release} "
+            f"--- rollsafe {stamp}: {role} instance {index} of {self.service} {release} "
             f"on port {port}: {shlex.join(argv)}\n"
         )
         return procs.spawn(argv, env=env, cwd=release_dir, log=log, header=header), log

@@ -29,6 +29,7 @@ from typing import Any, Literal, get_args
 from rollsafe.errors import TargetError
 
 Status = Literal["starting", "ready", "draining"]
+Role = Literal["stable", "canary"]
 _FORMAT = 1
 
 
@@ -45,6 +46,8 @@ class Instance:
     """Base URL, ``http://127.0.0.1:<port>``."""
     started_at: float
     """Wall-clock time (``time.time()``) the process was started."""
+    role: Role = "stable"
+    """``canary``: one of the instances of a canary release running beside the stable ones."""
 
 
 @dataclass(frozen=True)
@@ -59,20 +62,27 @@ class Entry:
     start_ticks: int
     """``starttime`` from ``/proc/<pid>/stat``: tells our process from a reused pid."""
     status: Status
+    role: Role = "stable"
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def instance(self) -> Instance:
-        return Instance(self.index, self.pid, self.port, self.release, self.url, self.started_at)
+        return Instance(
+            self.index, self.pid, self.port, self.release, self.url, self.started_at, self.role
+        )
 
     def same_process(self, other: Entry) -> bool:
         return (self.pid, self.start_ticks) == (other.pid, other.start_ticks)
 
     @classmethod
     def from_json(cls, data: Any) -> Entry:
-        if not isinstance(data, dict) or data.get("status") not in get_args(Status):
+        if (
+            not isinstance(data, dict)
+            or data.get("status") not in get_args(Status)
+            or data.get("role", "stable") not in get_args(Role)
+        ):
             raise ValueError(f"not an instance entry: {data!r}")
         return cls(
             index=int(data["index"]),
@@ -82,6 +92,7 @@ class Entry:
             started_at=float(data["started_at"]),
             start_ticks=int(data["start_ticks"]),
             status=data["status"],
+            role=data.get("role", "stable"),  # files written before canaries have none
         )
 
 
@@ -125,8 +136,8 @@ class StateFile:
             raise TargetError(f"cannot write {self.path}: {exc}") from exc
 
 
-def _order(entry: Entry) -> tuple[int, float]:
-    return entry.index, entry.started_at
+def _order(entry: Entry) -> tuple[str, int, float]:
+    return entry.role, entry.index, entry.started_at
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -1,0 +1,52 @@
+"""What every kind of backup shares: one file, its SHA-256, and a JSON manifest beside it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rollsafe.errors import BackupError
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    source: str
+    kind: str
+    path: Path
+    sha256: str
+    size: int
+    created_at: float
+    manifest: dict[str, Any]
+
+
+def manifest_path(backup: Path) -> Path:
+    return backup.with_name(backup.name + ".manifest.json")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_checksum(path: Path, sha256: str) -> None:
+    """Raise BackupError unless the file exists and matches its recorded checksum."""
+    if not path.exists():
+        raise BackupError(f"backup file {path} is missing")
+    actual = sha256_file(path)
+    if actual != sha256:
+        raise BackupError(
+            f"backup {path} does not match its checksum (recorded {sha256[:12]}…, "
+            f"found {actual[:12]}…); refusing to restore it"
+        )
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Readers see the old file or the whole new one, never a half-written manifest."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text + "\n")
+    partial.replace(path)

@@ -1,0 +1,166 @@
+"""Level 3 restores a PostgreSQL database from the rollout's pg_dump, end to end (real processes).
+
+A rollout backs up a real database, deploys a release, pauses; meanwhile that
+release "migrates" the data badly; on resume the next deploy fails and the
+rollback policy (level 3 only) puts the service in maintenance, restores the
+dump, verifies every table's row count and checksum, and brings back 1.0.0.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rollsafe.config import load_plan
+from rollsafe.controller import Controller
+from rollsafe.journal import JournalEntry
+from rollsafe.store import RolloutState, SqliteStore
+from rollsafe.targets import ProcessTarget
+from tests.backup.databases import execute, fresh_database, orders, with_password
+from tests.targets.conftest import COMMAND
+
+pytestmark = pytest.mark.slow
+
+PASSWORD = "never-in-the-journal"
+PLAN = f"""\
+version: 1
+service: svc
+target:
+  root: root
+  instances: 1
+  command: {json.dumps(COMMAND)}
+  health: {{timeout: 1s, interval: 50ms, retries: 60}}
+  stop_timeout: 2s
+backups:
+  - {{name: orders, type: postgres, url_env: RS_TEST_ORDERS_URL, timeout: 60s}}
+rollback:
+  levels: [restore]
+  verify: {{for: 0s}}
+steps:
+  - backup:
+  - deploy: {{release: 2.0.0}}
+  - pause:
+  - deploy: {{release: 3.0.0}}
+"""
+
+
+class Rollout:
+    """The plan's service (1.0.0 live), its database, and a controller over both."""
+
+    def __init__(self, tmp_path: Path, url: str) -> None:
+        self.url = url
+        self.plan_path = tmp_path / "plan.yaml"
+        self.plan_path.write_text(PLAN)
+        releases = tmp_path / "root" / "releases"
+        for release in ("1.0.0", "2.0.0", "3.0.0"):
+            (releases / release).mkdir(parents=True)
+        (releases / "3.0.0" / "crash").write_text("")  # its deploy fails: a rollback follows
+        self.home = tmp_path / "home"
+        plan = load_plan(self.plan_path)
+        self.target = ProcessTarget(plan.target, service=plan.service, home=self.home)
+        self.target.deploy("1.0.0")
+        self.store = SqliteStore(self.home / "rollsafe.db")
+        self.controller = Controller(self.store, self.home)
+
+    def start(self) -> str:
+        """Run the rollout up to its pause: backed up, 2.0.0 deployed."""
+        rollout = self.controller.create(self.plan_path)
+        paused = self.controller.run(rollout.id)
+        assert paused.state is RolloutState.PAUSED, paused.reason
+        assert self.target.current_release() == "2.0.0"
+        return rollout.id
+
+    def journal(self, rollout_id: str, kind: str) -> list[JournalEntry]:
+        return [entry for entry in self.store.journal(rollout_id) if entry.kind == kind]
+
+
+@pytest.fixture
+def rollout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rollout]:
+    with fresh_database() as url:
+        # Trust auth ignores the password; it is there to show it is never written down.
+        monkeypatch.setenv("RS_TEST_ORDERS_URL", with_password(url, PASSWORD))
+        made = Rollout(tmp_path, url)
+        try:
+            yield made
+        finally:
+            made.target.stop()
+            made.store.close()
+
+
+def release_migrates_badly(url: str) -> None:
+    execute(url, "UPDATE orders SET qty = -qty WHERE id <= 40")
+    execute(url, "DELETE FROM orders WHERE id > 90")
+    execute(url, "INSERT INTO orders (item, qty) VALUES ('written by 2.0.0', 1)")
+
+
+def test_level_3_restores_the_rows_changed_after_the_backup(rollout: Rollout) -> None:
+    before = orders(rollout.url)
+    rollout_id = rollout.start()
+    release_migrates_badly(rollout.url)
+    assert orders(rollout.url) != before
+
+    ended = rollout.controller.run(rollout_id, resume=True)
+
+    assert ended.state is RolloutState.ROLLED_BACK, ended.reason
+    assert orders(rollout.url) == before
+    assert rollout.target.current_release() == "1.0.0"
+    assert not rollout.target.in_maintenance()
+    assert rollout.target.check_health().healthy
+    (backup,) = rollout.store.list_backups()
+    assert backup.kind == "postgres"
+    (restored,) = rollout.journal(rollout_id, "backup.restored")
+    assert restored.data["restored"] == rollout.url
+    assert restored.data["tables"] == backup.manifest["tables"] == {"public.orders": 100}
+    assert restored.data["checksums"] == backup.manifest["checksums"]
+    assert restored.data["verification"]["row_counts"] == "equal to the backup"
+    assert restored.data["verification"]["checksums"] == "equal to the backup"
+    (level,) = rollout.journal(rollout_id, "rollback.level_ended")
+    assert (level.data["level"], level.data["applied"], level.data["recovered"]) == (3, True, True)
+    maintenance = [e.data["on"] for e in rollout.journal(rollout_id, "rollback.maintenance")]
+    assert maintenance == [True, False]
+    everything = json.dumps([e.data for e in rollout.store.journal()] + [backup.manifest])
+    assert PASSWORD not in everything
+    assert rollout.store.verify_journal().ok
+
+
+def test_a_tampered_dump_is_refused_and_the_data_left_alone(rollout: Rollout) -> None:
+    rollout_id = rollout.start()
+    release_migrates_badly(rollout.url)
+    migrated = orders(rollout.url)
+    (backup,) = rollout.store.list_backups()
+    dump = bytearray(Path(backup.path).read_bytes())
+    dump[len(dump) // 2] ^= 0x01
+    Path(backup.path).write_bytes(bytes(dump))
+
+    ended = rollout.controller.run(rollout_id, resume=True)
+
+    assert ended.state is RolloutState.FAILED, ended.reason
+    assert orders(rollout.url) == migrated
+    (level,) = rollout.journal(rollout_id, "rollback.level_ended")
+    assert (level.data["applied"], level.data["recovered"]) == (False, False)
+    assert "does not match its checksum" in level.data["result"]["error"]
+    assert "staying in maintenance" in level.data["result"]["error"]
+    assert rollout.target.in_maintenance()  # a person decides what happens next
+    assert rollout.journal(rollout_id, "backup.restored") == []
+
+
+def test_a_missing_url_variable_fails_the_level_before_the_service_is_touched(
+    rollout: Rollout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rollout_id = rollout.start()
+    release_migrates_badly(rollout.url)
+    migrated = orders(rollout.url)
+    monkeypatch.delenv("RS_TEST_ORDERS_URL")
+
+    ended = rollout.controller.run(rollout_id, resume=True)
+
+    assert ended.state is RolloutState.FAILED, ended.reason
+    (level,) = rollout.journal(rollout_id, "rollback.level_ended")
+    assert "RS_TEST_ORDERS_URL (url_env) is not set" in level.data["result"]["error"]
+    assert rollout.journal(rollout_id, "rollback.maintenance") == []
+    assert not rollout.target.in_maintenance()
+    assert orders(rollout.url) == migrated
+    assert rollout.target.check_health().healthy
