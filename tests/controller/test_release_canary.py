@@ -129,9 +129,8 @@ def test_a_canary_release_gets_its_weight_then_is_promoted_without_a_failed_requ
         store.close()
 
 
-def test_an_abort_takes_the_canary_out_even_when_flags_off_recover(
-    routed: tuple[Shop, Traffic],
-) -> None:
+@pytest.mark.parametrize("how", ["abort", "level 1 by hand"])
+def test_a_rollback_takes_the_canary_out(routed: tuple[Shop, Traffic], how: str) -> None:
     shop, traffic = routed
     url = traffic.router.url
     store = SqliteStore(shop.home / "rollsafe.db")
@@ -142,17 +141,27 @@ def test_an_abort_takes_the_canary_out_even_when_flags_off_recover(
             rollout = controller.run(rollout.id)
             assert rollout.state is RolloutState.PAUSED, rollout.reason
             assert traffic.weight == 25
-            rollout = controller.abort(rollout.id)
-        assert rollout.state is RolloutState.ABORTED
+            if how == "abort":
+                rollout = controller.abort(rollout.id)
+            else:
+                rollout = controller.roll_back_to(rollout.id, 1, actor="test")
         assert shop.target.canary_instances() == []
         assert traffic.weight == 0
         assert releases_served(url, 200) == Counter({"1.0.0": 200})
-        kinds = [e.kind for e in store.journal(rollout.id)]
-        assert "rollback.canary_removed" in kinds or any(
-            e.data.get("result", {}).get("canary_stopped") == "1.1.0"
-            for e in store.journal(rollout.id)
-            if e.kind == "rollback.level_ended"
-        )
+        journal = store.journal(rollout.id)
+        levels = [e.data for e in journal if e.kind == "rollback.level_ended"]
+        removed = [e.data for e in journal if e.kind == "rollback.canary_removed"]
+        if how == "abort":
+            # An abort undoes flags and release: level 2 takes the canary out.
+            assert rollout.state is RolloutState.ABORTED
+            assert [level["name"] for level in levels] == ["flags", "release"]
+            assert levels[1]["result"]["canary_stopped"] == "1.1.0"
+            assert removed == []
+        else:
+            # Flags off recovered (nothing was wrong), and the canary still went.
+            assert rollout.state is RolloutState.ROLLED_BACK
+            assert [(level["name"], level["recovered"]) for level in levels] == [("flags", True)]
+            assert removed == [{"release": "1.1.0"}]
     finally:
         store.close()
 

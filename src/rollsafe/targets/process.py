@@ -97,8 +97,14 @@ class ProcessTarget:
         return [instance.url for instance in self.instances()]
 
     def check_health(self) -> HealthReport:
-        """One health probe of each live instance; never raises for an unhealthy one."""
-        return health.report(self.instances(), self.config.instances, self.config.health)
+        """One health probe of each live instance; never raises for an unhealthy one.
+
+        While a canary runs, its instances are expected too."""
+        instances = self.instances()
+        expected = self.config.instances
+        if any(instance.role == "canary" for instance in instances):
+            expected += self.config.canary_instances
+        return health.report(instances, expected, self.config.health)
 
     # -- acting ---------------------------------------------------------------------------
 
