@@ -15,7 +15,8 @@ import contextlib
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from rollsafe.server.feed import ChangeFeed, Subscriber
+from rollsafe.server.fanout import Subscriber
+from rollsafe.server.feed import ChangeFeed
 
 
 class EventStream(Response):
