@@ -18,7 +18,7 @@ from rollsafe.cli.output import (
     print_json,
     reported_errors,
 )
-from rollsafe.demo.runner import FAULTS, run_demo
+from rollsafe.demo.runner import FAULTS, METRICS, run_demo
 from rollsafe.store.opening import redacted
 
 
@@ -34,6 +34,15 @@ def demo(
     rate: Annotated[
         float, typer.Option("--rate", help="Requests per second of load.", min=1)
     ] = 100.0,
+    metrics: Annotated[
+        str,
+        typer.Option(
+            "--metrics",
+            help="Where analysis and guards read metrics: scrape (each instance's /metrics) "
+            "or prometheus (PromQL over a Prometheus the demo runs; needs the prometheus "
+            "binary).",
+        ),
+    ] = "scrape",
     store: Annotated[
         str | None,
         typer.Option(
@@ -47,9 +56,12 @@ def demo(
     store = store or home_of(ctx).store_url  # `rollsafe --store URL demo` works too
     if fault not in FAULTS:
         fail(f"--fault: must be one of {', '.join(FAULTS)}, got {fault!r}", EXIT_INVALID)
+    if metrics not in METRICS:
+        fail(f"--metrics: must be one of {', '.join(METRICS)}, got {metrics!r}", EXIT_INVALID)
     if not as_json:
         console.print(
-            f"[bold]rollsafe demo[/bold]: shop 1.0.0 → 1.1.0 (fault: {fault}) in {workdir}"
+            f"[bold]rollsafe demo[/bold]: shop 1.0.0 → 1.1.0 (fault: {fault}, "
+            f"metrics: {metrics}) in {workdir}"
         )
     with reported_errors():
         try:
@@ -59,6 +71,7 @@ def demo(
                 rate=rate,
                 on_entry=None if as_json else print_entry,
                 store_url=store,
+                metrics=metrics,
             )
         except KeyboardInterrupt:
             console.print("[yellow]interrupted; every demo process was stopped[/yellow]")

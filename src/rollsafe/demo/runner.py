@@ -2,8 +2,10 @@
 
 Installs releases 1.0.0 and 1.1.0 into a work directory, starts 1.0.0 with two
 instances, drives about 100 requests/s at it, and runs the bundled plan through
-the same controller ``rollsafe rollout start`` uses. Every process it starts is
-stopped before it returns, also on Ctrl-C.
+the same controller ``rollsafe rollout start`` uses. Metrics come from scraping
+the instances (``metrics="scrape"``, the plan as bundled) or from a Prometheus the
+demo runs for the purpose (``metrics="prometheus"``, see :mod:`rollsafe.demo.prometheus`).
+Every process it starts is stopped before it returns, also on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -22,10 +24,16 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from rollsafe.config import Plan, load_plan
+from rollsafe.config import Plan, ScrapeMetrics, load_plan
 from rollsafe.controller import Controller
 from rollsafe.controller.adapters import build_target
 from rollsafe.demo.load import generate_load
+from rollsafe.demo.prometheus import (
+    DemoPrometheus,
+    prometheus_binary,
+    stop_leftover,
+    use_prometheus,
+)
 from rollsafe.errors import NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
 from rollsafe.journal import JournalEntry
@@ -35,6 +43,7 @@ from rollsafe.targets import Target
 
 RELEASES = ("1.0.0", "1.1.0")
 FAULTS = ("none", "errors", "latency", "leak", "corrupt")
+METRICS = ("scrape", "prometheus")
 MARKER = ".rollsafe-demo"
 
 
@@ -101,13 +110,21 @@ def run_demo(
     keep_running: bool = False,
     before_rollout: Callable[[], None] | None = None,
     store_url: str | None = None,
+    metrics: str = "scrape",
 ) -> DemoResult:
     """Run the demo rollout; with ``keep_running`` the shop stays up (tests inspect it).
 
     ``before_rollout`` runs under load just before the rollout is created.
     ``store_url``: the state store (a ``postgresql://`` URL or SQLite file) instead
     of ``<workdir>/home/rollsafe.db``; the plan's flags are switched off in it first.
+    ``metrics``: ``scrape`` (the bundled plan) or ``prometheus`` (the plan's metrics
+    section swapped for PromQL over a Prometheus in ``<workdir>/prometheus``, which
+    runs for the whole demo and never outlives it).
     """
+    if metrics not in METRICS:
+        raise RollsafeError(f"metrics must be one of {', '.join(METRICS)}, got {metrics!r}")
+    if metrics == "prometheus":
+        prometheus_binary()  # a missing binary is reported before the workdir is wiped
     workdir = workdir.resolve()
     plan_path = prepare_workdir(workdir, fault)
     home = workdir / "home"
@@ -119,9 +136,14 @@ def run_demo(
     started = time.time()
     try:
         _flags_off(store, plan)
-        with _interrupts_raise(), _stopping(target, unless=keep_running):
+        with (
+            _interrupts_raise(),
+            _stopping(target, unless=keep_running),
+            _metrics_provider(metrics, plan_path, plan, target) as metrics_ready,
+        ):
             target.deploy(RELEASES[0])
             with _background_load(target.endpoints, rate) as load_stats:
+                metrics_ready()
                 if before_rollout is not None:
                     before_rollout()
                 controller = Controller(store, home)
@@ -232,6 +254,7 @@ def _ignore(entry: JournalEntry) -> None:
 
 
 def _stop_leftovers(workdir: Path) -> None:
+    stop_leftover(workdir / "prometheus")
     plan_path = workdir / "plan.yaml"
     if not plan_path.exists():
         return
@@ -251,6 +274,25 @@ def _stopping(target: Target, *, unless: bool) -> Iterator[None]:
         raise
     if not unless:
         target.stop()
+
+
+@contextmanager
+def _metrics_provider(
+    metrics: str, plan_path: Path, plan: Plan, target: Target
+) -> Iterator[Callable[[], None]]:
+    """Where the rollout's metrics come from; yields a wait until they show the live instances.
+
+    ``prometheus``: the demo's own Prometheus, up for the whole block, and the plan file
+    rewritten to query it (the file is what the controller stores and runs).
+    """
+    if metrics == "scrape":
+        yield lambda: None
+        return
+    root = plan_path.parent / "prometheus"
+    path = plan.metrics.path if isinstance(plan.metrics, ScrapeMetrics) else "/metrics"
+    with DemoPrometheus(root, target.endpoints, metrics_path=path) as prometheus:
+        use_prometheus(plan_path, prometheus.url)
+        yield prometheus.wait_scraping
 
 
 @contextmanager
