@@ -18,6 +18,7 @@ from rollsafe.cli.output import (
     print_json,
     reported_errors,
 )
+from rollsafe.demo.routing import ROUTERS
 from rollsafe.demo.runner import FAULTS, METRICS, run_demo
 from rollsafe.store.opening import redacted
 
@@ -43,6 +44,14 @@ def demo(
             "binary).",
         ),
     ] = "scrape",
+    router: Annotated[
+        str,
+        typer.Option(
+            "--router",
+            help="none (flags split users) or nginx (1.1.0 first runs beside 1.0.0 as a "
+            "canary behind an nginx the demo runs; needs the nginx binary).",
+        ),
+    ] = "none",
     store: Annotated[
         str | None,
         typer.Option(
@@ -58,10 +67,12 @@ def demo(
         fail(f"--fault: must be one of {', '.join(FAULTS)}, got {fault!r}", EXIT_INVALID)
     if metrics not in METRICS:
         fail(f"--metrics: must be one of {', '.join(METRICS)}, got {metrics!r}", EXIT_INVALID)
+    if router not in ROUTERS:
+        fail(f"--router: must be one of {', '.join(ROUTERS)}, got {router!r}", EXIT_INVALID)
     if not as_json:
         console.print(
             f"[bold]rollsafe demo[/bold]: shop 1.0.0 → 1.1.0 (fault: {fault}, "
-            f"metrics: {metrics}) in {workdir}"
+            f"metrics: {metrics}, router: {router}) in {workdir}"
         )
     with reported_errors():
         try:
@@ -72,6 +83,7 @@ def demo(
                 on_entry=None if as_json else print_entry,
                 store_url=store,
                 metrics=metrics,
+                router=router,
             )
         except KeyboardInterrupt:
             console.print("[yellow]interrupted; every demo process was stopped[/yellow]")

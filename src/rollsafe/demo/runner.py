@@ -26,7 +26,7 @@ from typing import Any
 
 from rollsafe.config import Plan, ScrapeMetrics, load_plan
 from rollsafe.controller import Controller
-from rollsafe.controller.adapters import build_target
+from rollsafe.controller.adapters import build_router, build_target
 from rollsafe.demo.load import generate_load
 from rollsafe.demo.prometheus import (
     DemoPrometheus,
@@ -34,6 +34,7 @@ from rollsafe.demo.prometheus import (
     stop_leftover,
     use_prometheus,
 )
+from rollsafe.demo.routing import ROUTERS, entry_points, use_router
 from rollsafe.errors import NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
 from rollsafe.journal import JournalEntry
@@ -111,6 +112,7 @@ def run_demo(
     before_rollout: Callable[[], None] | None = None,
     store_url: str | None = None,
     metrics: str = "scrape",
+    router: str = "none",
 ) -> DemoResult:
     """Run the demo rollout; with ``keep_running`` the shop stays up (tests inspect it).
 
@@ -120,13 +122,19 @@ def run_demo(
     ``metrics``: ``scrape`` (the bundled plan) or ``prometheus`` (the plan's metrics
     section swapped for PromQL over a Prometheus in ``<workdir>/prometheus``, which
     runs for the whole demo and never outlives it).
+    ``router``: ``none`` (flags split users) or ``nginx`` (1.1.0 first runs beside 1.0.0
+    as a canary behind nginx, which the load then goes through; see `rollsafe.demo.routing`).
     """
     if metrics not in METRICS:
         raise RollsafeError(f"metrics must be one of {', '.join(METRICS)}, got {metrics!r}")
+    if router not in ROUTERS:
+        raise RollsafeError(f"router must be one of {', '.join(ROUTERS)}, got {router!r}")
     if metrics == "prometheus":
         prometheus_binary()  # a missing binary is reported before the workdir is wiped
     workdir = workdir.resolve()
     plan_path = prepare_workdir(workdir, fault)
+    if router == "nginx":
+        use_router(plan_path)
     home = workdir / "home"
     for sub in ("backups", "reports", "logs"):
         (home / sub).mkdir(parents=True, exist_ok=True)
@@ -142,7 +150,10 @@ def run_demo(
             _metrics_provider(metrics, plan_path, plan, target) as metrics_ready,
         ):
             target.deploy(RELEASES[0])
-            with _background_load(target.endpoints, rate) as load_stats:
+            with (
+                entry_points(router, plan, home, target, keep_running=keep_running) as entry,
+                _background_load(entry, rate) as load_stats,
+            ):
                 metrics_ready()
                 if before_rollout is not None:
                     before_rollout()
@@ -204,8 +215,9 @@ def rollback_timing(entries: list[JournalEntry], started: float, fault: str) -> 
     onset = None
     for entry in entries:
         flag_on = entry.kind == "flag.changed" and (entry.data.get("after") or {}).get("enabled")
-        deploying = entry.kind == "step.running" and entry.data.get("kind") == "deploy"
-        # Faults on the new path start with the flag; leak and corrupt with the release.
+        deploying = entry.kind == "step.running" and entry.data.get("kind") in ("deploy", "canary")
+        # Faults on the new path start with the flag; leak and corrupt with the release
+        # (its first instance: a canary's, behind a router).
         if (fault in ("errors", "latency") and flag_on) or (
             fault in ("leak", "corrupt") and deploying
         ):
@@ -260,6 +272,9 @@ def _stop_leftovers(workdir: Path) -> None:
         return
     try:
         plan = load_plan(plan_path)
+        router = build_router(plan, workdir / "home")
+        if router is not None:
+            router.stop()  # a new router over the same home adopts the running nginx
         build_target(plan, workdir / "home").stop()
     except RollsafeError:
         pass  # nothing we can stop from a broken leftover; the directory goes anyway

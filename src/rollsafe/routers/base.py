@@ -47,6 +47,11 @@ class TrafficRouter(Protocol):
         """The split in force, None before the first ``set_weights``."""
         ...
 
+    @property
+    def url(self) -> str:
+        """Where clients send requests (``http://host:port``); RouterError before a start."""
+        ...
+
 
 @dataclass(frozen=True)
 class Split:
