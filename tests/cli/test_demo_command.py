@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,21 +10,9 @@ from pathlib import Path
 import pytest
 
 from rollsafe.store import SqliteStore
+from tests.demo.workdirs import processes_of
 
 pytestmark = pytest.mark.slow
-
-
-def our_processes(workdir: Path) -> list[str]:
-    """Command lines of live processes started for this work directory."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if str(workdir) in cmdline and "rollsafe.demo.shop" in cmdline:
-            found.append(cmdline)
-    return found
 
 
 def test_demo_promotes_and_leaves_nothing_running(tmp_path: Path) -> None:
@@ -52,7 +39,7 @@ def test_demo_promotes_and_leaves_nothing_running(tmp_path: Path) -> None:
     )
     assert summary["load"]["sent"] > 1000
 
-    assert our_processes(workdir) == []
+    assert processes_of(workdir) == []
 
     verify = subprocess.run(
         [sys.executable, "-m", "rollsafe", "--home", str(home), "journal", "verify"],

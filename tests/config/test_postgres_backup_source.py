@@ -8,7 +8,8 @@ import pytest
 
 from rollsafe.config import load_plan
 from rollsafe.config.backup_sources import PostgresBackupSource
-from rollsafe.errors import BackupError, PlanError
+from rollsafe.errors import BackupError
+from tests.config.test_plan_errors import problems, write
 
 PLAN = """\
 version: 1
@@ -29,18 +30,6 @@ steps:
   - promote:
 """
 ORDERS_LINE = 10  # the line of `- name: orders`
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "plan.yaml"
-    path.write_text(text)
-    return path
-
-
-def problems(tmp_path: Path, text: str) -> list[str]:
-    with pytest.raises(PlanError) as caught:
-        load_plan(write(tmp_path, text))
-    return caught.value.problems
 
 
 def test_a_plan_with_a_postgres_backup_loads_without_its_secret(

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -30,33 +28,7 @@ from rollsafe.demo.runner import DemoResult, prepare_workdir, run_demo
 from rollsafe.errors import RollsafeError
 from rollsafe.journal import JournalEntry
 from rollsafe.store import SqliteStore
-
-
-def processes_of(workdir: Path) -> list[str]:
-    """Command lines of live processes started for this work directory (shop, Prometheus)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if str(workdir) in cmdline:
-            found.append(cmdline)
-    return found
-
-
-def prometheus_runs(workdir: Path) -> bool:
-    config = f"--config.file={workdir / 'prometheus' / 'prometheus.yml'}"
-    return any(config in cmdline for cmdline in processes_of(workdir))
-
-
-def queries(workdir: Path) -> list[tuple[float, str]]:
-    """(time, PromQL) of every query the demo's Prometheus answered, from its query log."""
-    logged = []
-    for line in (workdir / "prometheus" / "queries.log").read_text().splitlines():
-        record = json.loads(line)
-        logged.append((datetime.fromisoformat(record["ts"]).timestamp(), record["params"]["query"]))
-    return logged
+from tests.demo.workdirs import processes_of, prometheus_runs, queries
 
 
 def journal(result: DemoResult) -> list[JournalEntry]:

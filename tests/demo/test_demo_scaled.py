@@ -13,7 +13,7 @@ import pytest
 
 from rollsafe.demo.runner import run_demo
 from rollsafe.store import PostgresStore
-from tests.demo.test_demo_prometheus import processes_of, queries
+from tests.demo.workdirs import processes_of, queries
 from tests.store.backends import postgres_schema
 
 pytestmark = pytest.mark.slow
