@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock demo test lint typecheck servers bench-judge clean
+.PHONY: install lock demo test lint typecheck servers bench-judge bench-flags clean
 
 install: $(STAMP)
 
@@ -40,6 +40,9 @@ typecheck: $(STAMP)
 
 bench-judge: $(STAMP)
 	$(BIN)/python -m bench.judge
+
+bench-flags: $(STAMP)
+	$(BIN)/python -m bench.flags
 
 clean:
 	rm -rf $(VENV) .rollsafe .rollsafe-demo .pytest_cache .mypy_cache .ruff_cache

@@ -24,7 +24,12 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 def _machine() -> str:
     uname = " ".join(os.uname())  # what `uname -a` prints, less the processor fields
     cores = len(os.sched_getaffinity(0))  # what `nproc` prints
-    return f"`{uname}`, {cores} cores (`nproc`), Python {platform.python_version()}"
+    # Other work on a shared machine moves the latencies a lot: say how busy it was.
+    load = os.getloadavg()[0]
+    return (
+        f"`{uname}`, {cores} cores (`nproc`), Python {platform.python_version()}; "
+        f"load average {load:.2f} when the run started"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

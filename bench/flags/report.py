@@ -132,8 +132,8 @@ def _propagation(results: list[PropagationResult]) -> list[str]:
             f"- With {r.clients:,} SDK clients on this machine each change costs about "
             f"{demand:.0f} ms of CPU ({r.server_cpu_ms:.0f} ms server, "
             f"{r.client_cpu_us * r.clients / 1000:.0f} ms clients) on the cores that also "
-            "run the server, so the last clients wait for CPU, not for the stream; the `raw` "
-            "row is the server's own share.",
+            "run the server: the last clients wait for CPU, not for the stream. The `raw` "
+            "row is the server's own share; the SDK's p99 above it is the clients' cost.",
         ]
     lines.append("")
     return lines

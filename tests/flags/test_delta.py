@@ -126,3 +126,96 @@ def test_a_new_engine_is_empty() -> None:
         "enabled": False,
         "feature_enabled": False,
     }
+
+
+def test_features_keep_the_document_order_through_updates_removals_and_additions(
+    base: Engine,
+) -> None:
+    after = base.apply_delta(
+        delta(
+            {"type": "feature-updated", "feature": rollout_feature("new", 100)},
+            {"type": "feature-removed", "featureName": "a"},
+            {"type": "feature-updated", "feature": rollout_feature("a", 100)},
+            {"type": "feature-updated", "feature": in_segment("seg", 1)},
+        )
+    )
+    assert after.feature_names() == ["seg", "new", "a"]
+    assert [f["name"] for f in after.to_unleash()["features"]] == ["seg", "new", "a"]
+
+
+def test_a_removed_feature_is_off_and_unknown(base: Engine) -> None:
+    after = base.apply_delta(delta({"type": "feature-removed", "featureName": "a"}))
+    assert not after.is_enabled("a", {"userId": "u"})
+    assert after.get_variant("a")["feature_enabled"] is False
+    assert len(after) == 1
+
+
+def test_an_update_compiles_only_what_it_touches(base: Engine) -> None:
+    # White-box on purpose: sharing the untouched compiled features is what makes an
+    # update cost one feature's compilation, whatever the number of flags.
+    names = [f"f{i}" for i in range(50)]
+    engine = base.apply_delta(
+        delta(*({"type": "feature-updated", "feature": rollout_feature(n, 10)} for n in names))
+    )
+    after = engine.apply_delta(
+        delta({"type": "feature-updated", "feature": rollout_feature("f7", 90)})
+    )
+    changed = {n for n in engine.feature_names() if after._features[n] is not engine._features[n]}
+    assert changed == {"f7"}
+    by_segment = after.apply_delta(delta({"type": "segment-updated", "segment": segment(1, "x")}))
+    changed = {
+        n for n in after.feature_names() if by_segment._features[n] is not after._features[n]
+    }
+    assert changed == {"seg"}, "a segment's change recompiles the features using it"
+
+
+def test_copy_false_keeps_the_callers_definitions_and_copy_true_does_not() -> None:
+    feature = rollout_feature("a", 100)
+    document = delta({"type": "feature-updated", "feature": feature})
+    kept = Engine().apply_delta(document, copy=False)
+    copied = Engine().apply_delta(document)
+    feature["description"] = "changed afterwards"
+    assert kept.to_unleash()["features"][0]["description"] == "changed afterwards"
+    assert copied.to_unleash()["features"][0]["description"] == ""
+    assert Engine.from_unleash({"features": [feature]}, copy=False).is_enabled("a", {})
+
+
+def test_dependencies_follow_parents_added_and_removed_later() -> None:
+    child = {"name": "child", "enabled": True, "dependencies": [{"feature": "parent"}]}
+    engine = Engine().apply_delta(delta({"type": "feature-updated", "feature": child}))
+    assert not engine.is_enabled("child"), "a missing parent is off"
+    with_parent = engine.apply_delta(
+        delta({"type": "feature-updated", "feature": rollout_feature("parent", 100)})
+    )
+    assert with_parent.is_enabled("child")
+    without = with_parent.apply_delta(delta({"type": "feature-removed", "featureName": "parent"}))
+    assert not without.is_enabled("child")
+    child_alone = without.apply_delta(
+        delta({"type": "feature-updated", "feature": {**child, "dependencies": []}})
+    )
+    assert child_alone.is_enabled("child")
+    assert with_parent.is_enabled("child"), "older engines keep their answers"
+
+
+def test_hydration_unlinks_everything_it_does_not_name(base: Engine) -> None:
+    after = base.apply_delta(
+        delta(
+            {"type": "feature-updated", "feature": rollout_feature("gone", 100)},
+            {
+                "type": "hydration",
+                "features": [in_segment("seg", 2)],
+                "segments": [segment(2, "api")],
+            },
+        )
+    )
+    assert after.feature_names() == ["seg"]
+    assert not after.is_enabled("a", {"userId": "u"})
+    assert not after.is_enabled("gone", {"userId": "u"})
+    assert after.is_enabled("seg", {"appName": "api"})
+
+
+def test_a_definition_that_contains_itself_is_refused_by_name() -> None:
+    feature: dict[str, Any] = rollout_feature("loop", 100)
+    feature["description_source"] = feature
+    with pytest.raises(FlagError, match="contains itself"):
+        Engine().apply_delta(delta({"type": "feature-updated", "feature": feature}))

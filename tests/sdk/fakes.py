@@ -19,10 +19,11 @@ NOT_FOUND = (
 
 
 class ScriptedStream:
-    """Stream request ``i`` gets ``scripts[i]`` after the headers, then silence; others 404."""
+    """Stream request ``i`` gets ``scripts[i]`` after ``head``, then silence; others 404."""
 
-    def __init__(self, scripts: list[bytes]) -> None:
+    def __init__(self, scripts: list[bytes], head: bytes = HEAD) -> None:
         self.scripts = scripts
+        self.head = head
         self.requests: list[tuple[float, str]] = []
         self._listener = socket.socket()
         self._listener.bind(("127.0.0.1", 0))
@@ -54,7 +55,7 @@ class ScriptedStream:
                 index = len(self.requests)
                 self.requests.append((time.monotonic(), text))
                 script = self.scripts[index] if index < len(self.scripts) else b""
-                connection.sendall(HEAD + script)
+                connection.sendall(self.head + script)
             except OSError:
                 continue
 
@@ -65,3 +66,64 @@ class ScriptedStream:
         for connection in self._connections:
             connection.close()
         self._thread.join(5)
+
+
+class ForwardProxy:
+    """A plain HTTP forward proxy on loopback (``GET http://host:port/path``): each request
+    goes to its origin, the response comes back byte for byte; the request lines are kept."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._sockets: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            self._sockets.append(client)
+            threading.Thread(target=self._forward, args=(client,), daemon=True).start()
+
+    def _forward(self, client: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = client.recv(65536)
+                if not chunk:
+                    return
+                head += chunk
+            request_line, rest = head.split(b"\r\n", 1)
+            method, target, version = request_line.decode("latin-1").split(" ")
+            self.requests.append(f"{method} {target}")
+            authority, _, path = target.removeprefix("http://").partition("/")
+            host, _, port = authority.partition(":")
+            origin = socket.create_connection((host, int(port or 80)))
+            self._sockets.append(origin)
+            origin.sendall(f"{method} /{path} {version}\r\n".encode("latin-1") + rest)
+            threading.Thread(target=_pipe, args=(client, origin), daemon=True).start()
+            _pipe(origin, client)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self._thread.join(5)
+
+
+def _pipe(source: socket.socket, target: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while chunk := source.recv(65536):
+            target.sendall(chunk)
+    with contextlib.suppress(OSError):
+        target.shutdown(socket.SHUT_WR)

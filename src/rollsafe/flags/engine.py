@@ -17,13 +17,12 @@ to refuse them instead (what a flag service should do with its own writes).
 
 from __future__ import annotations
 
-import copy
 import functools
 import math
 import os
 import socket
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, cast
 
 from rollsafe.errors import FlagError
 from rollsafe.flags.contexts import EMPTY_CONTEXT, Context, Predicate, never
@@ -33,6 +32,8 @@ from rollsafe.flags.features import (
     all_of_checks,
     compile_feature,
     compile_segment,
+    copy_definition,
+    copy_json,
     index_features,
     index_segments,
 )
@@ -71,9 +72,9 @@ class Engine:
     __slots__ = (
         "_checks",
         "_dependency_checks",
+        "_dependents",
         "_features",
         "_hostname",
-        "_raw_features",
         "_raw_segments",
         "_segments",
         "_strict",
@@ -88,22 +89,35 @@ class Engine:
         """
         self._strict = strict
         self._hostname = hostname
-        self._raw_features: dict[str, Mapping[str, Any]] = {}
         self._raw_segments: dict[int, Mapping[str, Any]] = {}
         self._segments: dict[int, tuple[Predicate, ...]] = {}
         self._features: dict[str, Feature] = {}
         self._checks: dict[str, Predicate] = {}
         self._dependency_checks: dict[str, Predicate] = {}
+        self._dependents: frozenset[str] = frozenset()
+        """Features with dependencies."""
 
     # -- building -------------------------------------------------------------------------
+    #
+    # Engines built one from another share everything that did not change: the
+    # compiled features, their definitions and the segments. An update copies the
+    # two name-keyed dicts (features, checks) and compiles only the features its
+    # events touch (and those using a touched segment); nothing else is visited.
 
     @classmethod
     def from_unleash(
-        cls, state: Mapping[str, Any], *, strict: bool = False, hostname: str | None = None
+        cls,
+        state: Mapping[str, Any],
+        *,
+        strict: bool = False,
+        hostname: str | None = None,
+        copy: bool = True,
     ) -> Engine:
         """Build from an Unleash ``/api/client/features`` document.
 
         ``{"version": 1, "features": [...], "segments": [...]}``; raises `FlagError`.
+        The engine keeps deep copies of the definitions; ``copy=False`` keeps the
+        document's own, for a caller that never changes it afterwards (one it just parsed).
         """
         state = expect_mapping(state, _DOCUMENT, "(top level)")
         if "features" not in state and "events" in state:
@@ -113,126 +127,124 @@ class Engine:
         features = expect_list(state["features"], _DOCUMENT, "features")
         segments = expect_list(state.get("segments"), _DOCUMENT, "segments")
         engine = cls(strict=strict, hostname=hostname)
-        raw_segments = index_segments(segments, _DOCUMENT, "segments")
-        raw_features = index_features(features, _DOCUMENT, "features")
-        return engine._rebuild(raw_features, raw_segments, full=True)
+        raw_segments = index_segments(segments, _DOCUMENT, "segments", copy=copy)
+        definitions = index_features(features, _DOCUMENT, "features", copy=copy)
+        return engine._rebuild(
+            dict.fromkeys(definitions), definitions, raw_segments, set(raw_segments), set()
+        )
 
     @classmethod
     def from_delta(
-        cls, document: Mapping[str, Any], *, strict: bool = False, hostname: str | None = None
+        cls,
+        document: Mapping[str, Any],
+        *,
+        strict: bool = False,
+        hostname: str | None = None,
+        copy: bool = True,
     ) -> Engine:
         """Build from an Unleash delta API document ``{"events": [...]}`` (see `apply_delta`)."""
-        return cls(strict=strict, hostname=hostname).apply_delta(document)
+        return cls(strict=strict, hostname=hostname).apply_delta(document, copy=copy)
 
-    def apply_delta(self, document: Mapping[str, Any]) -> Engine:
+    def apply_delta(self, document: Mapping[str, Any], *, copy: bool = True) -> Engine:
         """A new engine with the delta API events of ``document`` applied, in order.
 
         Events: ``hydration`` (``features`` and ``segments`` replace everything),
         ``feature-updated`` (``feature``), ``feature-removed`` (``featureName``),
         ``segment-updated`` (``segment``), ``segment-removed`` (``segmentId``).
         Unknown event types are skipped (refused when strict). Raises `FlagError`;
-        this engine is unchanged either way.
+        this engine is unchanged either way. ``copy=False``: as for `from_unleash`.
         """
         document = expect_mapping(document, "delta document", "(top level)")
         if "events" not in document:
             fail("delta document", "events", "missing")
         events = expect_list(document["events"], "delta document", "events")
-        raw_features = dict(self._raw_features)
-        raw_segments = dict(self._raw_segments)
-        changed_features: set[str] = set()
+        # Every insertion and removal goes to `features` as it would to the document,
+        # so it keeps the document's order; None holds the place of one in `pending`.
+        features: dict[str, Feature | None] = dict(self._features)
+        pending: dict[str, Mapping[str, Any]] = {}  # definitions to compile, by name
+        removed: set[str] = set()
+        raw_segments = self._raw_segments  # copied before its first change
         changed_segments: set[int] = set()
-        full = False
         for index, event in enumerate(events):
             event = expect_mapping(event, "delta document", f"events[{index}]")
             owner = f"delta event {event.get('eventId', index)!r}"
             kind = expect_str(event.get("type"), owner, "type")
-            if kind == "hydration":
-                raw_segments = index_segments(event.get("segments"), owner, "segments")
-                raw_features = index_features(event.get("features"), owner, "features")
-                changed_features.clear()
-                changed_segments.clear()
-                full = True
-            elif kind == "feature-updated":
+            if kind == "feature-updated":
                 feature = expect_mapping(event.get("feature"), owner, "feature")
                 name = expect_str(feature.get("name"), owner, "feature.name", non_empty=True)
-                raw_features[name] = copy.deepcopy(feature)
-                changed_features.add(name)
+                features[name] = None
+                pending[name] = copy_definition(feature, owner, "feature") if copy else feature
             elif kind == "feature-removed":
                 name = expect_str(event.get("featureName"), owner, "featureName", non_empty=True)
-                raw_features.pop(name, None)
-                changed_features.add(name)
-            elif kind == "segment-updated":
-                segment = expect_mapping(event.get("segment"), owner, "segment")
-                segment_id = expect_int(segment.get("id"), owner, "segment.id")
-                raw_segments[segment_id] = copy.deepcopy(segment)
-                changed_segments.add(segment_id)
-            elif kind == "segment-removed":
-                segment_id = expect_int(event.get("segmentId"), owner, "segmentId")
-                raw_segments.pop(segment_id, None)
+                features.pop(name, None)
+                pending.pop(name, None)
+                removed.add(name)
+            elif kind == "hydration":
+                raw_segments = index_segments(event.get("segments"), owner, "segments", copy=copy)
+                pending = index_features(event.get("features"), owner, "features", copy=copy)
+                features = dict.fromkeys(pending)
+                removed.update(self._features)
+                changed_segments.update(self._raw_segments, raw_segments)
+            elif kind in ("segment-updated", "segment-removed"):
+                if raw_segments is self._raw_segments:
+                    raw_segments = dict(raw_segments)
+                if kind == "segment-updated":
+                    segment = expect_mapping(event.get("segment"), owner, "segment")
+                    segment_id = expect_int(segment.get("id"), owner, "segment.id")
+                    raw_segments[segment_id] = (
+                        copy_definition(segment, owner, "segment") if copy else segment
+                    )
+                else:
+                    segment_id = expect_int(event.get("segmentId"), owner, "segmentId")
+                    raw_segments.pop(segment_id, None)
                 changed_segments.add(segment_id)
             elif self._strict:
                 fail(owner, "type", f"unknown delta event type {kind!r}")
-        return self._rebuild(
-            raw_features,
-            raw_segments,
-            full=full,
-            features=changed_features,
-            segments=changed_segments,
-        )
+        return self._rebuild(features, pending, raw_segments, changed_segments, removed)
 
     def _rebuild(
         self,
-        raw_features: dict[str, Mapping[str, Any]],
+        features: dict[str, Feature | None],
+        pending: dict[str, Mapping[str, Any]],
         raw_segments: dict[int, Mapping[str, Any]],
-        *,
-        full: bool,
-        features: set[str] | None = None,
-        segments: set[int] | None = None,
+        changed_segments: set[int],
+        removed: set[str],
     ) -> Engine:
-        """A new engine over these raw definitions, recompiling only what changed."""
-        if full:
-            compiled_segments = {}
-            stale_segments: set[int] = set(raw_segments)
-        else:
-            compiled_segments = dict(self._segments)
-            stale_segments = set(segments or ())
-        for segment_id in stale_segments:
-            compiled_segments.pop(segment_id, None)
-            if segment_id in raw_segments:
-                compiled_segments[segment_id] = compile_segment(
-                    raw_segments[segment_id], segment_id, strict=self._strict
-                )
-        if full:
-            stale = set(raw_features)
-            compiled: dict[str, Feature] = {}
-        else:
-            stale = set(features or ())
-            stale.update(
-                name
-                for name, feature in self._features.items()
-                if feature.segment_ids & stale_segments
-            )
-            compiled = dict(self._features)
-        scope_for = functools.partial(
-            StrategyScope,
-            segments=compiled_segments,
-            hostname=self._hostname_source(),
-            strict=self._strict,
-        )
-        for name in stale:
-            compiled.pop(name, None)
-        ordered: dict[str, Feature] = {}
-        for name, raw in raw_features.items():
-            feature = compiled.get(name)
-            if feature is None:
-                feature = compile_feature(raw, scope_for(feature=name))
-            ordered[name] = feature
-        engine = Engine(strict=self._strict, hostname=self._hostname)
-        engine._raw_features = raw_features
+        """A new engine: ``features`` with each None compiled from ``pending``.
+
+        ``changed_segments`` are compiled again, and so is every feature using one;
+        ``removed`` names the features gone, so they are unlinked.
+        """
+        segments = self._segments
+        if changed_segments:
+            segments = dict(segments)
+            for segment_id in changed_segments:
+                segments.pop(segment_id, None)
+                if segment_id in raw_segments:
+                    segments[segment_id] = compile_segment(
+                        raw_segments[segment_id], segment_id, strict=self._strict
+                    )
+            # A strategy holds its segments' predicates, compiled in: compile it again.
+            for name, feature in features.items():
+                if feature is not None and feature.segment_ids & changed_segments:
+                    pending[name] = feature.definition
+        hostname, strict = self._hostname_source(), self._strict
+        for name, definition in pending.items():
+            scope = StrategyScope(name, segments, hostname, strict)
+            features[name] = compile_feature(definition, scope)
+        engine = Engine.__new__(Engine)  # no empty dicts to throw away: every slot is set here
+        engine._strict = strict
+        engine._hostname = self._hostname
         engine._raw_segments = raw_segments
-        engine._segments = compiled_segments
-        engine._features = ordered
-        engine._link()
+        engine._segments = segments
+        # Each None had its definition in `pending`, compiled above.
+        engine._features = cast(dict[str, Feature], features)
+        engine._link(
+            pending.keys() | removed | self._dependents,
+            dict(self._checks),
+            dict(self._dependency_checks),
+            set(self._dependents),
+        )
         return engine
 
     def _hostname_source(self) -> Callable[[], str]:
@@ -241,19 +253,44 @@ class Engine:
             return lambda: hostname
         return _machine_hostname
 
-    def _link(self) -> None:
-        """Build each feature's full check, dependencies included (parents must have none)."""
-        checks: dict[str, Predicate] = {}
-        dependency_checks: dict[str, Predicate] = {}
-        for name, feature in self._features.items():
-            if not feature.dependencies or feature.check is never:
+    def _link(
+        self,
+        names: Iterable[str],
+        checks: dict[str, Predicate],
+        dependency_checks: dict[str, Predicate],
+        dependents: set[str],
+    ) -> None:
+        """Build the full check of features ``names`` into ``checks``, the previous
+        engine's (copied): the others keep theirs.
+
+        Dependencies included (parents must have none). A feature with dependencies
+        holds its parents' checks, so every such feature (``dependents``) is linked
+        again whenever anything changes.
+        """
+        # Assigned over, never popped and put back: a dict with a deleted entry copies
+        # item by item (8 times slower), and the next update copies this one.
+        for name in names:
+            feature = self._features.get(name)
+            if feature is None or not feature.dependencies or feature.check is never:
+                dependency_checks.pop(name, None)
+            if feature is None:  # removed
+                checks.pop(name, None)
+                dependents.discard(name)
+                continue
+            if not feature.dependencies:
                 checks[name] = feature.check
+                dependents.discard(name)
+                continue
+            dependents.add(name)
+            if feature.check is never:
+                checks[name] = never
                 continue
             parents = all_of_checks([self._dependency_check(d) for d in feature.dependencies])
             dependency_checks[name] = parents
             checks[name] = all_of_checks([parents, feature.check])
         self._checks = checks
         self._dependency_checks = dependency_checks
+        self._dependents = frozenset(dependents)
 
     def _dependency_check(self, dependency: Dependency) -> Predicate:
         parent = self._features.get(dependency.feature)
@@ -313,8 +350,8 @@ class Engine:
         """The definitions as an Unleash ``/api/client/features`` document (a deep copy)."""
         return {
             "version": 1,
-            "features": copy.deepcopy(list(self._raw_features.values())),
-            "segments": copy.deepcopy(list(self._raw_segments.values())),
+            "features": [copy_json(feature.definition) for feature in self._features.values()],
+            "segments": [copy_json(raw) for raw in self._raw_segments.values()],
         }
 
     def __repr__(self) -> str:

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from rollsafe.flags.constraints import compile_constraints
 from rollsafe.flags.contexts import Context, Predicate, always, never, resolve
@@ -55,16 +54,17 @@ STRATEGIES = frozenset(
 """Every strategy the engine evaluates."""
 
 
-@dataclass(frozen=True, slots=True)
-class Strategy:
+# NamedTuples, as `features.Feature` is: immutable, and cheap to build on every update.
+
+
+class Strategy(NamedTuple):
     name: str
     matches: Predicate
     """True when the constraints, the segments and the strategy itself hold."""
     variants: VariantSet | None
 
 
-@dataclass(frozen=True, slots=True)
-class StrategyScope:
+class StrategyScope(NamedTuple):
     """What compiling a strategy needs besides its own definition."""
 
     feature: str
@@ -83,31 +83,38 @@ def compile_strategy(raw: object, scope: StrategyScope, owner: str, field: str) 
         ):
             fail(owner, f"{field}.parameters.{key}", f"expected a string, got {type_name(value)}")
     strict = scope.strict
-    checks = list(
-        compile_constraints(raw.get("constraints"), owner, f"{field}.constraints", strict=strict)
+    # Absent parts are skipped before building their field paths: every update of a
+    # flag compiles it again, in every client.
+    checks: list[Predicate] = []
+    constraints, segments = raw.get("constraints"), raw.get("segments")
+    if constraints is not None and constraints != []:
+        checks.extend(
+            compile_constraints(constraints, owner, f"{field}.constraints", strict=strict)
+        )
+    if segments is not None and segments != []:
+        for index, segment_id in enumerate(expect_list(segments, owner, f"{field}.segments")):
+            segment_id = expect_int(segment_id, owner, f"{field}.segments[{index}]")
+            segment = scope.segments.get(segment_id)
+            if segment is None:
+                if strict:
+                    fail(owner, f"{field}.segments[{index}]", f"no segment with id {segment_id}")
+                checks.append(never)
+            else:
+                checks.extend(segment)
+    disabled = raw.get("disabled") is not None and expect_bool(
+        raw["disabled"], owner, f"{field}.disabled", default=False
     )
-    for index, segment_id in enumerate(
-        expect_list(raw.get("segments"), owner, f"{field}.segments")
-    ):
-        segment_id = expect_int(segment_id, owner, f"{field}.segments[{index}]")
-        segment = scope.segments.get(segment_id)
-        if segment is None:
-            if strict:
-                fail(owner, f"{field}.segments[{index}]", f"no segment with id {segment_id}")
-            checks.append(never)
-        else:
-            checks.extend(segment)
-    disabled = expect_bool(raw.get("disabled"), owner, f"{field}.disabled", default=False)
     body = _body(name, params, scope, owner, field)
     matches = never if disabled else _all_of(tuple(checks), body)
-    group_id = _text(params.get("groupId")) or scope.feature
-    variants = compile_variants(
-        raw.get("variants"),
-        group_id=group_id,
-        fallback_stickiness=_text(params.get("stickiness")) or "default",
-        owner=owner,
-        field=f"{field}.variants",
-    )
+    variants = None
+    if raw.get("variants") is not None and raw["variants"] != []:
+        variants = compile_variants(
+            raw["variants"],
+            group_id=_text(params.get("groupId")) or scope.feature,
+            fallback_stickiness=_text(params.get("stickiness")) or "default",
+            owner=owner,
+            field=f"{field}.variants",
+        )
     return Strategy(name, matches, variants)
 
 

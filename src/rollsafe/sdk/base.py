@@ -209,17 +209,21 @@ class ClientBase:
     # -- updating (background) -----------------------------------------------------------
 
     def _apply(self, document: Mapping[str, Any], revision: int | None, source: str) -> None:
-        """Apply a delta document; raises `FlagError` (the engine is then unchanged)."""
+        """Apply a delta document; raises `FlagError` (the engine is then unchanged).
+
+        The document must be the client's own (just parsed): the engine keeps its parts.
+        """
         with self._update_lock:
             old = self._engine
-            engine = old.apply_delta(document)
+            engine = old.apply_delta(document, copy=False)
             self._install(old, engine, changed_names(document), revision, source)
 
     def _load(self, document: Mapping[str, Any], revision: int | None, source: str) -> None:
-        """Replace everything with an Unleash features document; raises `FlagError`."""
+        """Replace everything with an Unleash features document (the client's own, as for
+        `_apply`); raises `FlagError`."""
         with self._update_lock:
             old = self._engine
-            self._install(old, Engine.from_unleash(document), None, revision, source)
+            self._install(old, Engine.from_unleash(document, copy=False), None, revision, source)
 
     def _install(
         self,
@@ -238,7 +242,8 @@ class ClientBase:
         self._engine = engine
         if revision is not None:
             self.revision = revision
-        self._ready.set()
+        if not self._ready.is_set():  # set() takes a lock even when already set
+            self._ready.set()
         if names:
             self._notify(FlagsChanged(frozenset(names), revision, source))
 
