@@ -1,14 +1,14 @@
 """`AsyncFlagClient`: the asyncio SDK, with its updates in one task of the running loop.
 
-The stream is read by `_EventStream`, an `asyncio.BufferedProtocol` on a plain
-HTTP/1.1 connection of its own: each event is parsed and applied in the loop's
-read callback as its bytes arrive. Reading it through httpx (anyio, httpcore,
-h11, a task switch and a 256 KiB allocation per read) cost about 100 µs per
-event, half of a client's whole cost of a change; a process holding many
-clients, or a busy one, pays it for every change. httpx still does everything
-else (polling, the fallback fetch), and the stream itself when the environment
-sets a proxy for the URL or the URL holds credentials, which the lean
-connection does not speak.
+The stream is read by `rollsafe.sdk.eventstream.EventStream`, an
+`asyncio.BufferedProtocol` on a plain HTTP/1.1 connection of its own: each
+event is parsed and applied in the loop's read callback as its bytes arrive.
+Reading it through httpx (anyio, httpcore, h11, a task switch and a 256 KiB
+allocation per read) cost about 100 µs per event, half of a client's whole cost
+of a change; a process holding many clients, or a busy one, pays it for every
+change. httpx still does everything else (polling, the fallback fetch), and the
+stream itself when the environment sets a proxy for the URL or the URL holds
+credentials, which the lean connection does not speak.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
-import urllib.request
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -30,13 +28,10 @@ from rollsafe.sdk.base import (
     StreamUnsupportedError,
     check_status,
 )
+from rollsafe.sdk.eventstream import EventStream, lean_stream_reaches, request_head
 from rollsafe.sdk.protocol import FEATURES_PATH, STREAM_PATH
 from rollsafe.sdk.sse import (
-    MAX_HEAD_BYTES,
-    ChunkedDecoder,
-    HTTPFramingError,
     SSEParser,
-    parse_head,
 )
 
 log = logging.getLogger("rollsafe.sdk")
@@ -54,7 +49,7 @@ class AsyncFlagClient(ClientBase):
         super().__init__(url, token, **options)
         self._task: asyncio.Task[None] | None = None
         self._http: httpx.AsyncClient | None = None
-        self._lean = self.url is not None and _lean_stream_reaches(self.url)
+        self._lean = self.url is not None and lean_stream_reaches(self.url)
         self._running = False
 
     async def start(self) -> AsyncFlagClient:
@@ -186,15 +181,15 @@ class AsyncFlagClient(ClientBase):
     async def _stream_lean(self, connected: list[bool]) -> None:
         assert self.url is not None
         target = urlsplit(self.url)
-        assert target.hostname is not None  # checked by _lean_stream_reaches
+        assert target.hostname is not None  # checked by lean_stream_reaches
         tls = target.scheme == "https"
         headers, params = self._stream_request()
-        request = _request_head(
+        request = request_head(
             target.path.rstrip("/") + STREAM_PATH + "?" + urlencode(params),
             {"Host": target.netloc, **self._headers, **headers, "Accept-Encoding": "identity"},
         )
         loop = asyncio.get_running_loop()
-        stream = _EventStream(self, loop, connected)
+        stream = EventStream(self, loop, connected)
         async with asyncio.timeout(self.connect_timeout):
             transport, _ = await loop.create_connection(
                 lambda: stream,
@@ -243,154 +238,3 @@ class AsyncFlagClient(ClientBase):
             await self._poll_once()
         except Exception:
             await asyncio.to_thread(self._read_store)
-
-
-def _lean_stream_reaches(url: str) -> bool:
-    """Whether the lean connection can stream from ``url``: plain HTTP(S) without
-    credentials in the URL, and no proxy from the environment for it (httpx honours
-    those, and so must the client)."""
-    target = urlsplit(url)
-    if target.scheme not in ("http", "https") or not target.hostname:
-        return False
-    if target.username is not None or target.password is not None:
-        return False
-    proxies = urllib.request.getproxies()
-    if not (proxies.get(target.scheme) or proxies.get("all")):
-        return True
-    return bool(urllib.request.proxy_bypass(target.hostname))
-
-
-def _request_head(target: str, headers: dict[str, str]) -> bytes:
-    lines = [f"GET {target} HTTP/1.1"]
-    for name, value in headers.items():
-        if any(c in value for c in "\r\n\0"):
-            raise ValueError(f"header {name} holds a line break")
-        lines.append(f"{name}: {value}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
-_READ_BYTES = 64 * 1024
-_read_buffers = threading.local()
-
-
-def _read_buffer() -> memoryview:
-    """The calling thread's receive buffer, shared by its streams.
-
-    Sharing is safe: a loop runs one callback at a time, and `_EventStream`
-    copies what it read out of the buffer before returning. Without a buffer of
-    its own, asyncio's transport allocates 256 KiB for every read (``recv``'s
-    maximum size), which glibc serves with mmap and munmap: about 20 µs per read
-    on a small VM, where reading the event itself takes 3 µs.
-    """
-    buffer: memoryview | None = getattr(_read_buffers, "buffer", None)
-    if buffer is None:
-        buffer = _read_buffers.buffer = memoryview(bytearray(_READ_BYTES))
-    return buffer
-
-
-class _EventStream(asyncio.BufferedProtocol):
-    """One stream response: its events applied to the client as they are read.
-
-    ``closed`` resolves when the connection ends: None at the end of the body or
-    the connection, the error otherwise (the transport is then aborted). A
-    response other than 200 is read whole (up to `MAX_HEAD_BYTES`) for
-    `error_response`; its body never reaches the SSE parser.
-    """
-
-    def __init__(
-        self, client: AsyncFlagClient, loop: asyncio.AbstractEventLoop, connected: list[bool]
-    ) -> None:
-        self._client = client
-        self._clock = loop.time
-        self._connected = connected
-        self._transport: asyncio.Transport | None = None
-        self._buffer = _read_buffer()
-        self._head = b""
-        self._chunked: ChunkedDecoder | None = None
-        self._length: int | None = None  # bytes of body left, when the head gave a length
-        self._parser = SSEParser(client.max_event_bytes)
-        self._body = bytearray()  # only for a response other than 200
-        self.status: int | None = None
-        self.headers: dict[str, str] = {}
-        self.last_data = loop.time()
-        self.closed: asyncio.Future[None] = loop.create_future()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.status is None and exc is None:
-            exc = ConnectionError("the connection closed before the response")
-        self._finish(exc)
-
-    def eof_received(self) -> bool:
-        return False  # close the transport: a half-closed stream has nothing more to say
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self._buffer
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self._received(bytes(self._buffer[:nbytes]))
-
-    def _received(self, data: bytes) -> None:
-        self.last_data = self._clock()
-        if self.closed.done():
-            return
-        try:
-            while self.status is None:
-                self._head += data
-                end = self._head.find(b"\r\n\r\n")
-                if end < 0:
-                    if len(self._head) > MAX_HEAD_BYTES:
-                        raise HTTPFramingError(f"a response head over {MAX_HEAD_BYTES} bytes")
-                    return
-                status, headers = parse_head(self._head[:end])
-                self._head, data = b"", self._head[end + 4 :]
-                if not 100 <= status < 200:  # an interim response (100, 103): the real one follows
-                    self._start(status, headers)
-            self._receive(data)
-        except Exception as error:  # the stream is in an unknown state: drop it
-            self._finish(error)
-
-    def _start(self, status: int, headers: dict[str, str]) -> None:
-        self.status, self.headers = status, headers
-        if "chunked" in self.headers.get("transfer-encoding", "").lower():
-            self._chunked = ChunkedDecoder()
-        elif self.headers.get("content-length", "").isdigit():
-            self._length = int(self.headers["content-length"])
-
-    def _receive(self, data: bytes) -> None:
-        if self._chunked is not None:
-            data = self._chunked.feed(data)
-        elif self._length is not None:
-            data = data[: self._length]
-            self._length -= len(data)
-        if self.status != 200:
-            self._body += data[: MAX_HEAD_BYTES - len(self._body)]
-        elif data:
-            client, connected = self._client, self._connected
-            for event in self._parser.feed(data):
-                if client._on_event(event):
-                    connected[0] = True
-        if self._length == 0 or (self._chunked is not None and self._chunked.done):
-            self._finish(None)
-
-    def _finish(self, error: BaseException | None) -> None:
-        if not self.closed.done():
-            if error is None:
-                self.closed.set_result(None)
-            else:
-                self.closed.set_exception(error)
-        if self._transport is not None:
-            self._transport.abort()
-
-    def error_response(self, url: str) -> httpx.Response:
-        """The response other than 200, as httpx would have returned it (for `check_status`)."""
-        assert self.status is not None
-        return httpx.Response(
-            self.status,
-            headers=self.headers,
-            content=bytes(self._body),
-            request=httpx.Request("GET", url),
-        )
