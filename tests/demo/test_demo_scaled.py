@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from rollsafe.config import PrometheusMetrics, load_plan
 from rollsafe.demo.runner import run_demo
 from rollsafe.store import PostgresStore
 from tests.demo.workdirs import processes_of, queries
@@ -37,7 +38,7 @@ def test_the_demo_on_postgres_prometheus_and_nginx(
     )
     assert processes_of(workdir) == []  # shops, Prometheus and nginx all stopped
     assert result.outcome == outcome, result.timeline
-    assert result.rollback["final_level"] == level, result.rollback
+    assert result.rollback["final_level"] == level, result.rollback["levels"]
     # Every request went through nginx and got an answer, while instances moved behind it.
     assert result.load["connection_failures"] == 0, result.load
     access_log = (result.home / "routers" / "shop" / "access.log").read_text().splitlines()
@@ -51,6 +52,7 @@ def test_the_demo_on_postgres_prometheus_and_nginx(
     try:
         assert store.verify_journal().ok
         journal = store.journal(result.rollout_id)
+        plan_text = store.get_rollout(result.rollout_id).plan_text
     finally:
         store.close()
     canaries = [
@@ -61,13 +63,24 @@ def test_the_demo_on_postgres_prometheus_and_nginx(
     assert [(c["release"], c["weight"]) for c in canaries][:1] == [("1.1.0", 20)]
     if fault == "none":
         assert [c["weight"] for c in canaries] == [20, 50]
+        # The plan file in the workdir is the one that ran, with the router and Prometheus.
+        assert plan_text == (workdir / "plan.yaml").read_text()
+        plan = load_plan(workdir / "plan.yaml")
+        assert isinstance(plan.metrics, PrometheusMetrics)
+        assert (plan.metrics.selector, plan.metrics.match) == (
+            {"job": "shop"},
+            {"route": "/checkout"},
+        )
+        assert plan.router is not None
     else:
-        # The leaking canary was caught beside 1.0.0, and level 2 took it out.
-        (ended,) = [
-            e.data for e in journal if e.kind == "rollback.level_ended" and e.data["level"] == 2
-        ]
-        assert ended["recovered"]
-        assert ended["result"]["canary_stopped"] == "1.1.0"
+        levels = [e.data for e in journal if e.kind == "rollback.level_ended"]
+        # Flags off cannot stop a leak on every path: Prometheus's memory figures say so;
+        # the leaking canary was caught beside 1.0.0, and level 2 took it out.
+        assert "memory_growth" in levels[0]["verification"]["reason"]
+        assert [level["recovered"] for level in levels] == [False, True]
+        assert levels[1]["result"]["canary_stopped"] == "1.1.0"
+        memory = 'avg(process_resident_memory_bytes{job="shop"})'
+        assert any(promql == memory for _, promql in queries(workdir))
     # Analysis read Prometheus: its query log holds the requests queries of each look.
     looks = [e for e in journal if e.kind == "analysis.observation"]
     requests_queries = [q for _, q in queries(workdir) if q.startswith("http_requests_total{")]

@@ -1,7 +1,7 @@
 """Tiered rollback: L1 flags off, L2 the previous release, L3 restore the pre-rollout backup.
 
 Levels run in the plan's order. After each one, verification: the instances
-pass their health checks and, for ``verify.for`` seconds, no critical or major
+pass their health checks (failing twice in a row fails it) and, for ``verify.for`` seconds, no critical or major
 guard holds and the health analysis does not fail. A level that fails or does
 not recover escalates to the next. Each level's start, end, result and timing
 go in the journal, and a controller resuming after a crash continues after the
@@ -30,6 +30,8 @@ from rollsafe.judge import Judge
 from rollsafe.store import BackupRecord
 
 LEVEL_NUMBERS = {"flags": 1, "release": 2, "restore": 3}
+UNHEALTHY_LOOKS = 2
+"""Consecutive failed health checks that make a level's verification fail."""
 
 
 def roll_back(
@@ -129,17 +131,24 @@ def verify_recovery(context: StepContext) -> dict[str, Any]:
     evaluator = GuardEvaluator(context.plan.guards)
     judge = Judge(context.plan.analysis, mode="health")
     started = time.monotonic()
-    looks = metrics_failures = 0
+    looks = metrics_failures = unhealthy_looks = 0
     with closing(build_source(context.plan, context.target)) as source:
         while True:
             t = round(time.monotonic() - started, 3)
             report = context.target.check_health()
             if not report.healthy:
-                return {
-                    "recovered": False,
-                    "reason": "health: " + "; ".join(report.reasons),
-                    "t": t,
-                }
+                # Twice in a row: one probe that timed out on a busy machine must not
+                # escalate to the next level (a restore, at worst) on its own.
+                unhealthy_looks += 1
+                if unhealthy_looks >= UNHEALTHY_LOOKS or t >= policy.for_:
+                    return {
+                        "recovered": False,
+                        "reason": "health: " + "; ".join(report.reasons),
+                        "t": t,
+                    }
+                time.sleep(policy.interval)
+                continue
+            unhealthy_looks = 0
             try:
                 observations = source.observe(t)
             except MetricsError:
