@@ -15,7 +15,10 @@ def rollsafe(tmp_path: Path) -> Run:
     """Run the real ``rollsafe`` command line in a subprocess with a fresh home."""
 
     def run(
-        *args: str, home: Path | None = None, timeout: float = 120
+        *args: str,
+        home: Path | None = None,
+        timeout: float = 120,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "rollsafe", "--home", str(home or tmp_path / "home"), *args],
@@ -23,7 +26,7 @@ def rollsafe(tmp_path: Path) -> Run:
             text=True,
             timeout=timeout,
             check=False,
-            env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+            env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", **(env or {})},
         )
 
     return run

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rollsafe.store import PostgresStore
+from tests.cli.conftest import Run
 from tests.store.backends import postgres_schema
 
 PLAN = """\
@@ -35,20 +34,9 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
-def rollsafe(
-    *args: str, home: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rollsafe", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", **(env or {})},
-    )
-
-
-def test_a_rollout_lives_in_the_database_named_by_store(tmp_path: Path, postgres_url: str) -> None:
+def test_a_rollout_lives_in_the_database_named_by_store(
+    tmp_path: Path, postgres_url: str, rollsafe: Run
+) -> None:
     home = tmp_path / "home"
     plan = tmp_path / "plan.yaml"
     plan.write_text(PLAN.format(root=tmp_path / "target"))
@@ -74,7 +62,7 @@ def test_a_rollout_lives_in_the_database_named_by_store(tmp_path: Path, postgres
 
 
 def test_flags_set_through_the_option_are_read_through_the_variable(
-    tmp_path: Path, postgres_url: str
+    tmp_path: Path, postgres_url: str, rollsafe: Run
 ) -> None:
     home = tmp_path / "home"
     written = rollsafe(
@@ -90,7 +78,9 @@ def test_flags_set_through_the_option_are_read_through_the_variable(
     assert "beta" not in local.stdout
 
 
-def test_an_unreachable_database_is_a_clear_error_without_the_password(tmp_path: Path) -> None:
+def test_an_unreachable_database_is_a_clear_error_without_the_password(
+    tmp_path: Path, rollsafe: Run
+) -> None:
     result = rollsafe(
         "--store", "postgresql://rs:hunter2@127.0.0.1:1/nowhere", "rollout", "list",
         home=tmp_path / "home",
@@ -100,7 +90,7 @@ def test_an_unreachable_database_is_a_clear_error_without_the_password(tmp_path:
     assert "hunter2" not in result.stdout + result.stderr
 
 
-def test_a_missing_sqlite_store_is_named(tmp_path: Path) -> None:
+def test_a_missing_sqlite_store_is_named(tmp_path: Path, rollsafe: Run) -> None:
     missing = tmp_path / "elsewhere" / "state.db"
     result = rollsafe("--store", str(missing), "rollout", "list", home=tmp_path / "home")
     assert result.returncode != 0
