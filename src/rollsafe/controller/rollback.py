@@ -4,8 +4,9 @@ Levels run in the plan's order. After each one, verification: the instances
 pass their health checks (failing twice in a row fails it) and, for
 ``verify.for`` seconds, no critical or major guard holds and the health
 analysis does not fail. A level that fails or does not recover escalates to
-the next. Each level's start, end, result and timing go in the journal, and a controller resuming after a crash continues after the
-last level that ended, so no level (a restore least of all) runs twice.
+the next. Each level's start, end, result and timing go in the journal, and a
+controller resuming after a crash continues after the last level that ended,
+so no level (a restore least of all) runs twice.
 
 Rolling back needs no metric source: without one, verification rests on the
 health checks alone and says so.
