@@ -9,11 +9,9 @@ serves every kind, choosing by the source's type or the record's ``kind``.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 import tarfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,9 +19,9 @@ from typing import Any
 from rollsafe.backup.manifests import (
     Snapshot,
     manifest_path,
+    record_snapshot,
     sha256_file,
     verify_checksum,
-    write_atomic,
 )
 from rollsafe.backup.postgres import check_dump, restore_postgres, snapshot_postgres
 from rollsafe.config.backup_sources import PostgresBackupSource
@@ -59,20 +57,7 @@ def snapshot_source(source: BackupSource, directory: Path) -> Snapshot:
         destination = directory / f"{source.name}.tar.gz"
         _tar_copy(source.path, destination)
         details = {}
-    digest, size = sha256_file(destination), destination.stat().st_size
-    created = time.time()
-    manifest = {
-        "source": source.name,
-        "kind": source.type,
-        "from": str(source.path),
-        "file": destination.name,
-        "sha256": digest,
-        "size": size,
-        "created_at": created,
-        **details,
-    }
-    write_atomic(manifest_path(destination), json.dumps(manifest, indent=2, sort_keys=True))
-    return Snapshot(source.name, source.type, destination, digest, size, created, manifest)
+    return record_snapshot(source.name, source.type, str(source.path), destination, details)
 
 
 def take_backup(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,3 +52,24 @@ def write_atomic(path: Path, text: str) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text + "\n")
     partial.replace(path)
+
+
+def record_snapshot(
+    name: str, kind: str, origin: str, destination: Path, details: dict[str, Any]
+) -> Snapshot:
+    """Hash the finished copy at ``destination``, write its manifest beside it (what every
+    kind records, plus ``details``), and describe it."""
+    digest, size = sha256_file(destination), destination.stat().st_size
+    created = time.time()
+    manifest = {
+        "source": name,
+        "kind": kind,
+        "from": origin,
+        "file": destination.name,
+        "sha256": digest,
+        "size": size,
+        "created_at": created,
+        **details,
+    }
+    write_atomic(manifest_path(destination), json.dumps(manifest, indent=2, sort_keys=True))
+    return Snapshot(name, kind, destination, digest, size, created, manifest)

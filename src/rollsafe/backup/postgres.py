@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +34,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rollsafe.backup.manifests import (
     Snapshot,
     manifest_path,
-    sha256_file,
+    record_snapshot,
     verify_checksum,
-    write_atomic,
 )
 from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.errors import BackupError
@@ -92,24 +90,14 @@ def snapshot_postgres(source: PostgresBackupSource, directory: Path) -> Snapshot
         partial.unlink(missing_ok=True)
         raise
     partial.replace(destination)
-    digest, size = sha256_file(destination), destination.stat().st_size
-    created = time.time()
-    manifest: dict[str, Any] = {
-        "source": source.name,
-        "kind": source.type,
-        "from": where,
+    details: dict[str, Any] = {
         **({"url_env": source.url_env} if source.url_env else {}),
-        "file": destination.name,
         "format": "pg_dump custom",
         "server_version": version[0],
-        "sha256": digest,
-        "size": size,
-        "created_at": created,
         "tables": {table: count for table, (count, _) in stats.items()},
         "checksums": {table: checksum for table, (_, checksum) in stats.items()},
     }
-    write_atomic(manifest_path(destination), json.dumps(manifest, indent=2, sort_keys=True))
-    return Snapshot(source.name, source.type, destination, digest, size, created, manifest)
+    return record_snapshot(source.name, source.type, where, destination, details)
 
 
 def restore_postgres(
