@@ -24,7 +24,6 @@ import httpx
 from rollsafe.sdk.backoff import Backoff
 from rollsafe.sdk.base import (
     ClientBase,
-    ServiceRefusedError,
     StreamUnsupportedError,
     check_status,
 )
@@ -151,14 +150,8 @@ class AsyncFlagClient(ClientBase):
                 continue
             except Exception as failure:  # every failure means: reconnect later
                 problem = failure
-            if connected[0]:
-                backoff.reset()
-            delay = backoff.next()
-            if isinstance(problem, ServiceRefusedError) and problem.status in (401, 403):
-                delay = self.backoff_max
-            self.status = "disconnected"
+            delay = self._reconnect_delay(backoff, connected[0], problem)
             if problem is not None:
-                self._failed(problem, delay)
                 await self._fallback()
             await asyncio.sleep(delay)
 

@@ -26,6 +26,7 @@ import httpx
 from rollsafe import __version__
 from rollsafe.errors import FlagError
 from rollsafe.flags import Engine
+from rollsafe.sdk.backoff import Backoff
 from rollsafe.sdk.protocol import CONNECTED, UPDATED, changed_names
 from rollsafe.sdk.sse import ServerEvent
 from rollsafe.sdk.stores import StoreSource
@@ -329,6 +330,21 @@ class ClientBase:
         return True
 
     # -- problems: warn once per change of health, then at most every minute ------------
+
+    def _reconnect_delay(
+        self, backoff: Backoff, connected: bool, problem: BaseException | None
+    ) -> float:
+        """Seconds to wait before streaming again after a stream ended (``problem``, if it
+        failed, is reported): the backoff starts over after a stream that connected."""
+        if connected:
+            backoff.reset()
+        delay = backoff.next()
+        if isinstance(problem, ServiceRefusedError) and problem.status in (401, 403):
+            delay = self.backoff_max  # a bad token will not fix itself quickly
+        self.status = "disconnected"
+        if problem is not None:
+            self._failed(problem, delay)
+        return delay
 
     def _failed(
         self, error: BaseException, delay: float | None, *, what: str | None = None

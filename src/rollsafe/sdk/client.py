@@ -14,7 +14,6 @@ import httpx
 from rollsafe.sdk.backoff import Backoff
 from rollsafe.sdk.base import (
     ClientBase,
-    ServiceRefusedError,
     StreamUnsupportedError,
     check_status,
 )
@@ -159,14 +158,8 @@ class FlagClient(ClientBase):
                 problem = failure
             if stop.is_set():
                 break
-            if connected[0]:
-                backoff.reset()
-            delay = backoff.next()
-            if isinstance(problem, ServiceRefusedError) and problem.status in (401, 403):
-                delay = self.backoff_max  # a bad token will not fix itself quickly
-            self.status = "disconnected"
+            delay = self._reconnect_delay(backoff, connected[0], problem)
             if problem is not None:
-                self._failed(problem, delay)
                 self._fallback()
             stop.wait(delay)
 
