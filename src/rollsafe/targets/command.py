@@ -156,11 +156,7 @@ class CommandTarget:
 
     def set_maintenance(self, on: bool) -> None:
         """Create or remove ``<state_dir>/maintenance``; a service may honour it."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        if on:
-            self.maintenance_marker.write_text("rollsafe: maintenance in progress\n")
-        else:
-            self.maintenance_marker.unlink(missing_ok=True)
+        procs.mark_maintenance(self.maintenance_marker, on)
 
     def in_maintenance(self) -> bool:
         return self.maintenance_marker.exists()

@@ -114,10 +114,7 @@ class ProcessTarget:
 
     def set_maintenance(self, on: bool) -> None:
         """Services that honour it answer 503 (except health) while the marker exists."""
-        if on:
-            self.maintenance_marker.write_text("rollsafe: maintenance in progress\n")
-        else:
-            self.maintenance_marker.unlink(missing_ok=True)
+        procs.mark_maintenance(self.maintenance_marker, on)
 
     def in_maintenance(self) -> bool:
         return self.maintenance_marker.exists()

@@ -22,9 +22,9 @@ from pathlib import Path
 from rollsafe.errors import TargetError
 
 MARKER = "ROLLSAFE_TARGET_ROOT"
+"""Environment variable naming the target root an instance belongs to."""
 MAINTENANCE_MARKER = "maintenance"
 """File under the target root whose presence puts instances in maintenance mode."""
-"""Environment variable naming the target root an instance belongs to."""
 
 _POLL = 0.02
 _KILL_WAIT = 5.0
@@ -209,3 +209,12 @@ def describe_exit(code: int) -> str:
         except ValueError:
             return f"was killed by signal {-code}"
     return f"exited with code {code}"
+
+
+def mark_maintenance(marker: Path, on: bool) -> None:
+    """Create (``on``) or remove the maintenance marker file; both are idempotent."""
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    if on:
+        marker.write_text("rollsafe: maintenance in progress\n")
+    else:
+        marker.unlink(missing_ok=True)
