@@ -1,7 +1,7 @@
 """The Unleash client specification (every file of its index.json), one pytest case per test.
 
-The files live beside the repository in
-``../shared/conformance/unleash-client-specification/specifications``; set
+The specification (v6.1.0, Apache-2.0, its LICENSE beside it) is vendored in
+``tests/flags/data/unleash-client-specification``; set
 ``ROLLSAFE_CONFORMANCE_DIR`` to use another copy (the ``specifications``
 directory, or a directory above it). A missing directory fails, never skips.
 """
@@ -18,8 +18,7 @@ import pytest
 
 from rollsafe.flags import Engine
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DIR = REPO_ROOT.parent / "shared/conformance/unleash-client-specification/specifications"
+DEFAULT_DIR = Path(__file__).resolve().parent / "data/unleash-client-specification/specifications"
 _BELOW = ("", "specifications", "unleash-client-specification/specifications")
 
 
