@@ -10,26 +10,35 @@ from rollsafe.config.plan import (
     FlagDefinition,
     Plan,
     ProcessTarget,
-    ScrapeMetrics,
     Step,
 )
-from rollsafe.config.sources import NginxRouter, PrometheusMetrics
+from rollsafe.config.metric_sources import (
+    CommandMetrics,
+    HttpMetrics,
+    PrometheusMetrics,
+    PrometheusQueries,
+    ScrapeMetrics,
+)
+from rollsafe.config.sources import NginxRouter
 from rollsafe.config.types import Duration, parse_duration
 
 __all__ = [
     "DEFAULT_GUARDS",
     "STEP_KINDS",
     "AnalysisConfig",
+    "CommandMetrics",
     "CommandTarget",
     "Duration",
     "FlagDefinition",
     "Guard",
     "HealthCheck",
     "HistogramMetric",
+    "HttpMetrics",
     "NginxRouter",
     "Plan",
     "ProcessTarget",
     "PrometheusMetrics",
+    "PrometheusQueries",
     "RatioMetric",
     "RollbackPolicy",
     "ScrapeMetrics",

@@ -59,7 +59,7 @@ from typing import Any
 
 import httpx
 
-from rollsafe.config.sources import PrometheusMetrics
+from rollsafe.config.metric_sources import PrometheusMetrics
 from rollsafe.errors import MetricsError
 from rollsafe.metrics.totals import ArmTotals
 from rollsafe.typing import Arm, Observation
