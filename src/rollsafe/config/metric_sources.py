@@ -92,7 +92,8 @@ class PrometheusQueries(StrictModel):
     """
 
     requests: PromQLTemplate
-    """All requests of the arm, e.g. ``sum(http_server_requests_seconds_count{release="{release}"})``."""
+    """All requests of the arm, e.g.
+    ``sum(http_server_requests_seconds_count{release="{release}"})``."""
     errors: PromQLTemplate
     """The arm's failed requests (5xx), same shape as ``requests``."""
     latency_buckets: PromQLTemplate | None = None
@@ -169,7 +170,8 @@ class CommandMetrics(Arms):
 
 
 class HttpFields(StrictModel):
-    """Where each observation field sits in the JSON answer (JSONPath-lite, e.g. ``$.data.total``)."""
+    """Where each observation field sits in the JSON answer: JSONPath-lite paths
+    (:mod:`rollsafe.config.json_paths`) such as ``$.data.total``."""
 
     requests: JsonPath
     errors: JsonPath

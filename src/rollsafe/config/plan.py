@@ -12,13 +12,13 @@ from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.config.command_target import CommandTarget
 from rollsafe.config.guards import DEFAULT_GUARDS, Guard, RollbackPolicy
 from rollsafe.config.health import HealthCheck
-from rollsafe.config.notify import WebhookNotify
 from rollsafe.config.metric_sources import (
     CommandMetrics,
     HttpMetrics,
     PrometheusMetrics,
     ScrapeMetrics,
 )
+from rollsafe.config.notify import WebhookNotify
 from rollsafe.config.sources import NginxRouter
 from rollsafe.config.types import Duration, Percent, StrictModel
 

@@ -26,12 +26,9 @@ from dataclasses import dataclass
 
 from rollsafe.config.placeholders import check_known, mask, substitute
 
-AGGREGATIONS = frozenset(
-    "sum min max avg group stddev stdvar count count_values bottomk topk quantile "
-    "limitk limit_ratio".split()
-)
-FUNCTIONS = frozenset(
-    """abs absent absent_over_time acos acosh asin asinh atan atanh avg_over_time ceil
+_AGGREGATION_NAMES = """sum min max avg group stddev stdvar count count_values bottomk topk
+    quantile limitk limit_ratio"""
+_FUNCTION_NAMES = """abs absent absent_over_time acos acosh asin asinh atan atanh avg_over_time ceil
     changes clamp clamp_max clamp_min cos cosh count_over_time day_of_month day_of_week
     day_of_year days_in_month deg delta deriv double_exponential_smoothing exp floor
     histogram_avg histogram_count histogram_fraction histogram_quantile histogram_stddev
@@ -40,11 +37,11 @@ FUNCTIONS = frozenset(
     minute month pi predict_linear present_over_time quantile_over_time rad rate resets
     round scalar sgn sin sinh sort sort_by_label sort_by_label_desc sort_desc sqrt
     stddev_over_time stdvar_over_time sum_over_time tan tanh time timestamp vector
-    year""".split()
-)
-_KEYWORDS = frozenset(
-    "and or unless by without on ignoring group_left group_right bool offset".split()
-)
+    year"""
+_KEYWORD_NAMES = "and or unless by without on ignoring group_left group_right bool offset"
+AGGREGATIONS = frozenset(_AGGREGATION_NAMES.split())
+FUNCTIONS = frozenset(_FUNCTION_NAMES.split())
+_KEYWORDS = frozenset(_KEYWORD_NAMES.split())
 _PRECEDENCE = {
     "or": 1,
     "and": 2,
