@@ -142,7 +142,10 @@ def test_a_query_prometheus_refuses_fails_the_look_naming_it(services: Services)
         services.prometheus.url,
         requests='rate(http_server_requests_seconds_count{release="{release}"})',
     )
-    with closing(TemplateSource(config, no_release)) as source, pytest.raises(MetricsError) as caught:
+    with (
+        closing(TemplateSource(config, no_release)) as source,
+        pytest.raises(MetricsError) as caught,
+    ):
         source.observe(0.0)
     assert "Prometheus refused rate(" in str(caught.value)
     assert "1.1.0" in str(caught.value)
@@ -152,13 +155,19 @@ def test_no_series_for_either_arm_fails_the_look(services: Services) -> None:
     config = by_release(services.prometheus.url).model_copy(
         update={"canary": "9.9.9", "baseline": "9.9.8"}
     )
-    with closing(TemplateSource(config, no_release)) as source, pytest.raises(MetricsError) as caught:
+    with (
+        closing(TemplateSource(config, no_release)) as source,
+        pytest.raises(MetricsError) as caught,
+    ):
         source.observe(0.0)
     assert "no series for the requests query" in str(caught.value)
 
 
 def test_release_placeholder_without_a_release_fails_the_look(services: Services) -> None:
     config = by_release(services.prometheus.url).model_copy(update={"arm_label": "variant"})
-    with closing(TemplateSource(config, no_release)) as source, pytest.raises(MetricsError) as caught:
+    with (
+        closing(TemplateSource(config, no_release)) as source,
+        pytest.raises(MetricsError) as caught,
+    ):
         source.observe(0.0)
     assert "no release is deployed yet to fill {release}" in str(caught.value)

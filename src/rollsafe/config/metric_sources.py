@@ -101,13 +101,12 @@ class PrometheusQueries(StrictModel):
     memory: PromQLTemplate | None = None
     """One gauge value (bytes); may use no placeholder, then both arms carry it."""
 
-    @model_validator(mode="after")
-    def _arms_apart(self) -> PrometheusQueries:
-        for name in ("requests", "errors", "latency_buckets"):
-            query = getattr(self, name)
-            if query is not None:
-                check_splits_arms([query], f"the {name} query")
-        return self
+    @field_validator("requests", "errors", "latency_buckets")
+    @classmethod
+    def _arms_apart(cls, query: str | None) -> str | None:
+        if query is not None:
+            check_splits_arms([query], "the query")
+        return query
 
 
 class PrometheusMetrics(Conventions):
