@@ -72,7 +72,10 @@ def test_templates_load(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("errors", "message"),
     [
-        ("""'sum(x{release="{release}"}'""", "PromQL syntax error at character 27: expected ','"),
+        (
+            """'sum(x{release="{release}"}'""",
+            "PromQL syntax error at character 27: expected ',' or ')'",
+        ),
         ("""'sum(x{release="{bogus}"})'""", "unknown placeholder {bogus}"),
         ("""'rat(x{release="{release}"})'""", "expected a known function or aggregation"),
         ("'sum(x{release={release}})'", "a placeholder outside a quoted string at character 15"),

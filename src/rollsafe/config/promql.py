@@ -254,7 +254,9 @@ class _Parser:
             if self.at(")"):
                 self.advance()
                 return
-            self.expect(",")
+            if not self.at(","):
+                self.fail("expected ',' or ')'")
+            self.advance()
 
     def labels(self) -> None:
         self.expect("(")
