@@ -134,6 +134,7 @@ def test_arm_in_query_params_and_url_encoded_in_the_path(service: StatsService) 
     assert canary["requests"] == 5
     assert service.requests[0] == "/stats/a%20b%2Fc"
     service.requests.clear()
+    service.answers["new"] = answer(3, 0)
     with closing(
         HttpSource(config(service.url + "/stats/", params={"arm": "{arm}"}), no_release)
     ) as source:
