@@ -25,9 +25,7 @@ from rollsafe.config.metric_sources import CommandMetrics
 from rollsafe.config.placeholders import substitute
 from rollsafe.errors import MetricsError
 from rollsafe.metrics.arms import ARMS, arm_values, missing_release
-from rollsafe.metrics.counters import CounterTracker
-from rollsafe.metrics.readings import Reading, add_reading, parse_reading
-from rollsafe.metrics.totals import ArmTotals
+from rollsafe.metrics.readings import ArmReadings, Reading, parse_reading
 from rollsafe.typing import Arm, Observation
 
 MAX_OUTPUT = 1024 * 1024
@@ -43,16 +41,12 @@ class CommandSource:
     def __init__(self, config: CommandMetrics, current_release: Callable[[], str | None]) -> None:
         self.config = config
         self.current_release = current_release
-        self._counters = CounterTracker()
-        self._totals: dict[Arm, ArmTotals] = {arm: ArmTotals() for arm in ARMS}
+        self._readings = ArmReadings()
 
     def observe(self, t: float) -> list[Observation]:
         """One look: cumulative observations for ``canary`` then ``baseline`` at time ``t``."""
-        readings = {arm: self._run(arm) for arm in ARMS}
-        # Both arms answered well: only now do the totals move.
-        for arm, reading in readings.items():
-            add_reading(self._totals[arm], self._counters, arm, reading)
-        return [self._totals[arm].observation(t, arm, readings[arm].memory) for arm in ARMS]
+        # Both arms are read before any total moves: a failed look changes nothing.
+        return self._readings.look(t, {arm: self._run(arm) for arm in ARMS})
 
     def close(self) -> None:
         pass

@@ -25,9 +25,7 @@ from rollsafe.config.metric_sources import HttpMetrics
 from rollsafe.config.placeholders import substitute
 from rollsafe.errors import MetricsError
 from rollsafe.metrics.arms import ARMS, arm_values, missing_release
-from rollsafe.metrics.counters import CounterTracker
-from rollsafe.metrics.readings import Reading, add_reading, parse_reading
-from rollsafe.metrics.totals import ArmTotals
+from rollsafe.metrics.readings import ArmReadings, Reading, parse_reading
 from rollsafe.typing import Arm, Observation
 
 
@@ -49,15 +47,12 @@ class HttpSource:
         self.current_release = current_release
         self._owns_client = client is None
         self._client = client or httpx.Client(timeout=config.timeout)
-        self._counters = CounterTracker()
-        self._totals: dict[Arm, ArmTotals] = {arm: ArmTotals() for arm in ARMS}
+        self._readings = ArmReadings()
 
     def observe(self, t: float) -> list[Observation]:
         """One look: cumulative observations for ``canary`` then ``baseline`` at time ``t``."""
-        readings = {arm: self._get(arm) for arm in ARMS}
-        for arm, reading in readings.items():
-            add_reading(self._totals[arm], self._counters, arm, reading)
-        return [self._totals[arm].observation(t, arm, readings[arm].memory) for arm in ARMS]
+        # Both arms are read before any total moves: a failed look changes nothing.
+        return self._readings.look(t, {arm: self._get(arm) for arm in ARMS})
 
     def close(self) -> None:
         if self._owns_client:

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from rollsafe.errors import MetricsError
+from rollsafe.metrics.arms import ARMS
 from rollsafe.metrics.counters import CounterTracker
 from rollsafe.metrics.totals import ArmTotals
-from rollsafe.typing import Arm
+from rollsafe.typing import Arm, Observation
 
 _FIELDS = frozenset({"t", "arm", "requests", "errors", "latency_seconds_bucket", "memory_bytes"})
 
@@ -61,12 +62,25 @@ def parse_reading(data: Any) -> Reading:
     )
 
 
-def add_reading(totals: ArmTotals, counters: CounterTracker, arm: Arm, reading: Reading) -> None:
-    """Add what ``reading`` says happened since the arm's previous one (resets from zero)."""
-    totals.requests += counters.increase((arm, "requests"), reading.requests)
-    totals.errors += counters.increase((arm, "errors"), reading.errors)
-    for le, count in reading.buckets.items():
-        totals.add_bucket(le, counters.increase((arm, "bucket", le), count))
+class ArmReadings:
+    """Both arms' totals, grown by one reading per arm and look (resets count from zero)."""
+
+    def __init__(self) -> None:
+        self._counters = CounterTracker()
+        self._totals: dict[Arm, ArmTotals] = {arm: ArmTotals() for arm in ARMS}
+
+    def look(self, t: float, readings: Mapping[Arm, Reading]) -> list[Observation]:
+        """Cumulative observations for ``canary`` then ``baseline`` after this look's readings.
+
+        Callers read both arms before calling, so a failed look changes no total.
+        """
+        for arm, reading in readings.items():
+            totals, counters = self._totals[arm], self._counters
+            totals.requests += counters.increase((arm, "requests"), reading.requests)
+            totals.errors += counters.increase((arm, "errors"), reading.errors)
+            for le, count in reading.buckets.items():
+                totals.add_bucket(le, counters.increase((arm, "bucket", le), count))
+        return [self._totals[arm].observation(t, arm, readings[arm].memory) for arm in ARMS]
 
 
 def le_key(raw: str) -> str:
