@@ -86,7 +86,7 @@ class _Token:
 
 def fill(template: str, values: Mapping[str, str]) -> str:
     """``template`` with its placeholders filled, escaped for double-quoted PromQL strings."""
-    return substitute(template, values, _escape)
+    return substitute(template, values, escape_string)
 
 
 def check_template(template: str) -> str:
@@ -105,8 +105,9 @@ def check(promql: str) -> None:
     parser.expect_end()
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
+def escape_string(value: str) -> str:
+    """``value`` escaped to sit between double quotes in PromQL."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _tokens(text: str) -> list[_Token]:

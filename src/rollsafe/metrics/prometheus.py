@@ -60,6 +60,7 @@ from typing import Any
 import httpx
 
 from rollsafe.config.metric_sources import PrometheusMetrics
+from rollsafe.config.promql import escape_string
 from rollsafe.errors import MetricsError
 from rollsafe.metrics.totals import ArmTotals
 from rollsafe.typing import Arm, Observation
@@ -266,8 +267,7 @@ def selector(labels: Mapping[str, str], names: list[str], *extra: str) -> str:
 
 def promql_string(value: str) -> str:
     """A PromQL double-quoted string literal holding exactly ``value``."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+    return f'"{escape_string(value)}"'
 
 
 def promql_regex(values: Iterable[str]) -> str:
