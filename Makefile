@@ -9,10 +9,12 @@ STAMP := $(VENV)/.installed
 install: $(STAMP)
 
 # requirements.lock pins every dependency with hashes (regenerate with `make lock`).
-$(STAMP): pyproject.toml requirements.lock
+# The third-party applications the tests deploy are built into $(VENV)/thirdparty.
+$(STAMP): pyproject.toml requirements.lock tests/thirdparty/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	scripts/fetch-thirdparty.sh $(BIN)/pip $(VENV)/thirdparty
 	touch $(STAMP)
 
 lock:
