@@ -145,3 +145,23 @@ def test_a_bad_option_is_refused() -> None:
         RollsafeMiddleware(app, variant_header="X Bad")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_variants"):
         RollsafeMiddleware(app, max_variants=0)  # type: ignore[arg-type]
+
+
+def test_openfeature_evaluations_are_noted_too() -> None:
+    from openfeature import api
+    from openfeature.evaluation_context import EvaluationContext
+
+    from rollsafe.sdk.openfeature import RollsafeProvider
+
+    client = flags()
+    api.set_provider_and_wait(RollsafeProvider(client), "rollsafe-middleware-tests")
+    try:
+        of_client = api.get_client("rollsafe-middleware-tests")
+        context = EvaluationContext(targeting_key="u7")
+        with variants.noting() as notes:
+            enabled = of_client.get_boolean_value(CHECKOUT, False, context)
+            colour = of_client.get_string_details("colour", "none", context).variant
+    finally:
+        api.clear_providers()
+    assert notes == {CHECKOUT: "on" if enabled else "off", "colour": colour}
+    assert colour == client.get_variant("colour", {"userId": "u7"})["name"]
