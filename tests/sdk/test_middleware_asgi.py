@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -58,6 +59,12 @@ def fastapi_app(client: FlagClient, **options: object) -> FastAPI:
     async def boom(user: str) -> PlainTextResponse:
         client.is_enabled(CHECKOUT, {"userId": user})
         raise BoomError(user)
+
+    @app.middleware("http")  # the app's own middleware, inside rollsafe's: the handler
+    async def timing(request: Request, call_next: Any) -> Any:  # runs in a task of its own
+        response = await call_next(request)
+        response.headers["X-Served-By"] = "fastapi"
+        return response
 
     app.add_middleware(RollsafeMiddleware, client=client, **options)
     return app
