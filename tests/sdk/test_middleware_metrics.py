@@ -165,3 +165,37 @@ def test_openfeature_evaluations_are_noted_too() -> None:
         api.clear_providers()
     assert notes == {CHECKOUT: "on" if enabled else "off", "colour": colour}
     assert colour == client.get_variant("colour", {"userId": "u7"})["name"]
+
+
+def test_a_request_cancelled_before_answering_counts_as_a_client_abort_not_a_5xx() -> None:
+    from rollsafe.sdk.middleware import RollsafeMiddleware
+
+    client = flags()
+    sent: list[dict[str, object]] = []
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        client.is_enabled(CHECKOUT, {"userId": "u1"})
+        await asyncio.sleep(30)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request"}
+
+    middleware = RollsafeMiddleware(app)  # type: ignore[arg-type]
+    scope = {"type": "http", "method": "GET", "path": "/slow", "headers": []}
+
+    async def cancelled() -> None:
+        request = asyncio.create_task(middleware(scope, receive, send))  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)
+        request.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+
+    asyncio.run(cancelled())
+    assert sent == []  # nobody to answer
+    variant = "on" if client.is_enabled(CHECKOUT, {"userId": "u1"}) else "off"
+    found = samples(middleware.metrics)
+    key = (("flag", CHECKOUT), ("status", "499"), ("variant", variant))
+    assert found["http_requests_total", key] == 1

@@ -17,7 +17,8 @@ serves them at ``metrics_path`` (``GET``/``HEAD``, not counted), and sets
 can split its own measurements by flag. Flags evaluated after the response has
 started (a streamed body) are counted but cannot be in the header.
 
-A handler that raises counts as a 500. Before the response has started, the
+A handler that raises counts as a 500 (a request cancelled before it answered, as
+499). Before the response has started, the
 middleware answers that 500 itself, with the variant header, so the router sees
 the failure on the right variant too; the ASGI middleware then re-raises (the
 server logs it), the WSGI one logs it (WSGI has no way to both answer and raise).
@@ -60,6 +61,9 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 _ERROR_BODY = b"Internal Server Error"
+CLIENT_CLOSED = 499
+"""Counted for a request cancelled before it answered (nginx's code for a client that
+went away): not the service's failure, so not a 5xx."""
 
 
 class _Options:
@@ -160,11 +164,14 @@ class RollsafeMiddleware:
 
             try:
                 await self.app(scope, receive, send_with_header)
-            except BaseException:
-                failed_before_answering = not response_started
+            except Exception:
                 status = 500
-                if failed_before_answering:
+                if not response_started:
                     await self._answer_error(send_with_header)
+                raise
+            except BaseException:  # cancelled: the server dropped the request, no answer
+                if not response_started:
+                    status = CLIENT_CLOSED
                 raise
             finally:
                 self.metrics.record(notes, status, time.perf_counter() - started)
