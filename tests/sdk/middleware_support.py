@@ -17,7 +17,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -183,28 +183,24 @@ class _ThreadedWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
-@contextmanager
-def wsgiref_server(app: Any) -> Iterator[str]:
+def wsgiref_server(app: Any) -> AbstractContextManager[str]:
     """The standard library's WSGI server, a thread per request, on a free loopback port."""
-    server = make_server(
-        "127.0.0.1", 0, app, server_class=_ThreadedWSGIServer, handler_class=_QuietHandler
+    return _serving(
+        make_server(
+            "127.0.0.1", 0, app, server_class=_ThreadedWSGIServer, handler_class=_QuietHandler
+        )
     )
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
 
 
-@contextmanager
-def werkzeug_server(app: Any) -> Iterator[str]:
+def werkzeug_server(app: Any) -> AbstractContextManager[str]:
     """Werkzeug's threaded development server (what ``flask run`` uses) on loopback."""
     from werkzeug.serving import make_server as make_werkzeug_server
 
-    server = make_werkzeug_server("127.0.0.1", 0, app, threaded=True)
+    return _serving(make_werkzeug_server("127.0.0.1", 0, app, threaded=True))
+
+
+@contextmanager
+def _serving(server: Any) -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:

@@ -27,24 +27,30 @@ pytestmark = pytest.mark.slow
 
 FLAG = "new-greeting"
 
-# What a user writes: a service, the SDK client reading flags from rollsafe's store,
-# two lines for the middleware, and is_enabled where the new path starts.
-FASTAPI_SERVICE = """\
+# What a user writes: a service, the SDK client reading flags from rollsafe's store
+# (COMMON: the same for both), two lines for the middleware, and is_enabled where the
+# new path starts.
+COMMON = """\
 import argparse, os, random
 
-import uvicorn
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
-
 from rollsafe.sdk import FlagClient
-from rollsafe.sdk.middleware import RollsafeMiddleware
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--store", required=True)
 args = parser.parse_args()
-
 flags = FlagClient(store=os.environ.get("ROLLSAFE_STORE") or args.store, store_interval=0.2)
+"""
+
+FASTAPI_SERVICE = (
+    COMMON
+    + """
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from rollsafe.sdk.middleware import RollsafeMiddleware
+
 app = FastAPI()
 app.add_middleware(RollsafeMiddleware, client=flags)
 
@@ -65,21 +71,17 @@ def greeting(user: str):
 
 uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 """
+)
 
-FLASK_SERVICE = """\
-import argparse, logging, os, random
+FLASK_SERVICE = (
+    COMMON
+    + """
+import logging
 
 from flask import Flask, request
 
-from rollsafe.sdk import FlagClient
 from rollsafe.sdk.middleware import RollsafeWSGIMiddleware
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--port", type=int, required=True)
-parser.add_argument("--store", required=True)
-args = parser.parse_args()
-
-flags = FlagClient(store=os.environ.get("ROLLSAFE_STORE") or args.store, store_interval=0.2)
 app = Flask(__name__)
 app.wsgi_app = RollsafeWSGIMiddleware(app.wsgi_app, client=flags)
 
@@ -101,6 +103,7 @@ def greeting():
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 app.run(host="127.0.0.1", port=args.port, threaded=True)
 """
+)
 
 PLAN = """\
 version: 1

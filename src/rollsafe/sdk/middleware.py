@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
@@ -59,6 +59,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+AppT = TypeVar("AppT")
 
 _ERROR_BODY = b"Internal Server Error"
 CLIENT_CLOSED = 499
@@ -66,59 +67,14 @@ CLIENT_CLOSED = 499
 went away): not the service's failure, so not a 5xx."""
 
 
-class _Options:
+class _Middleware(Generic[AppT]):
     """What both middlewares share: the metrics, the header, the path and the client."""
 
-    def __init__(
-        self,
-        client: ClientBase | None,
-        metrics_path: str | None,
-        variant_header: str,
-        release: str | None,
-        max_variants: int,
-        registry: CollectorRegistry | None,
-    ) -> None:
-        if metrics_path is not None and not metrics_path.startswith("/"):
-            raise ValueError(f"metrics_path must start with '/', got {metrics_path!r}")
-        if not variant_header or not variant_header.isascii() or " " in variant_header:
-            raise ValueError(f"variant_header must be an HTTP header name, got {variant_header!r}")
-        self.client = client
-        self.metrics_path = metrics_path
-        self.variant_header = variant_header
-        if release is None:
-            release = os.environ.get(RELEASE_VARIABLE) or None
-        self.metrics = RequestMetrics(release=release, max_variants=max_variants, registry=registry)
-        self.client_started = False
-        self._lock = threading.Lock()
-
-    def serves_metrics(self, method: str, path: str) -> bool:
-        return path == self.metrics_path and method in ("GET", "HEAD")
-
-    def client_to_start(self) -> Any:
-        """The client, the first time this is called (the caller starts it); else None."""
-        if self.client is None or self.client_started:
-            return None
-        with self._lock:
-            if self.client_started:
-                return None
-            self.client_started = True
-            return self.client
-
-    def client_to_stop(self) -> Any:
-        """The client, if it was started here and not yet stopped (the caller stops it)."""
-        with self._lock:
-            if not self.client_started:
-                return None
-            self.client_started = False
-            return self.client
-
-
-class RollsafeMiddleware:
-    """ASGI middleware (see the module docstring); ``metrics_path=None`` serves no metrics."""
+    accepts_async_client = True
 
     def __init__(
         self,
-        app: ASGIApp,
+        app: AppT,
         *,
         client: ClientBase | None = None,
         metrics_path: str | None = METRICS_PATH,
@@ -127,12 +83,48 @@ class RollsafeMiddleware:
         max_variants: int = DEFAULT_MAX_VARIANTS,
         registry: CollectorRegistry | None = None,
     ) -> None:
+        if metrics_path is not None and not metrics_path.startswith("/"):
+            raise ValueError(f"metrics_path must start with '/', got {metrics_path!r}")
+        if not variant_header or not variant_header.isascii() or " " in variant_header:
+            raise ValueError(f"variant_header must be an HTTP header name, got {variant_header!r}")
+        if not self.accepts_async_client and inspect.iscoroutinefunction(
+            getattr(client, "start", None)
+        ):
+            raise TypeError(f"{type(self).__name__} needs a FlagClient, not an AsyncFlagClient")
         self.app = app
-        self.options = _Options(
-            client, metrics_path, variant_header, release, max_variants, registry
-        )
-        self.metrics = self.options.metrics
-        self._header = variant_header.lower().encode("latin-1")
+        self.client = client
+        self.metrics_path = metrics_path
+        self.variant_header = variant_header
+        if release is None:
+            release = os.environ.get(RELEASE_VARIABLE) or None
+        self.metrics = RequestMetrics(release=release, max_variants=max_variants, registry=registry)
+        self._client_started = False
+        self._lock = threading.Lock()
+
+    def _serves_metrics(self, method: str, path: str) -> bool:
+        return path == self.metrics_path and method in ("GET", "HEAD")
+
+    def _client_to_start(self) -> Any:
+        """The client, the first time this is called (the caller starts it); else None."""
+        if self.client is None or self._client_started:
+            return None
+        with self._lock:
+            if self._client_started:
+                return None
+            self._client_started = True
+            return self.client
+
+    def _client_to_stop(self) -> Any:
+        """The client, if it was started here and not yet stopped (the caller stops it)."""
+        with self._lock:
+            if not self._client_started:
+                return None
+            self._client_started = False
+            return self.client
+
+
+class RollsafeMiddleware(_Middleware[ASGIApp]):
+    """ASGI middleware (see the module docstring); ``metrics_path=None`` serves no metrics."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -142,7 +134,7 @@ class RollsafeMiddleware:
             await self.app(scope, receive, send)
             return
         await self._start_client()
-        if self.options.serves_metrics(scope.get("method", "GET"), scope.get("path", "")):
+        if self._serves_metrics(scope.get("method", "GET"), scope.get("path", "")):
             await self._serve_metrics(scope, send)
             return
         started = time.perf_counter()
@@ -158,7 +150,8 @@ class RollsafeMiddleware:
                     value = header_value(notes)
                     if value:
                         headers = list(message.get("headers", []))
-                        headers.append((self._header, value.encode("ascii")))
+                        name = self.variant_header.lower().encode("ascii")
+                        headers.append((name, value.encode("ascii")))
                         message["headers"] = headers
                 await send(message)
 
@@ -223,46 +216,29 @@ class RollsafeMiddleware:
         return lifespan_receive
 
     async def _start_client(self) -> None:
-        client = self.options.client_to_start()
+        client = self._client_to_start()
         if client is not None:
             started = client.start()
             if inspect.isawaitable(started):  # AsyncFlagClient
                 await started
 
     async def _stop_client(self) -> None:
-        client = self.options.client_to_stop()
+        client = self._client_to_stop()
         if client is not None:
             stopped = client.aclose() if hasattr(client, "aclose") else client.stop()
             if inspect.isawaitable(stopped):
                 await stopped
 
 
-class RollsafeWSGIMiddleware:
+class RollsafeWSGIMiddleware(_Middleware[WSGIApp]):
     """WSGI middleware (see the module docstring); ``metrics_path=None`` serves no metrics."""
 
-    def __init__(
-        self,
-        app: WSGIApp,
-        *,
-        client: ClientBase | None = None,
-        metrics_path: str | None = METRICS_PATH,
-        variant_header: str = VARIANT_HEADER,
-        release: str | None = None,
-        max_variants: int = DEFAULT_MAX_VARIANTS,
-        registry: CollectorRegistry | None = None,
-    ) -> None:
-        self.app = app
-        self.options = _Options(
-            client, metrics_path, variant_header, release, max_variants, registry
-        )
-        self.metrics = self.options.metrics
-        if client is not None and inspect.iscoroutinefunction(getattr(client, "start", None)):
-            raise TypeError("the WSGI middleware needs a FlagClient, not an AsyncFlagClient")
+    accepts_async_client = False
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         self._start_client()
         method = environ.get("REQUEST_METHOD", "GET")
-        if self.options.serves_metrics(method, environ.get("PATH_INFO", "")):
+        if self._serves_metrics(method, environ.get("PATH_INFO", "")):
             exposition = self.metrics.exposition()
             start_response(
                 "200 OK",
@@ -279,7 +255,7 @@ class RollsafeWSGIMiddleware:
                 status[0] = _status_code(status_line)
                 value = header_value(notes)
                 if value:
-                    headers = [*headers, (self.options.variant_header, value)]
+                    headers = [*headers, (self.variant_header, value)]
                 if exc_info is None:
                     return start_response(status_line, headers)
                 return start_response(status_line, headers, exc_info)
@@ -298,7 +274,7 @@ class RollsafeWSGIMiddleware:
         return _Recorded(body, self.metrics, notes, status, started)
 
     def _start_client(self) -> None:
-        client = self.options.client_to_start()
+        client = self._client_to_start()
         if client is not None:
             client.start()
 
