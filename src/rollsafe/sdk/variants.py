@@ -3,9 +3,10 @@
 The SDK middleware (`rollsafe.sdk.middleware`) opens a notebook for each request
 with `noting`; every `is_enabled` (``on``/``off``) and `get_variant` (the variant's
 name) made while it is open writes the flag's answer into it. The notebook is a
-plain dict held by a context variable, so it follows the request into the tasks
-and worker threads it starts (both copy the context, and so share the dict) and
-never mixes two concurrent requests. Outside a request nothing is noted and the
+plain dict held by a context variable, so it follows the request into asyncio
+tasks and Starlette's thread pool (both copy the context, and so share the dict)
+and never mixes two concurrent requests; a thread the handler starts itself sees
+it only if run with ``contextvars.copy_context().run``. Outside a request nothing is noted and the
 cost is one context-variable read.
 
 If a handler evaluates a flag twice, the last answer is the one noted: code that
