@@ -23,7 +23,7 @@ from rollsafe.server.errors import ApiError, error_response
 from rollsafe.server.feed import StreamLimitError
 from rollsafe.server.models import ErrorBody
 from rollsafe.server.service import ClientCaller, Service, ServiceDep
-from rollsafe.server.streams import EventStream
+from rollsafe.server.streams import EventStream, too_many_streams
 from rollsafe.store.records import TokenScope
 
 router = APIRouter(prefix="/api/client", tags=["client"], responses=ERRORS)
@@ -81,17 +81,18 @@ async def stream(
 def open_stream(
     service: Service, caller: Caller, environment: str | None, last_event_id: str | None
 ) -> EventStream:
+    """The stream's response, after the checks that can refuse it (404, 503).
+
+    It takes a stream slot only when it runs (see `rollsafe.server.streams`).
+    """
     env = caller.environment(environment)
     _check_environment(service, env)
     try:
-        subscriber, first = service.feed.subscribe(env, last_event_id, caller.token)
+        service.feed.check_capacity()
     except StreamLimitError as error:
-        raise ApiError(503, "too_many_streams", str(error), headers={"Retry-After": "5"}) from None
+        raise too_many_streams(error) from None
     return EventStream(
-        service.feed,
-        subscriber,
-        first,
-        heartbeat=service.settings.heartbeat,
+        service.feed, env, last_event_id, caller.token, heartbeat=service.settings.heartbeat
     )
 
 
@@ -112,9 +113,7 @@ async def serve_stream(service: Service, scope: Scope, receive: Receive, send: S
             request.headers.get("last-event-id"),
         )
     except ApiError as error:
-        response = error_response(
-            error.status, error.code, error.message, error.problems, error.headers
-        )
+        response = error.response()
     except RollsafeError as error:
         response = error_response(503, "store_unavailable", str(error))
     await response(scope, receive, send)

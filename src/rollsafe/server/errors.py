@@ -37,6 +37,9 @@ class ApiError(Exception):
         self.problems = list(problems)
         self.headers = headers
 
+    def response(self) -> JSONResponse:
+        return error_response(self.status, self.code, self.message, self.problems, self.headers)
+
 
 def error_response(
     status: int,
@@ -57,9 +60,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> JSONResponse:
         del request
-        return error_response(
-            error.status, error.code, error.message, error.problems, error.headers
-        )
+        return error.response()
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
