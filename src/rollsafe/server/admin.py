@@ -181,8 +181,14 @@ def create_environment(body: EnvironmentIn, caller: AdminCaller, service: Servic
 
 @router.get("/tokens", response_model=list[TokenOut])
 def list_tokens(caller: AdminCaller, service: ServiceDep) -> Any:
-    del caller
-    return [TokenOut.of(t) for t in service.store.list_tokens()]
+    """Every token, or, for a token bound to one environment, the tokens bound to it.
+
+    A bound admin cannot create or revoke tokens; neither should it learn which other
+    environments exist and who holds their tokens.
+    """
+    bound = caller.token.environment
+    records = service.store.list_tokens()
+    return [TokenOut.of(t) for t in records if bound in ("*", t.environment)]
 
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201, responses=NOT_FOUND)
