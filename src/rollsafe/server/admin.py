@@ -21,14 +21,15 @@ from rollsafe.server.models import (
     ErrorBody,
     FlagList,
     FlagOut,
+    FlagResult,
     FlagWrite,
-    KillResult,
     Status,
     TokenCreated,
     TokenIn,
     TokenOut,
 )
 from rollsafe.server.service import AdminCaller, ServiceDep
+from rollsafe.store.flagwrites import put_flag_if_changed
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing, unknown or revoked token"},
@@ -94,8 +95,8 @@ def get_flag(
 
 @router.put(
     "/flags/{name}",
-    response_model=FlagOut,
-    responses={**NOT_FOUND, **CONFLICT, 201: {"model": FlagOut}},
+    response_model=FlagResult,
+    responses={**NOT_FOUND, **CONFLICT, 201: {"model": FlagResult}},
 )
 def put_flag(
     name: str,
@@ -105,20 +106,26 @@ def put_flag(
     response: Response,
     environment: Environment = None,
 ) -> Any:
-    """Create (``expected_version`` 0) or replace a flag; a stale version gets 409."""
+    """Create (``expected_version`` 0) or replace a flag; a stale version gets 409.
+
+    The same definition as the version expected writes nothing: 200 with
+    ``changed`` false, no new version, no journal entry, nothing streamed.
+    """
     env = _existing(service, caller.environment(environment))
     definition = check_definition(name, body.definition)
-    record = service.store.put_flag(
+    record, changed = put_flag_if_changed(
+        service.store,
         name,
         definition,
         actor=caller.actor,
         expected_version=body.expected_version,
         environment=env,
     )
-    service.feed.poll_now()
+    if changed:
+        service.feed.poll_now()
     response.status_code = 201 if body.expected_version == 0 else 200
     response.headers["ETag"] = f'"{record.version}"'
-    return FlagOut.of(record, env)
+    return FlagResult(**FlagOut.of(record, env).model_dump(), changed=changed)
 
 
 @router.delete("/flags/{name}", status_code=204, responses={**NOT_FOUND, **CONFLICT})
@@ -137,7 +144,7 @@ def delete_flag(
     return Response(status_code=204)
 
 
-@router.post("/flags/{name}/kill", response_model=KillResult, responses=NOT_FOUND)
+@router.post("/flags/{name}/kill", response_model=FlagResult, responses=NOT_FOUND)
 def kill_flag(
     name: str, caller: AdminCaller, service: ServiceDep, environment: Environment = None
 ) -> Any:
@@ -150,7 +157,7 @@ def kill_flag(
     for _ in range(KILL_ATTEMPTS):
         record = service.store.get_flag(name, env)
         if record.definition.get("enabled") is False:
-            return KillResult(**FlagOut.of(record, env).model_dump(), changed=False)
+            return FlagResult(**FlagOut.of(record, env).model_dump(), changed=False)
         try:
             record = service.store.put_flag(
                 name,
@@ -162,7 +169,7 @@ def kill_flag(
         except ConflictError:
             continue
         service.feed.poll_now()
-        return KillResult(**FlagOut.of(record, env).model_dump(), changed=True)
+        return FlagResult(**FlagOut.of(record, env).model_dump(), changed=True)
     raise ApiError(409, "conflict", f"flag {name!r} kept changing; try the kill again")
 
 
