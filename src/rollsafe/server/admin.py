@@ -34,11 +34,21 @@ from rollsafe.store.flagwrites import put_flag_if_changed
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing, unknown or revoked token"},
     403: {"model": ErrorBody, "description": "The token lacks the scope or environment"},
-    422: {"model": ErrorBody, "description": "Invalid request; problems name the fields"},
+    503: {"model": ErrorBody, "description": "The state store is unavailable; retry later"},
 }
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
+"""What every ``/api`` route may answer; each route adds its own (the OpenAPI lists only those)."""
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such environment, flag or token"}
+}
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "Stale expected_version; nothing was changed"}
+}
+INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorBody, "description": "Invalid request; problems name the fields"}
+}
+WITH_BODY: dict[int | str, dict[str, Any]] = {
+    **INVALID,
+    413: {"model": ErrorBody, "description": "The body is larger than 1 MiB"},
 }
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERRORS)
@@ -72,7 +82,7 @@ def check_definition(name: str, definition: dict[str, Any]) -> dict[str, Any]:
     return definition
 
 
-@router.get("/flags", response_model=FlagList)
+@router.get("/flags", response_model=FlagList, responses=NOT_FOUND)
 def list_flags(caller: AdminCaller, service: ServiceDep, environment: Environment = None) -> Any:
     env = _existing(service, caller.environment(environment))
     records = service.store.list_flags(env)
@@ -96,7 +106,7 @@ def get_flag(
 @router.put(
     "/flags/{name}",
     response_model=FlagResult,
-    responses={**NOT_FOUND, **CONFLICT, 201: {"model": FlagResult}},
+    responses={**NOT_FOUND, **CONFLICT, **WITH_BODY, 201: {"model": FlagResult}},
 )
 def put_flag(
     name: str,
@@ -128,7 +138,7 @@ def put_flag(
     return FlagResult(**FlagOut.of(record, env).model_dump(), changed=changed)
 
 
-@router.delete("/flags/{name}", status_code=204, responses={**NOT_FOUND, **CONFLICT})
+@router.delete("/flags/{name}", status_code=204, responses={**NOT_FOUND, **CONFLICT, **INVALID})
 def delete_flag(
     name: str,
     caller: AdminCaller,
@@ -144,7 +154,14 @@ def delete_flag(
     return Response(status_code=204)
 
 
-@router.post("/flags/{name}/kill", response_model=FlagResult, responses=NOT_FOUND)
+@router.post(
+    "/flags/{name}/kill",
+    response_model=FlagResult,
+    responses={
+        **NOT_FOUND,
+        409: {"model": ErrorBody, "description": "The flag kept changing; kill it again"},
+    },
+)
 def kill_flag(
     name: str, caller: AdminCaller, service: ServiceDep, environment: Environment = None
 ) -> Any:
@@ -179,7 +196,12 @@ def list_environments(caller: AdminCaller, service: ServiceDep) -> Any:
     return [EnvironmentOut.of(e) for e in service.store.list_environments()]
 
 
-@router.post("/environments", response_model=EnvironmentOut, status_code=201, responses=CONFLICT)
+@router.post(
+    "/environments",
+    response_model=EnvironmentOut,
+    status_code=201,
+    responses={**CONFLICT, **WITH_BODY},
+)
 def create_environment(body: EnvironmentIn, caller: AdminCaller, service: ServiceDep) -> Any:
     if caller.token.environment != "*":
         raise ApiError(403, "forbidden", "only a token for all environments may create one")
@@ -198,7 +220,9 @@ def list_tokens(caller: AdminCaller, service: ServiceDep) -> Any:
     return [TokenOut.of(t) for t in records if bound in ("*", t.environment)]
 
 
-@router.post("/tokens", response_model=TokenCreated, status_code=201, responses=NOT_FOUND)
+@router.post(
+    "/tokens", response_model=TokenCreated, status_code=201, responses={**NOT_FOUND, **WITH_BODY}
+)
 def create_token(body: TokenIn, caller: AdminCaller, service: ServiceDep) -> Any:
     """A new token; its secret is in this response only."""
     if caller.token.environment != "*":

@@ -13,14 +13,16 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from starlette.types import Receive, Scope, Send
 
 from rollsafe import __version__
+from rollsafe.errors import RollsafeError
 from rollsafe.sdk.protocol import STREAM_PATH
-from rollsafe.server import admin, client, errors
-from rollsafe.server.auth import Authenticator
+from rollsafe.server import admin, client, errors, openapi
+from rollsafe.server.auth import Authenticator, scope_needed
 from rollsafe.server.descriptors import AcceptErrors, open_file_limit, stream_limit
+from rollsafe.server.errors import ApiError, store_unavailable
 from rollsafe.server.feed import ChangeFeed
 from rollsafe.server.service import Service
 from rollsafe.server.settings import ServerSettings
@@ -47,18 +49,31 @@ directory means its ``rollsafe.db``), or a factory opening a `Store`."""
 
 
 class FlagServiceApp(FastAPI):
-    """FastAPI, except that SSE streams bypass the middleware stack (see `serve_stream`)."""
+    """FastAPI, checking tokens first and serving SSE streams outside the middleware stack.
+
+    The token is checked before routing, so a request without a valid one gets 401
+    (or 403) whatever its body: FastAPI would read and parse the body first. Streams
+    bypass the middleware stack (see `client.serve_stream`).
+    """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["path"] == STREAM_PATH
-            and scope["method"] == "GET"
-            and isinstance(getattr(self.state, "service", None), Service)
-        ):
-            await client.serve_stream(self.state.service, scope, receive, send)
+        service = getattr(self.state, "service", None)
+        needed = scope_needed(scope["path"]) if scope["type"] == "http" else None
+        if needed is None or not isinstance(service, Service):
+            await super().__call__(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        try:
+            caller = service.auth.caller(Request(scope), needed)
+        except ApiError as error:
+            await error.response()(scope, receive, send)
+            return
+        except RollsafeError as error:
+            await store_unavailable(error)(scope, receive, send)
+            return
+        if scope["path"] == STREAM_PATH and scope["method"] == "GET":
+            await client.serve_stream(service, caller, scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 def create_app(store: StoreSource, settings: ServerSettings | None = None) -> FastAPI:
@@ -114,6 +129,7 @@ def create_app(store: StoreSource, settings: ServerSettings | None = None) -> Fa
         max_body_size=MAX_BODY,
     )
     errors.install(app)
+    openapi.install(app)
     app.include_router(admin.router)
     app.include_router(client.router)
 
