@@ -79,9 +79,10 @@ class ListeningSocket(socket.socket):
 
 def listening_socket(host: str, port: int) -> ListeningSocket:
     """A `ListeningSocket` bound to ``host``:``port`` (0: any free port); OSError if taken."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    # A name with both (localhost): IPv4, where clients told 127.0.0.1 will look.
+    found.sort(key=lambda info: info[0] != socket.AF_INET)
+    family, kind, proto, _, address = found[0]
     sock = ListeningSocket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
