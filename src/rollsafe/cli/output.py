@@ -63,6 +63,17 @@ def describe(entry: JournalEntry) -> str | None:
         return "  " + "  ".join(_arm(o) for o in data["observations"])
     if kind == "analysis.metrics_error":
         return f"  [yellow]metrics unavailable at t={data['t']}s: {escape(data['error'])}[/yellow]"
+    if kind == "guard.metrics_unavailable":
+        return (
+            f"  [yellow]guards have no metrics at t={data['t']}s: {escape(data['error'])}[/yellow]"
+        )
+    if kind == "guard.metrics_restored":
+        return f"  [green]guards see metrics again at t={data['t']}s[/green]"
+    if kind == "metrics.blind":
+        return (
+            f"[bold red]◌ {data['watcher']} blind for {data['blind_for']}s[/bold red]: "
+            f"{escape(data['error'])}; on_blind: {data['action']}"
+        )
     if kind == "analysis.verdict":
         verdict = data["verdict"]
         colour = {"pass": "green", "fail": "red"}.get(verdict["verdict"], "yellow")
