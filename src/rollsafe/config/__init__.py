@@ -13,6 +13,7 @@ from rollsafe.config.plan import (
     ScrapeMetrics,
     Step,
 )
+from rollsafe.config.router_metrics import RouterMetrics
 from rollsafe.config.sources import NginxRouter, PrometheusMetrics
 from rollsafe.config.types import Duration, parse_duration
 
@@ -32,6 +33,7 @@ __all__ = [
     "PrometheusMetrics",
     "RatioMetric",
     "RollbackPolicy",
+    "RouterMetrics",
     "ScrapeMetrics",
     "SlopeMetric",
     "Step",

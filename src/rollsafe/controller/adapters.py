@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from rollsafe.config import CommandTarget as CommandTargetConfig
-from rollsafe.config import Plan, PrometheusMetrics
+from rollsafe.config import Plan, PrometheusMetrics, RouterMetrics
 from rollsafe.controller.traffic import Traffic
-from rollsafe.metrics import PrometheusSource, ScrapeSource
+from rollsafe.errors import RollsafeError
+from rollsafe.metrics import PrometheusSource, RouterSource, ScrapeSource
 from rollsafe.routers import NginxRouter
 from rollsafe.targets import CommandTarget, ProcessTarget, Target
 from rollsafe.typing import MetricSource
@@ -24,7 +25,22 @@ def build_source(plan: Plan, target: Target) -> MetricSource:
     """A fresh source: counters start from what it first sees, so each use gets its own."""
     if isinstance(plan.metrics, PrometheusMetrics):
         return PrometheusSource(plan.metrics)
+    if isinstance(plan.metrics, RouterMetrics):
+        return _router_source(plan, plan.metrics, target)
     return ScrapeSource(plan.metrics, target.endpoints)
+
+
+def _router_source(plan: Plan, config: RouterMetrics, target: Target) -> RouterSource:
+    """The records of the plan's router, with the releases of the target's instances."""
+    router = build_router(plan, target.home) if isinstance(target, ProcessTarget) else None
+    if router is None or not isinstance(target, ProcessTarget):  # refused at plan load
+        raise RollsafeError("metrics from the router need a process target and a router")
+    instances = target.instances
+
+    def releases() -> dict[str, str]:
+        return {f"127.0.0.1:{instance.port}": instance.release for instance in instances()}
+
+    return RouterSource(config, router.records_log, releases=releases)
 
 
 def build_router(plan: Plan, home: Path) -> NginxRouter | None:

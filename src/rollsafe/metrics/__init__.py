@@ -7,6 +7,7 @@ one cumulative :class:`~rollsafe.typing.Observation` per arm, or raises
 """
 
 from rollsafe.metrics.prometheus import PrometheusSource
+from rollsafe.metrics.router import RouterSource
 from rollsafe.metrics.scrape import ScrapeSource
 
-__all__ = ["PrometheusSource", "ScrapeSource"]
+__all__ = ["PrometheusSource", "RouterSource", "ScrapeSource"]
