@@ -1,4 +1,4 @@
-"""An instance behind the router, as a service would answer: ``python router_upstream.py NAME PORT``.
+"""An instance behind the router, as a service answers: ``python router_upstream.py NAME PORT``.
 
 Every GET answers with the server's name as body. The query chooses the rest:
 ``status=500`` the status, ``delay=0.5`` seconds to wait first, ``variant=new``

@@ -129,7 +129,8 @@ def test_memory_stays_bounded_by_the_chunk_whatever_the_file(tmp_path: Path) -> 
     append(log, b"z" * (20 << 20))
     assert list(tail.read()) == []
     file = tail._current
-    assert file is not None and len(file.partial) <= 1 << 12
+    assert file is not None
+    assert len(file.partial) <= 1 << 12
     append(log, b"\nok\n")
     assert list(tail.read()) == [b"ok"]
     assert tail.oversized == 1
