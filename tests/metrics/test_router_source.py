@@ -244,7 +244,7 @@ def test_no_record_is_lost_or_counted_twice_across_reloads_and_rotation(
 
 
 def test_malformed_records_are_counted_and_skipped_and_half_lines_completed(
-    router: NginxRouter, instances: dict[str, str]
+    router: NginxRouter, instances: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     router.set_weights([instances[OLD]], [], 0)
     source = RouterSource(RouterMetrics(), router.records_log)
@@ -258,6 +258,8 @@ def test_malformed_records_are_counted_and_skipped_and_half_lines_completed(
     assert source.malformed == 6
     assert source.last_malformed is not None
     assert "KeyError: 'request_time'" in source.last_malformed
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith(f"skipped 6 malformed records in {router.records_log}; last: ")
     with router.records_log.open("ab") as log:
         log.write(b'ream_status":"","variant":"new"}\n')
     get(router, "variant=old")
