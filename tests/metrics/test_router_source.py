@@ -31,7 +31,7 @@ from tests.metrics.prometheus_server import free_port
 
 pytestmark = pytest.mark.slow
 
-UPSTREAM = Path(__file__).with_name("router_upstream.py")
+UPSTREAM = Path(__file__).parents[1] / "routers" / "upstream.py"
 OLD, NEW = "1.0.0", "1.1.0"
 BY_RELEASE = RouterMetrics(arm_label="release", canary=NEW, baseline=OLD)
 
