@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock demo test lint typecheck servers bench-judge bench-flags clean
+.PHONY: install lock demo test lint typecheck servers bench-judge bench-flags bench-router clean
 
 install: $(STAMP)
 
@@ -45,6 +45,11 @@ bench-judge: $(STAMP)
 
 bench-flags: $(STAMP)
 	$(BIN)/python -m bench.flags
+
+# Router metrics: transports compared, then delay, CPU and memory at 2,000 requests/s
+# (DURATION=600 for the ten minutes of the goal).
+bench-router: $(STAMP) servers
+	$(BIN)/python -m bench.router_metrics --duration $(or $(DURATION),60)
 
 clean:
 	rm -rf $(VENV) .rollsafe .rollsafe-demo .pytest_cache .mypy_cache .ruff_cache
