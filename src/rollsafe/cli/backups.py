@@ -18,10 +18,9 @@ from rollsafe.backup import (
     take_backup,
     verify_backup,
 )
+from rollsafe.cli.exits import Exit
 from rollsafe.cli.home import home_of
 from rollsafe.cli.output import (
-    EXIT_FAILED,
-    EXIT_INVALID,
     console,
     fail,
     print_json,
@@ -51,7 +50,10 @@ def create(
         loaded = load_plan(plan)
         unknown = set(source or []) - {s.name for s in loaded.backups}
         if unknown:
-            fail(f"--source: {', '.join(sorted(unknown))} not declared under backups in {plan}", 2)
+            fail(
+                f"--source: {', '.join(sorted(unknown))} not declared under backups in {plan}",
+                Exit.USAGE,
+            )
         store = home.open_store()
         stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         for declared in loaded.backups:
@@ -107,7 +109,7 @@ def verify(ctx: typer.Context, backup_id: Annotated[str, typer.Argument()]) -> N
             checked = verify_backup(Path(record.path), record.sha256, record.kind)
         except BackupError as error:
             console.print(f"[red]{error}[/red]")
-            raise typer.Exit(EXIT_FAILED) from None
+            raise typer.Exit(Exit.ERROR) from None
     readable = (
         f", {checked['entries']} archive entries readable by pg_restore"
         if "entries" in checked
@@ -163,15 +165,13 @@ def _destination(record: BackupRecord, to: str | None) -> Path | str:
     """Where ``rollsafe backup restore`` puts ``record``; bad ``--to`` exits 2 first."""
     if record.kind != "postgres":
         if to is not None and is_postgres_url(to):
-            fail(
-                f"--to: a {record.kind} backup restores to a path, not a database URL", EXIT_INVALID
-            )
+            fail(f"--to: a {record.kind} backup restores to a path, not a database URL", Exit.USAGE)
         return Path(to) if to is not None else Path(record.manifest["from"])
     if to is not None:
         if not is_postgres_url(to):
             fail(
                 "--to: a postgres backup restores into a database: give a postgresql:// URL",
-                EXIT_INVALID,
+                Exit.USAGE,
             )
         return to
     taken_from = str(record.manifest["from"])
@@ -184,7 +184,7 @@ def _destination(record: BackupRecord, to: str | None) -> Path | str:
         fail(
             f"{variable} now names {redacted_url(url)}, but {record.id} was taken from"
             f" {taken_from}; choose the database with --to",
-            EXIT_INVALID,
+            Exit.USAGE,
         )
     return url
 

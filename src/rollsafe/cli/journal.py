@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from rollsafe.cli.exits import Exit
 from rollsafe.cli.home import home_of
-from rollsafe.cli.output import EXIT_FAILED, console, describe, print_json, reported_errors
+from rollsafe.cli.output import console, describe, print_json, reported_errors
 from rollsafe.journal.chain import canonical_json
 
 app = typer.Typer(help="Show and verify the journal.", no_args_is_help=True)
@@ -46,4 +47,4 @@ def verify(ctx: typer.Context) -> None:
         console.print(f"[green]journal intact:[/green] {result.entries} entries, chain verified")
         return
     console.print(f"[red]journal broken at entry {result.broken_seq}:[/red] {result.reason}")
-    raise typer.Exit(EXIT_FAILED)
+    raise typer.Exit(Exit.ERROR)
