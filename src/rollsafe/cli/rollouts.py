@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -107,7 +108,7 @@ def abort(
     with reported_errors():
         store = home.open_existing_store()
         controller = Controller(store, home.path)
-        with journal_tail(home.store_address, rollout_id):
+        with _progress(home, rollout_id, quiet=as_json):
             rollout = controller.abort(rollout_id)
             if not rollout.state.is_final and not as_json:
                 console.print(f"abort requested; {rollout.owner} is rolling back {rollout_id}")
@@ -186,9 +187,7 @@ def _drive(
     home: Home, controller: Controller, rollout_id: str, *, quiet: bool, resume: bool = False
 ) -> Rollout:
     try:
-        if quiet:
-            return controller.run(rollout_id, resume=resume)
-        with journal_tail(home.store_address, rollout_id):
+        with _progress(home, rollout_id, quiet=quiet):
             return controller.run(rollout_id, resume=resume)
     except KeyboardInterrupt:
         # The store says which step was running; resume picks it up from there.
@@ -198,6 +197,11 @@ def _drive(
             f"'rollsafe rollout abort {rollout_id}'[/yellow]"
         )
         raise typer.Exit(Exit.INTERRUPTED) from None
+
+
+def _progress(home: Home, rollout_id: str, *, quiet: bool) -> AbstractContextManager[object]:
+    """The rollout's journal printed as it lands; nothing with --json (stdout is the JSON)."""
+    return nullcontext() if quiet else journal_tail(home.store_address, rollout_id)
 
 
 def _until_final(controller: Controller, rollout: Rollout) -> Rollout:
@@ -293,6 +297,6 @@ def rollback(
     with reported_errors():
         store = home.open_existing_store()
         target = _pick(store, rollout_id)
-        with journal_tail(home.store_address, target.id):
+        with _progress(home, target.id, quiet=as_json):
             rollout = Controller(store, home.path).roll_back_to(target.id, level)
     _finish(store, rollout, as_json, home, of_rollback)
