@@ -206,11 +206,18 @@ def _progress(home: Home, rollout_id: str, *, quiet: bool) -> AbstractContextMan
 
 def _until_final(controller: Controller, rollout: Rollout) -> Rollout:
     """Wait while the live owner rolls back; take over if it dies on the way."""
-    while not rollout.state.is_final:
-        time.sleep(0.5)
-        rollout = controller.store.get_rollout(rollout.id)
-        if not rollout.state.is_final and owner_is_dead(rollout.owner):
-            rollout = controller.run(rollout.id)
+    try:
+        while not rollout.state.is_final:
+            time.sleep(0.5)
+            rollout = controller.store.get_rollout(rollout.id)
+            if not rollout.state.is_final and owner_is_dead(rollout.owner):
+                rollout = controller.run(rollout.id)
+    except KeyboardInterrupt:
+        console.print(
+            f"[yellow]stopped following: the abort of {rollout.id} goes on; "
+            f"see 'rollsafe rollout status {rollout.id}'[/yellow]"
+        )
+        raise typer.Exit(Exit.INTERRUPTED) from None
     return rollout
 
 
