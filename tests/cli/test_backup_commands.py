@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from tests.cli.conftest import Run
 
@@ -78,12 +79,19 @@ def test_unknown_source_is_refused_before_anything_is_written(
     assert not (tmp_path / "home").exists()
 
 
-def test_a_moved_home_still_verifies_and_restores(tmp_path: Path, rollsafe: Run) -> None:
+def one_backup(tmp_path: Path, rollsafe: Run, rows: int) -> dict[str, Any]:
+    """Back up a shop.db of ``rows`` orders; the backup as ``backup create --json`` says."""
     plan = tmp_path / "plan.yaml"
     plan.write_text(PLAN)
-    make_db(tmp_path / "shop.db", 3)
-    assert rollsafe("backup", "create", str(plan)).returncode == 0
-    (backup,) = json.loads(rollsafe("backup", "list", "--json").stdout)
+    make_db(tmp_path / "shop.db", rows)
+    created = rollsafe("backup", "create", str(plan), "--json")
+    assert created.returncode == 0, created.stderr
+    (backup,) = json.loads(created.stdout)
+    return dict(backup)
+
+
+def test_a_moved_home_still_verifies_and_restores(tmp_path: Path, rollsafe: Run) -> None:
+    backup = one_backup(tmp_path, rollsafe, 3)
 
     moved = tmp_path / "elsewhere" / "home"
     moved.parent.mkdir()
@@ -104,11 +112,7 @@ def test_a_backup_recorded_with_an_absolute_path_is_still_read(
     tmp_path: Path, rollsafe: Run
 ) -> None:
     """Stores written before paths were relative hold absolute ones; they keep working."""
-    plan = tmp_path / "plan.yaml"
-    plan.write_text(PLAN)
-    make_db(tmp_path / "shop.db", 4)
-    assert rollsafe("backup", "create", str(plan)).returncode == 0
-    (backup,) = json.loads(rollsafe("backup", "list", "--json").stdout)
+    backup = one_backup(tmp_path, rollsafe, 4)
     db = sqlite3.connect(tmp_path / "home" / "rollsafe.db")
     with db:
         db.execute("UPDATE backups SET path = ?", (backup["path"],))
