@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rollsafe.cli.exits import Exit, of_rollback, of_rollout
+from rollsafe.cli.exits import Exit, of_demo, of_rollback, of_rollout
 from rollsafe.store import RolloutState
 from tests.cli.conftest import Run
 
@@ -165,3 +165,8 @@ def test_bad_usage_exits_2_and_a_missing_rollout_1(rollsafe: Run, tmp_path: Path
 )
 def test_one_code_per_outcome(state: RolloutState, driven: int, asked_to_roll_back: int) -> None:
     assert (of_rollout(state), of_rollback(state)) == (driven, asked_to_roll_back)
+
+
+def test_the_demo_exits_as_its_rollout_ended() -> None:
+    outcomes = ("promoted", "rolled_back", "failed")
+    assert [of_demo(outcome) for outcome in outcomes] == [0, 3, 5]

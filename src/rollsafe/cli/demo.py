@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rollsafe.cli.exits import Exit
+from rollsafe.cli.exits import Exit, of_demo
 from rollsafe.cli.home import home_of
 from rollsafe.cli.output import (
     console,
@@ -104,7 +104,5 @@ def demo(
             console.print(f"incident report: {result.report}")
         where = f"--store {redacted(store)}" if store else f"--home {result.home}"
         console.print(f"journal: rollsafe {where} journal show --rollout {result.rollout_id}")
-    # The demo's rollout exits as `rollout start` would: a fault rolled back is 3, not 0.
-    code = {"promoted": Exit.OK, "rolled_back": Exit.ROLLED_BACK}.get(result.outcome, Exit.FAILED)
-    if code is not Exit.OK:
+    if (code := of_demo(result.outcome)) is not Exit.OK:
         raise typer.Exit(code)

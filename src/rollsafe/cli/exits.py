@@ -45,3 +45,8 @@ def of_rollback(state: RolloutState) -> Exit:
     if state in (RolloutState.ROLLED_BACK, RolloutState.ABORTED):
         return Exit.OK
     return of_rollout(state)
+
+
+def of_demo(outcome: str) -> Exit:
+    """The exit of ``rollsafe demo``, as ``rollout start`` would: a caught fault exits 3."""
+    return {"promoted": Exit.OK, "rolled_back": Exit.ROLLED_BACK}.get(outcome, Exit.FAILED)
