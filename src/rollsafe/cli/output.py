@@ -65,7 +65,8 @@ def describe(entry: JournalEntry) -> str | None:
         return f"[green]✔ step {data['index']}: {data['kind']}[/green] {_summary(data)}"
     if kind == "step.failed":
         # Its error is the rollout's reason, shown on the rolling_back line next.
-        return f"[red]✘ step {data['index']}: {data['kind']}[/red] {_summary(data, 'error')}"
+        summary = _summary(data, "error")
+        return f"[red]✘ step {data['index']}: {data['kind']}[/red] {summary}".rstrip()
     if kind == "step.pending" and data.get("result"):
         # A step cut short or undecided (an inconclusive analysis): it runs again on resume.
         return (
