@@ -19,6 +19,7 @@ from rollsafe.config.plan import (
     ProcessTarget,
     Step,
 )
+from rollsafe.config.router_metrics import RouterMetrics
 from rollsafe.config.sources import NginxRouter
 from rollsafe.config.types import Duration, parse_duration
 
@@ -41,6 +42,7 @@ __all__ = [
     "PrometheusQueries",
     "RatioMetric",
     "RollbackPolicy",
+    "RouterMetrics",
     "ScrapeMetrics",
     "SlopeMetric",
     "Step",

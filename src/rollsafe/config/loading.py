@@ -82,7 +82,17 @@ def read_plan_text(path: Path) -> str:
 
 
 # Discriminated unions put the chosen kind into error locations; plans never spell it there.
-_UNION_TAGS = {"process", "command", "scrape", "prometheus", "http", "sqlite", "files", "postgres"}
+_UNION_TAGS = {
+    "process",
+    "command",
+    "scrape",
+    "prometheus",
+    "http",
+    "router",
+    "sqlite",
+    "files",
+    "postgres",
+}
 
 
 def _loc(detail: Any) -> Loc:

@@ -19,6 +19,7 @@ from rollsafe.config.metric_sources import (
     ScrapeMetrics,
 )
 from rollsafe.config.notify import WebhookNotify
+from rollsafe.config.router_metrics import RouterMetrics
 from rollsafe.config.sources import NginxRouter
 from rollsafe.config.types import Duration, Percent, StrictModel
 
@@ -180,7 +181,8 @@ Metrics = Annotated[
     Annotated[ScrapeMetrics, Tag("scrape")]
     | Annotated[PrometheusMetrics, Tag("prometheus")]
     | Annotated[CommandMetrics, Tag("command")]
-    | Annotated[HttpMetrics, Tag("http")],
+    | Annotated[HttpMetrics, Tag("http")]
+    | Annotated[RouterMetrics, Tag("router")],
     _tag("provider", "scrape"),
 ]
 
@@ -202,12 +204,32 @@ class Plan(StrictModel):
     notify: list[WebhookNotify] = Field(default_factory=list)
     steps: Annotated[list[Step], Field(min_length=1)]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _router_metrics_by_default(cls, data: Any) -> Any:
+        """A plan with a router and no ``metrics`` measures where users are: at the router."""
+        if not isinstance(data, dict) or data.get("router") is None or "metrics" in data:
+            return data
+        target = data.get("target")
+        if isinstance(target, dict) and target.get("type", "process") == "process":
+            return {**data, "metrics": {"provider": "router"}}
+        return data
+
     def unresolved_references(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Steps naming flags, backup sources or a router the plan does not declare, with
         their fields."""
         flag_names = {flag.name for flag in self.flags}
         backup_names = {source.name for source in self.backups}
         problems: list[tuple[tuple[str | int, ...], str]] = []
+        if isinstance(self.metrics, RouterMetrics) and (
+            self.router is None or not isinstance(self.target, ProcessTarget)
+        ):
+            problems.append(
+                (
+                    ("metrics", "provider"),
+                    "metrics from the router need a process target and a router (add router:)",
+                )
+            )
         for index, step in enumerate(self.steps):
             if step.canary is not None and (
                 self.router is None or not isinstance(self.target, ProcessTarget)

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from rollsafe.config.router_metrics import DEFAULT_VARIANT_HEADER, HeaderName
 from rollsafe.config.types import Duration, StrictModel
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -51,3 +52,6 @@ class NginxRouter(StrictModel):
     """How long start, reload and graceful stop may take before they count as failed."""
     command_timeout: Duration = 10.0
     """Bound on ``nginx -t`` and on starting the daemon."""
+    variant_header: HeaderName = DEFAULT_VARIANT_HEADER
+    """The response header naming the flag variant that served a request: nginx records
+    it with each request, for ``metrics.provider: router`` to split arms by flag."""

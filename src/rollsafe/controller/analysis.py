@@ -114,4 +114,11 @@ def _outcome(verdict: Verdict, summary: dict[str, Any], on_inconclusive: str) ->
     why = f"analysis inconclusive: {reasons or 'not enough evidence'}"
     if on_inconclusive == "rollback":
         return StepOutcome("failed", summary, reason=why)
-    return StepOutcome("paused", summary, reason=f"{why}; resume to continue or abort")
+    # Not a success: the step stays pending and runs again on resume, so the next step
+    # (a wider flag, promote) waits for evidence instead of following an undecided look.
+    return StepOutcome(
+        "paused",
+        summary,
+        reason=f"{why}; resume to run the analysis again, or abort",
+        rerun_on_resume=True,
+    )

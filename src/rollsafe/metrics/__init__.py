@@ -12,6 +12,7 @@ from rollsafe.metrics.command import CommandSource
 from rollsafe.metrics.http import HttpSource
 from rollsafe.metrics.prometheus import PrometheusSource
 from rollsafe.metrics.registry import FACTORIES, SourceNeeds, build_source
+from rollsafe.metrics.router import RouterSource
 from rollsafe.metrics.scrape import ScrapeSource
 from rollsafe.metrics.templates import TemplateSource
 
@@ -20,6 +21,7 @@ __all__ = [
     "CommandSource",
     "HttpSource",
     "PrometheusSource",
+    "RouterSource",
     "ScrapeSource",
     "SourceNeeds",
     "TemplateSource",

@@ -7,14 +7,16 @@ section and :class:`SourceNeeds`, what a source may ask of the rollout.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rollsafe.errors import RollsafeError
 from rollsafe.metrics.command import CommandSource
 from rollsafe.metrics.http import HttpSource
 from rollsafe.metrics.prometheus import PrometheusSource
+from rollsafe.metrics.router import RouterSource
 from rollsafe.metrics.scrape import ScrapeSource
 from rollsafe.metrics.templates import TemplateSource
 from rollsafe.typing import MetricSource
@@ -28,6 +30,11 @@ class SourceNeeds:
     """The instances' base URLs right now (the scrape source)."""
     current_release: Callable[[], str | None]
     """The release the target runs now (``{release}`` when arms are not releases)."""
+    router_records: Path | None = None
+    """The request records of the router fronting the instances; None without one."""
+    releases: Callable[[], Mapping[str, str]] = dict
+    """Each instance's address (``host:port``) → the release it runs (router records
+    name the upstream address that served a request)."""
 
 
 SourceFactory = Callable[[Any, SourceNeeds], MetricSource]
@@ -39,11 +46,18 @@ def _prometheus(config: Any, needs: SourceNeeds) -> MetricSource:
     return PrometheusSource(config)
 
 
+def _router(config: Any, needs: SourceNeeds) -> MetricSource:
+    if needs.router_records is None:  # refused at plan load; a guard for other callers
+        raise RollsafeError("metrics from the router need a process target and a router")
+    return RouterSource(config, needs.router_records, releases=needs.releases)
+
+
 FACTORIES: dict[str, SourceFactory] = {
     "scrape": lambda config, needs: ScrapeSource(config, needs.endpoints),
     "prometheus": _prometheus,
     "command": lambda config, needs: CommandSource(config, needs.current_release),
     "http": lambda config, needs: HttpSource(config, needs.current_release),
+    "router": _router,
 }
 
 
