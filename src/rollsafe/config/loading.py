@@ -87,6 +87,7 @@ _UNION_TAGS = {
     "command",
     "scrape",
     "prometheus",
+    "http",
     "router",
     "sqlite",
     "files",
