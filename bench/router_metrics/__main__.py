@@ -6,7 +6,8 @@
    datagram socket, read at each look or by a thread of its own.
 2. The file at ``--rate`` requests/s for ``--duration`` seconds, looking every
    ``--look-every`` seconds: the delay from a response to the look that counts
-   it, the source's CPU per 1,000 requests/s, and its memory over time.
+   it, the source's CPU per 1,000 requests/s, and its memory over time; then
+   the Python objects the source keeps over 600 looks of 2,000 records each.
 
 Prints the figures for docs/benchmarks.md. Needs /usr/sbin/nginx; runs nginx
 as the current user (root: workers as nobody).
@@ -17,10 +18,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from bench.router_metrics.retained import retained
 from bench.router_metrics.run import TRANSPORTS, Run, measure, percentile
 from bench.router_metrics.servers import Instances
 
@@ -41,24 +44,34 @@ def _ms(seconds: float) -> str:
 
 
 def _describe(run: Run) -> str:
+    if run.lost > 0.01 * run.counted:  # the delays of lost records are not defined
+        delays = "delay n/a"
+    else:
+        delays = (
+            f"delay p50 {_ms(percentile(run.delays, 0.5))} p99 {_ms(percentile(run.delays, 0.99))}"
+            f" max {_ms(max(run.delays, default=float('nan')))}; looking every 1 s: "
+            f"p99 {_ms(percentile(run.delays_1s, 0.99))}"
+        )
     return (
         f"{run.transport:16} {run.achieved_rate:7.0f} req/s  counted {run.counted:8.0f}  "
         f"lost {run.lost:6.0f} ({100 * run.lost / max(1, run.counted + run.lost):.1f}%)  "
         f"cpu {run.cpu_percent:5.2f}% ({run.cpu_percent_per_1000:.2f}% per 1000 req/s)  "
-        f"delay p50 {_ms(percentile(run.delays, 0.5))} p99 {_ms(percentile(run.delays, 0.99))} "
-        f"max {_ms(max(run.delays, default=float('nan')))}; looking every 1 s: "
-        f"p99 {_ms(percentile(run.delays_1s, 0.99))}  malformed {run.malformed}"
+        f"{delays}  malformed {run.malformed}"
     )
 
 
 def _memory(run: Run) -> str:
-    settled = [rss for t, rss in run.rss if t >= min(30.0, run.seconds / 4)]
-    if not settled:
-        return "no samples"
+    warm = min(30.0, run.seconds / 4)
+    pairs = [(t, rss) for t, rss in zip(run.rss_at, run.rss, strict=True) if t >= warm]
+    if len(pairs) < 2:
+        return "too few samples"
+    settled = [rss for _, rss in pairs]
+    slope = statistics.linear_regression([t for t, _ in pairs], settled).slope
     mib = 1 << 20
     return (
-        f"RSS after warm-up {settled[0] / mib:.1f} MiB, max {max(settled) / mib:.1f} MiB, "
-        f"at the end {settled[-1] / mib:.1f} MiB ({len(settled)} samples, one a second)"
+        f"RSS after {warm:.0f} s of warm-up {settled[0] / mib:.1f} MiB, max "
+        f"{max(settled) / mib:.1f} MiB, at the end {settled[-1] / mib:.1f} MiB; trend "
+        f"{slope * 60 / 1024:+.0f} KiB/min ({len(settled)} samples, one a second)"
     )
 
 
@@ -101,7 +114,15 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 print(_describe(run), flush=True)
                 print(f"memory: {_memory(run)}", flush=True)
-                print("rss: " + " ".join(f"{t:g}:{rss >> 10}" for t, rss in run.rss[::10]))
+                kept = ", ".join(
+                    f"{size / 1024:.1f} KiB after look {look}" for look, size in retained()
+                )
+                print(f"objects the source keeps (tracemalloc, 2,000 records a look): {kept}")
+                samples = zip(run.rss_at[::30], run.rss[::30], strict=True)
+                print(
+                    "RSS KiB every 30 s: "
+                    + " ".join(f"{t:.0f}:{rss / 1024:.0f}" for t, rss in samples)
+                )
         finally:
             instances.stop()
     print(f"took {time.monotonic() - started:.0f} s")

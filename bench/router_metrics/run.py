@@ -49,7 +49,10 @@ class Run:
     wall_seconds: float = 0.0
     delays: list[float] = field(default_factory=list)
     delays_1s: list[float] = field(default_factory=list)
-    rss: list[tuple[float, int]] = field(default_factory=list)
+    rss_at: array[float] = field(default_factory=lambda: array("d"))
+    """Seconds into the run of each memory sample, one a second."""
+    rss: array[float] = field(default_factory=lambda: array("d"))
+    """This process's resident memory in bytes at each sample."""
 
     @property
     def achieved_rate(self) -> float:
@@ -92,15 +95,35 @@ def _total(observations: list[Observation]) -> float:
     return sum(o.get("requests", 0.0) for o in observations)
 
 
-def _delays(done: array[float], looks: list[tuple[float, float]]) -> list[float]:
+class Looks:
+    """When each look ended and the requests it counted, in flat arrays: the benchmark's
+    own bookkeeping must not show in the memory it measures."""
+
+    def __init__(self) -> None:
+        self.ended: array[float] = array("d")
+        self.counted: array[float] = array("d")
+
+    def add(self, ended: float, counted: float) -> None:
+        self.ended.append(ended)
+        self.counted.append(counted)
+
+    def every(self, step: int) -> Looks:
+        """Every ``step``-th look and the last: as if the source had looked less often."""
+        fewer = Looks()
+        fewer.ended = self.ended[step - 1 :: step] + self.ended[-1:]
+        fewer.counted = self.counted[step - 1 :: step] + self.counted[-1:]
+        return fewer
+
+
+def _delays(done: array[float], looks: Looks) -> list[float]:
     delays: list[float] = []
-    look = 0
+    look, count = 0, len(looks.ended)
     for k, ended in enumerate(done, start=1):
-        while look < len(looks) and looks[look][1] < k:
+        while look < count and looks.counted[look] < k:
             look += 1
-        if look == len(looks):
+        if look == count:
             break  # never counted (lost)
-        delays.append(looks[look][0] - ended)
+        delays.append(looks.ended[look] - ended)
     return delays
 
 
@@ -146,7 +169,7 @@ def measure(
             stdout=subprocess.PIPE,
             text=True,
         )
-        looks: list[tuple[float, float]] = []
+        looks = Looks()
         # CPU and time count from the first record seen (the generator's start-up is not load).
         started = cpu_started = 0.0
         spawned = time.monotonic(), _cpu()
@@ -154,12 +177,13 @@ def measure(
         while load.poll() is None:
             counted = _total(source.observe(time.monotonic()))
             now = time.monotonic()
-            looks.append((now, counted))
+            looks.add(now, counted)
             if counted and not started:
                 started, cpu_started = now, _cpu()
                 next_rss = now
             if started and now >= next_rss:
-                run.rss.append((round(now - started, 1), _rss()))
+                run.rss_at.append(now - started)
+                run.rss.append(_rss())
                 next_rss += 1.0
             next_look += look_every
             time.sleep(max(0.0, next_look - time.monotonic()))
@@ -175,10 +199,10 @@ def measure(
             time.sleep(max(0.0, next_look - time.monotonic()))
             next_look += look_every
             counted = _total(source.observe(time.monotonic()))
-            looks.append((time.monotonic(), counted))
+            looks.add(time.monotonic(), counted)
             if counted >= expected or time.monotonic() > deadline:
                 break
-        run.counted = looks[-1][1]
+        run.counted = looks.counted[-1]
         run.malformed = (
             source.counter.malformed if isinstance(source, SyslogSource) else source.malformed
         )
@@ -187,7 +211,7 @@ def measure(
             done.frombytes(file.read())
         run.delays = _delays(done, looks)
         step = max(1, round(1.0 / look_every))
-        run.delays_1s = _delays(done, looks[step - 1 :: step] + looks[-1:])
+        run.delays_1s = _delays(done, looks.every(step))
         source.close()
     finally:
         router.stop()

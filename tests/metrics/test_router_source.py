@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from rollsafe.config import RouterMetrics
+from rollsafe.config.router_metrics import record_fields
 from rollsafe.config.sources import NginxRouter as NginxRouterConfig
 from rollsafe.errors import MetricsError
 from rollsafe.metrics import RouterSource
@@ -127,6 +128,10 @@ def test_requests_and_errors_per_release_are_what_clients_saw(
         assert buckets["+Inf"] == buckets["1.0"] == observation["requests"]
         # The delayed requests waited more than 25 ms.
         assert 0 < buckets["0.025"] <= observation["requests"] - seen[release, "delay=0.03"]
+    record = json.loads(router.records_log.read_text().splitlines()[0])
+    assert set(record) == set(record_fields("X-Rollsafe-Variant"))
+    assert record["upstream"] in instances.values()
+    assert float(record["connect_time"]) <= float(record["response_time"]) <= record["request_time"]
     source.close()
 
 

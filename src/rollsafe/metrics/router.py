@@ -38,16 +38,19 @@ and the tail's buffers, whatever the request rate: records are never kept.
 ``observe`` raises MetricsError when the records cannot be read, or before
 the file first exists (the router never ran: no evidence is not zero traffic).
 
-Why a file and not nginx's ``syslog:server=unix:...`` output (measured in
-``bench/router_metrics.py``, figures in docs/benchmarks.md): nginx writes a
-record with one ``write()`` as the request ends, so the file is as fresh as a
-datagram, and a look reads all records since the last one with a few large
-``pread`` calls instead of one ``recv`` per request. Above all, the file keeps
-every record whatever the reader does: several sources follow it at once (the
-guards' and the analysis'), a controller that restarts or looks only every few
-seconds loses nothing, whereas a datagram socket has one reader, and nginx
-drops records (non-blocking sends) once its queue (``net.unix.max_dgram_qlen``,
-512 by default) is full between two reads.
+Why a file and not nginx's ``syslog:server=unix:...`` output (measured by
+``bench/router_metrics``, figures in docs/benchmarks.md): nginx writes a record
+with one ``write()`` as the request ends, so the file is as fresh as a
+datagram, and a look reads all records since the last with a few large
+``pread`` calls instead of one ``recv`` per request (0.3% of a core per 1,000
+requests/s, against 1.7% for a thread reading the socket). Above all, the file
+keeps every record whatever the reader does: several sources follow it at once
+(the guards', each analysis', the rollback verification's), and a controller
+that restarts or looks once a second loses nothing; a datagram socket has one
+reader, and nginx drops records (non-blocking sends) once its queue
+(``net.unix.max_dgram_qlen``: 10 by default, 512 under systemd) is full
+between two reads: 98.8% of them when read at each look, 0.8% with a reader
+thread, at 1,000 requests/s.
 """
 
 from __future__ import annotations
