@@ -17,6 +17,7 @@ import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -201,6 +202,28 @@ def test_arms_by_the_variant_header_the_service_sent(
         "baseline": 1,
         "other": 1,
     }
+
+
+def test_arms_by_one_flag_among_the_pairs_the_sdk_middleware_writes(
+    router: NginxRouter, instances: dict[str, str]
+) -> None:
+    """``X-Rollsafe-Variant: flag=variant, ...`` (percent-encoded), as rollsafe.sdk.middleware
+    sets it: ``metrics.flag`` picks the pair that decides the arm."""
+    router.set_weights([instances[OLD]], [], 0)
+    config = RouterMetrics(flag="new checkout", canary="on", baseline="off")
+    source = RouterSource(config, router.records_log)
+    headers = [
+        "new%20checkout=on",
+        "banner=red, new%20checkout=off",
+        "banner=red",  # the request never met the flag
+        "on",  # a bare value names no flag
+    ]
+    for header in headers:
+        get(router, f"variant={quote(header)}")
+    get(router, f"variant={quote(headers[0])}&status=500")
+    arms = settle(source, len(headers) + 1)
+    counts = {arm: (o["requests"], o["errors"]) for arm, o in arms.items()}
+    assert counts == {"canary": (2, 1), "baseline": (1, 0), "other": (2, 0)}
 
 
 def test_no_record_is_lost_or_counted_twice_across_reloads_and_rotation(

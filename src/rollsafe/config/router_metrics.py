@@ -65,6 +65,11 @@ class RouterMetrics(StrictModel):
     arm_label: Literal["variant", "release"] = "variant"
     """What puts a request in an arm: the variant header's value, or the release that
     answered it. Requests in neither arm are counted under the arm ``other``."""
+    flag: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    """With ``arm_label: variant``: the flag whose variant puts a request in an arm, when
+    the header names flags (``flag=variant`` pairs, percent-encoded, as rollsafe's SDK
+    middleware writes them: ``X-Rollsafe-Variant: new-checkout=on``). Unset: the header's
+    whole value is the variant (a service that writes ``X-Rollsafe-Variant: new``)."""
     canary: Annotated[str, Field(min_length=1, max_length=200)] = "new"
     baseline: Annotated[str, Field(min_length=1, max_length=200)] = "old"
     release_label: Literal["release"] = "release"

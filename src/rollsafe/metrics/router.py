@@ -56,6 +56,7 @@ thread, at 1,000 requests/s.
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import logging
 import math
@@ -63,6 +64,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 from rollsafe.config.router_metrics import RouterMetrics
 from rollsafe.errors import MetricsError, RollsafeError
@@ -194,7 +196,7 @@ class RouterSource:
                 self._add(arm, error=refused, latency=None)
             upstreams = tried[-1]
         if self._by_variant:
-            arm = self._arms.get(variant.strip(), OTHER)
+            arm = self._arms.get(variant_of(variant, self.config.flag), OTHER)
         else:
             arm = self._release_arm(upstreams)
         self._add(arm, error=failed, latency=latency)
@@ -241,3 +243,17 @@ class RouterSource:
 def _split_list(value: str) -> list[str]:
     """nginx's per-upstream lists: ``a, b`` (retries) and ``a : b`` (internal redirects)."""
     return [item.strip() for item in value.replace(" : ", ", ").split(",")]
+
+
+@functools.lru_cache(maxsize=1024)
+def variant_of(header: str, flag: str | None) -> str:
+    """The variant a variant header names: ``flag``'s among ``name=variant`` pairs, or the
+    whole value without ``flag``. Cached: a service answers the same few values all day."""
+    value = header.strip()
+    if flag is None:
+        return value
+    for pair in value.split(","):
+        name, equals, variant = pair.strip().partition("=")
+        if equals and unquote(name) == flag:
+            return unquote(variant)
+    return ""
