@@ -1,0 +1,204 @@
+"""Hostile or mistyped plans are refused with file:line and exit 2, never a traceback or hang."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rollsafe.config import load_plan
+from rollsafe.config.reading import MAX_BYTES
+from rollsafe.errors import PlanError
+from tests.config.test_plan_errors import VALID, problems, write
+
+
+def test_a_misspelt_top_level_key_is_named_not_a_traceback(tmp_path: Path) -> None:
+    text = VALID.replace("steps:", "Steps:")
+    found = problems(tmp_path, text)
+    assert f"{tmp_path}/plan.yaml:13: Steps: unknown key (did you mean 'steps'?)" in found
+    assert f"{tmp_path}/plan.yaml:1: steps: required field is missing" in found
+
+
+def test_deep_nesting_is_refused_with_its_line(tmp_path: Path) -> None:
+    text = VALID + "x: " + "[" * 5000 + "]" * 5000 + "\n"
+    (problem,) = problems(tmp_path, text)
+    assert problem == (
+        f"{tmp_path}/plan.yaml:19: invalid YAML: nested deeper than 64 levels;"
+        " a plan needs far fewer"
+    )
+
+
+def test_an_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    # Each level repeats the one before nine times: 9**9 (387 million) values at the end.
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 10)]
+    text = VALID + "\n".join(lines) + "\n"
+    assert len(text) < 3000
+    started = time.monotonic()
+    (problem,) = problems(tmp_path, text)
+    assert time.monotonic() - started < 2
+    assert "aliases expand to more than 100,000 values" in problem
+    assert problem.startswith(f"{tmp_path}/plan.yaml:")
+
+
+def test_an_alias_to_itself_is_refused(tmp_path: Path) -> None:
+    (problem,) = problems(tmp_path, VALID + "x: &x [*x]\n")
+    assert problem == f"{tmp_path}/plan.yaml:19: invalid YAML: an alias refers to itself"
+
+
+def test_a_few_aliases_still_load(tmp_path: Path) -> None:
+    text = VALID.replace("  - name: fast-checkout\n", "  - &flag {name: fast-checkout}\n")
+    plan = load_plan(write(tmp_path, text))
+    assert [flag.name for flag in plan.flags] == ["fast-checkout"]
+
+
+def test_a_large_file_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID + "#" * (50 * 1024 * 1024) + "\n")
+    started = time.monotonic()
+    with pytest.raises(PlanError) as caught:
+        load_plan(path)
+    assert time.monotonic() - started < 2
+    assert caught.value.problems == [f"{path}: larger than 1024 KiB; a plan is a small file"]
+    # Stored plan text (resume) is bounded the same way.
+    with pytest.raises(PlanError):
+        load_plan(path, "#" * (MAX_BYTES + 1))
+
+
+def test_a_device_is_refused_without_reading_it() -> None:
+    with pytest.raises(PlanError) as caught:
+        load_plan("/dev/zero")
+    assert caught.value.problems == ["/dev/zero: not a regular file (a device); give a plan file"]
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "plan.yaml"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    with pytest.raises(PlanError) as caught:
+        load_plan(fifo)
+    assert time.monotonic() - started < 2
+    assert caught.value.problems == [f"{fifo}: not a regular file (a FIFO); give a plan file"]
+
+
+def test_a_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PlanError) as caught:
+        load_plan(tmp_path)
+    assert caught.value.problems == [f"{tmp_path}: is a directory, not a plan file"]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ('"--port", "{port}"', '"--port", "{prot}"'),
+            ":6: target.command[4]: unknown placeholder {prot} in '{prot}'; known: {python},",
+        ),
+        (
+            ("  instances: 2\n", "  instances: 2\n  health: {path: health}\n"),
+            ":6: target.health.path: must start with / (like /health), got 'health'",
+        ),
+        (
+            ("  - promote:\n", "  - promote:\n  - pause: {duration: 1s}\n"),
+            ":19: steps[5]: a step after promote would never run: promote ends a plan",
+        ),
+        (
+            ("duration: 10s", "duration: .nan"),
+            ":17: steps[3].analysis.duration: must be a finite duration like 10s, 5m or 1h,"
+            " got nan",
+        ),
+        (
+            ("steps:", "rollback: {verify: {for: .nan}}\nsteps:"),
+            ":13: rollback.verify.for: must be a finite duration",
+        ),
+        (
+            ("steps:", "rollback: {watch: .inf}\nsteps:"),
+            ":13: rollback.watch: must be a finite duration like 10s, 5m or 1h, got inf",
+        ),
+        (
+            ('"rollsafe.demo.shop"', '"rollsafe.demo\\0shop"'),
+            ":6: target.command[2]: contains a NUL byte",
+        ),
+    ],
+)
+def test_typos_that_used_to_pass_until_run_time(
+    tmp_path: Path, change: tuple[str, str], expected: str
+) -> None:
+    assert change[0] in VALID
+    found = problems(tmp_path, VALID.replace(*change))
+    assert any(problem.startswith(f"{tmp_path}/plan.yaml{expected}") for problem in found), found
+
+
+def test_a_guard_for_of_nan_is_refused(tmp_path: Path) -> None:
+    guard = "guards:\n  - {name: g, metric: error_rate, threshold: .nan, severity: critical,"
+    text = VALID.replace("steps:", f"{guard} for: .nan}}\nsteps:")
+    found = problems(tmp_path, text)
+    assert any(":14: guards[0].threshold: input should be a finite number" in p for p in found)
+    assert any(":14: guards[0].for: must be a finite duration" in p for p in found)
+
+
+def test_a_missing_root_or_release_is_refused_on_disk_only(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID)
+    load_plan(path)  # the text alone is valid
+    with pytest.raises(PlanError) as caught:
+        load_plan(path, on_disk=True)
+    assert caught.value.problems == [f"{path}:4: target.root: {tmp_path}/shop is not a directory"]
+    (tmp_path / "shop" / "releases" / "1.0.0").mkdir(parents=True)
+    with pytest.raises(PlanError) as caught:
+        load_plan(path, on_disk=True)
+    assert caught.value.problems == [
+        f"{path}:15: steps[1].deploy.release: release '1.1.0' is not installed:"
+        f" no directory {tmp_path}/shop/releases/1.1.0"
+    ]
+    (tmp_path / "shop" / "releases" / "1.1.0").mkdir()
+    assert load_plan(path, on_disk=True).service == "shop"
+
+
+def rollsafe(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rollsafe", "--home", str(cwd / "home"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=cwd,
+    )
+
+
+def test_the_cli_prints_line_100_as_written_and_exits_2(tmp_path: Path) -> None:
+    # Rich turned ":100:" into an emoji, so the location read "plan.yaml💯".
+    padding = "#\n" * (100 - VALID.count("\n") - 1)
+    write(tmp_path, VALID + padding + "servise: x\n")
+    result = rollsafe("plan", "validate", "--text-only", "plan.yaml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "plan.yaml:100: servise: unknown key" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_release_stops_rollout_start_before_any_change(tmp_path: Path) -> None:
+    (tmp_path / "shop").mkdir()
+    write(tmp_path, VALID)
+    for command in (("plan", "validate"), ("rollout", "start")):
+        result = rollsafe(*command, "plan.yaml", cwd=tmp_path)
+        assert result.returncode == 2, result.stdout
+        assert "plan.yaml:15: steps[1].deploy.release: release '1.1.0' is not installed" in (
+            result.stderr.replace("\n", "")
+        )
+    assert not (tmp_path / "home").exists()
+    assert rollsafe("plan", "validate", "--text-only", "plan.yaml", cwd=tmp_path).returncode == 0
+
+
+def test_a_misspelt_key_never_prints_the_plans_secrets(tmp_path: Path) -> None:
+    text = VALID.replace(
+        "steps:",
+        "backups:\n  - {name: db, type: postgres, url: 'postgresql://u:s3cret-pw@db/x'}\nSteps:",
+    ).replace("backups:\n  - name: orders\n    type: sqlite\n    path: shop/data/shop.db\n", "")
+    write(tmp_path, text)
+    result = rollsafe("plan", "validate", "--text-only", "plan.yaml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Steps: unknown key" in result.stderr
+    assert "s3cret-pw" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
