@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, LiteralString
-from urllib.parse import quote, urlencode
 
 import psycopg
 from psycopg import sql
@@ -39,6 +37,7 @@ from rollsafe.backup.manifests import (
 )
 from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.errors import BackupError
+from rollsafe.support.redaction import ambiguous_credentials, url_without_secrets
 
 TableStats = dict[str, tuple[int, str]]
 """``schema.table`` to (row count, checksum of its rows)."""
@@ -236,9 +235,8 @@ def _run(argv: list[str], env: Mapping[str, str], timeout: float, what: str) -> 
     return completed.stdout
 
 
-# sslpassword has no environment variable, so it stays in the tools' conninfo; names omit it.
-_SECRETS = ("password", "sslpassword")
-_PLAIN_HOST = re.compile(r"^[A-Za-z0-9.-]+$")
+# sslpassword has no environment variable, so it stays in the tools' conninfo; names omit it
+# (url_without_secrets).
 
 
 @dataclass(frozen=True)
@@ -253,6 +251,11 @@ class _Client:
 
     @classmethod
     def of(cls, url: str) -> _Client:
+        if ambiguous_credentials(url):
+            raise BackupError(
+                "invalid PostgreSQL URL: escape an @ or / in the user or password as %40 or %2F"
+                " (not shown: it may hold a password)"
+            )
         try:
             params = {key: str(value) for key, value in conninfo_to_dict(url).items()}
         except psycopg.Error:
@@ -261,7 +264,7 @@ class _Client:
                 "invalid PostgreSQL URL or connection string (not shown: it may hold a password)"
             ) from None
         password = params.pop("password", None)
-        return cls(make_conninfo("", **params), password, _url_of(params))
+        return cls(make_conninfo("", **params), password, url_without_secrets(params))
 
     @property
     def env(self) -> dict[str, str]:
@@ -272,19 +275,3 @@ class _Client:
         if self.password is not None:
             conninfo = make_conninfo(conninfo, password=self.password)
         return psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
-
-
-def _url_of(params: Mapping[str, str]) -> str:
-    """A libpq URL reaching the same database with the same options as ``params``."""
-    rest = {key: value for key, value in params.items() if key not in _SECRETS}
-    user, host = rest.pop("user", ""), rest.pop("host", "")
-    dbname, port = rest.pop("dbname", ""), rest.pop("port", "")
-    netloc = f"{quote(user, safe='')}@" if user else ""
-    # A socket directory, several hosts or an IPv6 address go in the query, where libpq
-    # takes them without the URL escaping rules of the authority part.
-    if _PLAIN_HOST.match(host) and (not port or port.isdigit()):
-        netloc += host + (f":{port}" if port else "")
-    else:
-        rest.update({key: value for key, value in (("host", host), ("port", port)) if value})
-    query = f"?{urlencode(sorted(rest.items()))}" if rest else ""
-    return f"postgresql://{netloc}/{quote(dbname, safe='')}{query}"

@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 
 from rollsafe.cli.output import fail
-from rollsafe.store import DATABASE_FILE, Store, is_postgres_url, open_store_url
+from rollsafe.store import DATABASE_FILE, Store, open_store_url
+from rollsafe.support.redaction import is_postgres_url, redacted
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Home:
         address = self.store_address
         if not is_postgres_url(address) and not Path(address).exists():
             where = "--store" if self.store_url else "--home"
-            fail(f"no rollsafe state at {address}; see {where}")
+            fail(f"no rollsafe state at {redacted(address)}; see {where}")
         return open_store_url(address)
 
 
