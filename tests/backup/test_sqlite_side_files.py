@@ -1,0 +1,127 @@
+"""A SQLite backup is one file: a forged -wal, -journal or -shm beside it is never applied."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rollsafe.backup import restore_backup, snapshot_source, verify_backup
+from rollsafe.backup.manifests import sha256_file
+from rollsafe.config.plan import SqliteBackupSource
+from rollsafe.errors import BackupError
+
+
+def live_database(path: Path) -> Path:
+    """A service's database in WAL mode, as the demo shop and most services run it."""
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    with db:
+        db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, item TEXT)")
+        db.executemany("INSERT INTO orders (item) VALUES (?)", [("a",), ("b",)])
+    db.close()
+    return path
+
+
+def items(path: Path) -> list[str]:
+    db = sqlite3.connect(path)
+    try:
+        return [row[0] for row in db.execute("SELECT item FROM orders ORDER BY id")]
+    finally:
+        db.close()
+
+
+def forge_wal(backup: Path, work: Path) -> Path:
+    """A valid WAL for ``backup``'s bytes that adds a forged order, planted beside it."""
+    forged = work / "forged.db"
+    shutil.copyfile(backup, forged)
+    db = sqlite3.connect(forged)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    with db:
+        db.execute("INSERT INTO orders (item) VALUES ('FORGED')")
+    planted = backup.with_name(backup.name + "-wal")
+    shutil.copyfile(work / "forged.db-wal", planted)  # while open: not yet checkpointed
+    db.close()
+    assert items(forged) == ["a", "b", "FORGED"]  # the forgery itself works
+    return planted
+
+
+def snapshot(tmp_path: Path) -> tuple[Path, str]:
+    source = SqliteBackupSource(name="orders", path=live_database(tmp_path / "live.db"))
+    taken = snapshot_source(source, tmp_path / "backups")
+    return taken.path, taken.sha256
+
+
+def test_a_backup_is_one_checkpointed_file(tmp_path: Path) -> None:
+    path, sha256 = snapshot(tmp_path)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["orders.db", "orders.db.manifest.json"]
+    assert path.read_bytes()[18:20] == b"\x01\x01"  # rollback journal, not WAL mode
+    assert verify_backup(path, sha256, "sqlite") == {"sha256": sha256, "tables": {"orders": 2}}
+    assert sorted(p.name for p in path.parent.iterdir()) == ["orders.db", "orders.db.manifest.json"]
+
+
+def test_a_forged_wal_fails_verify_and_is_not_restored(tmp_path: Path) -> None:
+    path, sha256 = snapshot(tmp_path)
+    forge_wal(path, tmp_path)
+    assert sha256_file(path) == sha256  # the checksum alone cannot see it
+    with pytest.raises(BackupError, match=r"orders\.db-wal beside backup .*tampered"):
+        verify_backup(path, sha256, "sqlite")
+    restored = restore_backup(path, "sqlite", sha256, tmp_path / "restored.db")
+    assert items(tmp_path / "restored.db") == ["a", "b"]
+    assert restored["tables"] == {"orders": 2}
+    assert restored["ignored"] == "orders.db-wal"
+
+
+def test_an_older_backup_in_wal_mode_ignores_a_planted_wal(tmp_path: Path) -> None:
+    # Backups taken before backups were checkpointed kept the source's WAL header.
+    live = live_database(tmp_path / "live.db")
+    path = tmp_path / "backups" / "orders.db"
+    path.parent.mkdir()
+    shutil.copyfile(live, path)
+    assert path.read_bytes()[18:20] == b"\x02\x02"
+    forge_wal(path, tmp_path)
+    restore_backup(path, "sqlite", sha256_file(path), tmp_path / "restored.db")
+    assert items(tmp_path / "restored.db") == ["a", "b"]
+
+
+@pytest.mark.parametrize("suffix", ["-journal", "-shm"])
+def test_any_side_file_fails_verify(tmp_path: Path, suffix: str) -> None:
+    path, sha256 = snapshot(tmp_path)
+    path.with_name(path.name + suffix).write_bytes(b"\0" * 512)
+    with pytest.raises(BackupError, match=rf"orders\.db{suffix} beside backup"):
+        verify_backup(path, sha256, "sqlite")
+    restore_backup(path, "sqlite", sha256, tmp_path / "restored.db")
+    assert items(tmp_path / "restored.db") == ["a", "b"]
+
+
+def test_backup_verify_exits_1_on_a_planted_wal(tmp_path: Path) -> None:
+    live_database(tmp_path / "shop.db")
+    (tmp_path / "plan.yaml").write_text(
+        "version: 1\nservice: shop\ntarget: {root: shop, command: [x]}\n"
+        "backups:\n  - {name: orders, type: sqlite, path: shop.db}\nsteps:\n  - promote:\n"
+    )
+
+    def rollsafe(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "rollsafe", "--home", str(tmp_path / "home"), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert rollsafe("backup", "create", str(tmp_path / "plan.yaml")).returncode == 0
+    (record,) = json.loads(rollsafe("backup", "list", "--json").stdout)
+    assert rollsafe("backup", "verify", record["id"]).returncode == 0
+    forge_wal(Path(record["path"]), tmp_path)
+    verified = rollsafe("backup", "verify", record["id"])
+    assert verified.returncode == 1
+    assert "orders.db-wal" in verified.stdout.replace("\n", "")
+    assert rollsafe("backup", "restore", record["id"]).returncode == 0
+    assert items(tmp_path / "shop.db") == ["a", "b"]
