@@ -34,6 +34,7 @@ from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.config.plan import BackupSource, SqliteBackupSource
 from rollsafe.errors import BackupError
 from rollsafe.store import BackupRecord, Store
+from rollsafe.support.private import create_private_file, private_directory
 
 __all__ = [
     "Snapshot",
@@ -51,7 +52,7 @@ def snapshot_source(source: BackupSource, directory: Path) -> Snapshot:
     """Take one consistent copy of ``source`` into ``directory``; write its manifest beside it."""
     if isinstance(source, PostgresBackupSource):
         return snapshot_postgres(source, directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    private_directory(directory)
     if not source.path.exists():
         raise BackupError(f"backup source {source.name!r}: {source.path} does not exist")
     details: dict[str, Any]
@@ -142,6 +143,7 @@ def sqlite_table_counts(path: Path) -> dict[str, int]:
 def _tar_copy(source: Path, destination: Path) -> None:
     partial = destination.with_name(destination.name + ".partial")
     try:
+        create_private_file(partial)
         with tarfile.open(partial, "w:gz") as archive:
             archive.add(source, arcname=source.name)
     except OSError as error:

@@ -37,6 +37,7 @@ from rollsafe.backup.manifests import (
 )
 from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.errors import BackupError
+from rollsafe.support.private import create_private_file, private_directory
 from rollsafe.support.redaction import ambiguous_credentials, url_without_secrets
 
 TableStats = dict[str, tuple[int, str]]
@@ -61,12 +62,13 @@ _TABLES: LiteralString = """
 
 def snapshot_postgres(source: PostgresBackupSource, directory: Path) -> Snapshot:
     """Dump ``source`` into ``directory`` (``<name>.dump``) and write its manifest beside it."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_directory(directory)
     destination = directory / f"{source.name}.dump"
     partial = destination.with_name(destination.name + ".partial")
     client = _Client.of(source.resolve_url())
     where = client.where
     try:
+        create_private_file(partial)  # pg_dump truncates it and keeps its mode
         with client.connect() as conn:
             for statement in _STABLE_OUTPUT:
                 conn.execute(statement)

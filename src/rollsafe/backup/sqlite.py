@@ -21,6 +21,7 @@ from pathlib import Path
 
 from rollsafe.backup.manifests import verify_checksum
 from rollsafe.errors import BackupError
+from rollsafe.support.private import create_private_file
 
 SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
 """Files SQLite reads or writes beside a database file."""
@@ -42,6 +43,7 @@ def snapshot_database(source: Path, destination: Path) -> dict[str, int]:
     """
     partial = destination.with_name(destination.name + ".partial")
     try:
+        create_private_file(partial)
         _online_copy(f"file:{source}?mode=ro", partial)
         connection = sqlite3.connect(partial)
         try:

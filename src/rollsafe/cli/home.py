@@ -9,6 +9,7 @@ import typer
 
 from rollsafe.cli.output import fail
 from rollsafe.store import DATABASE_FILE, Store, open_store_url
+from rollsafe.support.private import private_directory
 from rollsafe.support.redaction import is_postgres_url, redacted
 
 
@@ -26,7 +27,7 @@ class Home:
 
     def open_store(self) -> Store:
         for sub in ("backups", "reports", "logs"):
-            (self.path / sub).mkdir(parents=True, exist_ok=True)
+            private_directory(self.path / sub)
         return open_store_url(self.store_address)
 
     def open_existing_store(self) -> Store:

@@ -8,6 +8,7 @@ from pathlib import Path
 from rollsafe.errors import StoreError
 from rollsafe.store.protocol import Store
 from rollsafe.store.sqlite import SqliteStore
+from rollsafe.support.private import create_private_file, private_directory
 from rollsafe.support.redaction import is_postgres_url, redacted
 
 __all__ = ["DATABASE_FILE", "is_postgres_url", "open_store_url", "redacted"]
@@ -31,4 +32,7 @@ def open_store_url(address: str | os.PathLike[str]) -> Store:
             f"{redacted(text)}: not a store address; a URL starts postgresql:// or postgres://"
         )
     path = Path(text).expanduser()
-    return SqliteStore(path / DATABASE_FILE if path.is_dir() else path)
+    path = path / DATABASE_FILE if path.is_dir() else path
+    # Created private here, so that SQLite gives its -wal and -shm files the same mode.
+    create_private_file(private_directory(path.parent) / path.name)
+    return SqliteStore(path)
