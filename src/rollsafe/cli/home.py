@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from rollsafe.cli.output import fail
+from rollsafe.journal.keys import configured_key
 from rollsafe.store import DATABASE_FILE, Store, open_store_url
 from rollsafe.support.private import private_directory
 from rollsafe.support.redaction import is_postgres_url, redacted
@@ -26,6 +27,7 @@ class Home:
         return self.store_url or str(self.path / DATABASE_FILE)
 
     def open_store(self) -> Store:
+        configured_key()  # a bad journal key is refused before anything is written
         for sub in ("backups", "reports", "logs"):
             private_directory(self.path / sub)
         return open_store_url(self.store_address)
