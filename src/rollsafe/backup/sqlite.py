@@ -91,7 +91,8 @@ def restore_database(backup: Path, sha256: str, destination: Path) -> dict[str, 
     """
     ignored = side_files(backup)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    with private_copy(backup, sha256) as copy:
+    # The copy sits beside the destination: that filesystem must hold the data anyway.
+    with private_copy(backup, sha256, beside=destination) as copy:
         try:
             _online_copy(f"file:{copy}?mode=ro&immutable=1", destination)
         except sqlite3.Error as error:
@@ -103,12 +104,15 @@ def restore_database(backup: Path, sha256: str, destination: Path) -> dict[str, 
 
 
 @contextmanager
-def private_copy(backup: Path, sha256: str) -> Iterator[Path]:
+def private_copy(backup: Path, sha256: str, *, beside: Path | None = None) -> Iterator[Path]:
     """A copy of ``backup`` alone in a new private directory, checked against ``sha256``.
 
-    The checksum is checked on the copy, so what is read next is what was checked.
+    The directory is made in ``beside``'s folder when given (else the system's
+    temporary folder); only this process's user can add files to it. The
+    checksum is checked on the copy, so what is read next is what was checked.
     """
-    with tempfile.TemporaryDirectory(prefix="rollsafe-restore-") as directory:
+    folder = None if beside is None else beside.parent
+    with tempfile.TemporaryDirectory(prefix=".rollsafe-restore-", dir=folder) as directory:
         copy = Path(directory) / "backup.db"
         if not backup.is_file():
             raise BackupError(f"backup file {backup} is missing")

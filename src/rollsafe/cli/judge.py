@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from rollsafe.cli.output import EXIT_FAILED, console, print_json, reported_errors
-from rollsafe.config import AnalysisConfig, parse_document
+from rollsafe.config import AnalysisConfig, parse_document, read_plan_text
 from rollsafe.errors import PlanError
 from rollsafe.judge import check_observation
 from rollsafe.judge import replay as replay_observations
@@ -59,11 +59,8 @@ def replay(
 
 
 def _load_config(path: Path) -> AnalysisConfig:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise PlanError([f"{path}: cannot read: {error}"]) from None
-    return parse_document(text, AnalysisConfig, source=str(path))
+    # Read as plans are: a regular file of bounded size, never a FIFO that blocks.
+    return parse_document(read_plan_text(path), AnalysisConfig, source=str(path))
 
 
 def _observations(path: Path) -> list[tuple[int, dict[str, Any]]]:
