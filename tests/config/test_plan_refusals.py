@@ -39,8 +39,18 @@ def test_an_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
     started = time.monotonic()
     (problem,) = problems(tmp_path, text)
     assert time.monotonic() - started < 2
-    assert "aliases expand to more than 100,000 values" in problem
+    assert "aliases expand to more than 20,000 values" in problem
     assert problem.startswith(f"{tmp_path}/plan.yaml:")
+
+
+def test_too_many_values_are_refused_before_parsing_them_all(tmp_path: Path) -> None:
+    text = VALID + "x: [" + ",".join(["1"] * 100_000) + "]\n"  # 200 KB, under the size bound
+    started = time.monotonic()
+    (problem,) = problems(tmp_path, text)
+    assert time.monotonic() - started < 3
+    assert problem == (
+        f"{tmp_path}/plan.yaml:19: invalid YAML: more than 20,000 values; a plan is far smaller"
+    )
 
 
 def test_an_alias_to_itself_is_refused(tmp_path: Path) -> None:
@@ -60,7 +70,7 @@ def test_a_large_file_is_refused_before_parsing(tmp_path: Path) -> None:
     with pytest.raises(PlanError) as caught:
         load_plan(path)
     assert time.monotonic() - started < 2
-    assert caught.value.problems == [f"{path}: larger than 1024 KiB; a plan is a small file"]
+    assert caught.value.problems == [f"{path}: larger than 256 KiB; a plan is a small file"]
     # Stored plan text (resume) is bounded the same way.
     with pytest.raises(PlanError):
         load_plan(path, "#" * (MAX_BYTES + 1))

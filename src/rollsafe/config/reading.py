@@ -19,12 +19,15 @@ from yaml.composer import ComposerError
 
 from rollsafe.errors import PlanError
 
-MAX_BYTES = 1024 * 1024
-"""A plan, flag or analysis file larger than this is refused (real ones are a few KB)."""
+MAX_BYTES = 256 * 1024
+"""A plan, flag or analysis file larger than this is refused (real ones are a few KB).
+
+PyYAML's pure-Python parser (needed for the depth bound) reads about 100 KB a
+second on a busy two-core machine, so this also bounds the time to a refusal."""
 MAX_DEPTH = 64
 """Nesting deeper than this is refused (a plan needs about 6 levels)."""
-MAX_NODES = 100_000
-"""Nodes of the document with every alias expanded (a plan has a few hundred)."""
+MAX_NODES = 20_000
+"""Values in the document, and with every alias expanded (a plan has a few hundred)."""
 
 
 def read_text(path: Path) -> str:
@@ -98,18 +101,22 @@ def construct(root: yaml.Node, *, source: str) -> Any:
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    """PyYAML's composer recurses once per level: stop it at ``MAX_DEPTH`` with a mark."""
+    """PyYAML's composer recurses once per level: stop it at ``MAX_DEPTH`` with a mark,
+    and at ``MAX_NODES`` values, before parsing the rest (the parser is slow)."""
 
     _depth = 0
+    _nodes = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        if self._depth >= MAX_DEPTH:
-            raise ComposerError(
-                None,
-                None,
-                f"nested deeper than {MAX_DEPTH} levels; a plan needs far fewer",
-                self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+        self._nodes += 1
+        if self._depth >= MAX_DEPTH or self._nodes > MAX_NODES:
+            problem = (
+                f"nested deeper than {MAX_DEPTH} levels; a plan needs far fewer"
+                if self._depth >= MAX_DEPTH
+                else f"more than {MAX_NODES:,} values; a plan is far smaller"
             )
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise ComposerError(None, None, problem, mark)
         self._depth += 1
         try:
             return super().compose_node(parent, index)
