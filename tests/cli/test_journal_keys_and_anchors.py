@@ -109,7 +109,12 @@ def test_a_keyed_chain_cannot_be_rewritten_without_the_key(tmp_path: Path, rolls
 
 
 def test_a_keyed_journal_needs_the_right_key(tmp_path: Path, rollsafe: Run) -> None:
-    flag_changes(rollsafe, "10", env={KEY_FILE_ENV: str(key_file(tmp_path))})
+    env = {KEY_FILE_ENV: str(key_file(tmp_path))}
+    flag_changes(rollsafe, "10", env=env)
+    keyless = rollsafe("flags", "set", "checkout", "--rollout", "20")
+    assert keyless.returncode == 2  # a writer without the key would break the chain
+    assert "the journal is keyed" in keyless.stderr
+    assert rollsafe("journal", "verify", env=env).returncode == 0
     unkeyed = rollsafe("journal", "verify")
     assert unkeyed.returncode == 1
     assert "entry 1 is keyed: set ROLLSAFE_JOURNAL_KEY_FILE" in unkeyed.stdout.replace("\n", " ")

@@ -19,7 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from rollsafe.journal.keys import configured_key
+from rollsafe.errors import PlanError
+from rollsafe.journal.keys import KEY_FILE_ENV, configured_key
 
 GENESIS_HASH = "0" * 64
 KEYED_PREFIX = "hmac-sha256:"
@@ -57,8 +58,20 @@ class JournalEntry:
 
 
 def entry_hash(prev_hash: str, body: dict[str, Any]) -> str:
-    """The hash a new entry gets: keyed when this process has a journal key."""
-    return _digest(prev_hash, body, configured_key())
+    """The hash a new entry gets: keyed when this process has a journal key.
+
+    A process without the key may not extend a keyed chain: its plain entry would
+    read as a rewrite. The write is refused instead, before anything is stored.
+    """
+    key = configured_key()
+    if key is None and prev_hash.startswith(KEYED_PREFIX):
+        raise PlanError(
+            [
+                f"the journal is keyed: set {KEY_FILE_ENV} to the journal key to write to it"
+                " (see docs/journal.md)"
+            ]
+        )
+    return _digest(prev_hash, body, key)
 
 
 def _digest(prev_hash: str, body: dict[str, Any], key: bytes | None) -> str:
