@@ -38,7 +38,12 @@ from rollsafe.backup.manifests import (
 from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.errors import BackupError
 from rollsafe.support.private import create_private_file, private_directory
-from rollsafe.support.redaction import ambiguous_credentials, url_without_secrets
+from rollsafe.support.redaction import (
+    AMBIGUOUS,
+    UNPARSABLE,
+    ambiguous_credentials,
+    url_without_secrets,
+)
 
 TableStats = dict[str, tuple[int, str]]
 """``schema.table`` to (row count, checksum of its rows)."""
@@ -237,10 +242,6 @@ def _run(argv: list[str], env: Mapping[str, str], timeout: float, what: str) -> 
     return completed.stdout
 
 
-# sslpassword has no environment variable, so it stays in the tools' conninfo; names omit it
-# (url_without_secrets).
-
-
 @dataclass(frozen=True)
 class _Client:
     """One database as the tools and psycopg reach it, and as messages may name it."""
@@ -254,17 +255,13 @@ class _Client:
     @classmethod
     def of(cls, url: str) -> _Client:
         if ambiguous_credentials(url):
-            raise BackupError(
-                "invalid PostgreSQL URL: escape an @ or / in the user or password as %40 or %2F"
-                " (not shown: it may hold a password)"
-            )
+            raise BackupError(AMBIGUOUS)
         try:
             params = {key: str(value) for key, value in conninfo_to_dict(url).items()}
         except psycopg.Error:
-            # libpq's message quotes the text it could not parse, which may be the password.
-            raise BackupError(
-                "invalid PostgreSQL URL or connection string (not shown: it may hold a password)"
-            ) from None
+            raise BackupError(UNPARSABLE) from None
+        # sslpassword has no environment variable, so it stays in the tools' conninfo;
+        # names (url_without_secrets) omit it.
         password = params.pop("password", None)
         return cls(make_conninfo("", **params), password, url_without_secrets(params))
 

@@ -34,8 +34,7 @@ def replay(
         if mode not in ("compare", "health"):
             raise PlanError([f"--mode: must be compare or health, got {mode!r}"])
         analysis = _load_config(config) if config else None
-        observations = _observations(file)
-        fed = _Numbered(observations)
+        fed = _Numbered(_observations(file))
         try:
             verdict = replay_observations(
                 fed, analysis, mode="compare" if mode == "compare" else "health"

@@ -54,7 +54,12 @@ from rollsafe.store.records import (
     TokenScope,
 )
 from rollsafe.store.sqlite import ENVIRONMENT_NAME
-from rollsafe.support.redaction import ambiguous_credentials, url_without_secrets
+from rollsafe.support.redaction import (
+    AMBIGUOUS,
+    UNPARSABLE,
+    ambiguous_credentials,
+    url_without_secrets,
+)
 
 T = TypeVar("T")
 Row = dict[str, Any]
@@ -1053,16 +1058,11 @@ def _parsed(url: str) -> dict[str, str]:
     """libpq's parameters of ``url``; StoreError for a malformed one, which is never quoted:
     libpq's message repeats the text, password and all."""
     if ambiguous_credentials(url):
-        raise StoreError(
-            "invalid PostgreSQL URL: escape an @ or / in the user or password as %40 or %2F"
-            " (not shown: it may hold a password)"
-        )
+        raise StoreError(AMBIGUOUS)
     try:
         return {key: str(value) for key, value in conninfo_to_dict(url).items()}
     except psycopg.Error:
-        raise StoreError(
-            "invalid PostgreSQL URL or connection string (not shown: it may hold a password)"
-        ) from None
+        raise StoreError(UNPARSABLE) from None
 
 
 def _found(row: Row | None) -> Row:

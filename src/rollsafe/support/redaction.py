@@ -61,12 +61,20 @@ def redacted(address: str) -> str:
     return f"{scheme}://{rest}"
 
 
+UNPARSABLE = "invalid PostgreSQL URL or connection string (not shown: it may hold a password)"
+"""The message for an address libpq cannot parse: libpq's own quotes the whole text."""
+AMBIGUOUS = (
+    "invalid PostgreSQL URL: escape an @ or / in the user or password as %40 or %2F"
+    " (not shown: it may hold a password)"
+)
+
+
 def ambiguous_credentials(url: str) -> bool:
     """True when a URL's user or password holds an unescaped ``@`` or ``/``.
 
     libpq ends the user part at the first ``@`` or ``/``, so the rest of such a
     password becomes the host name, which its errors then print. Refuse these
-    instead (escape them as ``%40`` and ``%2F``).
+    instead (escape them as ``%40`` and ``%2F``), with the message ``AMBIGUOUS``.
     """
     if not is_postgres_url(url):
         return False
