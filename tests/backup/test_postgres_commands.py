@@ -87,7 +87,7 @@ def test_create_verify_and_restore_into_the_configured_database(
 
     journal = rollsafe("journal", "show", "--json")
     assert journal.returncode == 0, journal.stderr
-    entries = json.loads(journal.stdout)
+    entries = [json.loads(line) for line in journal.stdout.splitlines()]
     (entry,) = [e for e in entries if e["kind"] == "backup.restored"]
     assert entry["data"]["tables"] == {"public.orders": 100}
     assert PASSWORD not in journal.stdout + rollsafe("backup", "list", "--json").stdout

@@ -30,3 +30,7 @@ def rollsafe(tmp_path: Path) -> Run:
         )
 
     return run
+
+
+# The real sample shop with 1.0.0 live, for rollouts driven end to end through the CLI.
+from tests.controller.conftest import shop as shop  # noqa: E402

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from tests.cli.conftest import Run
 
@@ -76,3 +77,49 @@ def test_unknown_source_is_refused_before_anything_is_written(
     assert result.returncode == 2
     assert "nope not declared under backups" in result.stderr
     assert not (tmp_path / "home").exists()
+
+
+def one_backup(tmp_path: Path, rollsafe: Run, rows: int) -> dict[str, Any]:
+    """Back up a shop.db of ``rows`` orders; the backup as ``backup create --json`` says."""
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN)
+    make_db(tmp_path / "shop.db", rows)
+    created = rollsafe("backup", "create", str(plan), "--json")
+    assert created.returncode == 0, created.stderr
+    (backup,) = json.loads(created.stdout)
+    return dict(backup)
+
+
+def test_a_moved_home_still_verifies_and_restores(tmp_path: Path, rollsafe: Run) -> None:
+    backup = one_backup(tmp_path, rollsafe, 3)
+
+    moved = tmp_path / "elsewhere" / "home"
+    moved.parent.mkdir()
+    (tmp_path / "home").rename(moved)
+    make_db(tmp_path / "shop.db", 2)
+
+    listed = json.loads(rollsafe("backup", "list", "--json", home=moved).stdout)
+    assert Path(listed[0]["path"]).is_relative_to(moved)
+    verified = rollsafe("backup", "verify", backup["id"], "--json", home=moved)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert json.loads(verified.stdout)["ok"] is True
+    restored = rollsafe("backup", "restore", backup["id"], home=moved)
+    assert restored.returncode == 0, restored.stderr
+    assert count(tmp_path / "shop.db") == 3
+
+
+def test_a_backup_recorded_with_an_absolute_path_is_still_read(
+    tmp_path: Path, rollsafe: Run
+) -> None:
+    """Stores written before paths were relative hold absolute ones; they keep working."""
+    backup = one_backup(tmp_path, rollsafe, 4)
+    db = sqlite3.connect(tmp_path / "home" / "rollsafe.db")
+    with db:
+        db.execute("UPDATE backups SET path = ?", (backup["path"],))
+        (stored,) = db.execute("SELECT path FROM backups").fetchone()
+    db.close()
+    assert Path(stored).is_absolute()
+    assert rollsafe("backup", "verify", backup["id"]).returncode == 0
+    make_db(tmp_path / "shop.db", 1)
+    assert rollsafe("backup", "restore", backup["id"]).returncode == 0
+    assert count(tmp_path / "shop.db") == 4

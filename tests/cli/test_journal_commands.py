@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -30,7 +31,20 @@ def test_show_lists_entries_for_people_and_machines(rollsafe: Run) -> None:
     assert "flag.changed" in text.stdout
     assert "checkout" in text.stdout
     as_json = rollsafe("journal", "show", "--json")
-    assert '"kind": "flag.changed"' in as_json.stdout
+    # JSON lines: one whole object per line, so grep and a streaming reader both work.
+    lines = as_json.stdout.splitlines()
+    assert len(lines) == 1
+    (entry,) = [json.loads(line) for line in lines]
+    assert entry["kind"] == "flag.changed"
+    assert entry["data"]["name"] == "checkout"
+
+
+def test_verify_reports_as_json(rollsafe: Run) -> None:
+    assert rollsafe("flags", "set", "checkout", "--off").returncode == 0
+    result = rollsafe("journal", "verify", "--json")
+    assert result.returncode == 0, result.stderr
+    verified = json.loads(result.stdout)
+    assert (verified["ok"], verified["entries"], verified["broken_seq"]) == (True, 1, None)
 
 
 def test_verify_without_a_home_is_an_error(tmp_path: Path, rollsafe: Run) -> None:

@@ -85,7 +85,7 @@ def test_pause_and_resume_by_request(shop: Shop) -> None:
     rollout_id = wait_for_step(shop, "pause", 3)
     assert shop.rollsafe("rollout", "pause", rollout_id).returncode == 0
     out, err = controller.communicate(timeout=30)
-    assert controller.returncode == 0, out + err
+    assert controller.returncode == 4, out + err  # paused (docs/cli.md)
     status = shop.rollsafe("rollout", "status", rollout_id, "--json")
     assert '"state": "paused"' in status.stdout
 
@@ -112,7 +112,7 @@ def test_abort_rolls_back_flags_and_release(shop: Shop) -> None:
     aborted = shop.rollsafe("rollout", "abort", rollout_id)
     assert aborted.returncode == 0, aborted.stdout + aborted.stderr
     out, err = controller.communicate(timeout=60)
-    assert controller.returncode == 1, out + err  # rolled back, not promoted
+    assert controller.returncode == 3, out + err  # rolled back (aborted), not promoted
 
     store = SqliteStore(shop.home / "rollsafe.db")
     try:
@@ -130,7 +130,7 @@ def test_rollback_by_hand_after_promotion(shop: Shop) -> None:
     assert shop.target.current_release() == "1.1.0"
 
     result = shop.rollsafe("rollback", "--level", "2")
-    assert result.returncode == 1, result.stdout + result.stderr  # rolled back, not promoted
+    assert result.returncode == 0, result.stdout + result.stderr  # the rollback asked for
     store = SqliteStore(shop.home / "rollsafe.db")
     try:
         (rollout,) = store.list_rollouts()

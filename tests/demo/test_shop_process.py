@@ -14,7 +14,8 @@ import pytest
 
 from rollsafe.flags import rollout_feature
 from rollsafe.store import SqliteStore
-from tests.demo.servers import free_socket, write_release
+from tests.demo.servers import write_release
+from tests.ports import unused_port
 
 pytestmark = pytest.mark.slow
 
@@ -46,8 +47,7 @@ def wait_healthy(url: str, process: subprocess.Popen[str], seconds: float = 10) 
 
 @pytest.fixture
 def port() -> int:
-    with free_socket() as sock:
-        return int(sock.getsockname()[1])
+    return unused_port()  # the shop binds it seconds later: see tests/ports.py
 
 
 @pytest.fixture
@@ -66,8 +66,9 @@ def test_the_shop_process_reads_flags_from_the_store_and_stops_on_sigterm(
     tmp_path: Path, shop: tuple[subprocess.Popen[str], str]
 ) -> None:
     process, url = shop
-    startup = wait_healthy(url, process)
-    assert startup < 5  # a cold interpreter; the app itself starts in milliseconds
+    # A cold interpreter: 2.3-3.3 s measured at load 18 on two cores. The bound is the
+    # health budget the demo plan gives an instance (100 checks 100 ms apart).
+    wait_healthy(url, process, seconds=10)
     body = {"user_id": "u1", "items": [{"product_id": 1, "quantity": 1}]}
     with httpx.Client(base_url=url, timeout=5) as http:
         assert http.post("/checkout", json=body).json()["variant"] == "old"
@@ -83,7 +84,7 @@ def test_the_shop_process_reads_flags_from_the_store_and_stops_on_sigterm(
     process.send_signal(signal.SIGTERM)
     # uvicorn shuts down gracefully (lifespan included), then re-raises the signal so
     # the exit status says what stopped it, as a process manager expects.
-    assert process.wait(timeout=5) == -signal.SIGTERM
+    assert process.wait(timeout=20) == -signal.SIGTERM  # a bound for a hang, not a speed
     _, stderr = process.communicate()
     assert "Application shutdown complete" in stderr
 

@@ -21,7 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
-from rollsafe.config.sources import PrometheusMetrics
+from rollsafe.config.metric_sources import PrometheusMetrics
 from rollsafe.errors import MetricsError
 from rollsafe.flags import rollout_feature
 from rollsafe.metrics import PrometheusSource

@@ -1,12 +1,18 @@
 """A tiny HTTP server that answers every GET with its own name: ``python upstream.py NAME PORT``.
 
-Run as its own process, so that the test's client threads do not share a GIL with it.
+The query may choose the rest, as a service would answer: ``status=500`` the
+status, ``delay=0.5`` seconds to wait first, ``variant=new`` the variant response
+header (named by ``header``, ``X-Rollsafe-Variant`` unless given), as the SDK
+middleware sets it. Run as its own process, so that the test's client threads do
+not share a GIL with it.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 
 def main() -> None:
@@ -18,7 +24,11 @@ def main() -> None:
         disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms ACK waits
 
         def do_GET(self) -> None:
-            self.send_response(200)
+            query = {key: values[-1] for key, values in parse_qs(urlsplit(self.path).query).items()}
+            time.sleep(float(query.get("delay", 0)))
+            self.send_response(int(query.get("status", 200)))
+            if "variant" in query:
+                self.send_header(query.get("header", "X-Rollsafe-Variant"), query["variant"])
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

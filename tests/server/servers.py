@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -11,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -64,20 +66,23 @@ class ServerProcess:
     home: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    open_files: int | None = None
+    """The server's ``RLIMIT_NOFILE`` (soft and hard), as ``ulimit -n`` would set it."""
+    log: Path | None = None
+    """Where its stdout and stderr go (else nowhere)."""
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "rollsafe", "--home", str(self.home), "server",
-             "--port", str(self.port), "--heartbeat", "0.3", "--poll-interval", "0.02",
-             "--log-level", "warning"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "COLUMNS": "200"},
-        )  # fmt: skip
+        with contextlib.ExitStack() as closing:
+            output = (
+                closing.enter_context(self.log.open("ab"))
+                if self.log is not None
+                else subprocess.DEVNULL
+            )
+            self.process = self._popen(output)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -89,6 +94,21 @@ class ServerProcess:
                 time.sleep(0.05)
         self.kill()
         raise RuntimeError("rollsafe server did not start")
+
+    def _popen(self, output: IO[bytes] | int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "rollsafe", "--home", str(self.home), "server",
+             "--port", str(self.port), "--heartbeat", "0.3", "--poll-interval", "0.02",
+             "--log-level", "warning"],
+            stdout=output,
+            stderr=output,
+            env={**os.environ, "COLUMNS": "200"},
+            preexec_fn=self._limit_open_files if self.open_files is not None else None,
+        )  # fmt: skip
+
+    def _limit_open_files(self) -> None:
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -172,3 +172,17 @@ def test_environments_keep_their_flags_apart(api: httpx.Client, server: Backgrou
     )
     assert other.status_code == 403
     assert "only use environment 'staging'" in other.json()["message"]
+
+
+def test_a_regex_that_can_backtrack_exponentially_is_refused_with_422(
+    api: httpx.Client, store: SqliteStore
+) -> None:
+    constraint = {"contextName": "userId", "operator": "REGEX", "value": "^(a+)+$"}
+    definition = {"enabled": True, "strategies": [{"name": "default", "constraints": [constraint]}]}
+    response = api.put("/api/admin/flags/f", json={"definition": definition, "expected_version": 0})
+    assert response.status_code == 422
+    (problem,) = response.json()["problems"]
+    assert problem["field"] == "definition"
+    assert "strategies[0].constraints[0]" in problem["message"]
+    assert "exponential time" in problem["message"]
+    assert store.list_flags() == []

@@ -236,7 +236,8 @@ def test_flag_writes_notify_listeners_on_commit(postgres_url: str, store: Postgr
         listener.execute(f"LISTEN {postgres_module.FLAGS_CHANNEL}")
         store.put_flag("f", {"name": "f"}, actor="a")
         store.delete_flag("f", actor="a")
-        payloads = [note.payload for note in listener.notifies(timeout=2.0, stop_after=2)]
+        # A bound for a lost notification, not a speed: it returns once both arrive.
+        payloads = [note.payload for note in listener.notifies(timeout=15.0, stop_after=2)]
     assert payloads == ["1", "2"]
 
 

@@ -21,6 +21,7 @@ from rollsafe.backup.manifests import (
     manifest_path,
     record_snapshot,
     sha256_file,
+    stored_path,
     verify_checksum,
 )
 from rollsafe.backup.postgres import check_dump, restore_postgres, snapshot_postgres
@@ -74,14 +75,16 @@ def take_backup(
     backup_id: str,
     rollout_id: str | None,
     actor: str,
+    home: Path | None = None,
 ) -> BackupRecord:
-    """Snapshot ``source`` and add it to the store's backup index (journaled there)."""
+    """Snapshot ``source`` and add it to the store's backup index (journaled there), its
+    path relative to ``home`` when given (see ``manifests.stored_path``)."""
     snapshot = snapshot_source(source, directory)
     record = BackupRecord(
         id=backup_id,
         source=source.name,
         kind=snapshot.kind,
-        path=str(snapshot.path),
+        path=stored_path(snapshot.path, home) if home else str(snapshot.path),
         sha256=snapshot.sha256,
         size=snapshot.size,
         created_at=snapshot.created_at,

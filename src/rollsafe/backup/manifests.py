@@ -28,6 +28,22 @@ def manifest_path(backup: Path) -> Path:
     return backup.with_name(backup.name + ".manifest.json")
 
 
+def stored_path(path: Path, home: Path) -> str:
+    """How the store records a backup file: relative to the home when it lies inside, so
+    the home can be moved (``mv``) and its backups still found."""
+    try:
+        return str(path.resolve().relative_to(home.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def backup_file(stored: str, home: Path) -> Path:
+    """The file a stored backup path names: a relative one under ``home``; an absolute one
+    (as recorded before paths were relative) as it is."""
+    path = Path(stored)
+    return path if path.is_absolute() else home / path
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as stream:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from rollsafe.backup import (
@@ -18,10 +19,10 @@ from rollsafe.backup import (
     take_backup,
     verify_backup,
 )
+from rollsafe.backup.manifests import backup_file
+from rollsafe.cli.exits import Exit
 from rollsafe.cli.home import home_of
 from rollsafe.cli.output import (
-    EXIT_FAILED,
-    EXIT_INVALID,
     console,
     fail,
     print_json,
@@ -43,6 +44,7 @@ def create(
         list[str] | None, typer.Option("--source", help="Only these sources.")
     ] = None,
     keep: Annotated[int, typer.Option("--keep", min=1, help="Keep the newest N per source.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the new backups as JSON.")] = False,
 ) -> None:
     """Back up the plan's sources now (SQLite online backup, files as tar.gz, PostgreSQL
     with pg_dump)."""
@@ -51,8 +53,12 @@ def create(
         loaded = load_plan(plan)
         unknown = set(source or []) - {s.name for s in loaded.backups}
         if unknown:
-            fail(f"--source: {', '.join(sorted(unknown))} not declared under backups in {plan}", 2)
+            fail(
+                f"--source: {', '.join(sorted(unknown))} not declared under backups in {plan}",
+                Exit.USAGE,
+            )
         store = home.open_store()
+        taken = []
         stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         for declared in loaded.backups:
             if source and declared.name not in source:
@@ -64,12 +70,18 @@ def create(
                 backup_id=f"manual-{stamp}-{declared.name}",
                 rollout_id=None,
                 actor="cli",
+                home=home.path,
             )
-            console.print(
-                f"backup [bold]{record.id}[/bold] {record.size} bytes sha256 {record.sha256[:16]}…"
-            )
-            _apply_retention(store, declared.name, keep)
+            taken.append(_listed(record, home.path))
+            if not as_json:
+                console.print(
+                    f"backup [bold]{record.id}[/bold] {record.size} bytes"
+                    f" sha256 {record.sha256[:16]}…"
+                )
+            _apply_retention(store, declared.name, keep, home.path, quiet=as_json)
         store.close()
+    if as_json:
+        print_json(taken)
 
 
 @app.command("list")
@@ -79,12 +91,13 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List backups, newest first."""
+    home = home_of(ctx)
     with reported_errors():
-        store = home_of(ctx).open_existing_store()
+        store = home.open_existing_store()
         backups = store.list_backups(source)
         store.close()
     if as_json:
-        print_json([b.__dict__ for b in backups])
+        print_json([_listed(b, home.path) for b in backups])
         return
     table = Table("id", "source", "kind", "size", "created", "rollout")
     for b in backups:
@@ -94,20 +107,31 @@ def list_(
 
 
 @app.command()
-def verify(ctx: typer.Context, backup_id: Annotated[str, typer.Argument()]) -> None:
+def verify(
+    ctx: typer.Context,
+    backup_id: Annotated[str, typer.Argument()],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
     """Check a backup file against its recorded SHA-256 (exit 1 on mismatch).
 
     A PostgreSQL dump must also be readable by the installed pg_restore.
     """
+    home = home_of(ctx)
     with reported_errors():
-        store = home_of(ctx).open_existing_store()
+        store = home.open_existing_store()
         record = store.get_backup(backup_id)
         store.close()
         try:
-            checked = verify_backup(Path(record.path), record.sha256, record.kind)
+            checked = verify_backup(backup_file(record.path, home.path), record.sha256, record.kind)
         except BackupError as error:
-            console.print(f"[red]{error}[/red]")
-            raise typer.Exit(EXIT_FAILED) from None
+            if as_json:
+                print_json({"id": backup_id, "ok": False, "error": str(error)})
+            else:
+                console.print(f"[red]{escape(str(error))}[/red]")
+            raise typer.Exit(Exit.ERROR) from None
+    if as_json:
+        print_json({"id": backup_id, "ok": True, **checked})
+        return
     readable = (
         f", {checked['entries']} archive entries readable by pg_restore"
         if "entries" in checked
@@ -128,6 +152,7 @@ def restore(
             " postgresql:// URL (give its password by PGPASSWORD, not on the command line).",
         ),
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Restore a verified backup (stop the service writing to it first).
 
@@ -136,13 +161,14 @@ def restore(
     supply the password), and every table's row count and checksum are then
     checked against the backup's manifest (exit 1 on a difference).
     """
+    home = home_of(ctx)
     with reported_errors():
-        store = home_of(ctx).open_existing_store()
+        store = home.open_existing_store()
         try:
             record = store.get_backup(backup_id)
             destination = _destination(record, to)
             result = restore_backup(
-                Path(record.path),
+                backup_file(record.path, home.path),
                 record.kind,
                 record.sha256,
                 destination,
@@ -156,22 +182,23 @@ def restore(
             )
         finally:
             store.close()
-    console.print(f"[green]restored[/green] {backup_id} into {result['restored']}")
+    if as_json:
+        print_json({"id": backup_id, **result})
+    else:
+        console.print(f"[green]restored[/green] {backup_id} into {result['restored']}")
 
 
 def _destination(record: BackupRecord, to: str | None) -> Path | str:
     """Where ``rollsafe backup restore`` puts ``record``; bad ``--to`` exits 2 first."""
     if record.kind != "postgres":
         if to is not None and is_postgres_url(to):
-            fail(
-                f"--to: a {record.kind} backup restores to a path, not a database URL", EXIT_INVALID
-            )
+            fail(f"--to: a {record.kind} backup restores to a path, not a database URL", Exit.USAGE)
         return Path(to) if to is not None else Path(record.manifest["from"])
     if to is not None:
         if not is_postgres_url(to):
             fail(
                 "--to: a postgres backup restores into a database: give a postgresql:// URL",
-                EXIT_INVALID,
+                Exit.USAGE,
             )
         return to
     taken_from = str(record.manifest["from"])
@@ -184,16 +211,23 @@ def _destination(record: BackupRecord, to: str | None) -> Path | str:
         fail(
             f"{variable} now names {redacted_url(url)}, but {record.id} was taken from"
             f" {taken_from}; choose the database with --to",
-            EXIT_INVALID,
+            Exit.USAGE,
         )
     return url
 
 
-def _apply_retention(store: Store, source: str, keep: int) -> None:
+def _listed(record: BackupRecord, home: Path) -> dict[str, object]:
+    """A backup for ``--json``: its file's path resolved against the home."""
+    return {**record.__dict__, "path": str(backup_file(record.path, home))}
+
+
+def _apply_retention(store: Store, source: str, keep: int, home: Path, *, quiet: bool) -> None:
     for old in store.list_backups(source)[keep:]:
         if old.rollout_id is not None:
             continue  # a rollout's pre-rollout backup stays while its incident may need it
-        Path(old.path).unlink(missing_ok=True)
-        manifest_path(Path(old.path)).unlink(missing_ok=True)
+        path = backup_file(old.path, home)
+        path.unlink(missing_ok=True)
+        manifest_path(path).unlink(missing_ok=True)
         store.delete_backup(old.id, actor="cli", reason=f"retention: keep newest {keep}")
-        console.print(f"[dim]removed {old.id} (keeping newest {keep})[/dim]")
+        if not quiet:
+            console.print(f"[dim]removed {old.id} (keeping newest {keep})[/dim]")

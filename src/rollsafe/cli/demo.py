@@ -8,10 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from rollsafe.cli.exits import Exit, of_demo
 from rollsafe.cli.home import home_of
 from rollsafe.cli.output import (
-    EXIT_FAILED,
-    EXIT_INVALID,
     console,
     fail,
     print_entry,
@@ -64,11 +63,11 @@ def demo(
     """Roll out shop 1.1.0 over 1.0.0 under load, gated by canary analysis."""
     store = store or home_of(ctx).store_url  # `rollsafe --store URL demo` works too
     if fault not in FAULTS:
-        fail(f"--fault: must be one of {', '.join(FAULTS)}, got {fault!r}", EXIT_INVALID)
+        fail(f"--fault: must be one of {', '.join(FAULTS)}, got {fault!r}", Exit.USAGE)
     if metrics not in METRICS:
-        fail(f"--metrics: must be one of {', '.join(METRICS)}, got {metrics!r}", EXIT_INVALID)
+        fail(f"--metrics: must be one of {', '.join(METRICS)}, got {metrics!r}", Exit.USAGE)
     if router not in ROUTERS:
-        fail(f"--router: must be one of {', '.join(ROUTERS)}, got {router!r}", EXIT_INVALID)
+        fail(f"--router: must be one of {', '.join(ROUTERS)}, got {router!r}", Exit.USAGE)
     if not as_json:
         console.print(
             f"[bold]rollsafe demo[/bold]: shop 1.0.0 → 1.1.0 (fault: {fault}, "
@@ -87,7 +86,7 @@ def demo(
             )
         except KeyboardInterrupt:
             console.print("[yellow]interrupted; every demo process was stopped[/yellow]")
-            raise typer.Exit(130) from None
+            raise typer.Exit(Exit.INTERRUPTED) from None
     if as_json:
         print_json(result.to_dict())
     else:
@@ -105,5 +104,5 @@ def demo(
             console.print(f"incident report: {result.report}")
         where = f"--store {redacted(store)}" if store else f"--home {result.home}"
         console.print(f"journal: rollsafe {where} journal show --rollout {result.rollout_id}")
-    if result.outcome == "failed":
-        raise typer.Exit(EXIT_FAILED)
+    if (code := of_demo(result.outcome)) is not Exit.OK:
+        raise typer.Exit(code)

@@ -17,6 +17,7 @@ from rollsafe.cli.home import home_of
 from rollsafe.cli.output import EXIT_INVALID, console, fail, print_json, reported_errors
 from rollsafe.errors import ConflictError, FlagError
 from rollsafe.flags import Engine, rollout_feature
+from rollsafe.store.flagwrites import put_flag_if_changed
 from rollsafe.store.protocol import Store
 from rollsafe.store.records import DEFAULT_ENVIRONMENT, FlagRecord
 
@@ -48,10 +49,20 @@ def set_(
     definition = rollout_feature(name, rollout or 0, enabled=not off)
     with reported_errors():
         store = home_of(ctx).open_store()
-        record = store.put_flag(name, definition, actor=actor, environment=env)
-        store.close()
+        try:
+            record, changed = put_flag_if_changed(
+                store, name, definition, actor=actor, environment=env
+            )
+        finally:
+            store.close()
     state = "off" if off else f"on for {rollout:g}%"
-    console.print(f"flag [bold]{name}[/bold] {state} (version {record.version}){_in(env)}")
+    if changed:
+        console.print(f"flag [bold]{name}[/bold] {state} (version {record.version}){_in(env)}")
+    else:
+        console.print(
+            f"flag [bold]{name}[/bold] unchanged: already {state} "
+            f"(version {record.version}){_in(env)}"
+        )
 
 
 @app.command("list")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from pathlib import Path
 from typing import Annotated
@@ -9,17 +11,11 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from rollsafe.cli.exits import Exit
 from rollsafe.cli.home import home_of
-from rollsafe.cli.output import (
-    EXIT_FAILED,
-    console,
-    describe,
-    fail,
-    print_json,
-    reported_errors,
-)
-from rollsafe.journal import anchor_of, check_anchor, read_anchor
-from rollsafe.journal.chain import canonical_json
+from rollsafe.cli.output import console, describe, fail, print_json, reported_errors
+from rollsafe.journal import Anchor, VerifyResult, anchor_of, check_anchor, read_anchor
+from rollsafe.journal.chain import JournalEntry, canonical_json
 from rollsafe.journal.keys import configured_key
 
 app = typer.Typer(help="Show and verify the journal.", no_args_is_help=True)
@@ -29,7 +25,9 @@ app = typer.Typer(help="Show and verify the journal.", no_args_is_help=True)
 def show(
     ctx: typer.Context,
     rollout: Annotated[str | None, typer.Option("--rollout", help="Only this rollout.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per entry.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per line, per entry (JSON lines).")
+    ] = False,
 ) -> None:
     """Print journal entries in order."""
     with reported_errors():
@@ -37,7 +35,9 @@ def show(
         entries = store.journal(rollout)
         store.close()
     if as_json:
-        print_json([entry.to_dict() for entry in entries])
+        # JSON lines: greppable, and a reader can start on the first entry.
+        for entry in entries:
+            print(json.dumps(entry.to_dict(), sort_keys=True, default=str))
         return
     for entry in entries:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.ts))
@@ -65,6 +65,7 @@ def verify(
             " (written before the key was set).",
         ),
     ] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Exit 0 when every entry is intact; exit 1 naming the first broken entry.
 
@@ -79,25 +80,35 @@ def verify(
             entries = store.journal() if anchored is not None and result.ok else []
         finally:
             store.close()
-    if not result.ok:
-        console.print(f"[red]journal broken at entry {result.broken_seq}:[/red] {result.reason}")
-        raise typer.Exit(EXIT_FAILED)
-    if result.unkeyed > unkeyed:
+    problem = _problem(result, unkeyed, entries, anchored)
+    if as_json:
+        print_json({**dataclasses.asdict(result), "ok": problem is None, "problem": problem})
+    elif problem is not None:
+        console.print(f"[red]{escape(problem)}[/red]")
+    else:
+        keyed = f", {result.entries - result.unkeyed} keyed" if configured_key() else ""
+        held = f", anchored entry {anchored.seq} holds" if anchored is not None else ""
         console.print(
-            f"[red]journal not keyed:[/red] entries 1-{result.unkeyed} have plain hashes although"
-            " a journal key is set, so anyone who can write to the store could have rewritten"
-            f" them; if they were written before the key was set, pass --unkeyed {result.unkeyed}"
+            f"[green]journal intact:[/green] {result.entries} entries, chain verified{keyed}{held}"
         )
-        raise typer.Exit(EXIT_FAILED)
-    problem = check_anchor(entries, anchored) if anchored is not None else None
     if problem is not None:
-        console.print(f"[red]journal does not match the anchor {anchor}:[/red] {problem}")
-        raise typer.Exit(EXIT_FAILED)
-    keyed = f", {result.entries - result.unkeyed} keyed" if configured_key() else ""
-    held = f", anchored entry {anchored.seq} holds" if anchored is not None else ""
-    console.print(
-        f"[green]journal intact:[/green] {result.entries} entries, chain verified{keyed}{held}"
-    )
+        raise typer.Exit(Exit.ERROR)
+
+
+def _problem(
+    result: VerifyResult, unkeyed: int, entries: list[JournalEntry], anchored: Anchor | None
+) -> str | None:
+    """What is wrong with the journal (the chain, its keying, the anchor), or None."""
+    if not result.ok:
+        return f"journal broken at entry {result.broken_seq}: {result.reason}"
+    if result.unkeyed > unkeyed:
+        return (
+            f"journal not keyed: entries 1-{result.unkeyed} have plain hashes although a journal"
+            " key is set, so anyone who can write to the store could have rewritten them; if"
+            f" they were written before the key was set, pass --unkeyed {result.unkeyed}"
+        )
+    mismatch = check_anchor(entries, anchored) if anchored is not None else None
+    return None if mismatch is None else f"journal does not match the anchor: {mismatch}"
 
 
 @app.command()

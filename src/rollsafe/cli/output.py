@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from rollsafe.cli.exits import Exit
+from rollsafe.cli.readable import first_line, plain, step_result
 from rollsafe.errors import PlanError, RollsafeError
 from rollsafe.journal import JournalEntry
 from rollsafe.store import JournalFollower
@@ -20,11 +22,12 @@ from rollsafe.store import JournalFollower
 console = Console(highlight=False, emoji=False)
 errors = Console(stderr=True, highlight=False, emoji=False)
 
-EXIT_FAILED = 1
-EXIT_INVALID = 2
+# The names the commands used before cli.exits; they stay for the modules that import them.
+EXIT_FAILED = Exit.ERROR
+EXIT_INVALID = Exit.USAGE
 
 
-def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+def fail(message: str, code: int = Exit.ERROR) -> NoReturn:
     errors.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(code)
 
@@ -37,7 +40,7 @@ def reported_errors() -> Iterator[None]:
     except PlanError as error:
         for problem in error.problems:
             errors.print(f"[red]error:[/red] {escape(problem)}")
-        raise typer.Exit(EXIT_INVALID) from None
+        raise typer.Exit(Exit.USAGE) from None
     except RollsafeError as error:
         fail(str(error))
 
@@ -48,34 +51,62 @@ def print_json(value: Any) -> None:
 
 
 def describe(entry: JournalEntry) -> str | None:
-    """One human line for a journal entry, or None for entries too fine-grained to show live."""
+    """One human line for a journal entry, or None for entries too fine-grained to show live.
+
+    Reasons show their first line only: a command's own end prints the whole once.
+    """
     data, kind = entry.data, entry.kind
     if kind == "rollout.created":
         return f"[bold]rollout {entry.rollout_id}[/bold] created: {len(data['steps'])} steps"
     if kind == "step.running":
-        spec = " ".join(f"{k}={v}" for k, v in data.get("spec", {}).items())
+        spec = plain(data.get("spec", {}))
         retry = f" (attempt {data['attempt']})" if data.get("attempt", 1) > 1 else ""
-        return f"▶ step {data['index']}: {data['kind']} {spec}{retry}"
+        return f"▶ step {data['index']}: {data['kind']} {escape(spec)}{retry}"
     if kind == "step.succeeded":
         return f"[green]✔ step {data['index']}: {data['kind']}[/green] {_summary(data)}"
     if kind == "step.failed":
-        return f"[red]✘ step {data['index']}: {data['kind']}[/red] {_summary(data)}"
+        # Its error is the rollout's reason, shown on the rolling_back line next.
+        summary = _summary(data, "error")
+        return f"[red]✘ step {data['index']}: {data['kind']}[/red] {summary}".rstrip()
+    if kind == "step.pending" and data.get("result"):
+        # A step cut short or undecided (an inconclusive analysis): it runs again on resume.
+        return (
+            f"[yellow]⏸ step {data['index']}: {data['kind']}[/yellow] {_summary(data)}"
+            " [dim](runs again on resume)[/dim]"
+        )
     if kind == "analysis.observation":
         return "  " + "  ".join(_arm(o) for o in data["observations"])
     if kind == "analysis.metrics_error":
-        return f"  [yellow]metrics unavailable at t={data['t']}s: {escape(data['error'])}[/yellow]"
+        error = escape(first_line(data["error"]))
+        return f"  [yellow]metrics unavailable at t={data['t']}s: {error}[/yellow]"
+    if kind == "guard.metrics_unavailable":
+        return (
+            f"  [yellow]guards have no metrics at t={data['t']}s: "
+            f"{escape(first_line(data['error']))}[/yellow]"
+        )
+    if kind == "guard.metrics_restored":
+        return f"  [green]guards see metrics again at t={data['t']}s[/green]"
+    if kind == "metrics.blind":
+        return (
+            f"[bold red]◌ {data['watcher']} blind for {data['blind_for']}s[/bold red]: "
+            f"{escape(first_line(data['error']))}; on_blind: {data['action']}"
+        )
     if kind == "analysis.verdict":
         verdict = data["verdict"]
         colour = {"pass": "green", "fail": "red"}.get(verdict["verdict"], "yellow")
         return f"  verdict [{colour}]{verdict['verdict']}[/{colour}] after {data['elapsed']}s"
+    if kind == "rollback.level_ended":
+        return _level_ended(data)
     if kind.startswith("rollback."):
-        detail = " ".join(f"{k}={v}" for k, v in data.items() if k not in {"levels"})
+        # rollback.started's reason is the rollout's, already on the rolling_back line.
+        hidden = {"levels", "reason"} if kind == "rollback.started" else {"levels"}
+        detail = plain({k: v for k, v in data.items() if k not in hidden})
         return f"[red]↺ {kind}[/red] {escape(detail)}"
     if kind == "flag.changed":
         after = data.get("after") or {}
         return f"⚑ flag {data['name']} v{data['version']}: {_flag_state(after)}"
     if kind.startswith("rollout."):
-        reason = f": {escape(data['reason'])}" if data.get("reason") else ""
+        reason = f": {escape(first_line(data['reason']))}" if data.get("reason") else ""
         return f"[bold]● {kind}[/bold]{reason}"
     return None
 
@@ -85,10 +116,21 @@ def _arm(observation: dict[str, Any]) -> str:
     return f"{observation['arm']}: {requests:.0f} req {errs:.0f} err"
 
 
-def _summary(data: dict[str, Any]) -> str:
+def _level_ended(data: dict[str, Any]) -> str:
+    if not data.get("applied", True):
+        outcome, why = "not applied", (data.get("result") or {}).get("error", "")
+    elif data.get("recovered"):
+        outcome, why = "[green]recovered[/green]", ""
+    else:
+        outcome, why = "not recovered", (data.get("verification") or {}).get("reason", "")
+    detail = f": {escape(first_line(str(why)))}" if why else ""
+    seconds = plain(data.get("seconds"))
+    return f"[red]↺ level {data['level']} ({data['name']})[/red] {outcome} after {seconds}s{detail}"
+
+
+def _summary(data: dict[str, Any], *left_out: str) -> str:
     result = data.get("result") or {}
-    shown = {k: v for k, v in result.items() if k not in {"verdict", "observations"}}
-    return escape(" ".join(f"{k}={v}" for k, v in shown.items()))
+    return escape(step_result({k: v for k, v in result.items() if k not in left_out}))
 
 
 def _flag_state(feature: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rollsafe.cli.output import console, reported_errors
+from rollsafe.cli.output import console, print_json, reported_errors
 from rollsafe.config import Plan, load_plan
 
 app = typer.Typer(help="Validate rollout plans and print their JSON Schema.", no_args_is_help=True)
@@ -25,13 +25,19 @@ def validate(
             " on this machine (e.g. in CI, away from the hosts).",
         ),
     ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the checked plan as JSON.")
+    ] = False,
 ) -> None:
     """Check a plan, and that the root and releases it names exist; errors name file,
     line and field and exit 2."""
     with reported_errors():
         plan = load_plan(file, on_disk=not text_only)
-    steps = ", ".join(step.describe() for step in plan.steps)
-    console.print(f"[green]{file}: valid[/green] plan for {plan.service}: {steps}")
+    steps = [step.describe() for step in plan.steps]
+    if as_json:  # not the whole plan: it may hold URLs with credentials
+        print_json({"file": str(file), "valid": True, "service": plan.service, "steps": steps})
+        return
+    console.print(f"[green]{file}: valid[/green] plan for {plan.service}: {', '.join(steps)}")
 
 
 @app.command()

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
+from rollsafe.cli.exits import Exit, of_rollback, of_rollout
 from rollsafe.cli.home import Home, home_of
 from rollsafe.cli.output import console, journal_tail, print_json, reported_errors
+from rollsafe.cli.readable import plain, step_result
 from rollsafe.config import load_plan
 from rollsafe.controller import Controller
+from rollsafe.controller.lease import owner_is_dead
 from rollsafe.errors import NotFoundError
 from rollsafe.report import write_incident
-from rollsafe.store import Rollout, RolloutState, Store
+from rollsafe.store import Rollout, RolloutState, StepRecord, Store
 
 app = typer.Typer(help="Run rollouts from plans and steer them.", no_args_is_help=True)
 
@@ -39,7 +45,10 @@ def start(
         typer.Option("--detach", help="Only create it; a 'rollsafe controller run' drives it."),
     ] = False,
 ) -> None:
-    """Create a rollout from PLAN and drive it until it ends or pauses."""
+    """Create a rollout from PLAN and drive it until it ends or pauses.
+
+    Exits 0 promoted, 3 rolled back, 4 paused, 5 failed (docs/cli.md).
+    """
     home = home_of(ctx)
     with reported_errors():
         # Refuse a bad plan, or one naming a release not installed, before anything changes.
@@ -59,7 +68,7 @@ def start(
         if not as_json:
             console.print(f"rollout [bold]{rollout.id}[/bold] for {rollout.service}")
         rollout = _drive(home, controller, rollout.id, quiet=as_json)
-    _finish(store, rollout, as_json, home)
+    _finish(store, rollout, as_json, home, of_rollout)
 
 
 @app.command()
@@ -68,12 +77,15 @@ def resume(
     rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Continue a paused rollout, or take over one whose controller died."""
+    """Continue a paused rollout, or take over one whose controller died.
+
+    A paused analysis runs again. Exits as 'start' does.
+    """
     home = home_of(ctx)
     with reported_errors():
         store = home.open_existing_store()
         rollout = _drive(home, Controller(store, home.path), rollout_id, quiet=as_json, resume=True)
-    _finish(store, rollout, as_json, home)
+    _finish(store, rollout, as_json, home, of_rollout)
 
 
 @app.command()
@@ -81,16 +93,29 @@ def abort(
     ctx: typer.Context,
     rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Follow the rollback to its end (the default), or only ask for it (exit 4).",
+        ),
+    ] = True,
 ) -> None:
-    """Roll back now: the owner does it, or this command when no controller is alive."""
+    """Roll back now: the owner does it, or this command when no controller is alive.
+
+    Exits 0 once rolled back, 5 when no level recovered the service (docs/cli.md).
+    """
     home = home_of(ctx)
     with reported_errors():
         store = home.open_existing_store()
-        with journal_tail(home.store_address, rollout_id):
-            rollout = Controller(store, home.path).abort(rollout_id)
-    if not rollout.state.is_final:
-        console.print(f"abort requested; {rollout.owner} is rolling back {rollout_id}")
-    _finish(store, rollout, as_json, home)
+        controller = Controller(store, home.path)
+        with _progress(home, rollout_id, quiet=as_json):
+            rollout = controller.abort(rollout_id)
+            if not rollout.state.is_final and not as_json:
+                console.print(f"abort requested; {rollout.owner} is rolling back {rollout_id}")
+            if wait:
+                rollout = _until_final(controller, rollout)
+    _finish(store, rollout, as_json, home, of_rollback)
 
 
 @app.command()
@@ -113,41 +138,33 @@ def status(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Show a rollout's state and steps."""
+    """Show a rollout's state and steps; exit with its state's code, so a script can poll."""
     with reported_errors():
         store = home_of(ctx).open_existing_store()
         rollout = _pick(store, rollout_id)
         steps = store.steps(rollout.id)
         store.close()
     if as_json:
-        print_json(
-            {
-                **_summary(rollout),
-                "steps": [
-                    {
-                        "index": s.index,
-                        "kind": s.kind,
-                        "state": s.state,
-                        "attempts": s.attempts,
-                        "result": s.result,
-                    }
-                    for s in steps
-                ],
-            }
+        print_json({**_summary(rollout), "steps": [_step_summary(s) for s in steps]})
+    else:
+        colour = _COLOURS.get(rollout.state, "white")
+        console.print(
+            f"[bold]{rollout.id}[/bold] {escape(rollout.service)}: "
+            f"[{colour}]{rollout.state}[/{colour}]"
         )
-        return
-    colour = _COLOURS.get(rollout.state, "white")
-    console.print(
-        f"[bold]{rollout.id}[/bold] {rollout.service}: [{colour}]{rollout.state}[/{colour}]"
-        + (f" ({rollout.reason})" if rollout.reason else "")
-    )
-    table = Table("#", "step", "state", "attempts", "result")
-    for s in steps:
-        detail = " ".join(f"{k}={v}" for k, v in s.result.items() if k != "verdict")
-        table.add_row(
-            str(s.index), f"{s.kind} {_spec(s.spec)}", str(s.state), str(s.attempts), detail[:60]
-        )
-    console.print(table)
+        if rollout.reason:
+            console.print(escape(rollout.reason))
+        table = Table("#", "step", "state", "attempts", "result")
+        for s in steps:
+            table.add_row(
+                str(s.index),
+                escape(f"{s.kind} {plain(s.spec)}"),
+                str(s.state),
+                str(s.attempts),
+                escape(step_result(s.result)),
+            )
+        console.print(table)
+    _exit(of_rollout(rollout.state))
 
 
 @app.command("list")
@@ -171,9 +188,7 @@ def _drive(
     home: Home, controller: Controller, rollout_id: str, *, quiet: bool, resume: bool = False
 ) -> Rollout:
     try:
-        if quiet:
-            return controller.run(rollout_id, resume=resume)
-        with journal_tail(home.store_address, rollout_id):
+        with _progress(home, rollout_id, quiet=quiet):
             return controller.run(rollout_id, resume=resume)
     except KeyboardInterrupt:
         # The store says which step was running; resume picks it up from there.
@@ -182,25 +197,60 @@ def _drive(
             f"continue with 'rollsafe rollout resume {rollout_id}' or roll back with "
             f"'rollsafe rollout abort {rollout_id}'[/yellow]"
         )
-        raise typer.Exit(130) from None
+        raise typer.Exit(Exit.INTERRUPTED) from None
 
 
-def _finish(store: Store, rollout: Rollout, as_json: bool, home: Home | None = None) -> None:
+def _progress(home: Home, rollout_id: str, *, quiet: bool) -> AbstractContextManager[object]:
+    """The rollout's journal printed as it lands; nothing with --json (stdout is the JSON)."""
+    return nullcontext() if quiet else journal_tail(home.store_address, rollout_id)
+
+
+def _until_final(controller: Controller, rollout: Rollout) -> Rollout:
+    """Wait while the live owner rolls back; take over if it dies on the way."""
+    try:
+        while not rollout.state.is_final:
+            time.sleep(0.5)
+            rollout = controller.store.get_rollout(rollout.id)
+            if not rollout.state.is_final and owner_is_dead(rollout.owner):
+                rollout = controller.run(rollout.id)
+    except KeyboardInterrupt:
+        console.print(
+            f"[yellow]stopped following: the abort of {rollout.id} goes on; "
+            f"see 'rollsafe rollout status {rollout.id}'[/yellow]"
+        )
+        raise typer.Exit(Exit.INTERRUPTED) from None
+    return rollout
+
+
+def _finish(
+    store: Store,
+    rollout: Rollout,
+    as_json: bool,
+    home: Home,
+    exit_of: Callable[[RolloutState], Exit],
+) -> None:
+    """Print how the rollout stands, its reason in full (once), and exit with its code."""
     report = None
-    if home is not None and rollout.state in _ROLLED_BACK:
+    if rollout.state in _ROLLED_BACK:
         report = write_incident(home.path / "reports" / rollout.id, store.journal(rollout.id))
     store.close()
     if as_json:
         print_json(_summary(rollout))
     else:
         colour = _COLOURS.get(rollout.state, "white")
-        console.print(f"[{colour}]{rollout.id}: {rollout.state}[/{colour}] {rollout.reason}")
+        console.print(
+            f"[{colour}]{rollout.id}: {rollout.state}[/{colour}] {escape(rollout.reason)}"
+        )
         if rollout.state is RolloutState.PAUSED:
             console.print(f"resume with: rollsafe rollout resume {rollout.id}")
         if report is not None:
             console.print(f"incident report: {report}")
-    if rollout.state in _ROLLED_BACK:
-        raise typer.Exit(1)
+    _exit(exit_of(rollout.state))
+
+
+def _exit(code: Exit) -> None:
+    if code is not Exit.OK:
+        raise typer.Exit(code)
 
 
 def _pick(store: Store, rollout_id: str | None) -> Rollout:
@@ -225,8 +275,15 @@ def _summary(rollout: Rollout) -> dict[str, object]:
     }
 
 
-def _spec(spec: dict[str, object]) -> str:
-    return " ".join(f"{k}={v}" for k, v in spec.items())
+def _step_summary(step: StepRecord) -> dict[str, object]:
+    return {
+        "index": step.index,
+        "kind": step.kind,
+        "spec": step.spec,
+        "state": str(step.state),
+        "attempts": step.attempts,
+        "result": step.result,
+    }
 
 
 def rollback(
@@ -240,11 +297,14 @@ def rollback(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Roll back by hand: run every rollback level up to --level, each verified and timed."""
+    """Roll back by hand: run every rollback level up to --level, each verified and timed.
+
+    Exits 0 once rolled back, 5 when no level recovered the service (docs/cli.md).
+    """
     home = home_of(ctx)
     with reported_errors():
         store = home.open_existing_store()
         target = _pick(store, rollout_id)
-        with journal_tail(home.store_address, target.id):
+        with _progress(home, target.id, quiet=as_json):
             rollout = Controller(store, home.path).roll_back_to(target.id, level)
-    _finish(store, rollout, as_json, home)
+    _finish(store, rollout, as_json, home, of_rollback)

@@ -34,7 +34,11 @@ def server(
         float, typer.Option("--poll-interval", help="Seconds between checks of the store.")
     ] = 0.05,
     max_streams: Annotated[
-        int, typer.Option("--max-streams", help="Open SSE streams at most.")
+        int,
+        typer.Option(
+            "--max-streams",
+            help="Open SSE streams at most (fewer if ulimit -n affords fewer).",
+        ),
     ] = 10_000,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
 ) -> None:

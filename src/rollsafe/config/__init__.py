@@ -5,33 +5,44 @@ from rollsafe.config.command_target import CommandTarget
 from rollsafe.config.guards import DEFAULT_GUARDS, Guard, RollbackPolicy, Verification
 from rollsafe.config.health import HealthCheck
 from rollsafe.config.loading import load_plan, parse_document, read_plan_text
+from rollsafe.config.metric_sources import (
+    CommandMetrics,
+    HttpMetrics,
+    PrometheusMetrics,
+    PrometheusQueries,
+    ScrapeMetrics,
+)
 from rollsafe.config.plan import (
     STEP_KINDS,
     FlagDefinition,
     Plan,
     ProcessTarget,
-    ScrapeMetrics,
     Step,
 )
-from rollsafe.config.sources import NginxRouter, PrometheusMetrics
+from rollsafe.config.router_metrics import RouterMetrics
+from rollsafe.config.sources import NginxRouter
 from rollsafe.config.types import Duration, parse_duration
 
 __all__ = [
     "DEFAULT_GUARDS",
     "STEP_KINDS",
     "AnalysisConfig",
+    "CommandMetrics",
     "CommandTarget",
     "Duration",
     "FlagDefinition",
     "Guard",
     "HealthCheck",
     "HistogramMetric",
+    "HttpMetrics",
     "NginxRouter",
     "Plan",
     "ProcessTarget",
     "PrometheusMetrics",
+    "PrometheusQueries",
     "RatioMetric",
     "RollbackPolicy",
+    "RouterMetrics",
     "ScrapeMetrics",
     "SlopeMetric",
     "Step",

@@ -75,6 +75,19 @@ class AnalysisConfig(StrictModel):
     """What an analysis step does when its duration ends without a final verdict."""
     interval: Duration = 1.0
     """Seconds between looks at the metric source."""
+    on_blind: Literal["pause", "rollback"] = "pause"
+    """What the rollout does when the guards or an analysis step have had no data for
+    ``blind_after``: the metric source fails every look (a 404, a timeout, garbage).
+
+    ``pause`` is the default because blindness is evidence about the monitoring, not
+    about the release: rolling back would undo a release that may be healthy each
+    time Prometheus or a metrics endpoint hiccups, and rollback is itself a change.
+    A pause freezes exposure where it is (no further step runs) and asks a person,
+    who gets the notification. Choose ``rollback`` where exposing the canary unseen
+    is worse than undoing it. An analysis step may override it (its ``on_blind``)."""
+    blind_after: Duration = 30.0
+    """How long without any successful look counts as blind (a failed look or two is
+    ordinary; each is journaled anyway)."""
 
     @model_validator(mode="after")
     def _unique_metric_names(self) -> AnalysisConfig:

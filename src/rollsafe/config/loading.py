@@ -109,7 +109,17 @@ def read_plan_text(path: Path) -> str:
 
 
 # Discriminated unions put the chosen kind into error locations; plans never spell it there.
-_UNION_TAGS = {"process", "command", "scrape", "prometheus", "sqlite", "files", "postgres"}
+_UNION_TAGS = {
+    "process",
+    "command",
+    "scrape",
+    "prometheus",
+    "http",
+    "router",
+    "sqlite",
+    "files",
+    "postgres",
+}
 
 
 def _loc(detail: Any, data: Any) -> Loc:

@@ -12,6 +12,7 @@ DEFAULT_EVENTS = (
     "guard.firing",
     "guard.tripped",
     "guard.cleared",
+    "metrics.blind",
     "rollback.started",
     "rollback.level_ended",
     "rollback.finished",

@@ -13,8 +13,15 @@ from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.config.command_target import CommandTarget
 from rollsafe.config.guards import DEFAULT_GUARDS, Guard, RollbackPolicy
 from rollsafe.config.health import HealthCheck
+from rollsafe.config.metric_sources import (
+    CommandMetrics,
+    HttpMetrics,
+    PrometheusMetrics,
+    ScrapeMetrics,
+)
 from rollsafe.config.notify import WebhookNotify
-from rollsafe.config.sources import NginxRouter, PrometheusMetrics
+from rollsafe.config.router_metrics import RouterMetrics
+from rollsafe.config.sources import NginxRouter
 from rollsafe.config.types import Duration, Percent, StrictModel
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -87,27 +94,6 @@ BackupSource = Annotated[
 ]
 
 
-class ScrapeMetrics(StrictModel):
-    """Scrape each instance's Prometheus endpoint; arms come from one label."""
-
-    provider: Literal["scrape"] = "scrape"
-    path: str = "/metrics"
-    timeout: Duration = 2.0
-    requests_metric: str = "http_requests_total"
-    """Counter of requests; a ``status`` label of 5xx marks an error."""
-    latency_metric: str = "http_request_duration_seconds"
-    """Histogram of request latency (its ``_bucket`` series)."""
-    memory_metric: str = "process_resident_memory_bytes"
-    status_label: str = "status"
-    arm_label: str = "variant"
-    canary: str = "new"
-    baseline: str = "old"
-    release_label: str = "release"
-    """The label naming the release that served a request (analysis with ``arms: release``)."""
-    match: dict[str, str] = Field(default_factory=dict)
-    """Only series whose labels equal these count (e.g. ``{route: /checkout}``)."""
-
-
 class BackupStep(StrictModel):
     sources: list[Name] | None = None
     """Names from the plan's ``backups``; all of them when unset."""
@@ -139,6 +125,8 @@ class AnalysisStep(StrictModel):
     """Which requests ``compare`` puts in each arm. ``metrics``: by the metrics' ``arm_label``
     (a flag's variant). ``release``: the canary release's against the stable release's,
     by the metrics' ``release_label`` (after a ``canary`` step)."""
+    on_blind: Literal["pause", "rollback"] | None = None
+    """This step's answer to blindness; unset: the plan's ``analysis.on_blind``."""
 
 
 class PauseStep(StrictModel):
@@ -207,7 +195,11 @@ Target = Annotated[
     _tag("type", "process"),
 ]
 Metrics = Annotated[
-    Annotated[ScrapeMetrics, Tag("scrape")] | Annotated[PrometheusMetrics, Tag("prometheus")],
+    Annotated[ScrapeMetrics, Tag("scrape")]
+    | Annotated[PrometheusMetrics, Tag("prometheus")]
+    | Annotated[CommandMetrics, Tag("command")]
+    | Annotated[HttpMetrics, Tag("http")]
+    | Annotated[RouterMetrics, Tag("router")],
     _tag("provider", "scrape"),
 ]
 
@@ -229,12 +221,32 @@ class Plan(StrictModel):
     notify: list[WebhookNotify] = Field(default_factory=list)
     steps: Annotated[list[Step], Field(min_length=1)]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _router_metrics_by_default(cls, data: Any) -> Any:
+        """A plan with a router and no ``metrics`` measures where users are: at the router."""
+        if not isinstance(data, dict) or data.get("router") is None or "metrics" in data:
+            return data
+        target = data.get("target")
+        if isinstance(target, dict) and target.get("type", "process") == "process":
+            return {**data, "metrics": {"provider": "router"}}
+        return data
+
     def unresolved_references(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Steps naming flags, backup sources or a router the plan does not declare, with
         their fields."""
         flag_names = {flag.name for flag in self.flags}
         backup_names = {source.name for source in self.backups}
         problems: list[tuple[tuple[str | int, ...], str]] = []
+        if isinstance(self.metrics, RouterMetrics) and (
+            self.router is None or not isinstance(self.target, ProcessTarget)
+        ):
+            problems.append(
+                (
+                    ("metrics", "provider"),
+                    "metrics from the router need a process target and a router (add router:)",
+                )
+            )
         for index, step in enumerate(self.steps):
             if index and self.steps[index - 1].promote is not None:
                 problems.append(

@@ -1,74 +1,18 @@
-"""Pydantic models of the scale-out adapters: a Prometheus server as metric source, nginx as router.
+"""Pydantic model of the scale-out router: ``NginxRouter`` configures nginx (``type: nginx``).
 
-``PrometheusMetrics`` is the alternative to :class:`~rollsafe.config.plan.ScrapeMetrics`
-under a plan's ``metrics`` (``provider: prometheus``); it reads the same metric and
-label conventions, so a plan switches provider by changing ``provider`` and ``url``.
-``NginxRouter`` configures the nginx traffic router (``type: nginx``).
+The metric sources, Prometheus included, are in :mod:`rollsafe.config.metric_sources`.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field
 
+from rollsafe.config.router_metrics import DEFAULT_VARIANT_HEADER, HeaderName
 from rollsafe.config.types import Duration, StrictModel
 
-_METRIC_NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
-_LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
-MetricName = Annotated[str, Field(pattern=_METRIC_NAME, max_length=200)]
-LabelName = Annotated[str, Field(pattern=_LABEL_NAME, max_length=200)]
 Port = Annotated[int, Field(ge=1, le=65535)]
-
-
-class PrometheusMetrics(StrictModel):
-    """Query a Prometheus server (HTTP API, PromQL); arms come from one label.
-
-    Requests, errors and latency buckets come from the series whose labels include
-    every ``selector`` and ``match`` pair; memory from the ``selector`` ones only
-    (it describes processes, not requests). ``selector`` names the service's scrape
-    targets (e.g. ``{job: shop}``), ``match`` narrows requests (``{route: /checkout}``).
-    """
-
-    provider: Literal["prometheus"] = "prometheus"
-    url: Annotated[str, Field(pattern=r"^https?://\S+$")] = "http://127.0.0.1:9090"
-    """Base URL of the Prometheus server (``/api/v1/query`` is appended)."""
-    timeout: Duration = 2.0
-    """Bound on each query (connect, server-side evaluation and read); a look runs three."""
-    headers: dict[str, str] = Field(default_factory=dict)
-    """Extra HTTP headers sent with each query (e.g. ``Authorization`` for a proxy)."""
-    lookback: Duration = 60.0
-    """How far back the first look finds each series' latest sample, and the overlap
-    between looks: at least twice the scrape interval. No sample of the requests
-    metric within it is an error (the service is not being scraped)."""
-    requests_metric: MetricName = "http_requests_total"
-    """Counter of requests; a ``status_label`` of 5xx marks an error."""
-    latency_metric: MetricName = "http_request_duration_seconds"
-    """Histogram of request latency (its ``_bucket`` series)."""
-    memory_metric: MetricName = "process_resident_memory_bytes"
-    status_label: LabelName = "status"
-    arm_label: LabelName = "variant"
-    canary: str = "new"
-    baseline: str = "old"
-    release_label: LabelName = "release"
-    """The label naming the release that served a request (analysis with ``arms: release``)."""
-    selector: dict[LabelName, str] = Field(default_factory=dict)
-    """Every query keeps only series with these labels (e.g. ``{job: shop}``)."""
-    match: dict[LabelName, str] = Field(default_factory=dict)
-    """Requests and latency keep only series with these labels (e.g. ``{route: /checkout}``)."""
-
-    @field_validator("lookback")
-    @classmethod
-    def _at_least_a_second(cls, value: float) -> float:
-        if value < 1:
-            raise ValueError("must be at least 1s")
-        return value
-
-    @model_validator(mode="after")
-    def _two_arms(self) -> PrometheusMetrics:
-        if self.canary == self.baseline:
-            raise ValueError(f"canary and baseline must differ, both are {self.canary!r}")
-        return self
 
 
 class NginxRouter(StrictModel):
@@ -108,3 +52,6 @@ class NginxRouter(StrictModel):
     """How long start, reload and graceful stop may take before they count as failed."""
     command_timeout: Duration = 10.0
     """Bound on ``nginx -t`` and on starting the daemon."""
+    variant_header: HeaderName = DEFAULT_VARIANT_HEADER
+    """The response header naming the flag variant that served a request: nginx records
+    it with each request, for ``metrics.provider: router`` to split arms by flag."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from rollsafe.config import CommandTarget as CommandTargetConfig
-from rollsafe.config import Plan, PrometheusMetrics
+from rollsafe.config import Plan
 from rollsafe.controller.traffic import Traffic
-from rollsafe.metrics import PrometheusSource, ScrapeSource
+from rollsafe.metrics import SourceNeeds
+from rollsafe.metrics import build_source as build_metric_source
 from rollsafe.routers import NginxRouter
 from rollsafe.targets import CommandTarget, ProcessTarget, Target
 from rollsafe.typing import MetricSource
@@ -22,9 +24,20 @@ def build_target(plan: Plan, home: Path, store_address: str | None = None) -> Ta
 
 def build_source(plan: Plan, target: Target) -> MetricSource:
     """A fresh source: counters start from what it first sees, so each use gets its own."""
-    if isinstance(plan.metrics, PrometheusMetrics):
-        return PrometheusSource(plan.metrics)
-    return ScrapeSource(plan.metrics, target.endpoints)
+    return build_metric_source(plan.metrics, _source_needs(plan, target))
+
+
+def _source_needs(plan: Plan, target: Target) -> SourceNeeds:
+    needs = SourceNeeds(target.endpoints, target.current_release)
+    router = build_router(plan, target.home) if isinstance(target, ProcessTarget) else None
+    if router is None or not isinstance(target, ProcessTarget):
+        return needs
+    instances = target.instances
+
+    def releases() -> dict[str, str]:
+        return {f"127.0.0.1:{instance.port}": instance.release for instance in instances()}
+
+    return replace(needs, router_records=router.records_log, releases=releases)
 
 
 def build_router(plan: Plan, home: Path) -> NginxRouter | None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from rollsafe.config.plan import AnalysisStep, Metrics
 from rollsafe.controller.adapters import build_source
+from rollsafe.controller.blindness import BLIND_EVENT, Blindness
 from rollsafe.controller.context import StepContext, StepOutcome
 from rollsafe.errors import MetricsError, RollsafeError
 from rollsafe.judge import Judge, Verdict
@@ -20,14 +21,21 @@ def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
     if spec.arms == "release":
         plan = plan.model_copy(update={"metrics": _release_arms(context)})
     source = build_source(plan, context.target)
+    blindness = Blindness("analysis", config.blind_after, spec.on_blind or config.on_blind)
     started = time.monotonic()
     looks = failed_looks = 0
     try:
         while True:
             t = round(time.monotonic() - started, 3)
-            verdict = _look(context, judge, source, t)
+            verdict, error = _look(context, judge, source, t)
             looks += 1
-            failed_looks += verdict is None
+            if error is not None:
+                failed_looks += 1
+                never_saw = failed_looks == looks and t >= spec.duration
+                if blindness.missed(t, final=never_saw):
+                    return _blind(context, blindness, t, error, looks)
+            else:
+                blindness.saw()
             if verdict is not None and verdict.decided_at is not None:
                 break
             if t >= spec.duration:
@@ -62,19 +70,39 @@ def _release_arms(context: StepContext) -> Metrics:
     )
 
 
-def _look(context: StepContext, judge: Judge, source: MetricSource, t: float) -> Verdict | None:
-    """One scrape of both arms fed to the judge; None when the source failed."""
+def _look(
+    context: StepContext, judge: Judge, source: MetricSource, t: float
+) -> tuple[Verdict | None, str | None]:
+    """One scrape of both arms fed to the judge: its verdict, or why the source failed."""
     try:
         observations = source.observe(t)
     except MetricsError as error:
         # Missing evidence: the judge sees nothing for this look, so it cannot pass on it.
         context.journal("analysis.metrics_error", {"t": t, "error": str(error)})
-        return None
+        return None, str(error)
     verdict = None
     for observation in observations:
         verdict = judge.update(observation)
     context.journal("analysis.observation", {"t": t, "observations": list(observations)})
-    return verdict
+    return verdict, None
+
+
+def _blind(
+    context: StepContext, blindness: Blindness, t: float, error: str, looks: int
+) -> StepOutcome:
+    """The step ends without a verdict: it never had data, or lost it for ``blind_after``."""
+    entry = blindness.entry(t, error)
+    context.journal(BLIND_EVENT, entry)
+    summary: dict[str, Any] = {"looks": looks, "blind": entry}
+    reason = blindness.reason(t, error)
+    if blindness.action == "rollback":
+        return StepOutcome("failed", summary, reason=reason)
+    return StepOutcome(
+        "paused",
+        summary,
+        reason=f"{reason}; resume to analyse again or abort",
+        rerun_on_resume=True,
+    )
 
 
 def _outcome(verdict: Verdict, summary: dict[str, Any], on_inconclusive: str) -> StepOutcome:
@@ -86,4 +114,11 @@ def _outcome(verdict: Verdict, summary: dict[str, Any], on_inconclusive: str) ->
     why = f"analysis inconclusive: {reasons or 'not enough evidence'}"
     if on_inconclusive == "rollback":
         return StepOutcome("failed", summary, reason=why)
-    return StepOutcome("paused", summary, reason=f"{why}; resume to continue or abort")
+    # Not a success: the step stays pending and runs again on resume, so the next step
+    # (a wider flag, promote) waits for evidence instead of following an undecided look.
+    return StepOutcome(
+        "paused",
+        summary,
+        reason=f"{why}; resume to run the analysis again, or abort",
+        rerun_on_resume=True,
+    )

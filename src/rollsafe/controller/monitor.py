@@ -4,6 +4,8 @@ Each interval the monitor scrapes both arms and, when a guard needs it, probes
 instance health; it journals what the guards report. A tripped guard leaves a
 ``rollback`` request in the store (with its reason), which the step running
 sees within a second, and which a controller resuming after a crash finds too.
+Guards that have had no data for ``analysis.blind_after`` leave what
+``analysis.on_blind`` says (pause or rollback) the same way (controller.blindness).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from contextlib import closing
 
 from rollsafe.controller.adapters import build_source
+from rollsafe.controller.blindness import BLIND_EVENT, Blindness
 from rollsafe.controller.context import StepContext
 from rollsafe.errors import MetricsError, RollsafeError
 from rollsafe.guards import GuardEvaluator, GuardEvent
@@ -40,6 +43,8 @@ class GuardMonitor:
         context = self.context
         evaluator = GuardEvaluator(context.plan.guards)
         needs_health = any(guard.metric == "health" for guard in context.plan.guards)
+        config = context.plan.analysis
+        blindness = Blindness("guards", config.blind_after, config.on_blind)
         started = time.monotonic()
         metrics_down = False
         with closing(build_source(context.plan, context.target)) as source:
@@ -50,11 +55,14 @@ class GuardMonitor:
                     if metrics_down:
                         context.journal("guard.metrics_restored", {"t": t})
                     metrics_down = False
+                    blindness.saw()
                 except MetricsError as error:
                     # Guards cannot fire on evidence they do not have; say so once per outage.
                     if not metrics_down:
                         context.journal("guard.metrics_unavailable", {"t": t, "error": str(error)})
                     metrics_down, observations = True, []
+                    if blindness.missed(t):
+                        self._blind(blindness, t, str(error))
                 failing = _failing_instances(context) if needs_health else None
                 for event in evaluator.update(t, observations, failing):
                     context.journal(f"guard.{event.kind}", event.to_dict())
@@ -63,6 +71,22 @@ class GuardMonitor:
                         self._request_rollback(event)
                 if self.tripped is not None:
                     return
+
+    def _blind(self, blindness: Blindness, t: float, error: str) -> None:
+        """Journal the blindness and ask for ``on_blind``, unless a request is pending."""
+        context = self.context
+        context.journal(BLIND_EVENT, blindness.entry(t, error))
+        if context.requested() is not None:
+            return  # a pause, abort or guard's rollback already asked for: keep it
+        try:
+            context.store.request(
+                context.rollout_id,
+                blindness.action,
+                actor="guards:blind",
+                reason=blindness.reason(t, error),
+            )
+        except RollsafeError as refused:  # already final
+            context.journal("guard.request_refused", {"guard": "blind", "error": str(refused)})
 
     def _request_rollback(self, event: GuardEvent) -> None:
         evidence = event.evidence

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rollsafe.backup import restore_backup
+from rollsafe.backup.manifests import backup_file
 from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.controller.adapters import build_source
 from rollsafe.controller.context import BASELINE_EVENT, StepContext
@@ -279,7 +280,7 @@ def _restore(context: StepContext) -> dict[str, Any]:
     for backup, destination, timeout in destinations:
         try:
             outcome = restore_backup(
-                Path(backup.path),
+                backup_file(backup.path, context.home),
                 backup.kind,
                 backup.sha256,
                 destination,

@@ -58,6 +58,7 @@ def _backup(context: StepContext, spec: BackupStep) -> StepOutcome:
             backup_id=f"{context.rollout_id}-{source.name}",
             rollout_id=context.rollout_id,
             actor=context.actor,
+            home=context.home,
         )
         results.append({"source": source.name, "id": record.id, "sha256": record.sha256})
     return StepOutcome("succeeded", {"backups": results})

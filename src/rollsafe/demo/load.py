@@ -96,16 +96,21 @@ class _Balancer:
         self.endpoints = endpoints
         self.turn = 0
 
-    def pick(self) -> str | None:
-        endpoints = self.endpoints()
+    def pick(self, failed: str | None = None) -> str | None:
+        """The next endpoint in turn; for a retry, the one after the endpoint that failed
+        (the shared turn moves with other requests in flight and could land on it again)."""
+        endpoints = [endpoint.rstrip("/") for endpoint in self.endpoints()]
         if not endpoints:
             return None
+        if failed in endpoints:
+            return endpoints[(endpoints.index(failed) + 1) % len(endpoints)]
         self.turn += 1
-        return endpoints[self.turn % len(endpoints)].rstrip("/")
+        return endpoints[self.turn % len(endpoints)]
 
     async def send(self, request: _Request, stats: LoadStats) -> None:
+        endpoint = None
         for attempt in range(2):
-            endpoint = self.pick()
+            endpoint = self.pick(failed=endpoint)
             if endpoint is None:
                 break
             try:

@@ -24,6 +24,7 @@ from typing import Any
 
 import semver
 
+from rollsafe.flags.backtracking import MAX_SUBJECT
 from rollsafe.flags.contexts import Context, Predicate, never, resolve, resolve_raw
 from rollsafe.flags.regexes import UnsupportedRegexError, compile_re2
 from rollsafe.flags.validation import (
@@ -188,7 +189,8 @@ def _value_predicate(operator: str, name: str, value: str, fold: bool) -> Predic
 
     def matches(context: Context) -> bool:
         text = resolve(context, name)
-        return text is not None and search(text) is not None
+        # Bounded: even the patterns `compile_re2` accepts can be cubic (.*a.*b.*c).
+        return text is not None and len(text) <= MAX_SUBJECT and search(text) is not None
 
     return matches
 

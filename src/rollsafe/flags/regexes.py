@@ -12,15 +12,17 @@
 What RE2 refuses (backreferences, lookaround, atomic groups, possessive
 quantifiers, ``(?U)``) and what this translation does not cover (``\\p{...}``
 classes, negated POSIX classes) raise `UnsupportedRegexError`; such a constraint never
-matches. Known differences: ``\\D \\W \\S`` inside a bracket class use `re`'s
-Unicode meaning, and `re` backtracks, so a pathological pattern can be slow
-where RE2 is linear-time.
+matches. So do patterns whose backtracking can explode on a crafted value
+(``^(a+)+$``): RE2 is linear-time, `re` is not (see `rollsafe.flags.backtracking`).
+Known difference: ``\\D \\W \\S`` inside a bracket class use `re`'s Unicode meaning.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
+from rollsafe.flags import backtracking
 
 WORD = "0-9A-Za-z_"
 _PERL = {"d": "0-9", "s": "\\t\\n\\f\\r ", "w": WORD}
@@ -54,10 +56,21 @@ class UnsupportedRegexError(ValueError):
 
 def compile_re2(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
     """Compile an RE2 pattern for `re.search`; raises `UnsupportedRegexError`."""
+    translated = translate(pattern)
+    flags = re.IGNORECASE if ignore_case else 0
     try:
-        return re.compile(translate(pattern), re.IGNORECASE if ignore_case else 0)
+        compiled = re.compile(translated, flags)
     except re.error as error:
         raise UnsupportedRegexError(f"invalid regular expression {pattern!r}: {error}") from None
+    try:
+        backtracking.check(translated, flags)
+    except backtracking.CatastrophicRegexError as error:
+        raise UnsupportedRegexError(
+            f"regular expression {pattern!r} can take exponential time on a crafted value"
+            f" ({error}); rewrite it so that a text can be matched in one way only,"
+            " e.g. ^(a+)+$ as ^a+$"
+        ) from None
+    return compiled
 
 
 @dataclass

@@ -59,7 +59,8 @@ from typing import Any
 
 import httpx
 
-from rollsafe.config.sources import PrometheusMetrics
+from rollsafe.config.metric_sources import PrometheusMetrics
+from rollsafe.config.promql import escape_string
 from rollsafe.errors import MetricsError
 from rollsafe.metrics.totals import ArmTotals
 from rollsafe.typing import Arm, Observation
@@ -157,44 +158,9 @@ class PrometheusSource:
         self.close()
 
     def _query(self, promql: str, result_type: str) -> list[Any]:
-        """The ``result`` list of one instant query, or MetricsError saying what went wrong."""
-        params = {"query": promql, "timeout": f"{math.ceil(self.config.timeout * 1000)}ms"}
-        try:
-            response = self._client.get(
-                self._url, params=params, headers=self.config.headers, timeout=self.config.timeout
-            )
-        except httpx.HTTPError as error:
-            reason = f"{type(error).__name__}: {error}".rstrip(": ")
-            raise MetricsError(f"cannot query Prometheus at {self._url}: {reason}") from error
-        except httpx.InvalidURL as error:
-            raise MetricsError(f"invalid Prometheus URL {self._url!r}: {error}") from error
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and body.get("status") == "error":
-            raise MetricsError(
-                f"Prometheus refused {promql}: {body.get('errorType', 'error')}: "
-                f"{body.get('error', 'no reason given')}"
-            )
-        if not response.is_success:
-            raise MetricsError(f"HTTP {response.status_code} from {self._url} for {promql}")
-        data = body.get("data") if isinstance(body, dict) else None
-        if (
-            not isinstance(body, dict)
-            or body.get("status") != "success"
-            or not isinstance(data, dict)
-            or data.get("resultType") != result_type
-            or not isinstance(data.get("result"), list)
-        ):
-            raise MetricsError(
-                f"{self._url} did not answer {promql} as the Prometheus API does "
-                f"(a {result_type} result)"
-            )
-        for warning in body.get("warnings") or []:
-            log.warning("Prometheus warns about %s: %s", promql, warning)
-        result: list[Any] = data["result"]
-        return result
+        return query(
+            self._client, self._url, promql, result_type, self.config.timeout, self.config.headers
+        )
 
     def _accumulate(self, result: list[_Samples], kind: str) -> None:
         config = self.config
@@ -244,6 +210,51 @@ class PrometheusSource:
         return self._totals[arm].observation(t, arm, memory)
 
 
+def query(
+    client: httpx.Client,
+    url: str,
+    promql: str,
+    result_type: str,
+    timeout: float,
+    headers: Mapping[str, str],
+) -> list[Any]:
+    """The ``result`` list of one instant query, or MetricsError saying what went wrong."""
+    params = {"query": promql, "timeout": f"{math.ceil(timeout * 1000)}ms"}
+    try:
+        response = client.get(url, params=params, headers=headers, timeout=timeout)
+    except httpx.HTTPError as error:
+        reason = f"{type(error).__name__}: {error}".rstrip(": ")
+        raise MetricsError(f"cannot query Prometheus at {url}: {reason}") from error
+    except httpx.InvalidURL as error:
+        raise MetricsError(f"invalid Prometheus URL {url!r}: {error}") from error
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("status") == "error":
+        raise MetricsError(
+            f"Prometheus refused {promql}: {body.get('errorType', 'error')}: "
+            f"{body.get('error', 'no reason given')}"
+        )
+    if not response.is_success:
+        raise MetricsError(f"HTTP {response.status_code} from {url} for {promql}")
+    data = body.get("data") if isinstance(body, dict) else None
+    if (
+        not isinstance(body, dict)
+        or body.get("status") != "success"
+        or not isinstance(data, dict)
+        or data.get("resultType") != result_type
+        or not isinstance(data.get("result"), list)
+    ):
+        raise MetricsError(
+            f"{url} did not answer {promql} as the Prometheus API does (a {result_type} result)"
+        )
+    for warning in body.get("warnings") or []:
+        log.warning("Prometheus warns about %s: %s", promql, warning)
+    result: list[Any] = data["result"]
+    return result
+
+
 def selector(labels: Mapping[str, str], names: list[str], *extra: str) -> str:
     """``name{label="value",...}`` (``{__name__=~"a|b",...}`` for several names)."""
     matchers = [f"{key}={promql_string(value)}" for key, value in sorted(labels.items())]
@@ -256,8 +267,7 @@ def selector(labels: Mapping[str, str], names: list[str], *extra: str) -> str:
 
 def promql_string(value: str) -> str:
     """A PromQL double-quoted string literal holding exactly ``value``."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+    return f'"{escape_string(value)}"'
 
 
 def promql_regex(values: Iterable[str]) -> str:

@@ -23,7 +23,7 @@ _SHOWN_IN_TIMELINE = {
     "analysis.verdict", "rollback.started", "rollback.level_started", "rollback.level_ended",
     "rollback.maintenance", "backup.created", "backup.restored", "rollback.finished",
     "rollout.rollback_requested", "rollout.abort_requested", "rollout.rolled_back",
-    "rollout.aborted", "rollout.failed", "rollout.promoted", "rollout.paused",
+    "rollout.aborted", "rollout.failed", "rollout.promoted", "rollout.paused", "metrics.blind",
 }  # fmt: skip
 
 
@@ -64,6 +64,7 @@ def build_incident(entries: Sequence[JournalEntry]) -> dict[str, Any]:
         "flags_changed": _flags_changed(entries),
         "releases": _releases(entries),
         "data": _data(entries),
+        "blindness": _blindness(entries),
         "timeline": [_timeline_row(e, start) for e in entries if e.kind in _SHOWN_IN_TIMELINE],
     }
     report["summary"] = _summary(report)
@@ -129,6 +130,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     if not data["restored"]:
         lines.append("- No data was restored.")
+    lines += _render_blindness(report["blindness"])
     lines += ["", "## Timeline", "", "| +s | time | event | detail |", "|---|---|---|---|"]
     lines += [
         f"| {row['offset']} | {row['at']} | {row['event']} | {row['detail']} |"
@@ -181,6 +183,8 @@ def write_incident(directory: Path, entries: Sequence[JournalEntry]) -> Path:
 
 def _trigger(entries: Sequence[JournalEntry]) -> dict[str, Any] | None:
     for entry in entries:
+        if entry.kind == "metrics.blind" and entry.data.get("action") == "rollback":
+            return _blind_trigger(entry)
         if entry.kind == "guard.tripped":
             data = dict(entry.data)
             return {
@@ -355,6 +359,8 @@ def _timeline_row(entry: JournalEntry, start: float) -> dict[str, Any]:
         )
     elif entry.kind == "flag.changed":
         detail = f"{data.get('name')} v{data.get('version')} by {entry.actor}"
+    elif entry.kind == "metrics.blind":
+        detail = f"{data.get('watcher')} blind {data.get('blind_for')} s: {data.get('error')}"
     elif entry.kind == "analysis.verdict":
         detail = f"{data['verdict']['verdict']} after {data.get('elapsed')} s"
     elif data.get("reason"):
@@ -364,6 +370,49 @@ def _timeline_row(entry: JournalEntry, start: float) -> dict[str, Any]:
         "at": _iso(entry.ts),
         "event": entry.kind,
         "detail": detail.replace("|", "/"),
+    }
+
+
+def _blindness(entries: Sequence[JournalEntry]) -> dict[str, Any]:
+    """When the guards or an analysis had no data: every failed look and each blind alarm."""
+    failed = [
+        e for e in entries if e.kind in ("guard.metrics_unavailable", "analysis.metrics_error")
+    ]
+    return {
+        "failed_looks": sum(e.kind == "analysis.metrics_error" for e in failed),
+        "guard_outages": sum(e.kind == "guard.metrics_unavailable" for e in failed),
+        "first_error": failed[0].data.get("error") if failed else None,
+        "alarms": [{"at": _iso(e.ts), **e.data} for e in entries if e.kind == "metrics.blind"],
+    }
+
+
+def _render_blindness(blindness: dict[str, Any]) -> list[str]:
+    """The "Blindness" section: said plainly, because decisions made blind are not evidence."""
+    lines = ["", "## Blindness", ""]
+    if not blindness["failed_looks"] and not blindness["guard_outages"]:
+        return [*lines, "- Guards and analyses had metrics throughout."]
+    lines.append(
+        f"- {blindness['failed_looks']} analysis look(s) failed and the guards lost their "
+        f"metrics {blindness['guard_outages']} time(s); first error: "
+        f"{_plain(blindness['first_error'])}"
+    )
+    lines += [
+        f"- {alarm['at']}: {alarm['watcher']} blind for {alarm['blind_for']} s "
+        f"({_plain(alarm['error'])}); on_blind: {alarm['action']}"
+        for alarm in blindness["alarms"]
+    ]
+    return lines
+
+
+def _blind_trigger(entry: JournalEntry) -> dict[str, Any]:
+    return {
+        "source": str(entry.data.get("watcher", "guards")),
+        "name": "on_blind",
+        "severity": "major",
+        "at": entry.ts,
+        "description": f"no metrics for {entry.data.get('blind_for')} s "
+        f"({entry.data.get('error')}), and the plan says on_blind: rollback",
+        "evidence": dict(entry.data),
     }
 
 

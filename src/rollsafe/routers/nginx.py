@@ -3,7 +3,8 @@
 Everything lives in the router's ``home`` directory, never in ``/etc``:
 ``nginx.conf`` (the configuration in force), ``state.json`` (the split in force,
 the one before it, the port), ``nginx.pid``, ``error.log``, ``access.log`` (with
-the upstream that served each request) and ``temp/``.
+the upstream that served each request), ``requests.log`` (a JSON record of each
+request for router metrics, see :mod:`rollsafe.routers.records`) and ``temp/``.
 
 Changing the split (:meth:`NginxRouter.set_weights`) is: render the new
 configuration, check it with ``nginx -t`` (refused → RouterError, nothing
@@ -50,6 +51,7 @@ import httpx
 from rollsafe.config.sources import NginxRouter as NginxRouterConfig
 from rollsafe.routers.base import RouterError, Split
 from rollsafe.routers.processes import accepting, children, is_nginx, wait_gone
+from rollsafe.routers.records import record_directives
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ class NginxRouter:
         self.pid_file = self.home / "nginx.pid"
         self.error_log = self.home / "error.log"
         self.access_log = self.home / "access.log"
+        self.records_log = self.home / "requests.log"
         self.state_file = self.home / "state.json"
 
     # -- what is in force -----------------------------------------------------------------
@@ -236,6 +239,7 @@ http {{
     log_format rollsafe '$remote_addr [$time_iso8601] "$request" $status '
                         '$body_bytes_sent $request_time upstream=$upstream_addr';
     access_log "{self.access_log}" rollsafe;
+{record_directives(self.records_log, config.variant_header)}
     client_body_temp_path "{temp / "body"}";
     proxy_temp_path "{temp / "proxy"}";
     fastcgi_temp_path "{temp / "fastcgi"}";

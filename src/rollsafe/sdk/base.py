@@ -1,9 +1,10 @@
 """What the sync and asyncio clients share: options, the current engine, evaluation, listeners.
 
 Evaluation reads one attribute (the current immutable `Engine`) and never does
-I/O; background work replaces that attribute. Nothing here raises into the
-host application at evaluation time: a broken flag or context gives the
-caller's default and a (rate-limited) warning.
+I/O; background work replaces that attribute. Each answer is noted for the SDK
+middleware's per-variant metrics (`rollsafe.sdk.variants`). Nothing here raises
+into the host application at evaluation time: a broken flag or context gives
+the caller's default and a (rate-limited) warning.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import httpx
 from rollsafe import __version__
 from rollsafe.errors import FlagError
 from rollsafe.flags import Engine
+from rollsafe.sdk import variants
 from rollsafe.sdk.backoff import Backoff
 from rollsafe.sdk.protocol import CONNECTED, UPDATED, changed_names
 from rollsafe.sdk.sse import ServerEvent
@@ -172,22 +174,24 @@ class ClientBase:
             self._after_fork_use()
         engine = self._engine
         try:
-            if name not in engine:
-                return default
-            return engine.is_enabled(name, context)
+            enabled = engine.is_enabled(name, context) if name in engine else default
         except Exception as error:  # never raise into the host application
             self._evaluation_failed(name, error)
-            return default
+            enabled = default
+        variants.note(name, variants.ON if enabled else variants.OFF)
+        return enabled
 
     def get_variant(self, name: str, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The variant of flag ``name`` (Unleash's shape); the disabled variant when unknown."""
         if self._forked:
             self._after_fork_use()
         try:
-            return self._engine.get_variant(name, context)
+            variant = self._engine.get_variant(name, context)
         except Exception as error:  # never raise into the host application
             self._evaluation_failed(name, error)
-            return {"name": "disabled", "enabled": False, "feature_enabled": False}
+            variant = {"name": "disabled", "enabled": False, "feature_enabled": False}
+        variants.note(name, str(variant.get("name", "disabled")))
+        return variant
 
     def __contains__(self, name: object) -> bool:
         return name in self._engine

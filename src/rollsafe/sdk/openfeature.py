@@ -25,6 +25,7 @@ from openfeature.exception import ErrorCode
 from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType, Reason
 from openfeature.provider import AbstractProvider, Metadata
 
+from rollsafe.sdk import variants
 from rollsafe.sdk.base import ClientBase, FlagsChanged
 from rollsafe.sdk.client import FlagClient
 
@@ -105,6 +106,7 @@ class RollsafeProvider(AbstractProvider):
             value = engine.is_enabled(flag_key, unleash_context(evaluation_context))
         except Exception as error:
             return _error(default_value, ErrorCode.GENERAL, str(error))
+        variants.note(flag_key, variants.ON if value else variants.OFF)
         return FlagResolutionDetails(
             value=value,
             reason=Reason.TARGETING_MATCH if value else Reason.DISABLED,
@@ -158,6 +160,7 @@ class RollsafeProvider(AbstractProvider):
         except Exception as error:
             return _error(default_value, ErrorCode.GENERAL, str(error))
         name = variant.get("name")
+        variants.note(flag_key, str(name))
         if not variant.get("enabled"):
             reason = Reason.DEFAULT if variant.get("feature_enabled") else Reason.DISABLED
             return FlagResolutionDetails(value=default_value, reason=reason, variant=name)

@@ -21,23 +21,34 @@ from rollsafe.server.models import (
     ErrorBody,
     FlagList,
     FlagOut,
+    FlagResult,
     FlagWrite,
-    KillResult,
     Status,
     TokenCreated,
     TokenIn,
     TokenOut,
 )
 from rollsafe.server.service import AdminCaller, ServiceDep
+from rollsafe.store.flagwrites import put_flag_if_changed
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing, unknown or revoked token"},
     403: {"model": ErrorBody, "description": "The token lacks the scope or environment"},
-    422: {"model": ErrorBody, "description": "Invalid request; problems name the fields"},
+    503: {"model": ErrorBody, "description": "The state store is unavailable; retry later"},
 }
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
+"""What every ``/api`` route may answer; each route adds its own (the OpenAPI lists only those)."""
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such environment, flag or token"}
+}
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "Stale expected_version; nothing was changed"}
+}
+INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorBody, "description": "Invalid request; problems name the fields"}
+}
+WITH_BODY: dict[int | str, dict[str, Any]] = {
+    **INVALID,
+    413: {"model": ErrorBody, "description": "The body is larger than 1 MiB"},
 }
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERRORS)
@@ -71,7 +82,7 @@ def check_definition(name: str, definition: dict[str, Any]) -> dict[str, Any]:
     return definition
 
 
-@router.get("/flags", response_model=FlagList)
+@router.get("/flags", response_model=FlagList, responses=NOT_FOUND)
 def list_flags(caller: AdminCaller, service: ServiceDep, environment: Environment = None) -> Any:
     env = _existing(service, caller.environment(environment))
     records = service.store.list_flags(env)
@@ -94,8 +105,8 @@ def get_flag(
 
 @router.put(
     "/flags/{name}",
-    response_model=FlagOut,
-    responses={**NOT_FOUND, **CONFLICT, 201: {"model": FlagOut}},
+    response_model=FlagResult,
+    responses={**NOT_FOUND, **CONFLICT, **WITH_BODY, 201: {"model": FlagResult}},
 )
 def put_flag(
     name: str,
@@ -105,23 +116,29 @@ def put_flag(
     response: Response,
     environment: Environment = None,
 ) -> Any:
-    """Create (``expected_version`` 0) or replace a flag; a stale version gets 409."""
+    """Create (``expected_version`` 0) or replace a flag; a stale version gets 409.
+
+    The same definition as the version expected writes nothing: 200 with
+    ``changed`` false, no new version, no journal entry, nothing streamed.
+    """
     env = _existing(service, caller.environment(environment))
     definition = check_definition(name, body.definition)
-    record = service.store.put_flag(
+    record, changed = put_flag_if_changed(
+        service.store,
         name,
         definition,
         actor=caller.actor,
         expected_version=body.expected_version,
         environment=env,
     )
-    service.feed.poll_now()
+    if changed:
+        service.feed.poll_now()
     response.status_code = 201 if body.expected_version == 0 else 200
     response.headers["ETag"] = f'"{record.version}"'
-    return FlagOut.of(record, env)
+    return FlagResult(**FlagOut.of(record, env).model_dump(), changed=changed)
 
 
-@router.delete("/flags/{name}", status_code=204, responses={**NOT_FOUND, **CONFLICT})
+@router.delete("/flags/{name}", status_code=204, responses={**NOT_FOUND, **CONFLICT, **INVALID})
 def delete_flag(
     name: str,
     caller: AdminCaller,
@@ -137,7 +154,14 @@ def delete_flag(
     return Response(status_code=204)
 
 
-@router.post("/flags/{name}/kill", response_model=KillResult, responses=NOT_FOUND)
+@router.post(
+    "/flags/{name}/kill",
+    response_model=FlagResult,
+    responses={
+        **NOT_FOUND,
+        409: {"model": ErrorBody, "description": "The flag kept changing; kill it again"},
+    },
+)
 def kill_flag(
     name: str, caller: AdminCaller, service: ServiceDep, environment: Environment = None
 ) -> Any:
@@ -150,7 +174,7 @@ def kill_flag(
     for _ in range(KILL_ATTEMPTS):
         record = service.store.get_flag(name, env)
         if record.definition.get("enabled") is False:
-            return KillResult(**FlagOut.of(record, env).model_dump(), changed=False)
+            return FlagResult(**FlagOut.of(record, env).model_dump(), changed=False)
         try:
             record = service.store.put_flag(
                 name,
@@ -162,7 +186,7 @@ def kill_flag(
         except ConflictError:
             continue
         service.feed.poll_now()
-        return KillResult(**FlagOut.of(record, env).model_dump(), changed=True)
+        return FlagResult(**FlagOut.of(record, env).model_dump(), changed=True)
     raise ApiError(409, "conflict", f"flag {name!r} kept changing; try the kill again")
 
 
@@ -172,7 +196,12 @@ def list_environments(caller: AdminCaller, service: ServiceDep) -> Any:
     return [EnvironmentOut.of(e) for e in service.store.list_environments()]
 
 
-@router.post("/environments", response_model=EnvironmentOut, status_code=201, responses=CONFLICT)
+@router.post(
+    "/environments",
+    response_model=EnvironmentOut,
+    status_code=201,
+    responses={**CONFLICT, **WITH_BODY},
+)
 def create_environment(body: EnvironmentIn, caller: AdminCaller, service: ServiceDep) -> Any:
     if caller.token.environment != "*":
         raise ApiError(403, "forbidden", "only a token for all environments may create one")
@@ -181,11 +210,19 @@ def create_environment(body: EnvironmentIn, caller: AdminCaller, service: Servic
 
 @router.get("/tokens", response_model=list[TokenOut])
 def list_tokens(caller: AdminCaller, service: ServiceDep) -> Any:
-    del caller
-    return [TokenOut.of(t) for t in service.store.list_tokens()]
+    """Every token, or, for a token bound to one environment, the tokens bound to it.
+
+    A bound admin cannot create or revoke tokens; neither should it learn which other
+    environments exist and who holds their tokens.
+    """
+    bound = caller.token.environment
+    records = service.store.list_tokens()
+    return [TokenOut.of(t) for t in records if bound in ("*", t.environment)]
 
 
-@router.post("/tokens", response_model=TokenCreated, status_code=201, responses=NOT_FOUND)
+@router.post(
+    "/tokens", response_model=TokenCreated, status_code=201, responses={**NOT_FOUND, **WITH_BODY}
+)
 def create_token(body: TokenIn, caller: AdminCaller, service: ServiceDep) -> Any:
     """A new token; its secret is in this response only."""
     if caller.token.environment != "*":

@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import functools
 import gc
+import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from starlette.types import Receive, Scope, Send
 
 from rollsafe import __version__
+from rollsafe.errors import RollsafeError
 from rollsafe.sdk.protocol import STREAM_PATH
-from rollsafe.server import admin, client, errors
-from rollsafe.server.auth import Authenticator
+from rollsafe.server import admin, client, errors, openapi
+from rollsafe.server.auth import Authenticator, scope_needed
+from rollsafe.server.descriptors import AcceptErrors, open_file_limit, stream_limit
+from rollsafe.server.errors import ApiError, store_unavailable
 from rollsafe.server.feed import ChangeFeed
 from rollsafe.server.service import Service
 from rollsafe.server.settings import ServerSettings
 from rollsafe.store.opening import open_store_url
 from rollsafe.store.protocol import Store
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 Feature flags with Unleash-compatible definitions, streamed to SDKs.
@@ -41,18 +49,31 @@ directory means its ``rollsafe.db``), or a factory opening a `Store`."""
 
 
 class FlagServiceApp(FastAPI):
-    """FastAPI, except that SSE streams bypass the middleware stack (see `serve_stream`)."""
+    """FastAPI, checking tokens first and serving SSE streams outside the middleware stack.
+
+    The token is checked before routing, so a request without a valid one gets 401
+    (or 403) whatever its body: FastAPI would read and parse the body first. Streams
+    bypass the middleware stack (see `client.serve_stream`).
+    """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["path"] == STREAM_PATH
-            and scope["method"] == "GET"
-            and isinstance(getattr(self.state, "service", None), Service)
-        ):
-            await client.serve_stream(self.state.service, scope, receive, send)
+        service = getattr(self.state, "service", None)
+        needed = scope_needed(scope["path"]) if scope["type"] == "http" else None
+        if needed is None or not isinstance(service, Service):
+            await super().__call__(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        try:
+            caller = service.auth.caller(Request(scope), needed)
+        except ApiError as error:
+            await error.response()(scope, receive, send)
+            return
+        except RollsafeError as error:
+            await store_unavailable(error)(scope, receive, send)
+            return
+        if scope["path"] == STREAM_PATH and scope["method"] == "GET":
+            await client.serve_stream(service, caller, scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 def create_app(store: StoreSource, settings: ServerSettings | None = None) -> FastAPI:
@@ -63,13 +84,14 @@ def create_app(store: StoreSource, settings: ServerSettings | None = None) -> Fa
     a LISTEN connection, so several replicas over one database stream each other's
     changes at once.
     """
-    settings = settings or ServerSettings()
+    requested = settings or ServerSettings()
     open_store: Callable[[], Store] = (
         store if callable(store) else functools.partial(open_store_url, store)
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings = _afford(requested)
         with contextlib.ExitStack() as opened:
             # Three connections: writes may wait on another process's lock, and neither
             # token checks (event loop) nor the change feed (its thread) should wait with
@@ -84,6 +106,11 @@ def create_app(store: StoreSource, settings: ServerSettings | None = None) -> Fa
             service = Service(writer, reader, feed, auth, settings)
             feed.start()
             app.state.service = service
+            loop = asyncio.get_running_loop()
+            previous_handler = loop.get_exception_handler()
+            loop.set_exception_handler(
+                AcceptErrors(previous_handler, lambda: f"{feed.stream_count} streams open")
+            )
             # What exists now lives as long as the server: keep it out of the collector's
             # full passes, which otherwise stall every stream for tens of milliseconds.
             gc.collect()
@@ -91,6 +118,7 @@ def create_app(store: StoreSource, settings: ServerSettings | None = None) -> Fa
             try:
                 yield
             finally:
+                loop.set_exception_handler(previous_handler)
                 await feed.stop()
 
     app = FlagServiceApp(
@@ -101,6 +129,7 @@ def create_app(store: StoreSource, settings: ServerSettings | None = None) -> Fa
         max_body_size=MAX_BODY,
     )
     errors.install(app)
+    openapi.install(app)
     app.include_router(admin.router)
     app.include_router(client.router)
 
@@ -115,6 +144,20 @@ def create_app(store: StoreSource, settings: ServerSettings | None = None) -> Fa
         }
 
     return app
+
+
+def _afford(settings: ServerSettings) -> ServerSettings:
+    """``settings`` with no more streams than the open-file limit affords (see `descriptors`)."""
+    open_files = open_file_limit()
+    limit = stream_limit(settings.max_streams, open_files)
+    if limit == settings.max_streams:
+        return settings
+    log.warning(
+        "the open-file limit (ulimit -n %s) affords %d streams: serving at most %d, not %d;"
+        " raise the limit for more",
+        open_files, limit, limit, settings.max_streams,
+    )  # fmt: skip
+    return dataclasses.replace(settings, max_streams=limit)
 
 
 def close_streams(app: Any) -> None:

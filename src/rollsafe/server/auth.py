@@ -2,7 +2,9 @@
 
 ``Authorization: Bearer <token>`` (or the bare token, as Unleash SDKs send it).
 Missing or unknown tokens get 401, a token without the needed scope or
-environment 403, each with a JSON message saying which.
+environment 403, each with a JSON message saying which. The app checks the token
+for the scope of the path (`scope_needed`) before it reads a request's body, so a
+caller without a valid token learns nothing about the body (no 413 or 422).
 """
 
 from __future__ import annotations
@@ -21,6 +23,17 @@ from rollsafe.store.protocol import Store
 from rollsafe.store.records import DEFAULT_ENVIRONMENT, TokenRecord, TokenScope
 
 _CACHE_SIZE = 1024
+
+SCOPE_OF_PREFIX = (("/api/admin/", TokenScope.ADMIN), ("/api/client/", TokenScope.CLIENT))
+"""The scope every route under each prefix needs, checked before anything else is read."""
+
+
+def scope_needed(path: str) -> TokenScope | None:
+    """The token scope a request to ``path`` needs, or None for public paths."""
+    for prefix, scope in SCOPE_OF_PREFIX:
+        if path.startswith(prefix):
+            return scope
+    return None
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,11 @@ from starlette.types import Receive, Scope, Send
 from rollsafe.errors import RollsafeError
 from rollsafe.server.admin import ERRORS, NOT_FOUND
 from rollsafe.server.auth import Caller
-from rollsafe.server.errors import ApiError, error_response
+from rollsafe.server.errors import ApiError, store_unavailable
 from rollsafe.server.feed import StreamLimitError
 from rollsafe.server.models import ErrorBody
 from rollsafe.server.service import ClientCaller, Service, ServiceDep
-from rollsafe.server.streams import EventStream
-from rollsafe.store.records import TokenScope
+from rollsafe.server.streams import EventStream, too_many_streams
 
 router = APIRouter(prefix="/api/client", tags=["client"], responses=ERRORS)
 
@@ -64,7 +63,10 @@ async def features(
     name="stream",
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
-        503: {"model": ErrorBody, "description": "Too many open streams; retry later"},
+        503: {
+            "model": ErrorBody,
+            "description": "Too many open streams (Retry-After), or the store is unavailable",
+        },
         **NOT_FOUND,
     },
 )
@@ -81,30 +83,33 @@ async def stream(
 def open_stream(
     service: Service, caller: Caller, environment: str | None, last_event_id: str | None
 ) -> EventStream:
+    """The stream's response, after the checks that can refuse it (404, 503).
+
+    It takes a stream slot only when it runs (see `rollsafe.server.streams`).
+    """
     env = caller.environment(environment)
     _check_environment(service, env)
     try:
-        subscriber, first = service.feed.subscribe(env, last_event_id, caller.token)
+        service.feed.check_capacity()
     except StreamLimitError as error:
-        raise ApiError(503, "too_many_streams", str(error), headers={"Retry-After": "5"}) from None
+        raise too_many_streams(error) from None
     return EventStream(
-        service.feed,
-        subscriber,
-        first,
-        heartbeat=service.settings.heartbeat,
+        service.feed, env, last_event_id, caller.token, heartbeat=service.settings.heartbeat
     )
 
 
-async def serve_stream(service: Service, scope: Scope, receive: Receive, send: Send) -> None:
+async def serve_stream(
+    service: Service, caller: Caller, scope: Scope, receive: Receive, send: Send
+) -> None:
     """The stream endpoint as a bare ASGI app, outside the middleware stack.
 
     Every message to every open stream would otherwise cross five middleware
     wrappers; with a thousand streams per change that is most of the fan-out
-    time. Same checks and errors as the documented route (`stream`).
+    time. Same checks and errors as the documented route (`stream`); the app has
+    checked the token's scope (``caller``).
     """
     request = Request(scope)
     try:
-        caller = service.auth.caller(request, TokenScope.CLIENT)
         response: Response = open_stream(
             service,
             caller,
@@ -112,11 +117,9 @@ async def serve_stream(service: Service, scope: Scope, receive: Receive, send: S
             request.headers.get("last-event-id"),
         )
     except ApiError as error:
-        response = error_response(
-            error.status, error.code, error.message, error.problems, error.headers
-        )
+        response = error.response()
     except RollsafeError as error:
-        response = error_response(503, "store_unavailable", str(error))
+        response = store_unavailable(error)
     await response(scope, receive, send)
 
 

@@ -37,6 +37,9 @@ class ApiError(Exception):
         self.problems = list(problems)
         self.headers = headers
 
+    def response(self) -> JSONResponse:
+        return error_response(self.status, self.code, self.message, self.problems, self.headers)
+
 
 def error_response(
     status: int,
@@ -49,6 +52,10 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def store_unavailable(error: RollsafeError) -> JSONResponse:
+    return error_response(503, "store_unavailable", str(error))
+
+
 def _field(location: Sequence[Any]) -> str:
     return ".".join(str(part) for part in location)
 
@@ -57,9 +64,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> JSONResponse:
         del request
-        return error_response(
-            error.status, error.code, error.message, error.problems, error.headers
-        )
+        return error.response()
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -71,7 +76,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
         del request
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        if error.status_code == 400:  # FastAPI: a body json.loads refused but not as JSON
+            problem = {"field": "body", "message": "not UTF-8 JSON"}
+            return error_response(422, "invalid_request", "body: not UTF-8 JSON", [problem])
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            error.status_code, "http_error"
+        )
         return error_response(error.status_code, code, str(error.detail), headers=error.headers)
 
     @app.exception_handler(RollsafeError)
@@ -84,5 +94,5 @@ def install(app: FastAPI) -> None:
         if isinstance(error, FlagError | PlanError):
             return error_response(422, "invalid_flag", str(error))
         if isinstance(error, StoreError):
-            return error_response(503, "store_unavailable", str(error))
+            return store_unavailable(error)
         return error_response(500, "internal_error", str(error))

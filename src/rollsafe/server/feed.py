@@ -260,18 +260,29 @@ class ChangeFeed:
 
         The first message is the whole state (``unleash-connected`` with a hydration
         event), or, when ``last_event_id`` is a revision this feed can resume from,
-        only the changes after it. The stream is closed when ``token`` is revoked.
+        only the changes after it; any other id (garbage, a revision from the future)
+        counts as absent. The stream is closed when ``token`` is revoked.
+
+        Call it only where `unsubscribe` is sure to follow (the stream's own
+        ``try``/``finally``): the stream holds one of ``max_streams`` slots until then.
         """
-        if self._count >= self._settings.max_streams:
-            raise StreamLimitError(self._settings.max_streams)
-        subscriber = Subscriber(environment, self._settings.queue_limit, token)
-        self._subscribers[environment].add(subscriber)
-        self._count += 1
+        self.check_capacity()
         state = self.state(environment)
         resume = _revision(last_event_id)
         if resume is not None and resume <= self.revision:
-            return subscriber, encode(CONNECTED, state.changes_after(resume), self.revision)
-        return subscriber, state.connected(self.revision)
+            first = encode(CONNECTED, state.changes_after(resume), self.revision)
+        else:
+            first = state.connected(self.revision)
+        # Registered last: nothing after this line can fail and leave the slot taken.
+        subscriber = Subscriber(environment, self._settings.queue_limit, token)
+        self._subscribers[environment].add(subscriber)
+        self._count += 1
+        return subscriber, first
+
+    def check_capacity(self) -> None:
+        """Raise `StreamLimitError` if another stream would exceed ``max_streams``."""
+        if self._count >= self._settings.max_streams:
+            raise StreamLimitError(self._settings.max_streams)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         subscribers = self._subscribers.get(subscriber.environment)
@@ -318,8 +329,19 @@ class StreamLimitError(RollsafeError):
         super().__init__(f"this server already serves {limit} streams; retry later")
 
 
+_MAX_REVISION_DIGITS = 18
+"""Revisions are SQLite/PostgreSQL integers (< 2**63): longer ids cannot be one of ours."""
+
+
 def _revision(text: str | None) -> int | None:
+    """The revision a ``Last-Event-ID`` names, or None for anything this server never sent.
+
+    ASCII digits only: headers arrive decoded as Latin-1, and ``str.isdigit`` accepts
+    characters such as ``"\\xb2"`` (a superscript two) that `int` then refuses.
+    """
     if text is None:
         return None
     text = text.strip()
-    return int(text) if text.isdigit() else None
+    if not (0 < len(text) <= _MAX_REVISION_DIGITS and text.isascii() and text.isdigit()):
+        return None
+    return int(text)

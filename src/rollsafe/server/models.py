@@ -66,8 +66,11 @@ class FlagList(BaseModel):
     flags: list[FlagOut]
 
 
-class KillResult(FlagOut):
-    changed: bool = Field(description="False when the flag was already off.")
+class FlagResult(FlagOut):
+    changed: bool = Field(
+        description="False when nothing was written: the flag already had this definition"
+        " (a kill: was already off)."
+    )
 
 
 class EnvironmentIn(BaseModel):

@@ -12,6 +12,7 @@ import uvicorn
 
 from rollsafe.errors import RollsafeError
 from rollsafe.server.app import StoreSource, close_streams, create_app
+from rollsafe.server.descriptors import listening_socket
 from rollsafe.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -54,9 +55,15 @@ def serve(
 
     False if the server could not start (port taken).
     """
-    app = create_app(store, settings)
-    server = _Uvicorn(_config(app, host=host, port=port, log_level=log_level), app)
-    server.run()
+    try:
+        sock = listening_socket(host, port)
+    except OSError as error:
+        log.error("cannot listen on %s:%s: %s", host, port, error.strerror or error)
+        return False
+    with sock:
+        app = create_app(store, settings)
+        server = _Uvicorn(_config(app, host=host, port=port, log_level=log_level), app)
+        server.run(sockets=[sock])
     return server.started
 
 
@@ -85,9 +92,7 @@ class BackgroundServer:
         self._socket: socket.socket | None = None
 
     def start(self, timeout: float = 10.0) -> BackgroundServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self.port))
+        sock = listening_socket("127.0.0.1", self.port)
         self._socket = sock
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"

@@ -22,7 +22,10 @@ class ServerSettings:
     heartbeat: float = 15.0
     """Seconds between SSE heartbeats; clients treat a few missed ones as a dead stream."""
     max_streams: int = 10_000
-    """Open SSE streams at most; more get 503 and retry later."""
+    """Open SSE streams at most; more get 503 and retry later.
+
+    Lowered at start-up to what the open-file limit affords (`rollsafe.server.descriptors`).
+    """
     queue_limit: int = 256
     """Messages queued per stream at most; a client that falls this far behind is dropped."""
     send_timeout: float = 10.0

@@ -5,6 +5,10 @@ disconnecting (so a closed stream is forgotten at once, not at the next
 heartbeat), and the feed's watchdog cancels a write blocked for longer than
 ``send_timeout`` seconds, so a client that stops reading is dropped instead of
 holding memory.
+
+The stream takes its slot (`ChangeFeed.subscribe`) only once it runs, inside the
+``try`` whose ``finally`` gives it back: a request refused or failing before that
+holds none, and none outlives its stream.
 """
 
 from __future__ import annotations
@@ -15,8 +19,23 @@ import contextlib
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from rollsafe.server.errors import ApiError
 from rollsafe.server.fanout import Subscriber
-from rollsafe.server.feed import ChangeFeed
+from rollsafe.server.feed import ChangeFeed, StreamLimitError
+from rollsafe.store.records import TokenRecord
+
+RETRY_AFTER = 5
+"""Seconds a client refused for lack of stream slots is asked to wait."""
+
+
+def too_many_streams(error: StreamLimitError) -> ApiError:
+    """The 503 for a stream beyond the limit; the connection is closed, freeing its socket."""
+    return ApiError(
+        503,
+        "too_many_streams",
+        str(error),
+        headers={"Retry-After": str(RETRY_AFTER), "Connection": "close"},
+    )
 
 
 class EventStream(Response):
@@ -25,8 +44,9 @@ class EventStream(Response):
     def __init__(
         self,
         feed: ChangeFeed,
-        subscriber: Subscriber,
-        first: bytes,
+        environment: str,
+        last_event_id: str | None,
+        token: TokenRecord | None,
         *,
         heartbeat: float,
     ) -> None:
@@ -40,11 +60,18 @@ class EventStream(Response):
             (b"x-rollsafe-heartbeat", f"{heartbeat:g}".encode()),
         ]
         self._feed = feed
-        self._subscriber = subscriber
-        self._first = first
+        self._environment = environment
+        self._last_event_id = last_event_id
+        self._token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        subscriber = self._subscriber
+        try:
+            subscriber, first = self._feed.subscribe(
+                self._environment, self._last_event_id, self._token
+            )
+        except StreamLimitError as error:  # filled up since the route checked
+            await too_many_streams(error).response()(scope, receive, send)
+            return
         subscriber.task = asyncio.current_task()
         clock = asyncio.get_running_loop().time
         watcher = asyncio.ensure_future(_watch_disconnect(receive, subscriber))
@@ -54,7 +81,7 @@ class EventStream(Response):
             # (cheaper than a timeout context per message, times every stream).
             subscriber.sending_since = clock()
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            await send({"type": "http.response.body", "body": self._first, "more_body": True})
+            await send({"type": "http.response.body", "body": first, "more_body": True})
             subscriber.sending_since = 0.0
             while True:
                 if subscriber.pending:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.ports import unused_port
 from tests.targets.conftest import get, pids_in, running
 
 APP = Path(__file__).with_name("app.py")
@@ -50,19 +50,12 @@ def make_repo(repo: Path, releases: dict[str, bool]) -> Path:
     return repo
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 class Supervisor:
     """supervisord with program ``app`` = ``python app.py --port PORT`` in ``repo``."""
 
     def __init__(self, repo: Path, workdir: Path) -> None:
         self.repo = repo
-        self.port = free_port()
+        self.port = unused_port()  # supervisord binds it later: see tests/ports.py
         self.url = f"http://127.0.0.1:{self.port}"
         workdir.mkdir(parents=True, exist_ok=True)
         # A unix socket path must stay under ~100 bytes; pytest's tmp paths can be longer.

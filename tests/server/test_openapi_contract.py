@@ -1,0 +1,170 @@
+"""The OpenAPI lists exactly what each route answers, and tokens are checked before bodies."""
+
+from __future__ import annotations
+
+import collections
+import re
+
+import httpx
+import pytest
+
+from rollsafe.flags import rollout_feature
+from rollsafe.server import BackgroundServer
+from rollsafe.server.tokens import new_token
+from rollsafe.store.records import TokenScope
+from rollsafe.store.sqlite import SqliteStore
+from tests.server.servers import Tokens, bearer
+
+HUGE = b'{"definition": {"description": "' + b"x" * 2_000_000 + b'"}, "expected_version": 0}'
+NOT_UTF8 = b'{"definition": {"name": "\xff"}, "expected_version": 0}'
+NOT_JSON = b'{"definition": '
+BAD_BODIES = {"huge": HUGE, "not UTF-8": NOT_UTF8, "not JSON": NOT_JSON}
+
+
+def test_every_answer_is_documented_and_every_documented_code_is_answered(
+    server: BackgroundServer, tokens: Tokens, store: SqliteStore
+) -> None:
+    store.create_environment("staging", actor="test")
+    staging, record = new_token("staging", TokenScope.ADMIN, environment="staging", created_by="t")
+    store.add_token(record, actor="test")
+    paths = httpx.get(f"{server.url}/openapi.json").json()["paths"]
+    documented = {
+        (method.upper(), path): set(operation["responses"])
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+    }
+    seen: dict[tuple[str, str], set[str]] = collections.defaultdict(set)
+    who = {"none": {}, "client": bearer(tokens.client), "staging": bearer(staging)}
+    who["admin"] = bearer(tokens.admin)
+
+    def call(method: str, url: str, caller: str = "admin", body: object = None) -> httpx.Response:
+        headers = {**who[caller]}
+        if isinstance(body, bytes):
+            headers["Content-Type"] = "application/json"
+        response = httpx.request(
+            method,
+            f"{server.url}{url}",
+            headers=headers,
+            content=body if isinstance(body, bytes) else None,
+            json=None if isinstance(body, bytes) else body,
+            timeout=10,
+        )
+        seen[_operation(method, url, documented)].add(str(response.status_code))
+        return response
+
+    feature = rollout_feature("checkout", 10)
+    flag = "/api/admin/flags/checkout"
+    for caller in who:
+        call("GET", "/api/admin/flags", caller)
+        call("GET", "/api/admin/environments", caller)
+        call("GET", "/api/admin/tokens", caller)
+        call("GET", "/api/admin/status", caller)
+        call("POST", "/api/admin/tokens", caller, {"name": "n", "scope": "client"})
+        call("POST", "/api/admin/environments", caller, {"name": "qa"})
+        call("GET", "/api/client/features?environment=default", caller)
+    for caller in ("none", "client", "staging"):  # all refused: nothing changes
+        call("GET", flag, caller)
+        call("PUT", flag, caller, {"definition": feature, "expected_version": 0})
+        call("DELETE", f"{flag}?expected_version=1", caller)
+        call("POST", f"{flag}/kill", caller)
+        call("DELETE", "/api/admin/tokens/nope", caller)
+    call("GET", "/api/admin/flags?environment=nowhere")
+    call("GET", "/api/admin/flags/checkout")  # 404: not yet
+    for version in (0, 1, 7):
+        call(
+            "PUT",
+            "/api/admin/flags/checkout",
+            body={"definition": feature, "expected_version": version},
+        )
+    call(
+        "PUT",
+        "/api/admin/flags/checkout",
+        body={"definition": {"enabled": 1}, "expected_version": 1},
+    )
+    call(
+        "PUT",
+        "/api/admin/flags/x?environment=no",
+        body={"definition": feature, "expected_version": 0},
+    )
+    for body in BAD_BODIES.values():
+        call("PUT", "/api/admin/flags/checkout", body=body)
+        call("POST", "/api/admin/tokens", body=body)
+        call("POST", "/api/admin/environments", body=body)
+    call("GET", flag)
+    call("POST", f"{flag}/kill")
+    call("POST", "/api/admin/flags/nope/kill")
+    call("DELETE", flag)  # 422: no expected_version
+    for version in (1, 2, 3):  # 409, 204, then 404
+        call("DELETE", f"{flag}?expected_version={version}")
+    call("POST", "/api/admin/environments", body={"name": "qa"})
+    call("POST", "/api/admin/environments", body={"name": "Q A"})
+    call("POST", "/api/admin/tokens", body={"name": "n", "scope": "root"})
+    call("POST", "/api/admin/tokens", body={"name": "n", "scope": "client", "environment": "no"})
+    created = call("POST", "/api/admin/tokens", body={"name": "n", "scope": "client"}).json()
+    call("DELETE", f"/api/admin/tokens/{created['id']}")
+    call("DELETE", "/api/admin/tokens/nope")
+    etag = call("GET", "/api/client/features", "client").headers["etag"]
+    who["etag"] = {**who["client"], "If-None-Match": etag}
+    call("GET", "/api/client/features", "etag")
+    call("GET", "/api/client/features?environment=nowhere", "client")
+    call("GET", "/api/client/features?environment=staging", "client")
+    for caller in ("none", "client", "staging"):
+        url = f"{server.url}/api/client/stream?environment=default"
+        with httpx.stream("GET", url, headers=who[caller]) as stream:
+            seen[("GET", "/api/client/stream")].add(str(stream.status_code))
+    call("GET", "/api/client/stream?environment=nowhere", "client")
+    call("GET", "/health", "none")
+
+    assert set(seen) == set(documented)
+    for operation, codes in seen.items():
+        assert codes <= documented[operation], (operation, codes - documented[operation])
+        # Not provoked here: a store outage (503 everywhere), a kill racing other writes,
+        # a stream refused for lack of slots (tests/server/test_stream_slots.py).
+        unprovoked = {"503"} | ({"409"} if operation[1].endswith("/kill") else set())
+        missing = documented[operation] - codes - unprovoked
+        assert not missing, (operation, missing)
+
+
+def _operation(
+    method: str, url: str, documented: dict[tuple[str, str], set[str]]
+) -> tuple[str, str]:
+    path = url.split("?")[0]
+    for operation_method, template in documented:
+        pattern = re.sub(r"\{[^}]+\}", "[^/]+", template)
+        if operation_method == method and re.fullmatch(pattern, path):
+            return method, template
+    return method, path
+
+
+@pytest.mark.parametrize("body", list(BAD_BODIES.values()), ids=list(BAD_BODIES))
+def test_a_token_is_checked_before_the_body_is_read(
+    server: BackgroundServer, tokens: Tokens, body: bytes
+) -> None:
+    for headers, status in (
+        ({}, 401),
+        (bearer("rs_abc.forged"), 401),
+        (bearer(tokens.client), 403),
+    ):
+        response = httpx.put(
+            f"{server.url}/api/admin/flags/checkout",
+            content=body,
+            headers={**headers, "Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert response.status_code == status, response.text[:200]
+        assert response.json()["error"] in ("unauthorized", "forbidden")
+
+
+def test_an_unreadable_body_is_a_422_naming_the_body(api: httpx.Client) -> None:
+    response = api.put(
+        "/api/admin/flags/checkout",
+        content=NOT_UTF8,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["problems"] == [{"field": "body", "message": "not UTF-8 JSON"}]
+
+
+def test_the_published_document_keeps_no_unused_fastapi_schema(server: BackgroundServer) -> None:
+    document = httpx.get(f"{server.url}/openapi.json").json()
+    assert "HTTPValidationError" not in document["components"]["schemas"]
