@@ -119,3 +119,20 @@ def test_fuzzed_observations_end_in_a_verdict_or_a_refusal(tmp_path: Path) -> No
         assert result.exit_code in (0, 1, 2), path.read_text()
         codes.add(result.exit_code)
     assert codes == {0, 2}  # both verdicts and refusals were reached
+
+
+def test_absurd_counts_are_ignored_not_a_crash(tmp_path: Path) -> None:
+    # 1e308 requests overflowed the rate bounds' gamma functions (found by the fuzz test).
+    lines = [
+        {"t": 0, "arm": "canary", "requests": 0, "errors": 0},
+        {"t": 1, "arm": "baseline", "requests": 10, "errors": 1},
+        {"t": 2, "arm": "canary", "requests": 20, "errors": 2},
+        {"t": 5, "arm": "canary", "requests": 1e308, "errors": 5, "latency": {"0.1": 1e300}},
+        {"t": 6, "arm": "baseline", "requests": 60, "errors": 6},
+    ]
+    path = tmp_path / "absurd.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = CliRunner().invoke(app, ["judge", "replay", str(path), "--json"])
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["verdict"] == "inconclusive"
