@@ -87,11 +87,21 @@ def test_an_older_backup_in_wal_mode_ignores_a_planted_wal(tmp_path: Path) -> No
     assert items(tmp_path / "restored.db") == ["a", "b"]
 
 
-@pytest.mark.parametrize("suffix", ["-journal", "-shm"])
-def test_any_side_file_fails_verify(tmp_path: Path, suffix: str) -> None:
+def test_a_planted_journal_fails_verify_and_is_not_rolled_back(tmp_path: Path) -> None:
     path, sha256 = snapshot(tmp_path)
-    path.with_name(path.name + suffix).write_bytes(b"\0" * 512)
-    with pytest.raises(BackupError, match=rf"orders\.db{suffix} beside backup"):
+    path.with_name(path.name + "-journal").write_bytes(b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7" * 64)
+    with pytest.raises(BackupError, match=r"orders\.db-journal beside backup"):
         verify_backup(path, sha256, "sqlite")
     restore_backup(path, "sqlite", sha256, tmp_path / "restored.db")
     assert items(tmp_path / "restored.db") == ["a", "b"]
+
+
+def test_what_older_backups_left_beside_them_is_no_alarm(tmp_path: Path) -> None:
+    # Counting the tables of a WAL-mode backup read-only left an empty -wal and a -shm.
+    path, sha256 = snapshot(tmp_path)
+    path.with_name(path.name + "-wal").write_bytes(b"")
+    path.with_name(path.name + "-shm").write_bytes(b"\0" * 32768)
+    assert verify_backup(path, sha256, "sqlite")["tables"] == {"orders": 2}
+    restored = restore_backup(path, "sqlite", sha256, tmp_path / "restored.db")
+    assert items(tmp_path / "restored.db") == ["a", "b"]
+    assert restored["ignored"] == "orders.db-wal, orders.db-shm"

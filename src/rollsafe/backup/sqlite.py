@@ -63,8 +63,14 @@ def snapshot_database(source: Path, destination: Path) -> dict[str, int]:
 
 
 def verify_database(backup: Path, sha256: str) -> dict[str, object]:
-    """Refuse a backup with side files beside it, or whose bytes or pages are not intact."""
-    if planted := side_files(backup):
+    """Refuse a backup with a side file that holds data, or whose bytes or pages are not
+    intact.
+
+    An empty ``-wal`` and a ``-shm`` (an index SQLite rebuilds) hold nothing to apply:
+    backups taken before they were checkpointed left them when their tables were
+    counted, so they are no sign of tampering.
+    """
+    if planted := [side for side in side_files(backup) if _holds_data(side)]:
         raise BackupError(
             f"{_names(planted)} beside backup {backup}: not part of the backup and not written"
             " by rollsafe (someone may have tampered with it); a restore ignores it"
@@ -170,6 +176,10 @@ def _online_copy(source_uri: str, destination: Path) -> None:
             dst.close()
     finally:
         src.close()
+
+
+def _holds_data(side: Path) -> bool:
+    return not side.name.endswith("-shm") and side.stat().st_size > 0
 
 
 def _remove(path: Path) -> None:
