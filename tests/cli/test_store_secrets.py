@@ -13,6 +13,7 @@ MALFORMED = [
     "postgresql://app:Zq9-s3cret%zzKx7@127.0.0.1/shop",  # bad % escape
     "postgresql://app:Zq9@s3cret-Kx7@127.0.0.1/shop",  # unescaped @
     "POSTGRESQL://app:Zq9-s3cret-Kx7@127.0.0.1/shop",  # not a scheme libpq knows
+    "host=127.0.0.1 password=Zq9-s3cret-Kx7 dbname=shop",  # a conninfo, not a URL
 ]
 
 
@@ -33,4 +34,8 @@ def test_a_malformed_store_url_never_shows_its_password(
     assert "Traceback" not in output
     assert "Zq9" not in output
     assert "Kx7" not in output
-    assert not list(tmp_path.glob("POSTGRESQL*"))  # no SQLite file named after the URL
+    # No SQLite file named after the address (its name would hold the password), here or in
+    # the working directory the command ran in.
+    assert not [path for path in tmp_path.rglob("*") if "Zq9" in path.name]
+    assert not [path for path in Path.cwd().iterdir() if "Zq9" in path.name]
+    assert not (Path.cwd() / "POSTGRESQL:").exists()

@@ -27,9 +27,12 @@ def open_store_url(address: str | os.PathLike[str]) -> Store:
         from rollsafe.store.postgres import PostgresStore
 
         return PostgresStore(text)
-    if "://" in text:  # POSTGRESQL://, postgresq://: a mistyped URL, not a file to create
+    # POSTGRESQL://, postgresq:// or "host=db password=...": a mistyped address, not a file
+    # to create under a name that holds a password.
+    if "://" in text or redacted(text) != text:
         raise StoreError(
-            f"{redacted(text)}: not a store address; a URL starts postgresql:// or postgres://"
+            f"{redacted(text)}: not a store address; give a SQLite file or a URL starting"
+            " postgresql:// or postgres://"
         )
     path = Path(text).expanduser()
     path = path / DATABASE_FILE if path.is_dir() else path
