@@ -41,10 +41,10 @@ def is_postgres_url(address: object) -> bool:
 def redacted(address: str) -> str:
     """``address`` fit for messages and logs: any password in it is left out.
 
-    A URL (of any scheme) loses the password of its user part (everything from the user's ``:``
-    to the last ``@``) and ``password``/``sslpassword`` query
-    parameters; a connection string loses its ``password=`` settings. Other
-    text (a SQLite path) is returned as it is.
+    A URL (of any scheme) loses the password of its user part (everything from
+    the user's ``:`` to the last ``@``) and its query from the first
+    ``password``/``sslpassword`` parameter on; a connection string loses its
+    ``password=`` settings. Other text (a SQLite path) is returned as it is.
     """
     if not _URL.match(address):  # any scheme: POSTGRESQL:// is a typo of a URL, not a path
         hidden, count = _SECRET_SETTING.subn("", address)
