@@ -26,6 +26,7 @@ steps:
 
 def test_validate_accepts_a_good_plan(tmp_path: Path, rollsafe: Run) -> None:
     (tmp_path / "plan.yaml").write_text(PLAN)
+    (tmp_path / "shop").mkdir()
     result = rollsafe("plan", "validate", str(tmp_path / "plan.yaml"))
     assert result.returncode == 0, result.stderr
     assert "valid" in result.stdout

@@ -40,6 +40,7 @@ def test_a_rollout_lives_in_the_database_named_by_store(
     home = tmp_path / "home"
     plan = tmp_path / "plan.yaml"
     plan.write_text(PLAN.format(root=tmp_path / "target"))
+    (tmp_path / "target").mkdir()
 
     started = rollsafe("--store", postgres_url, "rollout", "start", str(plan), "--json", home=home)
     assert started.returncode == 0, started.stderr

@@ -1,7 +1,8 @@
 """Copy a backup source into the home's ``backups/`` with a SHA-256 manifest, and restore it.
 
 SQLite sources go through the online backup API, so the copy is consistent
-while the service keeps writing; file and directory sources become tar.gz
+while the service keeps writing, into one file read back only through a
+private copy (``backup.sqlite``); file and directory sources become tar.gz
 archives; PostgreSQL databases become ``pg_dump`` archives (``backup.postgres``).
 A restore checks the checksum first and refuses a mismatch. Each function here
 serves every kind, choosing by the source's type or the record's ``kind``.
@@ -10,7 +11,6 @@ serves every kind, choosing by the source's type or the record's ``kind``.
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import tarfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,10 +25,17 @@ from rollsafe.backup.manifests import (
     verify_checksum,
 )
 from rollsafe.backup.postgres import check_dump, restore_postgres, snapshot_postgres
+from rollsafe.backup.sqlite import (
+    restore_database,
+    snapshot_database,
+    table_counts,
+    verify_database,
+)
 from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.config.plan import BackupSource, SqliteBackupSource
 from rollsafe.errors import BackupError
 from rollsafe.store import BackupRecord, Store
+from rollsafe.support.private import create_private_file, private_directory
 
 __all__ = [
     "Snapshot",
@@ -46,14 +53,13 @@ def snapshot_source(source: BackupSource, directory: Path) -> Snapshot:
     """Take one consistent copy of ``source`` into ``directory``; write its manifest beside it."""
     if isinstance(source, PostgresBackupSource):
         return snapshot_postgres(source, directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    private_directory(directory)
     if not source.path.exists():
         raise BackupError(f"backup source {source.name!r}: {source.path} does not exist")
     details: dict[str, Any]
     if isinstance(source, SqliteBackupSource):
         destination = directory / f"{source.name}.db"
-        _sqlite_copy(source.path, destination)
-        details = {"tables": sqlite_table_counts(destination)}
+        details = {"tables": snapshot_database(source.path, destination)}
     else:
         destination = directory / f"{source.name}.tar.gz"
         _tar_copy(source.path, destination)
@@ -95,6 +101,8 @@ def verify_backup(path: Path, sha256: str, kind: str | None = None) -> dict[str,
     A ``postgres`` dump must also be readable by the installed ``pg_restore``.
     Returns what was checked.
     """
+    if kind == "sqlite":
+        return verify_database(path, sha256)
     verify_checksum(path, sha256)
     if kind == "postgres":
         return {"sha256": sha256, **check_dump(path)}
@@ -123,71 +131,22 @@ def restore_backup(
             )
         return restore_postgres(path, sha256, destination, manifest=manifest, timeout=timeout)
     target = Path(destination)
-    verify_checksum(path, sha256)
     if kind == "sqlite":
-        _sqlite_restore(path, target)
-        return {"restored": str(target), "tables": sqlite_table_counts(target)}
+        return restore_database(path, sha256, target)
+    verify_checksum(path, sha256)
     _untar(path, target)
     return {"restored": str(target)}
 
 
 def sqlite_table_counts(path: Path) -> dict[str, int]:
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        tables = [
-            row[0]
-            for row in connection.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            )
-        ]
-        return {
-            table: connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608 - names come from sqlite_master
-            for table in sorted(tables)
-        }
-    except sqlite3.Error as error:
-        raise BackupError(f"cannot read SQLite database {path}: {error}") from error
-    finally:
-        connection.close()
-
-
-def _online_copy(source: Path, destination: Path) -> None:
-    """SQLite's online backup: a consistent copy while writers go on.
-
-    Written through the destination's own journal, so a restore is atomic for
-    any reader of the live database and leaves no stale WAL frames behind.
-    """
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=10)
-    try:
-        dst = sqlite3.connect(destination, timeout=10)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-    finally:
-        src.close()
-
-
-def _sqlite_copy(source: Path, destination: Path) -> None:
-    partial = destination.with_name(destination.name + ".partial")
-    try:
-        _online_copy(source, partial)
-    except sqlite3.Error as error:
-        partial.unlink(missing_ok=True)
-        raise BackupError(f"cannot back up SQLite database {source}: {error}") from error
-    partial.replace(destination)
-
-
-def _sqlite_restore(backup: Path, destination: Path) -> None:
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        _online_copy(backup, destination)
-    except sqlite3.Error as error:
-        raise BackupError(f"cannot restore {backup} into {destination}: {error}") from error
+    """Rows per table of a SQLite database (read-only)."""
+    return table_counts(path)
 
 
 def _tar_copy(source: Path, destination: Path) -> None:
     partial = destination.with_name(destination.name + ".partial")
     try:
+        create_private_file(partial)
         with tarfile.open(partial, "w:gz") as archive:
             archive.add(source, arcname=source.name)
     except OSError as error:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rollsafe.errors import BackupError
+from rollsafe.support.private import write_private_text
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def verify_checksum(path: Path, sha256: str) -> None:
 def write_atomic(path: Path, text: str) -> None:
     """Readers see the old file or the whole new one, never a half-written manifest."""
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(text + "\n")
+    write_private_text(partial, text + "\n")
     partial.replace(path)
 
 

@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, LiteralString
-from urllib.parse import quote, urlencode
 
 import psycopg
 from psycopg import sql
@@ -39,6 +37,13 @@ from rollsafe.backup.manifests import (
 )
 from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.errors import BackupError
+from rollsafe.support.private import create_private_file, private_directory
+from rollsafe.support.redaction import (
+    AMBIGUOUS,
+    UNPARSABLE,
+    ambiguous_credentials,
+    url_without_secrets,
+)
 
 TableStats = dict[str, tuple[int, str]]
 """``schema.table`` to (row count, checksum of its rows)."""
@@ -62,12 +67,13 @@ _TABLES: LiteralString = """
 
 def snapshot_postgres(source: PostgresBackupSource, directory: Path) -> Snapshot:
     """Dump ``source`` into ``directory`` (``<name>.dump``) and write its manifest beside it."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_directory(directory)
     destination = directory / f"{source.name}.dump"
     partial = destination.with_name(destination.name + ".partial")
     client = _Client.of(source.resolve_url())
     where = client.where
     try:
+        create_private_file(partial)  # pg_dump truncates it and keeps its mode
         with client.connect() as conn:
             for statement in _STABLE_OUTPUT:
                 conn.execute(statement)
@@ -236,11 +242,6 @@ def _run(argv: list[str], env: Mapping[str, str], timeout: float, what: str) -> 
     return completed.stdout
 
 
-# sslpassword has no environment variable, so it stays in the tools' conninfo; names omit it.
-_SECRETS = ("password", "sslpassword")
-_PLAIN_HOST = re.compile(r"^[A-Za-z0-9.-]+$")
-
-
 @dataclass(frozen=True)
 class _Client:
     """One database as the tools and psycopg reach it, and as messages may name it."""
@@ -253,15 +254,16 @@ class _Client:
 
     @classmethod
     def of(cls, url: str) -> _Client:
+        if ambiguous_credentials(url):
+            raise BackupError(AMBIGUOUS)
         try:
             params = {key: str(value) for key, value in conninfo_to_dict(url).items()}
         except psycopg.Error:
-            # libpq's message quotes the text it could not parse, which may be the password.
-            raise BackupError(
-                "invalid PostgreSQL URL or connection string (not shown: it may hold a password)"
-            ) from None
+            raise BackupError(UNPARSABLE) from None
+        # sslpassword has no environment variable, so it stays in the tools' conninfo;
+        # names (url_without_secrets) omit it.
         password = params.pop("password", None)
-        return cls(make_conninfo("", **params), password, _url_of(params))
+        return cls(make_conninfo("", **params), password, url_without_secrets(params))
 
     @property
     def env(self) -> dict[str, str]:
@@ -272,19 +274,3 @@ class _Client:
         if self.password is not None:
             conninfo = make_conninfo(conninfo, password=self.password)
         return psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
-
-
-def _url_of(params: Mapping[str, str]) -> str:
-    """A libpq URL reaching the same database with the same options as ``params``."""
-    rest = {key: value for key, value in params.items() if key not in _SECRETS}
-    user, host = rest.pop("user", ""), rest.pop("host", "")
-    dbname, port = rest.pop("dbname", ""), rest.pop("port", "")
-    netloc = f"{quote(user, safe='')}@" if user else ""
-    # A socket directory, several hosts or an IPv6 address go in the query, where libpq
-    # takes them without the URL escaping rules of the authority part.
-    if _PLAIN_HOST.match(host) and (not port or port.isdigit()):
-        netloc += host + (f":{port}" if port else "")
-    else:
-        rest.update({key: value for key, value in (("host", host), ("port", port)) if value})
-    query = f"?{urlencode(sorted(rest.items()))}" if rest else ""
-    return f"postgresql://{netloc}/{quote(dbname, safe='')}{query}"

@@ -29,9 +29,9 @@ from rollsafe.cli.output import (
     reported_errors,
 )
 from rollsafe.config import load_plan
-from rollsafe.config.backup_sources import is_postgres_url
 from rollsafe.errors import BackupError
 from rollsafe.store import BackupRecord, Store
+from rollsafe.support.redaction import is_postgres_url
 
 app = typer.Typer(help="Create, list, verify and restore backups.", no_args_is_help=True)
 

@@ -19,7 +19,7 @@ from rollsafe.cli.output import (
 )
 from rollsafe.demo.routing import ROUTERS
 from rollsafe.demo.runner import FAULTS, METRICS, run_demo
-from rollsafe.store.opening import redacted
+from rollsafe.support.redaction import redacted
 
 
 def demo(

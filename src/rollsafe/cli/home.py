@@ -8,7 +8,10 @@ from pathlib import Path
 import typer
 
 from rollsafe.cli.output import fail
-from rollsafe.store import DATABASE_FILE, Store, is_postgres_url, open_store_url
+from rollsafe.journal.keys import configured_key
+from rollsafe.store import DATABASE_FILE, Store, open_store_url
+from rollsafe.support.private import private_directory
+from rollsafe.support.redaction import is_postgres_url, redacted
 
 
 @dataclass(frozen=True)
@@ -24,8 +27,9 @@ class Home:
         return self.store_url or str(self.path / DATABASE_FILE)
 
     def open_store(self) -> Store:
+        configured_key()  # a bad journal key is refused before anything is written
         for sub in ("backups", "reports", "logs"):
-            (self.path / sub).mkdir(parents=True, exist_ok=True)
+            private_directory(self.path / sub)
         return open_store_url(self.store_address)
 
     def open_existing_store(self) -> Store:
@@ -33,7 +37,7 @@ class Home:
         address = self.store_address
         if not is_postgres_url(address) and not Path(address).exists():
             where = "--store" if self.store_url else "--home"
-            fail(f"no rollsafe state at {address}; see {where}")
+            fail(f"no rollsafe state at {redacted(address)}; see {where}")
         return open_store_url(address)
 
 

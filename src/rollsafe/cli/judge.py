@@ -11,8 +11,9 @@ import typer
 from rich.table import Table
 
 from rollsafe.cli.output import EXIT_FAILED, console, print_json, reported_errors
-from rollsafe.config import AnalysisConfig, parse_document
+from rollsafe.config import AnalysisConfig, parse_document, read_plan_text
 from rollsafe.errors import PlanError
+from rollsafe.judge import check_observation
 from rollsafe.judge import replay as replay_observations
 
 app = typer.Typer(help="Replay observations through the canary judge.", no_args_is_help=True)
@@ -33,9 +34,15 @@ def replay(
         if mode not in ("compare", "health"):
             raise PlanError([f"--mode: must be compare or health, got {mode!r}"])
         analysis = _load_config(config) if config else None
-        verdict = replay_observations(
-            _observations(file), analysis, mode="compare" if mode == "compare" else "health"
-        )
+        fed = _Numbered(_observations(file))
+        try:
+            verdict = replay_observations(
+                fed, analysis, mode="compare" if mode == "compare" else "health"
+            )
+        except ValueError as error:  # the judge's word for an observation it cannot use
+            raise PlanError(
+                [f"{file}:{fed.line}: cannot judge this observation: {error}"]
+            ) from None
     if as_json:
         print_json(verdict.to_dict())
     else:
@@ -51,18 +58,16 @@ def replay(
 
 
 def _load_config(path: Path) -> AnalysisConfig:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise PlanError([f"{path}: cannot read: {error}"]) from None
-    return parse_document(text, AnalysisConfig, source=str(path))
+    # Read as plans are: a regular file of bounded size, never a FIFO that blocks.
+    return parse_document(read_plan_text(path), AnalysisConfig, source=str(path))
 
 
-def _observations(path: Path) -> Iterator[dict[str, Any]]:
-    """Each line one Observation; a bad line is an error naming it, before any verdict."""
+def _observations(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """Each line one Observation with its line number; a bad line is an error naming it,
+    before any verdict."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
+    except (OSError, UnicodeDecodeError) as error:
         raise PlanError([f"{path}: cannot read: {error}"]) from None
     parsed = []
     for number, line in enumerate(lines, 1):
@@ -72,7 +77,27 @@ def _observations(path: Path) -> Iterator[dict[str, Any]]:
             value = json.loads(line)
         except ValueError as error:
             raise PlanError([f"{path}:{number}: not JSON: {error}"]) from None
+        except RecursionError:
+            raise PlanError(
+                [f"{path}:{number}: not JSON an observation can be: nested too deeply"]
+            ) from None
         if not isinstance(value, dict) or "t" not in value or "arm" not in value:
             raise PlanError([f"{path}:{number}: an observation needs at least 't' and 'arm'"])
-        parsed.append(value)
-    return iter(parsed)
+        try:
+            check_observation(value)
+        except ValueError as error:
+            raise PlanError([f"{path}:{number}: {error}"]) from None
+        parsed.append((number, value))
+    return parsed
+
+
+class _Numbered(Iterator[dict[str, Any]]):
+    """Yields the observations, remembering the line of the one the judge is taking."""
+
+    def __init__(self, observations: list[tuple[int, dict[str, Any]]]) -> None:
+        self._rest = iter(observations)
+        self.line = 0
+
+    def __next__(self) -> dict[str, Any]:
+        self.line, observation = next(self._rest)
+        return observation

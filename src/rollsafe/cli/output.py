@@ -18,8 +18,9 @@ from rollsafe.errors import PlanError, RollsafeError
 from rollsafe.journal import JournalEntry
 from rollsafe.store import JournalFollower
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+# No emoji codes: a message such as "plan.yaml:100: ..." must not print as "plan.yaml💯 ...".
+console = Console(highlight=False, emoji=False)
+errors = Console(stderr=True, highlight=False, emoji=False)
 
 # The names the commands used before cli.exits; they stay for the modules that import them.
 EXIT_FAILED = Exit.ERROR

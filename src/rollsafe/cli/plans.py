@@ -17,13 +17,22 @@ app = typer.Typer(help="Validate rollout plans and print their JSON Schema.", no
 @app.command()
 def validate(
     file: Annotated[Path, typer.Argument(help="Plan YAML file.")],
+    text_only: Annotated[
+        bool,
+        typer.Option(
+            "--text-only",
+            help="Check only the plan's text, not that its target root and releases exist"
+            " on this machine (e.g. in CI, away from the hosts).",
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the checked plan as JSON.")
     ] = False,
 ) -> None:
-    """Check a plan; errors name file, line and field and exit 2."""
+    """Check a plan, and that the root and releases it names exist; errors name file,
+    line and field and exit 2."""
     with reported_errors():
-        plan = load_plan(file)
+        plan = load_plan(file, on_disk=not text_only)
     steps = [step.describe() for step in plan.steps]
     if as_json:  # not the whole plan: it may hold URLs with credentials
         print_json({"file": str(file), "valid": True, "service": plan.service, "steps": steps})

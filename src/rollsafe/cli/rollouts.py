@@ -51,7 +51,8 @@ def start(
     """
     home = home_of(ctx)
     with reported_errors():
-        load_plan(plan)  # refuse a bad plan before anything, even the home, is created
+        # Refuse a bad plan, or one naming a release not installed, before anything changes.
+        load_plan(plan, on_disk=True)
         store = home.open_store()
         controller = Controller(store, home.path)
         rollout = controller.create(plan)

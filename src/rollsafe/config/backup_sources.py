@@ -5,17 +5,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from rollsafe.config.types import Duration, StrictModel
 from rollsafe.errors import BackupError
+from rollsafe.support.redaction import ambiguous_credentials, is_postgres_url
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-_SCHEMES = ("postgresql", "postgres")
 
 
 class PostgresBackupSource(StrictModel):
@@ -43,9 +43,11 @@ class PostgresBackupSource(StrictModel):
     @classmethod
     def _postgres_url(cls, url: SecretStr | None) -> SecretStr | None:
         # The message never repeats the value: it may hold a password.
-        if url is not None and not is_postgres_url(url.get_secret_value()):
+        text = None if url is None else url.get_secret_value()
+        if text is not None and (not _well_formed(text) or ambiguous_credentials(text)):
             raise ValueError(
-                "must be a PostgreSQL URL like postgresql://user@host:5432/dbname"
+                "must be a PostgreSQL URL like postgresql://user@host:5432/dbname, with any"
+                " @ or / in the user or password escaped as %40 or %2F"
                 " (the value is not shown: it may hold a password)"
             )
         return url
@@ -87,12 +89,12 @@ class PostgresBackupSource(StrictModel):
         return self
 
 
-def is_postgres_url(value: Any) -> bool:
-    """True for a ``postgresql://`` or ``postgres://`` URL without whitespace."""
-    if not isinstance(value, str) or any(char.isspace() for char in value):
+def _well_formed(url: str) -> bool:
+    """A ``postgresql://`` URL without whitespace that Python's URL parser accepts."""
+    if not is_postgres_url(url) or any(char.isspace() for char in url):
         return False
     try:
-        parts = urlsplit(value)
+        urlsplit(url)  # an unclosed [ of an IPv6 address
     except ValueError:
         return False
-    return parts.scheme in _SCHEMES and value.startswith(f"{parts.scheme}://")
+    return True

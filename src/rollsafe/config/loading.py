@@ -10,29 +10,27 @@ from typing import Any, TypeVar, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from rollsafe.config import reading
 from rollsafe.config.command_target import CommandTarget
-from rollsafe.config.plan import Plan
+from rollsafe.config.plan import Plan, ProcessTarget
 from rollsafe.errors import PlanError
 
 Loc = tuple[str | int, ...]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def load_plan(path: str | Path, text: str | None = None) -> Plan:
+def load_plan(path: str | Path, text: str | None = None, *, on_disk: bool = False) -> Plan:
     """Read and validate a plan file; relative paths in it resolve against its folder.
 
     ``text`` replaces the file's content: a rollout resumes from the plan text it
-    stored when it started, whatever the file says now.
+    stored when it started, whatever the file says now. ``on_disk`` also checks
+    that what the plan names on this machine exists (a process target's root
+    and the releases its steps deploy): before a rollout starts, not when it
+    resumes from stored text.
     """
     path = Path(path)
     text = read_plan_text(path) if text is None else text
-    plan = parse_document(text, Plan, source=str(path))
-    problems = [
-        _locate(str(path), _line_map(text), loc, message)
-        for loc, message in plan.unresolved_references()
-    ]
-    if problems:
-        raise PlanError(problems)
+    plan, lines = _validated(text, Plan, source=str(path))
     base = path.resolve().parent
     target = (
         plan.target.resolved(base)
@@ -40,45 +38,74 @@ def load_plan(path: str | Path, text: str | None = None) -> Plan:
         else plan.target.model_copy(update={"root": base / plan.target.root})
     )
     backups = [source.resolved(base) for source in plan.backups]
-    return plan.model_copy(update={"target": target, "backups": backups})
+    plan = plan.model_copy(update={"target": target, "backups": backups})
+    problems = plan.unresolved_references() + (missing_on_disk(plan) if on_disk else [])
+    if problems:
+        raise PlanError([_locate(str(path), lines, loc, message) for loc, message in problems])
+    return plan
+
+
+def missing_on_disk(plan: Plan) -> list[tuple[Loc, str]]:
+    """A process target's root and the releases its steps deploy, where they do not exist.
+
+    Releases are installed under ``<root>/releases/`` before a rollout (the
+    deploy only switches between them), so a missing one is a typo or a build
+    that did not run, and is better refused before any change than midway.
+    """
+    target = plan.target
+    if not isinstance(target, ProcessTarget):
+        return []
+    if not target.root.is_dir():
+        return [(("target", "root"), f"{target.root} is not a directory")]
+    problems: list[tuple[Loc, str]] = []
+    for index, step in enumerate(plan.steps):
+        spec = step.deploy or step.canary
+        if spec is not None and not (target.root / "releases" / spec.release).is_dir():
+            problems.append(
+                (
+                    ("steps", index, step.kind, "release"),
+                    f"release {spec.release!r} is not installed: no directory"
+                    f" {target.root / 'releases' / spec.release}",
+                )
+            )
+    return problems
 
 
 def parse_document(text: str, model: type[ModelT], *, source: str) -> ModelT:
     """Validate YAML ``text`` as ``model``; raise PlanError naming every bad field."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 1
-        raise PlanError([f"{source}:{line}: invalid YAML: {error.problem or error}"]) from None
-    except yaml.YAMLError as error:
-        raise PlanError([f"{source}: invalid YAML: {error}"]) from None
-    lines = _line_map(text)
+    return _validated(text, model, source=source)[0]
+
+
+def _validated(text: str, model: type[ModelT], *, source: str) -> tuple[ModelT, dict[Loc, int]]:
+    root = reading.compose(text, source=source)
+    if root is None or not isinstance(root, yaml.MappingNode):
+        raise PlanError([f"{source}:1: the document must be a mapping of keys to values"])
+    lines = _line_map(root)
     duplicates = [
-        f"{source}:{line}: {_field_name(loc)}: duplicate key" for loc, line in _duplicate_keys(text)
+        f"{source}:{line}: {_field_name(loc)}: duplicate key" for loc, line in _duplicate_keys(root)
     ]
     if duplicates:
         raise PlanError(duplicates)
+    nul_bytes = [
+        f"{source}:{line}: {_field_name(loc)}: contains a NUL byte (\\0)"
+        for loc, node, line in _nodes(root, ())
+        if isinstance(node, yaml.ScalarNode) and "\x00" in str(node.value)
+    ]
+    if nul_bytes:
+        raise PlanError(nul_bytes)
+    data = reading.construct(root, source=source)
     if not isinstance(data, dict):
         raise PlanError([f"{source}:1: the document must be a mapping of keys to values"])
     try:
-        return model.model_validate(data)
+        return model.model_validate(data), lines
     except ValidationError as error:
-        raise PlanError(
-            [_locate(source, lines, _loc(detail), _message(detail)) for detail in error.errors()]
-        ) from None
+        located = [_locate(source, lines, _loc(e, data), _message(e)) for e in error.errors()]
+        raise PlanError(located) from None
 
 
 def read_plan_text(path: Path) -> str:
-    """A plan file's text, or PlanError saying why it cannot be read."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PlanError([f"{path}: no such file"]) from None
-    except IsADirectoryError:
-        raise PlanError([f"{path}: is a directory, not a plan file"]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise PlanError([f"{path}: cannot read: {error}"]) from None
+    """A plan file's text, or PlanError saying why it cannot be read (see `reading`)."""
+    return reading.read_text(path)
 
 
 # Discriminated unions put the chosen kind into error locations; plans never spell it there.
@@ -95,16 +122,30 @@ _UNION_TAGS = {
 }
 
 
-def _loc(detail: Any) -> Loc:
-    # Pydantic also puts model and validator names ("ScrapeMetrics",
-    # "function-after[...]") into the location; drop those too.
+def _loc(detail: Any, data: Any) -> Loc:
+    """The plan's field of a pydantic error: the keys and indexes that exist in ``data``.
+
+    Pydantic also puts union tags, model and validator names ("ScrapeMetrics",
+    "function-after[...]") into the location; they are dropped, and so is any other
+    part that is not a key of the document (a misspelt ``Steps:`` stays a key).
+    """
     kept: list[str | int] = []
-    for part in detail["loc"]:
-        if isinstance(part, str) and not _is_key(part):
+    parts = list(detail["loc"])
+    node = data
+    tagged = -1  # the slot (its depth in ``kept``) whose union tag was dropped
+    for position, part in enumerate(parts):
+        if part in _UNION_TAGS and _is_union_slot(kept) and tagged != len(kept):
+            tagged = len(kept)  # one tag per slot: ``target.command`` may follow it
             continue
-        if part in _UNION_TAGS and _is_union_slot(kept):
-            continue
-        kept.append(part)
+        last = position == len(parts) - 1
+        if isinstance(part, int):
+            kept.append(part)
+            node = node[part] if isinstance(node, list) and -len(node) <= part < len(node) else None
+        elif isinstance(node, dict) and part in node:
+            kept.append(part)
+            node = node[part]
+        elif last and _is_key(part):
+            kept.append(part)  # a required key that is missing
     return tuple(kept)
 
 
@@ -144,7 +185,7 @@ def _locate(source: str, lines: dict[Loc, int], loc: Loc, message: str) -> str:
             line = lines[loc[:depth]]
             break
     field = _field_name(loc)
-    if message == "unknown key" and isinstance(loc[-1], str):
+    if message == "unknown key" and loc and isinstance(loc[-1], str):
         message = f"unknown key{_suggest(loc[-1])}"
     return f"{source}:{line}: {field}: {message}" if field else f"{source}:{line}: {message}"
 
@@ -175,23 +216,14 @@ def _nodes(node: yaml.Node, loc: Loc) -> Iterator[tuple[Loc, yaml.Node, int]]:
             yield from _nodes(value, child)
 
 
-def _line_map(text: str) -> dict[Loc, int]:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return {}
-    if root is None:
-        return {}
+def _line_map(root: yaml.Node) -> dict[Loc, int]:
     lines: dict[Loc, int] = {(): root.start_mark.line + 1}
     for loc, _node, line in _nodes(root, ()):
         lines.setdefault(loc, line)
     return lines
 
 
-def _duplicate_keys(text: str) -> list[tuple[Loc, int]]:
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if root is None:
-        return []
+def _duplicate_keys(root: yaml.Node) -> list[tuple[Loc, int]]:
     seen: set[Loc] = set()
     duplicates = []
     for loc, _node, line in _nodes(root, ()):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
 
 from rollsafe.config.analysis import AnalysisConfig
 from rollsafe.config.backup_sources import PostgresBackupSource
@@ -26,6 +27,22 @@ from rollsafe.config.types import Duration, Percent, StrictModel
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 Name = Annotated[str, Field(pattern=_NAME, max_length=100)]
 
+PROCESS_PLACEHOLDERS = ("python", "port", "release", "release_dir", "instance", "root", "home")
+"""What a process target fills into ``command`` and ``env`` values."""
+_PROCESS_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _known_process_placeholders(text: str) -> str:
+    """A ``{name}`` the target does not fill would reach the service verbatim: a typo."""
+    for name in _PROCESS_PLACEHOLDER.findall(text):
+        if name not in PROCESS_PLACEHOLDERS:
+            known = ", ".join("{" + known + "}" for known in PROCESS_PLACEHOLDERS)
+            raise ValueError(f"unknown placeholder {{{name}}} in {text!r}; known: {known}")
+    return text
+
+
+ProcessArg = Annotated[str, AfterValidator(_known_process_placeholders)]
+
 
 class ProcessTarget(StrictModel):
     """Releases in ``<root>/releases/<version>/``; ``current`` links the live one.
@@ -39,8 +56,8 @@ class ProcessTarget(StrictModel):
     instances: Annotated[int, Field(ge=1, le=64)] = 2
     canary_instances: Annotated[int, Field(ge=1, le=64)] = 1
     """Instances a ``canary`` step starts beside the stable ones (with a ``router``)."""
-    command: Annotated[list[str], Field(min_length=1)]
-    env: dict[str, str] = Field(default_factory=dict)
+    command: Annotated[list[ProcessArg], Field(min_length=1)]
+    env: dict[str, ProcessArg] = Field(default_factory=dict)
     health: HealthCheck = HealthCheck()
     stop_timeout: Duration = 5.0
 
@@ -231,6 +248,10 @@ class Plan(StrictModel):
                 )
             )
         for index, step in enumerate(self.steps):
+            if index and self.steps[index - 1].promote is not None:
+                problems.append(
+                    (("steps", index), "a step after promote would never run: promote ends a plan")
+                )
             if step.canary is not None and (
                 self.router is None or not isinstance(self.target, ProcessTarget)
             ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
@@ -21,6 +22,8 @@ def parse_duration(value: Any) -> float:
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     else:
         raise ValueError(f"must be a duration like 10s, 5m or 1h, got {value!r}")
+    if not math.isfinite(seconds):
+        raise ValueError(f"must be a finite duration like 10s, 5m or 1h, got {value!r}")
     if seconds < 0:
         raise ValueError(f"must not be negative, got {value!r}")
     return seconds
@@ -50,6 +53,10 @@ Fraction = Annotated[float, BeforeValidator(_fraction)]
 
 
 class StrictModel(BaseModel):
-    """Unknown keys are errors, not silently ignored; models are immutable once loaded."""
+    """Unknown keys are errors, not silently ignored; models are immutable once loaded.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    No number may be NaN or infinite: ``for: .nan`` compares false with everything,
+    which would silently disable a guard or never end a wait.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

@@ -40,6 +40,7 @@ from rollsafe.flags import rollout_feature
 from rollsafe.journal import JournalEntry
 from rollsafe.report import write_incident
 from rollsafe.store import DATABASE_FILE, JournalFollower, RolloutState, Store, open_store_url
+from rollsafe.support.private import private_directory
 from rollsafe.targets import Target
 
 RELEASES = ("1.0.0", "1.1.0")
@@ -137,7 +138,7 @@ def run_demo(
         use_router(plan_path)
     home = workdir / "home"
     for sub in ("backups", "reports", "logs"):
-        (home / sub).mkdir(parents=True, exist_ok=True)
+        private_directory(home / sub)
     plan = load_plan(plan_path)
     store = open_store_url(store_url or home / DATABASE_FILE)
     target = build_target(plan, home, store.address)

@@ -1,5 +1,6 @@
 """The append-only, hash-chained journal: every measurement, verdict and action."""
 
+from rollsafe.journal.anchors import Anchor, anchor_of, check_anchor, read_anchor
 from rollsafe.journal.chain import (
     GENESIS_HASH,
     JournalEntry,
@@ -11,9 +12,13 @@ from rollsafe.journal.chain import (
 
 __all__ = [
     "GENESIS_HASH",
+    "Anchor",
     "JournalEntry",
     "VerifyResult",
+    "anchor_of",
     "canonical_json",
+    "check_anchor",
     "entry_hash",
+    "read_anchor",
     "verify_chain",
 ]

@@ -3,17 +3,27 @@
 Editing any field of any entry changes its hash; deleting an entry breaks the
 next entry's link or, for the newest one, the recorded head. Verification
 needs nothing but the entries themselves and the head.
+
+With a journal key (`rollsafe.journal.keys`), new entries are chained by
+HMAC-SHA256 instead, spelt ``hmac-sha256:<hex>``: without the key nobody can
+recompute them after an edit. Entries written before a key was set keep their
+plain SHA-256 and still verify; a plain entry after a keyed one is a rewrite.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from rollsafe.errors import PlanError
+from rollsafe.journal.keys import KEY_FILE_ENV, configured_key
+
 GENESIS_HASH = "0" * 64
+KEYED_PREFIX = "hmac-sha256:"
 
 
 def canonical_json(value: Any) -> str:
@@ -48,7 +58,27 @@ class JournalEntry:
 
 
 def entry_hash(prev_hash: str, body: dict[str, Any]) -> str:
-    return hashlib.sha256((prev_hash + canonical_json(body)).encode()).hexdigest()
+    """The hash a new entry gets: keyed when this process has a journal key.
+
+    A process without the key may not extend a keyed chain: its plain entry would
+    read as a rewrite. The write is refused instead, before anything is stored.
+    """
+    key = configured_key()
+    if key is None and prev_hash.startswith(KEYED_PREFIX):
+        raise PlanError(
+            [
+                f"the journal is keyed: set {KEY_FILE_ENV} to the journal key to write to it"
+                " (see docs/journal.md)"
+            ]
+        )
+    return _digest(prev_hash, body, key)
+
+
+def _digest(prev_hash: str, body: dict[str, Any], key: bytes | None) -> str:
+    message = (prev_hash + canonical_json(body)).encode()
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return KEYED_PREFIX + hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -57,11 +87,18 @@ class VerifyResult:
     entries: int
     broken_seq: int | None = None
     reason: str = ""
+    unkeyed: int = 0
+    """Checked with a key: how many entries (all at the start) have a plain hash."""
 
 
 def verify_chain(entries: Iterable[JournalEntry], head: tuple[int, str] | None) -> VerifyResult:
-    """Check every link in order; report the first entry that does not hold."""
-    prev_hash, expected_seq, count = GENESIS_HASH, 1, 0
+    """Check every link in order; report the first entry that does not hold.
+
+    Keyed entries need the journal key (this process's); without it they cannot be
+    verified, which is reported as a break.
+    """
+    key = configured_key()
+    prev_hash, expected_seq, count, unkeyed, keyed_seen = GENESIS_HASH, 1, 0, 0, False
     for entry in entries:
         count += 1
         if entry.seq != expected_seq:
@@ -72,12 +109,27 @@ def verify_chain(entries: Iterable[JournalEntry], head: tuple[int, str] | None) 
             return _broken(
                 count, entry.seq, f"entry {entry.seq} does not link to entry {entry.seq - 1}"
             )
-        if entry_hash(prev_hash, entry.body()) != entry.hash:
+        keyed = entry.hash.startswith(KEYED_PREFIX)
+        if keyed and key is None:
             return _broken(
                 count,
                 entry.seq,
-                f"entry {entry.seq} was modified: its content does not match its hash",
+                f"entry {entry.seq} is keyed: set ROLLSAFE_JOURNAL_KEY_FILE to verify it",
             )
+        if keyed_seen and not keyed:
+            return _broken(
+                count,
+                entry.seq,
+                f"entry {entry.seq} has a plain hash after keyed entries: rewritten without"
+                " the key",
+            )
+        if _digest(prev_hash, entry.body(), key if keyed else None) != entry.hash:
+            modified = "its content does not match its hash"
+            if keyed:
+                modified += " (or the journal key is not the one it was written with)"
+            return _broken(count, entry.seq, f"entry {entry.seq} was modified: {modified}")
+        keyed_seen = keyed_seen or keyed
+        unkeyed += not keyed
         prev_hash, expected_seq = entry.hash, entry.seq + 1
     last_seq = expected_seq - 1
     if head is None:
@@ -91,7 +143,7 @@ def verify_chain(entries: Iterable[JournalEntry], head: tuple[int, str] | None) 
         )
     if head_hash != prev_hash:
         return _broken(count, last_seq, f"entry {last_seq} does not match the journal head")
-    return VerifyResult(ok=True, entries=count)
+    return VerifyResult(ok=True, entries=count, unkeyed=unkeyed if key is not None else 0)
 
 
 def _broken(count: int, seq: int, reason: str) -> VerifyResult:

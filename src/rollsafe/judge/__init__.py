@@ -9,7 +9,15 @@
 See docs/judge.md for the statistics and the meaning of each verdict.
 """
 
-from rollsafe.judge.judges import Judge, Mode, replay
+from rollsafe.judge.judges import Judge, Mode, check_observation, replay
 from rollsafe.judge.verdicts import MetricVerdict, Outcome, Verdict
 
-__all__ = ["Judge", "MetricVerdict", "Mode", "Outcome", "Verdict", "replay"]
+__all__ = [
+    "Judge",
+    "MetricVerdict",
+    "Mode",
+    "Outcome",
+    "Verdict",
+    "check_observation",
+    "replay",
+]

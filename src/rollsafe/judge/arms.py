@@ -21,6 +21,10 @@ Histogram = tuple[tuple[float, ...], list[float]]
 """Finite bucket bounds (ascending) and cumulative counts: one per bound, then the total."""
 
 
+MAX_VALUE = 1e15
+"""Larger counts, bytes or seconds are no measurement (a quadrillion requests, a petabyte)
+but a corrupt or hostile one, and would overflow the statistics' gamma functions."""
+
 _Layout = tuple[tuple[float, ...], tuple[int, ...] | None, bool]
 _LAYOUTS: dict[tuple[Any, ...], _Layout | None] = {}
 _MAX_LAYOUTS = 256
@@ -51,7 +55,9 @@ def parse_histogram(buckets: Any) -> Histogram | None:
         else:
             values = list(buckets.values())
             counts = [float(values[i]) for i in order]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not all(-MAX_VALUE <= count <= MAX_VALUE for count in counts):  # also NaN, infinity
         return None
     if not has_inf:
         counts.append(counts[-1])  # no +Inf bucket: the last bucket is the total
@@ -130,7 +136,7 @@ class ArmCounters:
             value = observation.get(name)
             if value is None:
                 continue
-            if value.__class__ is not float or value - value != 0:  # not a finite float
+            if value.__class__ is not float or not -MAX_VALUE <= value <= MAX_VALUE:
                 value = _number(value)
                 if value is None:
                     continue
@@ -209,11 +215,12 @@ class ArmCounters:
 
 
 def _number(value: Any) -> float | None:
-    """A finite float, or None for anything else (missing, text, bool, NaN, infinity)."""
+    """A float within ``MAX_VALUE``, or None for anything else (missing, text, bool, NaN,
+    infinity, 1e308)."""
     if value is None or isinstance(value, bool):
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return number if math.isfinite(number) else None
+    return number if -MAX_VALUE <= number <= MAX_VALUE else None

@@ -368,11 +368,30 @@ def _time_and_arm(observation: Mapping[str, Any]) -> tuple[float, str]:
     if not isinstance(observation, Mapping):
         raise ValueError(f"an observation must be a mapping, got {type(observation).__name__}")
     t, arm = observation.get("t"), observation.get("arm")
-    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
-        raise ValueError(f"an observation needs a finite number 't', got {t!r}")
+    # A huge int (JSON allows 10**400) is no finite float either: float() overflows.
+    if isinstance(t, bool) or not isinstance(t, int | float) or not _finite(t):
+        raise ValueError(f"an observation needs a finite number 't', got {_short(t)}")
     if not isinstance(arm, str) or not arm:
-        raise ValueError(f"an observation needs an 'arm' name, got {arm!r}")
+        raise ValueError(f"an observation needs an 'arm' name, got {_short(arm)}")
     return float(t), arm
+
+
+def check_observation(observation: Any) -> None:
+    """Raise ValueError saying why ``observation`` cannot be judged (its ``t`` or ``arm``)."""
+    _time_and_arm(observation)
+
+
+def _finite(number: float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
+
+
+def _short(value: Any) -> str:
+    """A value for a message, cut short: a fuzzed file may hold a megabyte on one line."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def replay(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rollsafe.journal import JournalEntry
+from rollsafe.support.private import private_directory, write_private_text
 
 TODO = "**To answer (person):**"
 
@@ -170,12 +171,13 @@ def render_markdown(report: dict[str, Any]) -> str:
 def write_incident(directory: Path, entries: Sequence[JournalEntry]) -> Path:
     """Write ``incident.md`` and ``incident.json`` into ``directory``; return the Markdown path."""
     report = build_incident(entries)
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "incident.json").write_text(
-        json.dumps(report, indent=2, sort_keys=True, default=str) + "\n"
+    private_directory(directory)
+    write_private_text(
+        directory / "incident.json",
+        json.dumps(report, indent=2, sort_keys=True, default=str) + "\n",
     )
     markdown = directory / "incident.md"
-    markdown.write_text(render_markdown(report))
+    write_private_text(markdown, render_markdown(report))
     return markdown
 
 

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from rollsafe.sdk.protocol import delta_event, hydration
-from rollsafe.store.opening import is_postgres_url, open_store_url, redacted
+from rollsafe.store.opening import open_store_url
 from rollsafe.store.protocol import Store
 from rollsafe.store.records import DEFAULT_ENVIRONMENT
+from rollsafe.support.redaction import is_postgres_url, redacted
 
 
 class StoreSource:

@@ -35,9 +35,9 @@ from rollsafe.errors import RollsafeError
 from rollsafe.sdk.protocol import CONNECTED, UPDATED, delta_event
 from rollsafe.server.fanout import TOO_SLOW, EnvironmentState, Subscriber, encode
 from rollsafe.server.settings import ServerSettings
-from rollsafe.store.opening import is_postgres_url
 from rollsafe.store.protocol import Store
 from rollsafe.store.records import FlagChange, TokenRecord
+from rollsafe.support.redaction import is_postgres_url
 
 if TYPE_CHECKING:
     from rollsafe.store.listen import Listener

@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from rollsafe.errors import StoreError
 from rollsafe.store.protocol import Store
 from rollsafe.store.sqlite import SqliteStore
+from rollsafe.support.private import create_private_file, private_directory
+from rollsafe.support.redaction import is_postgres_url, redacted
 
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+__all__ = ["DATABASE_FILE", "is_postgres_url", "open_store_url", "redacted"]
+
 DATABASE_FILE = "rollsafe.db"
-
-
-def is_postgres_url(address: str) -> bool:
-    return address.startswith(POSTGRES_SCHEMES)
-
-
-def redacted(address: str) -> str:
-    """``address`` fit for messages and logs: a URL loses its password, wherever it is."""
-    if not is_postgres_url(address):
-        return address
-    parts = urlsplit(address)
-    user = f"{parts.username}@" if parts.username else ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "password"]
-    return urlunsplit(
-        (parts.scheme, f"{user}{host}{port}", parts.path, urlencode(query), parts.fragment)
-    )
 
 
 def open_store_url(address: str | os.PathLike[str]) -> Store:
@@ -42,5 +27,15 @@ def open_store_url(address: str | os.PathLike[str]) -> Store:
         from rollsafe.store.postgres import PostgresStore
 
         return PostgresStore(text)
+    # POSTGRESQL://, postgresq:// or "host=db password=...": a mistyped address, not a file
+    # to create under a name that holds a password.
+    if "://" in text or redacted(text) != text:
+        raise StoreError(
+            f"{redacted(text)}: not a store address; give a SQLite file or a URL starting"
+            " postgresql:// or postgres://"
+        )
     path = Path(text).expanduser()
-    return SqliteStore(path / DATABASE_FILE if path.is_dir() else path)
+    path = path / DATABASE_FILE if path.is_dir() else path
+    # Created private here, so that SQLite gives its -wal and -shm files the same mode.
+    create_private_file(private_directory(path.parent) / path.name)
+    return SqliteStore(path)

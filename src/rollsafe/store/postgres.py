@@ -54,6 +54,12 @@ from rollsafe.store.records import (
     TokenScope,
 )
 from rollsafe.store.sqlite import ENVIRONMENT_NAME
+from rollsafe.support.redaction import (
+    AMBIGUOUS,
+    UNPARSABLE,
+    ambiguous_credentials,
+    url_without_secrets,
+)
 
 T = TypeVar("T")
 Row = dict[str, Any]
@@ -248,12 +254,9 @@ class PostgresStore:
         max_backoff: float = 2.0,
         application_name: str = "rollsafe",
     ) -> None:
-        try:
-            params = conninfo_to_dict(url)
-        except psycopg.Error as error:
-            raise StoreError(f"invalid PostgreSQL URL: {error}") from error
+        params = _parsed(url)
         self.url = url
-        self.where = _describe(params)
+        self.where = url_without_secrets(params)
         self._retries, self._backoff, self._max_backoff = retries, backoff, max_backoff
         self._connect_timeout = connect_timeout
         self._conninfo = connection_info(
@@ -1004,10 +1007,7 @@ def connection_info(url: str, *, application_name: str, connect_timeout: float) 
     gives up; the application name tells rollsafe's sessions apart in
     ``pg_stat_activity``. Raises `StoreError` for a malformed URL.
     """
-    try:
-        params = conninfo_to_dict(url)
-    except psycopg.Error as error:
-        raise StoreError(f"invalid PostgreSQL URL: {error}") from error
+    params = _parsed(url)
     defaults: dict[str, Any] = {
         "application_name": application_name,
         "connect_timeout": max(1, round(connect_timeout)),
@@ -1054,12 +1054,15 @@ def _is_connection_error(error: BaseException) -> bool:
     return isinstance(error, psycopg.OperationalError)
 
 
-def _describe(params: dict[str, Any]) -> str:
-    """Where the store is, for messages, without the password."""
-    host = params.get("host") or "localhost"
-    port = f":{params['port']}" if params.get("port") else ""
-    user = f"{params['user']}@" if params.get("user") else ""
-    return f"postgresql://{user}{host}{port}/{params.get('dbname') or ''}"
+def _parsed(url: str) -> dict[str, str]:
+    """libpq's parameters of ``url``; StoreError for a malformed one, which is never quoted:
+    libpq's message repeats the text, password and all."""
+    if ambiguous_credentials(url):
+        raise StoreError(AMBIGUOUS)
+    try:
+        return {key: str(value) for key, value in conninfo_to_dict(url).items()}
+    except psycopg.Error:
+        raise StoreError(UNPARSABLE) from None
 
 
 def _found(row: Row | None) -> Row:
