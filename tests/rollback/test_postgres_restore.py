@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from rollsafe.backup.manifests import backup_file
 from rollsafe.config import load_plan
 from rollsafe.controller import Controller
 from rollsafe.journal import JournalEntry
@@ -131,9 +132,10 @@ def test_a_tampered_dump_is_refused_and_the_data_left_alone(rollout: Rollout) ->
     release_migrates_badly(rollout.url)
     migrated = orders(rollout.url)
     (backup,) = rollout.store.list_backups()
-    dump = bytearray(Path(backup.path).read_bytes())
+    dump_file = backup_file(backup.path, rollout.home)
+    dump = bytearray(dump_file.read_bytes())
     dump[len(dump) // 2] ^= 0x01
-    Path(backup.path).write_bytes(bytes(dump))
+    dump_file.write_bytes(bytes(dump))
 
     ended = rollout.controller.run(rollout_id, resume=True)
 

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from rollsafe.cli.output import EXIT_FAILED, console, print_json, reported_errors
+from rollsafe.cli.exits import Exit
+from rollsafe.cli.output import console, print_json, reported_errors
 from rollsafe.config import AnalysisConfig, parse_document, read_plan_text
 from rollsafe.errors import PlanError
 from rollsafe.judge import check_observation
@@ -29,7 +30,8 @@ def replay(
     mode: Annotated[str, typer.Option("--mode", help="compare or health.")] = "compare",
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
 ) -> None:
-    """Look after every observation, as the controller does; exit 1 on fail."""
+    """Look after every observation, as the controller does; exit 1 on fail, 4 when
+    still inconclusive (missing evidence never passes, in a CI job either)."""
     with reported_errors():
         if mode not in ("compare", "health"):
             raise PlanError([f"--mode: must be compare or health, got {mode!r}"])
@@ -53,8 +55,8 @@ def replay(
         for metric in verdict.metrics:
             table.add_row(metric.name, metric.verdict, f"{metric.e_value:.3g}", metric.reason)
         console.print(table)
-    if verdict.verdict == "fail":
-        raise typer.Exit(EXIT_FAILED)
+    if verdict.verdict != "pass":
+        raise typer.Exit(Exit.ERROR if verdict.verdict == "fail" else Exit.PAUSED)
 
 
 def _load_config(path: Path) -> AnalysisConfig:
