@@ -1,0 +1,99 @@
+"""`pip install rollsafe` (no extra) is enough for the SDK, and the SDK loads none of the
+extras' heavy packages (issue 11: installing the SDK pulled in FastAPI, scipy, psycopg).
+
+Both checks run in a subprocess of this venv, which holds every extra: the first
+looks at what importing the SDK loads, the second hides every package outside the
+base install's dependencies, as a fresh ``pip install rollsafe`` would lack them.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+
+SDK_MODULES = ("rollsafe.sdk", "rollsafe.sdk.middleware", "rollsafe.flags")
+
+# What the extras bring: the flag server, PostgreSQL, the CLI, config and the judge's math.
+HEAVY = {"fastapi", "uvicorn", "starlette", "scipy", "numpy", "psycopg", "psycopg_pool"}
+HEAVY |= {"typer", "pydantic", "yaml", "openfeature"}
+# Not rich: httpx imports its command line (click, rich) whenever they are installed.
+
+
+def _modules_loaded_by(code: str) -> set[str]:
+    script = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return {name.partition(".")[0] for name in json.loads(run.stdout.splitlines()[-1])}
+
+
+def test_importing_the_sdk_loads_no_heavy_package() -> None:
+    loaded = _modules_loaded_by("import " + ", ".join(SDK_MODULES))
+    assert "rollsafe" in loaded
+    assert not loaded & HEAVY
+
+
+def _base_distributions() -> set[str]:
+    """rollsafe's dependencies without extras, and theirs, as installed here."""
+    project = tomllib.loads(PYPROJECT.read_text())["project"]
+    pending = [Requirement(text) for text in project["dependencies"]]
+    found: set[str] = set()
+    while pending:
+        requirement = pending.pop()
+        name = canonicalize_name(requirement.name)
+        if name in found:
+            continue
+        found.add(name)
+        for text in importlib.metadata.requires(name) or []:
+            nested = Requirement(text)
+            wanted = requirement.extras or {""}
+            if nested.marker is None or any(
+                nested.marker.evaluate({"extra": extra}) for extra in wanted
+            ):
+                pending.append(nested)
+    return found
+
+
+def _top_level_modules(distributions: set[str]) -> set[str]:
+    return {
+        module
+        for module, owners in importlib.metadata.packages_distributions().items()
+        if any(canonicalize_name(owner) in distributions for owner in owners)
+    }
+
+
+# Installed in the subprocess: any import outside the standard library, rollsafe and
+# the base install fails as it would where only `pip install rollsafe` ran.
+BASE_INSTALL_ONLY = """
+import importlib.abc, sys
+provided = set({provided!r})
+class BaseInstallOnly(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        top = name.partition(".")[0]
+        if top in provided or top in sys.stdlib_module_names or top.startswith("_"):
+            return None
+        raise ModuleNotFoundError(f"No module named {{name!r}} in the base install", name=name)
+sys.meta_path.insert(0, BaseInstallOnly())
+"""
+
+
+def test_the_base_install_is_enough_for_the_sdk() -> None:
+    provided = _top_level_modules(_base_distributions()) | {"rollsafe"}
+    assert {"httpx", "mmh3", "prometheus_client"} <= provided
+    assert not provided & (HEAVY | {"rich"})
+    hide = BASE_INSTALL_ONLY.format(provided=sorted(provided))
+    # The finder works: a package of an extra cannot be imported under it.
+    refused = subprocess.run(
+        [sys.executable, "-c", hide + "import numpy"], capture_output=True, text=True
+    )
+    assert "No module named 'numpy' in the base install" in refused.stderr
+    loaded = _modules_loaded_by(hide + "import " + ", ".join(SDK_MODULES))
+    assert {"rollsafe", "httpx", "prometheus_client"} <= loaded
