@@ -4,10 +4,8 @@ never connected, so the journal said nothing of what ran on the host)."""
 
 from __future__ import annotations
 
-import http.server
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from rollsafe.controller import Controller
 from rollsafe.controller.commands import COMMAND_EVENT, JOURNALED_OUTPUT
 from rollsafe.journal import JournalEntry
 from rollsafe.store import RolloutState, Store, open_store_url
+from tests.endpoints import healthy_server
 
 pytestmark = pytest.mark.slow
 
@@ -45,24 +44,10 @@ steps:
 """
 
 
-class _Healthy(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        del format, args
-
-
 @pytest.fixture
 def endpoint() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Healthy)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with healthy_server() as url:
+        yield url
 
 
 def _roll_out(tmp_path: Path, store: Store, endpoint: str, release: str) -> list[JournalEntry]:

@@ -3,11 +3,9 @@ as ``rollout start`` does (issue 11: only the foreground commands wrote them).""
 
 from __future__ import annotations
 
-import http.server
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 
 from rollsafe.controller import Controller
 from rollsafe.store import RolloutState, open_store_url
+from tests.endpoints import healthy_server
 
 pytestmark = pytest.mark.slow
 
@@ -54,24 +53,10 @@ steps:
 """
 
 
-class _Healthy(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        del format, args
-
-
 @pytest.fixture
 def healthy_endpoint() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Healthy)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with healthy_server() as url:
+        yield url
 
 
 def test_the_controller_reports_the_rollouts_it_ends_unpromoted(
