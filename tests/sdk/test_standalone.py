@@ -85,8 +85,13 @@ sys.meta_path.insert(0, BaseInstallOnly())
 """
 
 
+def _provided() -> set[str]:
+    """The top-level modules a base install holds: rollsafe and its dependencies'."""
+    return _top_level_modules(_base_distributions()) | {"rollsafe"}
+
+
 def test_the_base_install_is_enough_for_the_sdk() -> None:
-    provided = _top_level_modules(_base_distributions()) | {"rollsafe"}
+    provided = _provided()
     assert {"httpx", "mmh3", "prometheus_client"} <= provided
     assert not provided & (HEAVY | {"rich"})
     hide = BASE_INSTALL_ONLY.format(provided=sorted(provided))
@@ -97,3 +102,12 @@ def test_the_base_install_is_enough_for_the_sdk() -> None:
     assert "No module named 'numpy' in the base install" in refused.stderr
     loaded = _modules_loaded_by(hide + "import " + ", ".join(SDK_MODULES))
     assert {"rollsafe", "httpx", "prometheus_client"} <= loaded
+
+
+def test_the_command_in_a_base_install_names_the_extra_it_needs() -> None:
+    hide = BASE_INSTALL_ONLY.format(provided=sorted(_provided()))
+    code = hide + "from rollsafe.launcher import main\nmain()"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "pip install 'rollsafe[cli]'" in run.stderr
+    assert "Traceback" not in run.stderr
