@@ -1,18 +1,22 @@
 """`pip install rollsafe` (no extra) is enough for the SDK, and the SDK loads none of the
 extras' heavy packages (issue 11: installing the SDK pulled in FastAPI, scipy, psycopg).
 
-Both checks run in a subprocess of this venv, which holds every extra: the first
-looks at what importing the SDK loads, the second hides every package outside the
-base install's dependencies, as a fresh ``pip install rollsafe`` would lack them.
+The checks run in subprocesses of this venv, which holds every extra: one looks at
+what importing the SDK loads, the others hide every package outside the base
+install's dependencies, as a fresh ``pip install rollsafe`` would lack them. The
+last reads every import in ``src/rollsafe``: each must come with some extra other
+than ``dev``, which only the tests and benches need.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
 import json
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -41,17 +45,25 @@ def test_importing_the_sdk_loads_no_heavy_package() -> None:
     assert not loaded & HEAVY
 
 
-def _base_distributions() -> set[str]:
-    """rollsafe's dependencies without extras, and theirs, as installed here."""
-    project = tomllib.loads(PYPROJECT.read_text())["project"]
-    pending = [Requirement(text) for text in project["dependencies"]]
-    found: set[str] = set()
+PROJECT = tomllib.loads(PYPROJECT.read_text())["project"]
+
+
+def _distributions(extras: Iterable[str] = ()) -> set[str]:
+    """What ``pip install rollsafe[extras]`` installs: the distributions (as installed
+    here) that rollsafe's requirements and those extras' need, and theirs."""
+    texts = [*PROJECT["dependencies"], *(f"rollsafe[{extra}]" for extra in extras)]
+    pending = [Requirement(text) for text in texts]
+    seen: set[tuple[str, frozenset[str]]] = set()
     while pending:
         requirement = pending.pop()
         name = canonicalize_name(requirement.name)
-        if name in found:
+        if (name, frozenset(requirement.extras)) in seen:
             continue
-        found.add(name)
+        seen.add((name, frozenset(requirement.extras)))
+        if name == "rollsafe":  # an extra naming others: read them from pyproject.toml
+            extra_lists = PROJECT["optional-dependencies"]
+            pending += [Requirement(t) for e in requirement.extras for t in extra_lists[e]]
+            continue
         for text in importlib.metadata.requires(name) or []:
             nested = Requirement(text)
             wanted = requirement.extras or {""}
@@ -59,7 +71,7 @@ def _base_distributions() -> set[str]:
                 nested.marker.evaluate({"extra": extra}) for extra in wanted
             ):
                 pending.append(nested)
-    return found
+    return {name for name, _ in seen if name != "rollsafe"}
 
 
 def _top_level_modules(distributions: set[str]) -> set[str]:
@@ -87,7 +99,7 @@ sys.meta_path.insert(0, BaseInstallOnly())
 
 def _provided() -> set[str]:
     """The top-level modules a base install holds: rollsafe and its dependencies'."""
-    return _top_level_modules(_base_distributions()) | {"rollsafe"}
+    return _top_level_modules(_distributions()) | {"rollsafe"}
 
 
 def test_the_base_install_is_enough_for_the_sdk() -> None:
@@ -111,3 +123,31 @@ def test_the_command_in_a_base_install_names_the_extra_it_needs() -> None:
     assert run.returncode == 1
     assert "pip install 'rollsafe[cli]'" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def _third_party_imports(root: Path) -> dict[str, str]:
+    """Each top-level module outside the standard library that code under ``root``
+    imports, with one place that imports it."""
+    found: dict[str, str] = {}
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.partition(".")[0]
+                if top not in sys.stdlib_module_names and top != "rollsafe":
+                    found.setdefault(top, f"{path.relative_to(root.parent)}:{node.lineno}")
+    return found
+
+
+def test_everything_rollsafe_imports_is_installed_by_an_extra() -> None:
+    """Not by the dev extra alone: scipy, say, serves only the tests and the benches."""
+    every_extra = set(PROJECT["optional-dependencies"]) - {"dev"}
+    provided = _top_level_modules(_distributions(every_extra))
+    imported = _third_party_imports(PYPROJECT.parent / "src" / "rollsafe")
+    assert {"typer", "fastapi", "numpy", "psycopg", "openfeature"} <= set(imported)
+    assert {name: where for name, where in imported.items() if name not in provided} == {}
