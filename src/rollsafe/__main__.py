@@ -1,5 +1,5 @@
 """``python -m rollsafe``: the same as the ``rollsafe`` command."""
 
-from rollsafe.cli import main
+from rollsafe.launcher import main
 
 main()

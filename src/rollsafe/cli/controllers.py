@@ -9,8 +9,11 @@ from typing import Annotated
 import typer
 
 from rollsafe.cli.home import home_of
+from rollsafe.cli.incidents import write_incident_if_due
 from rollsafe.cli.output import console, reported_errors
 from rollsafe.controller import ControllerLoop
+from rollsafe.errors import RollsafeError
+from rollsafe.store import Rollout
 
 app = typer.Typer(
     help="Run controllers that pick up rollouts from the store.", no_args_is_help=True
@@ -34,7 +37,20 @@ def run(
     home = home_of(ctx)
     with reported_errors():
         store = home.open_store()
-        loop = ControllerLoop(store, home.path, max_concurrent=max_concurrent, poll_interval=poll)
+
+        def report(rollout: Rollout) -> None:
+            """What `rollout start` does at the end, for each rollout this loop ends."""
+            try:
+                path = write_incident_if_due(home.path, store, rollout)
+            except (OSError, RollsafeError) as error:  # the loop goes on driving the others
+                console.print(f"[red]{rollout.id}: incident report not written: {error}[/red]")
+                return
+            if path is not None:
+                console.print(f"{rollout.id}: {rollout.state}; incident report: {path}")
+
+        loop = ControllerLoop(
+            store, home.path, max_concurrent=max_concurrent, poll_interval=poll, on_ended=report
+        )
 
         def stop(signum: int, frame: FrameType | None) -> None:
             del signum, frame

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -102,6 +103,8 @@ def describe(entry: JournalEntry) -> str | None:
         hidden = {"levels", "reason"} if kind == "rollback.started" else {"levels"}
         detail = plain({k: v for k, v in data.items() if k not in hidden})
         return f"[red]↺ {kind}[/red] {escape(detail)}"
+    if kind == "target.command":
+        return f"  $ {escape(shlex.join(data['argv']))}: {escape(data['outcome'])}"
     if kind == "flag.changed":
         after = data.get("after") or {}
         return f"⚑ flag {data['name']} v{data['version']}: {_flag_state(after)}"

@@ -14,18 +14,17 @@ from rich.table import Table
 
 from rollsafe.cli.exits import Exit, of_rollback, of_rollout
 from rollsafe.cli.home import Home, home_of
+from rollsafe.cli.incidents import write_incident_if_due
 from rollsafe.cli.output import console, journal_tail, print_json, reported_errors
 from rollsafe.cli.readable import plain, step_result
 from rollsafe.config import load_plan
 from rollsafe.controller import Controller
 from rollsafe.controller.lease import owner_is_dead
 from rollsafe.errors import NotFoundError
-from rollsafe.report import write_incident
 from rollsafe.store import Rollout, RolloutState, StepRecord, Store
 
 app = typer.Typer(help="Run rollouts from plans and steer them.", no_args_is_help=True)
 
-_ROLLED_BACK = {RolloutState.FAILED, RolloutState.ROLLED_BACK, RolloutState.ABORTED}
 _COLOURS = {
     RolloutState.PROMOTED: "green",
     RolloutState.ROLLED_BACK: "yellow",
@@ -230,9 +229,7 @@ def _finish(
     exit_of: Callable[[RolloutState], Exit],
 ) -> None:
     """Print how the rollout stands, its reason in full (once), and exit with its code."""
-    report = None
-    if rollout.state in _ROLLED_BACK:
-        report = write_incident(home.path / "reports" / rollout.id, store.journal(rollout.id))
+    report = write_incident_if_due(home.path, store, rollout)
     store.close()
     if as_json:
         print_json(_summary(rollout))

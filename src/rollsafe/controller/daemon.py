@@ -5,6 +5,9 @@ rolling back, with no owner, an expired lease, or an owner process that died on
 this host), claims one with the lease, and drives it on a thread of its own.
 The lease makes the claim exclusive; the journal-first steps make a takeover
 safe: the new owner continues from the step the store says was running.
+
+What follows the end of a rollout (the CLI writes an incident report) is the
+caller's ``on_ended``: reports sit in a layer above the controller.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rollsafe.controller.lease import DEFAULT_TTL, owner_id, owner_is_dead
@@ -43,13 +47,17 @@ class ControllerLoop:
         max_concurrent: int = 8,
         poll_interval: float = 1.0,
         lease_ttl: float = DEFAULT_TTL,
+        on_ended: Callable[[Rollout], None] | None = None,
     ) -> None:
+        """``on_ended`` gets each rollout this loop drove to its end (or to a pause),
+        on the rollout's thread; not one that another controller took over."""
         self.store = store
         self.home = home
         self.owner = owner or owner_id()
         self.max_concurrent = max_concurrent
         self.poll_interval = poll_interval
         self.lease_ttl = lease_ttl
+        self.on_ended = on_ended
         self.stop = threading.Event()
         self._active: dict[str, threading.Thread] = {}
 
@@ -103,6 +111,8 @@ class ControllerLoop:
         try:
             rollout = controller.run(rollout_id)
             log.info("rollout %s ended %s", rollout_id, rollout.state)
+            if self.on_ended is not None:
+                self.on_ended(rollout)
         except ConflictError as error:
             log.info("rollout %s taken by another controller: %s", rollout_id, error)
         except RollsafeError as error:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rollsafe.config import Plan, load_plan, read_plan_text
 from rollsafe.controller.adapters import build_target, build_traffic
+from rollsafe.controller.commands import journal_commands
 from rollsafe.controller.context import BASELINE_EVENT, StepContext
 from rollsafe.controller.lease import DEFAULT_TTL, LeaseKeeper, owner_id, owner_is_dead
 from rollsafe.controller.monitor import GuardMonitor
@@ -126,7 +127,9 @@ class Controller:
         plan = self.plan_of(rollout)
         target = build_target(plan, self.home, self.store.address)
         traffic = build_traffic(plan, self.home, target)
-        return StepContext(self.store, rollout.id, plan, target, self.home, self.owner, traffic)
+        context = StepContext(self.store, rollout.id, plan, target, self.home, self.owner, traffic)
+        journal_commands(context)
+        return context
 
     @staticmethod
     def plan_of(rollout: Rollout) -> Plan:

@@ -182,7 +182,7 @@ class AsyncFlagClient(ClientBase):
             {"Host": target.netloc, **self._headers, **headers, "Accept-Encoding": "identity"},
         )
         loop = asyncio.get_running_loop()
-        stream = EventStream(self, loop, connected)
+        stream = EventStream(self._on_event, self.max_event_bytes, loop, connected)
         async with asyncio.timeout(self.connect_timeout):
             transport, _ = await loop.create_connection(
                 lambda: stream,

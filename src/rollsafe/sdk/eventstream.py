@@ -2,7 +2,8 @@
 
 Used by `rollsafe.sdk.aio.AsyncFlagClient` (see its module doc for why it does
 not read the stream through httpx): each event is parsed and applied in the
-loop's read callback as its bytes arrive.
+loop's read callback as its bytes arrive. The stream knows the client only
+through the callback it is given, so this module does not import ``aio``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import urllib.request
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import httpx
@@ -19,12 +20,13 @@ from rollsafe.sdk.sse import (
     MAX_HEAD_BYTES,
     ChunkedDecoder,
     HTTPFramingError,
+    ServerEvent,
     SSEParser,
     parse_head,
 )
 
-if TYPE_CHECKING:
-    from rollsafe.sdk.aio import AsyncFlagClient
+OnEvent = Callable[[ServerEvent], bool]
+"""Applies one event; True for the connected event. Raising drops the stream."""
 
 
 def lean_stream_reaches(url: str) -> bool:
@@ -71,7 +73,7 @@ def _read_buffer() -> memoryview:
 
 
 class EventStream(asyncio.BufferedProtocol):
-    """One stream response: its events applied to the client as they are read.
+    """One stream response: each event handed to ``on_event`` as it is read.
 
     ``closed`` resolves when the connection ends: None at the end of the body or
     the connection, the error otherwise (the transport is then aborted). A
@@ -80,9 +82,13 @@ class EventStream(asyncio.BufferedProtocol):
     """
 
     def __init__(
-        self, client: AsyncFlagClient, loop: asyncio.AbstractEventLoop, connected: list[bool]
+        self,
+        on_event: OnEvent,
+        max_event_bytes: int,
+        loop: asyncio.AbstractEventLoop,
+        connected: list[bool],
     ) -> None:
-        self._client = client
+        self._on_event = on_event
         self._clock = loop.time
         self._connected = connected
         self._transport: asyncio.Transport | None = None
@@ -90,7 +96,7 @@ class EventStream(asyncio.BufferedProtocol):
         self._head = b""
         self._chunked: ChunkedDecoder | None = None
         self._length: int | None = None  # bytes of body left, when the head gave a length
-        self._parser = SSEParser(client.max_event_bytes)
+        self._parser = SSEParser(max_event_bytes)
         self._body = bytearray()  # only for a response other than 200
         self.status: int | None = None
         self.headers: dict[str, str] = {}
@@ -151,9 +157,9 @@ class EventStream(asyncio.BufferedProtocol):
         if self.status != 200:
             self._body += data[: MAX_HEAD_BYTES - len(self._body)]
         elif data:
-            client, connected = self._client, self._connected
+            on_event, connected = self._on_event, self._connected
             for event in self._parser.feed(data):
-                if client._on_event(event):
+                if on_event(event):
                     connected[0] = True
         if self._length == 0 or (self._chunked is not None and self._chunked.done):
             self._finish(None)

@@ -1,4 +1,4 @@
-"""Anytime-valid statistics for canary analysis: pure numpy/scipy, no I/O.
+"""Anytime-valid statistics for canary analysis: pure numpy, no I/O (scipy checks it in the tests).
 
 - :mod:`rollsafe.stats.counts`: one arm's event rate against the other's
   (errors/requests, histogram tails), valid under drifting rates and changing

@@ -92,8 +92,8 @@ class CommandTarget:
     Reading methods take no lock. Acting methods (``deploy``, ``rollback``,
     ``start``, ``stop``) hold ``<state_dir>/lock``, so two controllers never
     interleave their commands. ``on_result`` is called with each finished
-    command (for the journal); ``last_results`` holds those of the last
-    acting call.
+    command (the controller journals it: `rollsafe.controller.commands`);
+    ``last_results`` holds those of the last acting call.
     """
 
     def __init__(
