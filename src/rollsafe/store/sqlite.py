@@ -762,7 +762,8 @@ class SqliteStore:
                     actor,
                 ),
             )
-            self._journal(db, "router.recorded", router.journal_data(), actor=actor, rollout_id=None)
+            data = router.journal_data()
+            self._journal(db, "router.recorded", data, actor=actor, rollout_id=None)
 
     def get_router(self, root: str) -> RouterRecord | None:
         rows = self._read("SELECT * FROM routers WHERE root = ?", (root,))

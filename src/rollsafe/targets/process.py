@@ -26,6 +26,7 @@ from pathlib import Path
 from rollsafe.config import ProcessTarget as ProcessTargetConfig
 from rollsafe.errors import HealthCheckError, TargetError
 from rollsafe.targets import health, procs
+from rollsafe.targets.discovery import discovery_file, write_targets
 from rollsafe.targets.health import HealthReport
 from rollsafe.targets.releases import Releases
 from rollsafe.targets.state import Entry, Instance, Role, StateFile, locked
@@ -58,6 +59,8 @@ class ProcessTarget:
         self.on_change: Callable[[], None] | None = None
         """Called, under the target's lock, whenever the ready instances changed and before
         a replaced one stops: a traffic router re-points at the new set there."""
+        self.discovery = discovery_file(self.home, service)
+        """The Prometheus ``file_sd`` targets file, rewritten at every change."""
         check = config.health
         per_slot = check.retries * (check.timeout + check.interval) + config.stop_timeout
         slots = config.instances + config.canary_instances
@@ -204,9 +207,11 @@ class ProcessTarget:
             live = [entry for entry in entries if procs.running(entry.pid, entry.start_ticks)]
             if live:
                 self._state.write([replace(entry, status="draining") for entry in live])
+                self._changed()  # a router shows its maintenance page before they stop
             groups = {entry.pid for entry in live} | set(procs.marked(self.root).values())
             procs.stop_groups(groups, self.config.stop_timeout)
             self._state.write([])
+            self._changed()
 
     # -- internals (callers hold the lock) ------------------------------------------------
 
@@ -322,6 +327,7 @@ class ProcessTarget:
             self._retire([old])
 
     def _changed(self) -> None:
+        write_targets(self.discovery, self.service, self.instances())
         if self.on_change is not None:
             self.on_change()
 
