@@ -1,0 +1,60 @@
+"""nginx follows the shop's instances whichever plan moves them, and never routes to a stopped
+one: a plan without ``router:`` after one with it, the plan with it again, a rollback by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from rollsafe.controller import Controller
+from rollsafe.routers.liveness import front_door_problems
+from rollsafe.store import RolloutState
+from tests.service.conftest import FrontDoorClient, Service, live_addresses
+
+pytestmark = pytest.mark.slow
+
+
+def assert_fronts_live_instances(service: Service) -> None:
+    router = service.router()
+    split = router.split
+    assert split is not None
+    assert set(split.stable) == live_addresses(service.target)
+    assert front_door_problems(router, "/health", 2.0) == []
+
+
+def test_nginx_never_routes_to_a_stopped_instance_after_any_plan_sequence(
+    service: Service,
+) -> None:
+    routed = service.plan("  - deploy: {release: 1.0.0}\n  - promote:\n", router=True)
+    rollout = service.run(routed)
+    assert rollout.state is RolloutState.PROMOTED, rollout.reason
+    assert_fronts_live_instances(service)
+    url = service.router().url
+
+    with FrontDoorClient(url) as users:
+        # A plan without router: moves every instance to new ports.
+        bare = service.plan(
+            "  - backup:\n  - deploy: {release: 1.1.0}\n  - promote:\n", router=False
+        )
+        moved = service.run(bare)
+        assert moved.state is RolloutState.PROMOTED, moved.reason
+        assert_fronts_live_instances(service)
+        assert service.router().url == url  # the front address stays
+
+        # The plan with the router again: its deploy is a no-op, the router stays right.
+        again = service.plan("  - deploy: {release: 1.1.0}\n  - promote:\n", router=True)
+        assert service.run(again).state is RolloutState.PROMOTED
+        assert_fronts_live_instances(service)
+
+        # A rollback by hand of the plan without router: back to 1.0.0, and nginx follows.
+        back = Controller(service.store, service.home).roll_back_to(moved.id, 2, actor="test")
+        assert back.state is RolloutState.ROLLED_BACK, back.reason
+        assert {i.release for i in service.target.instances()} == {"1.0.0"}
+        assert_fronts_live_instances(service)
+        users.wait_for(20)
+
+    statuses = users.statuses()
+    assert set(statuses) == {200}, statuses  # no 502, no connection refused, ever
+    releases = [answer.release for answer in users.answers]
+    assert releases[0] == "1.0.0"
+    assert "1.1.0" in releases
+    assert releases[-1] == "1.0.0"
