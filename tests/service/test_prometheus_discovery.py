@@ -46,8 +46,7 @@ def scraped(url: str, expected: set[tuple[str, str, str, str]], seconds: float =
 
 def listed(service: Service) -> set[tuple[str, str, str, str]]:
     return {
-        (f"127.0.0.1:{i.port}", i.release, str(i.index), i.role)
-        for i in service.target.instances()
+        (f"127.0.0.1:{i.port}", i.release, str(i.index), i.role) for i in service.target.instances()
     }
 
 

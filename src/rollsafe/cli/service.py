@@ -71,7 +71,7 @@ def up(
         else:
             target.start()
         if traffic is not None:
-            traffic.sync()  # nothing may have changed: the router still comes up
+            target.announce()  # nothing may have changed: the router still comes up
         _exit_with(status_of(loaded, target, _router(loaded, home, store, target)), as_json)
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rollsafe.routers import MAINTENANCE_RETRY_AFTER, RouterError, TrafficRouter
+from rollsafe.errors import TargetError
+from rollsafe.routers import MAINTENANCE_RETRY_AFTER, TrafficRouter
 from rollsafe.targets import CanaryTarget, Instance
 
 log = logging.getLogger(__name__)
@@ -36,18 +37,17 @@ class Traffic:
         """Point the router at the instances ready now, keeping the canary's weight."""
         self._apply(self.weight)
 
-    def catch_up(self) -> RouterError | None:
-        """Point the router at the instances running now, if any: whatever changed them
-        while no one told the router (a plan without it, a crash) is corrected here.
+    def catch_up(self) -> TargetError | None:
+        """Point the router at the instances running now (its maintenance page if none):
+        whatever moved them while no one told the router (a plan without it, a crash)
+        is corrected here.
 
         Returns the error instead of raising it: a controller that cannot reach the
         router must still be able to roll back (the front-door guard reports it).
         """
-        if not self.target.stable_instances():
-            return None  # the service is down: nothing to front, nothing started
         try:
-            self.sync()
-        except RouterError as error:
+            self.target.announce()  # under the target's lock: no deploy interleaves
+        except TargetError as error:
             log.warning("the router could not follow the instances: %s", error)
             return error
         return None

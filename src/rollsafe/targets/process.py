@@ -178,6 +178,13 @@ class ProcessTarget:
                 raise
             return bool(stale or missing)
 
+    def announce(self) -> None:
+        """Tell ``on_change`` (and the Prometheus targets file) the instances ready now, under
+        the lock, so no concurrent change lands in between: a router that missed changes
+        (moved by a plan without it, or a crash) is put right."""
+        with self._locked():
+            self._changed()
+
     def stop_canary(self) -> bool:
         """Stop the canary instances (after a router sent their traffic elsewhere);
         False when there were none."""
