@@ -68,9 +68,9 @@ class Traffic:
         canary = [_address(i) for i in self.target.canary_instances()]
         if not stable:
             # Nothing stable serves (stopped for a restore): a clear 503 to retry, never
-            # a 502, until instances come back and the target calls again.
+            # a 502, until instances come back and the target calls again. A router that
+            # is not running stays stopped (the service is down, or being taken down).
             self.router.set_maintenance(MAINTENANCE_RETRY_AFTER)
-            self.router.start()
             return {"stable": [], "canary": canary, "weight": self.weight, "applied": False}
         if not canary:
             weight = 0
