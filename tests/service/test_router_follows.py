@@ -3,6 +3,10 @@ one: a plan without ``router:`` after one with it, the plan with it again, a rol
 
 from __future__ import annotations
 
+import threading
+import time
+
+import httpx
 import pytest
 
 from rollsafe.controller import Controller
@@ -17,7 +21,7 @@ def assert_fronts_live_instances(service: Service) -> None:
     router = service.router()
     split = router.split
     assert split is not None
-    assert set(split.stable) == live_addresses(service.target)
+    assert {*split.stable, *split.canary} == live_addresses(service.target)
     assert front_door_problems(router, "/health", 2.0) == []
 
 
@@ -58,3 +62,28 @@ def test_nginx_never_routes_to_a_stopped_instance_after_any_plan_sequence(
     assert releases[0] == "1.0.0"
     assert "1.1.0" in releases
     assert releases[-1] == "1.0.0"
+
+
+def test_the_front_door_comes_up_with_the_rollout_not_at_its_first_canary_step(
+    service: Service,
+) -> None:
+    service.target.deploy("1.0.0")  # running already, with no router in front
+    steps = "  - pause: {duration: 3s}\n  - canary: {release: 1.1.0, weight: 50}\n  - promote:\n"
+    plan = service.plan(steps, router=True)
+    controller = Controller(service.store, service.home)
+    rollout = controller.create(plan, actor="test")
+    ended: list[RolloutState] = []
+    driver = threading.Thread(target=lambda: ended.append(controller.run(rollout.id).state))
+    driver.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not any(e.kind == "step.running" for e in service.store.journal(rollout.id)):
+            assert time.monotonic() < deadline, "the pause step never started"
+            time.sleep(0.05)
+        # During the pause, before any canary step, the front door serves the stable release.
+        answer = httpx.get(service.router().url + "/health", timeout=5)
+        assert (answer.status_code, answer.json()["release"]) == (200, "1.0.0")
+    finally:
+        driver.join(timeout=60)
+    assert ended == [RolloutState.PROMOTED]
+    assert_fronts_live_instances(service)
