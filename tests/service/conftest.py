@@ -56,6 +56,13 @@ class Service:
         controller = Controller(self.store, self.home)
         return controller.run(controller.create(plan, actor="test").id)
 
+    def wait_running(self, rollout_id: str, seconds: float = 30) -> None:
+        """Until the rollout's first step runs."""
+        deadline = time.monotonic() + seconds
+        while not any(e.kind == "step.running" for e in self.store.journal(rollout_id)):
+            assert time.monotonic() < deadline, f"no step of {rollout_id} ran in {seconds}s"
+            time.sleep(0.05)
+
     def router(self) -> NginxRouter:
         record = self.store.get_router(str(self.target.root))
         assert record is not None, "no router recorded for the shop"

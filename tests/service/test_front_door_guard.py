@@ -31,10 +31,7 @@ def test_instances_killed_under_the_router_trip_the_front_door_guard_within_5s(
     driver = threading.Thread(target=lambda: ended.append(controller.run(rollout.id)))
     driver.start()
     try:
-        deadline = time.monotonic() + 30
-        while not any(e.kind == "step.running" for e in service.store.journal(rollout.id)):
-            assert time.monotonic() < deadline, "the pause step never started"
-            time.sleep(0.1)
+        service.wait_running(rollout.id)
         time.sleep(1.5)  # a few quiet looks first: nothing trips while all is well
         assert not [e for e in service.store.journal(rollout.id) if e.kind == "guard.tripped"]
         victims = service.target.instances()

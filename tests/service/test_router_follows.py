@@ -4,7 +4,6 @@ one: a plan without ``router:`` after one with it, the plan with it again, a rol
 from __future__ import annotations
 
 import threading
-import time
 
 import httpx
 import pytest
@@ -76,10 +75,7 @@ def test_the_front_door_comes_up_with_the_rollout_not_at_its_first_canary_step(
     driver = threading.Thread(target=lambda: ended.append(controller.run(rollout.id).state))
     driver.start()
     try:
-        deadline = time.monotonic() + 30
-        while not any(e.kind == "step.running" for e in service.store.journal(rollout.id)):
-            assert time.monotonic() < deadline, "the pause step never started"
-            time.sleep(0.05)
+        service.wait_running(rollout.id)
         # During the pause, before any canary step, the front door serves the stable release.
         answer = httpx.get(service.router().url + "/health", timeout=5)
         assert (answer.status_code, answer.json()["release"]) == (200, "1.0.0")
