@@ -10,6 +10,7 @@ running it again.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shlex
@@ -30,6 +31,8 @@ from rollsafe.targets.discovery import discovery_file, write_targets
 from rollsafe.targets.health import HealthReport
 from rollsafe.targets.releases import Releases
 from rollsafe.targets.state import Entry, Instance, Role, StateFile, locked
+
+log = logging.getLogger(__name__)
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _TAIL_BYTES = 4096
@@ -214,11 +217,11 @@ class ProcessTarget:
             live = [entry for entry in entries if procs.running(entry.pid, entry.start_ticks)]
             if live:
                 self._state.write([replace(entry, status="draining") for entry in live])
-                self._changed()  # a router shows its maintenance page before they stop
+                self._changed_if_possible()  # a router shows its maintenance page first
             groups = {entry.pid for entry in live} | set(procs.marked(self.root).values())
             procs.stop_groups(groups, self.config.stop_timeout)
             self._state.write([])
-            self._changed()
+            self._changed_if_possible()
 
     # -- internals (callers hold the lock) ------------------------------------------------
 
@@ -334,9 +337,19 @@ class ProcessTarget:
             self._retire([old])
 
     def _changed(self) -> None:
-        write_targets(self.discovery, self.service, self.instances())
+        try:
+            write_targets(self.discovery, self.service, self.instances())
+        except TargetError as error:  # Prometheus's view is not worth failing a deploy for
+            log.warning("%s", error)
         if self.on_change is not None:
             self.on_change()
+
+    def _changed_if_possible(self) -> None:
+        """For a stop: a router that cannot follow must not keep the instances running."""
+        try:
+            self._changed()
+        except TargetError as error:
+            log.warning("stopping %s without its router following: %s", self.service, error)
 
     def _spawn(
         self, index: int, release: str, port: int, role: Role
