@@ -43,9 +43,11 @@ def test_nginx_never_routes_to_a_stopped_instance_after_any_plan_sequence(
         assert_fronts_live_instances(service)
         assert service.router().url == url  # the front address stays
 
-        # The plan with the router again: its deploy is a no-op, the router stays right.
-        again = service.plan("  - deploy: {release: 1.1.0}\n  - promote:\n", router=True)
-        assert service.run(again).state is RolloutState.PROMOTED
+        # The plan with the router again: its first deploy is a no-op, the router stays
+        # right; then deploys back and forth, which the front-door guard watches trip-free.
+        steps = "".join(f"  - deploy: {{release: {r}}}\n" for r in ["1.1.0", "1.0.0", "1.1.0"])
+        again = service.run(service.plan(steps + "  - promote:\n", router=True))
+        assert again.state is RolloutState.PROMOTED, again.reason
         assert_fronts_live_instances(service)
 
         # A rollback by hand of the plan without router: back to 1.0.0, and nginx follows.
