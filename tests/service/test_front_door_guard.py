@@ -11,6 +11,7 @@ import time
 import pytest
 
 from rollsafe.controller import Controller
+from rollsafe.report import write_incident
 from rollsafe.store import Rollout, RolloutState
 from tests.service.conftest import Service
 
@@ -55,5 +56,8 @@ def test_instances_killed_under_the_router_trip_the_front_door_guard_within_5s(
     assert trip.data["severity"] == "critical"
     down = [f"127.0.0.1:{victim.port}" for victim in victims]
     assert all(any(address in p for p in trip.data["problems"]) for address in down), trip.data
+    # The incident report names the front door as the trigger.
+    markdown = write_incident(service.home / "report", service.store.journal(rollout.id))
+    assert "front-door" in markdown.read_text()
     print(f"front-door guard tripped {trip.ts - killed_at:.2f}s after {killed} was killed")
     assert trip.ts - killed_at <= 5.0, f"tripped {trip.ts - killed_at:.1f}s after the kill"
