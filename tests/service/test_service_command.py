@@ -77,6 +77,12 @@ def test_up_status_down_leaves_nothing_running(service: Service) -> None:
     code, after = status(service, plan)
     assert (code, after["state"], after["front"]["running"]) == (3, "down", False)
 
+    # Forgotten, the router no longer fronts what a plan without router: runs.
+    assert service.rollsafe("service", "down", str(bare), "--forget-router").returncode == 0
+    assert service.store.get_router(str(service.target.root)) is None
+    code, bare_after = status(service, bare)
+    assert (code, bare_after["front"]) == (3, None)
+
 
 def test_restart_replaces_every_instance_with_no_failed_request_through_the_front_door(
     service: Service,

@@ -2,7 +2,8 @@
 
 - ``up PLAN``: the current release's instances (or ``--release``'s), then the
   router pointed at them; prints the front address, instances, release and health.
-- ``down PLAN``: stops the router and every instance; nothing is left running.
+- ``down PLAN``: stops the router and every instance; nothing is left running
+  (``--forget-router``: plans without ``router:`` no longer bring it back).
 - ``status PLAN``: what runs and whether it is healthy (``--json`` for scripts).
 - ``restart PLAN``: replaces every instance one at a time; the router is pointed
   at each new instance before the old one stops, so no request fails.
@@ -76,7 +77,19 @@ def up(
 
 
 @app.command()
-def down(ctx: typer.Context, plan: PlanArgument, as_json: JsonOption = False) -> None:
+def down(
+    ctx: typer.Context,
+    plan: PlanArgument,
+    forget_router: Annotated[
+        bool,
+        typer.Option(
+            "--forget-router",
+            help="Also forget the router recorded for the target root: plans without "
+            "router: no longer start it.",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
     """Stop the router and every instance; nothing is left running."""
     home = home_of(ctx)
     with reported_errors():
@@ -95,6 +108,8 @@ def down(ctx: typer.Context, plan: PlanArgument, as_json: JsonOption = False) ->
             left.append(f"the router in {router.home}")
         if left:
             fail(f"still running after the stop: {', '.join(left)}")
+        if forget_router:
+            store.delete_router(str(target.root), actor=_ACTOR)
         _exit_with(status, as_json, stopped=True)
 
 
