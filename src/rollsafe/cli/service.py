@@ -46,7 +46,9 @@ EXIT_DOWN = 3
 _ACTOR = "cli:service"
 
 app = typer.Typer(
-    help="Start, stop, restart and look at a service outside any rollout.", no_args_is_help=True
+    help="Start, stop, restart and look at a service outside any rollout. Exit codes: "
+    "0 healthy (down: all stopped), 1 unhealthy or failed, 2 bad plan or usage, 3 not running.",
+    no_args_is_help=True,
 )
 PlanArgument = Annotated[Path, typer.Argument(help="Plan YAML file (its target and router).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the status as JSON.")]
