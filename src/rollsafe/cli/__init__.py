@@ -20,6 +20,7 @@ from rollsafe.cli import (
     reports,
     rollouts,
     server,
+    service,
 )
 from rollsafe.cli.home import Home
 
@@ -40,6 +41,7 @@ app.add_typer(judge.app, name="judge")
 app.command("demo")(demo.demo)
 app.command("rollback")(rollouts.rollback)
 app.add_typer(server.app, name="server")
+app.add_typer(service.app, name="service")
 
 
 def _version(value: bool) -> None:

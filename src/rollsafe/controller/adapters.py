@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
 from rollsafe.config import CommandTarget as CommandTargetConfig
 from rollsafe.config import Plan
+from rollsafe.config.sources import NginxRouter as NginxRouterConfig
 from rollsafe.controller.traffic import Traffic
+from rollsafe.errors import RollsafeError
 from rollsafe.metrics import SourceNeeds
 from rollsafe.metrics import build_source as build_metric_source
 from rollsafe.routers import NginxRouter
+from rollsafe.store import Store
+from rollsafe.store.records import RouterRecord
 from rollsafe.targets import CommandTarget, ProcessTarget, Target
 from rollsafe.typing import MetricSource
+
+log = logging.getLogger(__name__)
 
 
 def build_target(plan: Plan, home: Path, store_address: str | None = None) -> Target:
@@ -47,9 +54,50 @@ def build_router(plan: Plan, home: Path) -> NginxRouter | None:
     return NginxRouter(plan.router, home=home / "routers" / plan.service)
 
 
-def build_traffic(plan: Plan, home: Path, target: Target) -> Traffic | None:
-    """The router of a plan with one, wired to follow ``target``'s instances."""
-    router = build_router(plan, home)
-    if router is None or not isinstance(target, ProcessTarget):
+def build_traffic(
+    plan: Plan, home: Path, target: Target, store: Store | None = None, *, actor: str = "rollsafe"
+) -> Traffic | None:
+    """The router fronting ``target``, wired to follow its instances; None without one.
+
+    With a ``store``, the plan's ``router:`` is recorded under the target's root, and
+    a plan without one gets the router recorded there: whichever plan moves the
+    instances, the router moves with them. The router is pointed at the instances
+    running now before anything else happens (see :meth:`Traffic.catch_up`).
+    """
+    if not isinstance(target, ProcessTarget):
         return None  # plans are checked at load: a router comes with a process target
-    return Traffic(router, target)
+    router = _fronting(plan, home, target, store, actor)
+    if router is None:
+        return None
+    traffic = Traffic(router, target)
+    traffic.catch_up()
+    return traffic
+
+
+def _fronting(
+    plan: Plan, home: Path, target: ProcessTarget, store: Store | None, actor: str
+) -> NginxRouter | None:
+    root = str(target.root)
+    recorded = store.get_router(root) if store is not None else None
+    router = build_router(plan, home)
+    if router is None:
+        return None if recorded is None else router_of(recorded)
+    if store is not None:
+        if recorded is not None and recorded.home != str(router.home):
+            _retire(router_of(recorded))  # one router per set of instances: no stale second one
+        config = router.config.model_dump(mode="json")
+        record = RouterRecord(root, plan.service, "nginx", str(router.home), config, 0.0, actor)
+        store.put_router(record, actor=actor)
+    return router
+
+
+def router_of(record: RouterRecord) -> NginxRouter:
+    """The router a store record describes."""
+    return NginxRouter(NginxRouterConfig.model_validate(record.config), home=Path(record.home))
+
+
+def _retire(router: NginxRouter) -> None:
+    try:
+        router.stop()
+    except RollsafeError as error:
+        log.warning("cannot stop the router in %s that fronted the target: %s", router.home, error)

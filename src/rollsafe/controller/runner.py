@@ -17,6 +17,7 @@ from rollsafe.config import Plan, load_plan, read_plan_text
 from rollsafe.controller.adapters import build_target, build_traffic
 from rollsafe.controller.commands import journal_commands
 from rollsafe.controller.context import BASELINE_EVENT, StepContext
+from rollsafe.controller.frontdoor import FrontDoorWatch
 from rollsafe.controller.lease import DEFAULT_TTL, LeaseKeeper, owner_id, owner_is_dead
 from rollsafe.controller.monitor import GuardMonitor
 from rollsafe.controller.rollback import roll_back
@@ -126,7 +127,7 @@ class Controller:
     def _context(self, rollout: Rollout) -> StepContext:
         plan = self.plan_of(rollout)
         target = build_target(plan, self.home, self.store.address)
-        traffic = build_traffic(plan, self.home, target)
+        traffic = build_traffic(plan, self.home, target, self.store, actor=self.owner)
         context = StepContext(self.store, rollout.id, plan, target, self.home, self.owner, traffic)
         journal_commands(context)
         return context
@@ -151,7 +152,7 @@ class Controller:
             self.store.set_rollout_state(
                 rollout_id, RolloutState.RUNNING, actor=self.owner, expected=RESUMABLE
             )
-        with GuardMonitor(context):
+        with GuardMonitor(context), FrontDoorWatch(context):
             stop = self._run_steps(context)
         if stop is None:
             return self.store.set_rollout_state(

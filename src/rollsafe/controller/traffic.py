@@ -2,17 +2,23 @@
 
 The process target starts instances on new ports at every deploy, so the router
 must follow each change of the instance set, before a replaced instance stops
-(the target calls :meth:`Traffic.sync` then, under its lock). The canary's
+(the target calls :meth:`Traffic.sync` then, under its lock). When no stable
+instance is left (stopped for a restore), the router shows its maintenance
+page (503 with ``Retry-After``) until instances are healthy again. The canary's
 weight lives in the router's own state, so a controller resuming after a crash
 finds it where the last one left it.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from rollsafe.routers import TrafficRouter
+from rollsafe.errors import TargetError
+from rollsafe.routers import MAINTENANCE_RETRY_AFTER, TrafficRouter
 from rollsafe.targets import CanaryTarget, Instance
+
+log = logging.getLogger(__name__)
 
 
 class Traffic:
@@ -31,6 +37,21 @@ class Traffic:
         """Point the router at the instances ready now, keeping the canary's weight."""
         self._apply(self.weight)
 
+    def catch_up(self) -> TargetError | None:
+        """Point the router at the instances running now (its maintenance page if none):
+        whatever moved them while no one told the router (a plan without it, a crash)
+        is corrected here.
+
+        Returns the error instead of raising it: a controller that cannot reach the
+        router must still be able to roll back (the front-door guard reports it).
+        """
+        try:
+            self.target.announce()  # under the target's lock: no deploy interleaves
+        except TargetError as error:
+            log.warning("the router could not follow the instances: %s", error)
+            return error
+        return None
+
     def shift(self, weight: int) -> dict[str, Any]:
         """Send ``weight`` percent of requests to the canary instances; returns the split."""
         return self._apply(weight)
@@ -46,13 +67,17 @@ class Traffic:
         stable = [_address(i) for i in self.target.stable_instances()]
         canary = [_address(i) for i in self.target.canary_instances()]
         if not stable:
-            # Nothing stable serves (stopped for a restore): the split in force stays
-            # until instances come back and the target calls again.
+            # Nothing stable serves (stopped for a restore): a clear 503 to retry, never
+            # a 502, until instances come back and the target calls again. A router that
+            # is not running stays stopped (the service is down, or being taken down).
+            self.router.set_maintenance(MAINTENANCE_RETRY_AFTER)
             return {"stable": [], "canary": canary, "weight": self.weight, "applied": False}
         if not canary:
             weight = 0
-        self.router.start()
+        # The split first, then the start: a router starting now serves it from its first
+        # request (no "no split set yet" 503s).
         self.router.set_weights(stable, canary, weight)
+        self.router.start()
         return {"stable": stable, "canary": canary, "weight": weight, "applied": True}
 
 

@@ -9,6 +9,12 @@ packages.
 """
 
 from rollsafe.routers.base import RouterError, Split, TrafficRouter
-from rollsafe.routers.nginx import NginxRouter
+from rollsafe.routers.nginx import MAINTENANCE_RETRY_AFTER, NginxRouter
 
-__all__ = ["NginxRouter", "RouterError", "Split", "TrafficRouter"]
+__all__ = [
+    "MAINTENANCE_RETRY_AFTER",
+    "NginxRouter",
+    "RouterError",
+    "Split",
+    "TrafficRouter",
+]

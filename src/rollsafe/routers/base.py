@@ -42,6 +42,15 @@ class TrafficRouter(Protocol):
         """Return to the split in force before the last change."""
         ...
 
+    def set_maintenance(self, retry_after: int) -> None:
+        """Answer every request with 503 and ``Retry-After`` until the next ``set_weights``."""
+        ...
+
+    @property
+    def in_maintenance(self) -> bool:
+        """Whether the maintenance page is up."""
+        ...
+
     @property
     def split(self) -> Split | None:
         """The split in force, None before the first ``set_weights``."""

@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 CONTROL_HOST = "rollsafe-router.invalid"
 """The ``Host`` of the router's own virtual server, which says which configuration runs."""
 UPSTREAM = "rollsafe_backend"
+MAINTENANCE_RETRY_AFTER = 5
+"""Seconds the maintenance page tells clients to wait before they retry."""
 _UNSAFE_IN_PATHS = set("\"$;{}\\\n\r'#")
 
 
@@ -136,7 +138,10 @@ class NginxRouter:
             state.setdefault("config_id", secrets.token_hex(8))
             current = state.get("current")
             split = None if current is None else Split.from_json(current)
-            self._write_checked(self.render(split, state["config_id"], int(port)))
+            maintenance = state.get("maintenance")
+            self._write_checked(
+                self.render(split, state["config_id"], int(port), maintenance=maintenance)
+            )
             self._save_state(state)
             self.pid_file.unlink(missing_ok=True)
             self._nginx("-c", str(self.conf_file))
@@ -200,8 +205,28 @@ class NginxRouter:
             previous = Split.from_json(state["previous"])
             self._apply(state, previous, previous=state["previous"])
 
-    def render(self, split: Split | None, config_id: str, port: int) -> str:
-        """The nginx configuration serving ``split`` on ``port``, identified by ``config_id``."""
+    def set_maintenance(self, retry_after: int = MAINTENANCE_RETRY_AFTER) -> None:
+        """Answer every request with ``503`` and ``Retry-After: retry_after`` (idempotent).
+
+        For when no instance serves (stopped for a restore): clients get a clear
+        answer to retry, never a 502, whatever the service does with rollsafe's
+        maintenance marker. The next :meth:`set_weights` ends it; the split in force
+        and the previous one are kept.
+        """
+        with self._locked():
+            state = self._state()
+            self._apply(state, self.split, previous=state.get("previous"), maintenance=retry_after)
+
+    @property
+    def in_maintenance(self) -> bool:
+        """Whether nginx answers 503 to everything (see :meth:`set_maintenance`)."""
+        return self._state().get("maintenance") is not None
+
+    def render(
+        self, split: Split | None, config_id: str, port: int, *, maintenance: int | None = None
+    ) -> str:
+        """The nginx configuration serving ``split`` on ``port``, identified by ``config_id``;
+        with ``maintenance`` (seconds), the maintenance page instead of the split."""
         config = self.config
         listen = f"{_bracketed(config.listen_host)}:{port}"
         user = ""
@@ -212,7 +237,15 @@ class NginxRouter:
             except KeyError as error:
                 raise RouterError(f"no user {name!r} to run nginx workers as") from error
             user = f"user {name} {group};\n"
-        if split is None:
+        if maintenance is not None:
+            backend = (
+                "            default_type text/plain;\n"
+                f"            add_header Retry-After {int(maintenance)} always;\n"
+                '            return 503 "maintenance: the service is being restored;'
+                f' retry in {int(maintenance)} seconds\\n";'
+            )
+            upstream = ""
+        elif split is None:
             backend = (
                 "            default_type text/plain;\n"
                 '            return 503 "no split set yet\\n";'
@@ -281,27 +314,39 @@ http {{
 
     # -- internals ------------------------------------------------------------------------
 
-    def _apply(self, state: dict[str, Any], split: Split, *, previous: Any) -> None:
-        current = state.get("current")
+    def _apply(
+        self,
+        state: dict[str, Any],
+        split: Split | None,
+        *,
+        previous: Any,
+        maintenance: int | None = None,
+    ) -> None:
+        wanted = None if split is None else split.to_json()
         running = self._master_pid() is not None
         in_force = not running or self._live_id() == state.get("config_id")
-        if current == split.to_json() and in_force:
+        if (wanted, maintenance) == (state.get("current"), state.get("maintenance")) and in_force:
             return  # already in force
         port = self.port
         if port is None:  # never started: the port is chosen now and kept
             port = _free_port(_connect_host(self.config.listen_host))
         old_text = self.conf_file.read_text() if self.conf_file.exists() else None
         config_id = secrets.token_hex(8)
-        self._write_checked(self.render(split, config_id, port))
+        self._write_checked(self.render(split, config_id, port, maintenance=maintenance))
         if running:
             try:
                 self._reload(config_id)
             except RouterError:
                 self._roll_back_file(old_text, state.get("config_id"))
                 raise
-        state.update(port=port, config_id=config_id, current=split.to_json(), previous=previous)
+        state.update(port=port, config_id=config_id, current=wanted, previous=previous)
+        state.pop("maintenance", None)
+        if maintenance is not None:
+            state["maintenance"] = maintenance
+            log.info("nginx: maintenance page (Retry-After: %s)", maintenance)
+        elif split is not None:
+            log.info("nginx split: %s%% to %s", split.canary_weight, ", ".join(split.canary) or "-")
         self._save_state(state)
-        log.info("nginx split: %s%% to %s", split.canary_weight, ", ".join(split.canary) or "-")
 
     def _roll_back_file(self, old_text: str | None, old_id: str | None) -> None:
         if old_text is None:

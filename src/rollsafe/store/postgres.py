@@ -48,6 +48,7 @@ from rollsafe.store.records import (
     FlagRecord,
     Rollout,
     RolloutState,
+    RouterRecord,
     StepRecord,
     StepState,
     TokenRecord,
@@ -161,6 +162,18 @@ MIGRATIONS: list[tuple[LiteralString, ...]] = [
             at DOUBLE PRECISION NOT NULL
         )""",
         "CREATE INDEX write_tokens_at ON write_tokens(at)",
+    ),
+    # Which router fronts the instances under each process target root.
+    (
+        """CREATE TABLE routers (
+            root TEXT PRIMARY KEY,
+            service TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            home TEXT NOT NULL,
+            config TEXT NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL,
+            updated_by TEXT NOT NULL
+        )""",
     ),
 ]
 
@@ -885,6 +898,44 @@ class PostgresStore:
                 actor=actor,
                 rollout_id=row["rollout_id"],
             )
+
+        self._write(body)
+
+    # -- routers ----------------------------------------------------------
+
+    def put_router(self, router: RouterRecord, *, actor: str) -> None:
+        def body(tx: _Transaction) -> None:
+            row = tx.one("SELECT * FROM routers WHERE root = %s", (router.root,))
+            if row is not None and record.same_router(row, router):
+                return
+            tx.execute(
+                "INSERT INTO routers (root, service, kind, home, config, updated_at, updated_by)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (root) DO UPDATE SET"
+                " service = excluded.service, kind = excluded.kind, home = excluded.home,"
+                " config = excluded.config, updated_at = excluded.updated_at,"
+                " updated_by = excluded.updated_by",
+                (
+                    router.root,
+                    router.service,
+                    router.kind,
+                    router.home,
+                    canonical_json(router.config),
+                    time.time(),
+                    actor,
+                ),
+            )
+            tx.journal("router.recorded", router.journal_data(), actor=actor, rollout_id=None)
+
+        self._write(body)
+
+    def get_router(self, root: str) -> RouterRecord | None:
+        rows = self._read("SELECT * FROM routers WHERE root = %s", (root,))
+        return record.router(rows[0]) if rows else None
+
+    def delete_router(self, root: str, *, actor: str) -> None:
+        def body(tx: _Transaction) -> None:
+            if tx.execute("DELETE FROM routers WHERE root = %s", (root,)).rowcount:
+                tx.journal("router.forgotten", {"root": root}, actor=actor, rollout_id=None)
 
         self._write(body)
 

@@ -14,6 +14,7 @@ from rollsafe.store.records import (
     FlagRecord,
     Rollout,
     RolloutState,
+    RouterRecord,
     StepRecord,
     StepState,
     TokenRecord,
@@ -130,6 +131,16 @@ class Store(Protocol):
     def list_backups(self, source: str | None = None) -> list[BackupRecord]: ...
     def get_backup(self, backup_id: str) -> BackupRecord: ...
     def delete_backup(self, backup_id: str, *, actor: str, reason: str) -> None: ...
+
+    # Routers: which one fronts the instances under a target root
+    def put_router(self, router: RouterRecord, *, actor: str) -> None:
+        """Create or replace the record of ``router.root``; journaled when it changes."""
+        ...
+
+    def get_router(self, root: str) -> RouterRecord | None: ...
+    def delete_router(self, root: str, *, actor: str) -> None:
+        """Forget the router of ``root`` (idempotent)."""
+        ...
 
     # Journal
     def append(

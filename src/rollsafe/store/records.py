@@ -140,3 +140,32 @@ class TokenRecord:
     created_at: float
     created_by: str
     revoked_at: float | None = None
+
+
+@dataclass(frozen=True)
+class RouterRecord:
+    """Which router fronts the instances under a target root, so that every plan acting
+    on that root (one without ``router:`` included) finds it and keeps it pointed at
+    live instances. The split in force is the router's own state, in ``home``."""
+
+    root: str
+    """The process target's root (absolute): the key, since instances live there."""
+    service: str
+    kind: str
+    """The router's type (``nginx``)."""
+    home: str
+    """Where the router keeps its files (absolute)."""
+    config: dict[str, Any]
+    """The plan's ``router:`` section, as JSON."""
+    updated_at: float
+    updated_by: str
+
+    def journal_data(self) -> dict[str, Any]:
+        """What ``router.recorded`` journals (the config too: it names the port)."""
+        return {
+            "root": self.root,
+            "service": self.service,
+            "kind": self.kind,
+            "home": self.home,
+            "config": self.config,
+        }

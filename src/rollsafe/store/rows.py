@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from rollsafe.journal import JournalEntry
+from rollsafe.journal import JournalEntry, canonical_json
 from rollsafe.store.records import (
     DEFAULT_ENVIRONMENT,
     BackupRecord,
@@ -13,6 +13,7 @@ from rollsafe.store.records import (
     FlagRecord,
     Rollout,
     RolloutState,
+    RouterRecord,
     StepRecord,
     StepState,
     TokenRecord,
@@ -126,4 +127,26 @@ def entry(row: Row) -> JournalEntry:
         data=data,
         prev_hash=row["prev_hash"],
         hash=row["hash"],
+    )
+
+
+def router(row: Row) -> RouterRecord:
+    return RouterRecord(
+        root=row["root"],
+        service=row["service"],
+        kind=row["kind"],
+        home=row["home"],
+        config=json.loads(row["config"]),
+        updated_at=row["updated_at"],
+        updated_by=row["updated_by"],
+    )
+
+
+def same_router(row: Row, router: RouterRecord) -> bool:
+    """Whether ``row`` already says what ``router`` says (then nothing is written)."""
+    return (row["service"], row["kind"], row["home"], row["config"]) == (
+        router.service,
+        router.kind,
+        router.home,
+        canonical_json(router.config),
     )

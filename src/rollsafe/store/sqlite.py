@@ -37,6 +37,7 @@ from rollsafe.store.records import (
     FlagRecord,
     Rollout,
     RolloutState,
+    RouterRecord,
     StepRecord,
     StepState,
     TokenRecord,
@@ -143,6 +144,18 @@ MIGRATIONS: list[str] = [
         created_at REAL NOT NULL,
         created_by TEXT NOT NULL,
         revoked_at REAL
+    );
+    """,
+    # Which router fronts the instances under each process target root.
+    """
+    CREATE TABLE routers (
+        root TEXT PRIMARY KEY,
+        service TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        home TEXT NOT NULL,
+        config TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        updated_by TEXT NOT NULL
     );
     """,
 ]
@@ -725,6 +738,41 @@ class SqliteStore:
                 actor=actor,
                 rollout_id=row["rollout_id"],
             )
+
+    # -- routers ----------------------------------------------------------
+
+    def put_router(self, router: RouterRecord, *, actor: str) -> None:
+        with self._write() as db:
+            row = db.execute("SELECT * FROM routers WHERE root = ?", (router.root,)).fetchone()
+            if row is not None and record.same_router(row, router):
+                return
+            db.execute(
+                "INSERT INTO routers (root, service, kind, home, config, updated_at, updated_by)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(root) DO UPDATE SET"
+                " service = excluded.service, kind = excluded.kind, home = excluded.home,"
+                " config = excluded.config, updated_at = excluded.updated_at,"
+                " updated_by = excluded.updated_by",
+                (
+                    router.root,
+                    router.service,
+                    router.kind,
+                    router.home,
+                    canonical_json(router.config),
+                    time.time(),
+                    actor,
+                ),
+            )
+            data = router.journal_data()
+            self._journal(db, "router.recorded", data, actor=actor, rollout_id=None)
+
+    def get_router(self, root: str) -> RouterRecord | None:
+        rows = self._read("SELECT * FROM routers WHERE root = ?", (root,))
+        return record.router(rows[0]) if rows else None
+
+    def delete_router(self, root: str, *, actor: str) -> None:
+        with self._write() as db:
+            if db.execute("DELETE FROM routers WHERE root = ?", (root,)).rowcount:
+                self._journal(db, "router.forgotten", {"root": root}, actor=actor, rollout_id=None)
 
     # -- journal ----------------------------------------------------------
 

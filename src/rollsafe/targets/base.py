@@ -40,3 +40,7 @@ class CanaryTarget(Target, Protocol):
     def stop_canary(self) -> bool:
         """Stop the canary instances; False when there were none."""
         ...
+
+    def announce(self) -> None:
+        """Call ``on_change`` for the instances ready now (a listener that missed changes)."""
+        ...

@@ -10,6 +10,7 @@ running it again.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shlex
@@ -26,9 +27,12 @@ from pathlib import Path
 from rollsafe.config import ProcessTarget as ProcessTargetConfig
 from rollsafe.errors import HealthCheckError, TargetError
 from rollsafe.targets import health, procs
+from rollsafe.targets.discovery import discovery_file, write_targets
 from rollsafe.targets.health import HealthReport
 from rollsafe.targets.releases import Releases
 from rollsafe.targets.state import Entry, Instance, Role, StateFile, locked
+
+log = logging.getLogger(__name__)
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _TAIL_BYTES = 4096
@@ -58,6 +62,8 @@ class ProcessTarget:
         self.on_change: Callable[[], None] | None = None
         """Called, under the target's lock, whenever the ready instances changed and before
         a replaced one stops: a traffic router re-points at the new set there."""
+        self.discovery = discovery_file(self.home, service)
+        """The Prometheus ``file_sd`` targets file, rewritten at every change."""
         check = config.health
         per_slot = check.retries * (check.timeout + check.interval) + config.stop_timeout
         slots = config.instances + config.canary_instances
@@ -175,6 +181,13 @@ class ProcessTarget:
                 raise
             return bool(stale or missing)
 
+    def announce(self) -> None:
+        """Tell ``on_change`` (and the Prometheus targets file) the instances ready now, under
+        the lock, so no concurrent change lands in between: a router that missed changes
+        (moved by a plan without it, or a crash) is put right."""
+        with self._locked():
+            self._changed()
+
     def stop_canary(self) -> bool:
         """Stop the canary instances (after a router sent their traffic elsewhere);
         False when there were none."""
@@ -204,9 +217,11 @@ class ProcessTarget:
             live = [entry for entry in entries if procs.running(entry.pid, entry.start_ticks)]
             if live:
                 self._state.write([replace(entry, status="draining") for entry in live])
+                self._changed_if_possible()  # a router shows its maintenance page first
             groups = {entry.pid for entry in live} | set(procs.marked(self.root).values())
             procs.stop_groups(groups, self.config.stop_timeout)
             self._state.write([])
+            self._changed_if_possible()
 
     # -- internals (callers hold the lock) ------------------------------------------------
 
@@ -322,8 +337,19 @@ class ProcessTarget:
             self._retire([old])
 
     def _changed(self) -> None:
+        try:
+            write_targets(self.discovery, self.service, self.instances())
+        except TargetError as error:  # Prometheus's view is not worth failing a deploy for
+            log.warning("%s", error)
         if self.on_change is not None:
             self.on_change()
+
+    def _changed_if_possible(self) -> None:
+        """For a stop: a router that cannot follow must not keep the instances running."""
+        try:
+            self._changed()
+        except TargetError as error:
+            log.warning("stopping %s without its router following: %s", self.service, error)
 
     def _spawn(
         self, index: int, release: str, port: int, role: Role
