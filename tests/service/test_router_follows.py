@@ -4,11 +4,14 @@ one: a plan without ``router:`` after one with it, the plan with it again, a rol
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
 
+from rollsafe.config import load_plan
 from rollsafe.controller import Controller
+from rollsafe.controller.adapters import build_traffic
 from rollsafe.routers.liveness import front_door_problems
 from rollsafe.store import RolloutState
 from tests.service.conftest import FrontDoorClient, Service, live_addresses
@@ -85,3 +88,24 @@ def test_the_front_door_comes_up_with_the_rollout_not_at_its_first_canary_step(
         driver.join(timeout=60)
     assert ended == [RolloutState.PROMOTED]
     assert_fronts_live_instances(service)
+
+
+def test_a_router_recorded_in_another_home_is_stopped_when_a_plan_brings_its_own(
+    service: Service, tmp_path: Path
+) -> None:
+    plan = service.plan("  - deploy: {release: 1.0.0}\n  - promote:\n", router=True)
+    assert service.run(plan).state is RolloutState.PROMOTED
+    first = service.router()
+    assert first.running()
+
+    elsewhere = tmp_path / "other-home"
+    traffic = build_traffic(load_plan(plan), elsewhere, service.target, service.store)
+    assert traffic is not None
+    second = service.router()
+    assert second.home == elsewhere / "routers" / "shop"
+    try:
+        assert not first.running()  # one router per set of instances, never a stale second
+        assert second.running()
+        assert_fronts_live_instances(service)
+    finally:
+        second.stop()

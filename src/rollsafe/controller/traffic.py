@@ -37,20 +37,18 @@ class Traffic:
         """Point the router at the instances ready now, keeping the canary's weight."""
         self._apply(self.weight)
 
-    def catch_up(self) -> TargetError | None:
+    def catch_up(self) -> None:
         """Point the router at the instances running now (its maintenance page if none):
         whatever moved them while no one told the router (a plan without it, a crash)
         is corrected here.
 
-        Returns the error instead of raising it: a controller that cannot reach the
-        router must still be able to roll back (the front-door guard reports it).
+        A failure is logged, not raised: a controller that cannot reach the router
+        must still be able to roll back (and the front-door guard reports it).
         """
         try:
             self.target.announce()  # under the target's lock: no deploy interleaves
         except TargetError as error:
             log.warning("the router could not follow the instances: %s", error)
-            return error
-        return None
 
     def shift(self, weight: int) -> dict[str, Any]:
         """Send ``weight`` percent of requests to the canary instances; returns the split."""
