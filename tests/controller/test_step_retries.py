@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from rollsafe.cli.output import describe
 from rollsafe.config.plan import Step
 from rollsafe.controller import Controller
 from rollsafe.controller.adapters import build_target
 from rollsafe.controller.context import StepContext
 from rollsafe.controller.retries import RETRY_EVENT, RetryPolicy
 from rollsafe.controller.steps import run_step
+from rollsafe.report.incident import build_incident
 from rollsafe.store import RolloutState, StepState, Store, open_store_url
 from tests.endpoints import healthy_server
 
@@ -104,6 +106,12 @@ def test_a_step_retries_while_another_process_holds_the_target_lock(
     assert not [kind for kind in kinds if kind.startswith("rollback.")]
     assert kinds.index(RETRY_EVENT) < kinds.index("step.succeeded")
     assert store.steps(rollout_id)[0].attempts == 1  # retried inside one run of the step
+
+    # Shown live by the CLI, and in the incident report's timeline.
+    first = next(entry for entry in entries if entry.kind == RETRY_EVENT)
+    assert "step 0: deploy[/yellow] retry 1 in 1 s: another" in (describe(first) or "")
+    timeline = build_incident(entries)["timeline"]
+    assert len([row for row in timeline if row["event"] == RETRY_EVENT]) == len(retries)
 
 
 def _running_context(
