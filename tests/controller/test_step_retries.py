@@ -128,13 +128,19 @@ def _running_context(
     return context, plan.steps[0]
 
 
-def test_retries_stop_after_the_policy_s_attempts_and_fail_the_step(
-    tmp_path: Path, endpoint: str
+@pytest.mark.parametrize(
+    ("policy", "retried"),
+    [
+        (RetryPolicy(attempts=3, deadline=60), [1, 2]),  # the third attempt fails the step
+        (RetryPolicy(attempts=10, deadline=0.5), []),  # a 1 s delay does not fit in 0.5 s
+    ],
+    ids=["attempts", "deadline"],
+)
+def test_retries_are_bounded_and_then_fail_the_step(
+    tmp_path: Path, endpoint: str, policy: RetryPolicy, retried: list[int]
 ) -> None:
     store = open_store_url(tmp_path / "rollsafe.db")
-    context, deploy = _running_context(
-        tmp_path, store, endpoint, RetryPolicy(attempts=3, deadline=60)
-    )
+    context, deploy = _running_context(tmp_path, store, endpoint, policy)
 
     with lock_held(tmp_path / "state" / "lock", 3600):
         outcome = run_step(context, deploy)
@@ -142,22 +148,8 @@ def test_retries_stop_after_the_policy_s_attempts_and_fail_the_step(
     assert outcome.status == "failed"
     assert "another rollsafe process has held" in outcome.reason
     retries = [e for e in store.journal(context.rollout_id) if e.kind == RETRY_EVENT]
-    assert [e.data["attempt"] for e in retries] == [1, 2]  # the third attempt fails the step
+    assert [e.data["attempt"] for e in retries] == retried
     assert context.target.current_release() is None  # nothing was deployed
-
-
-def test_no_retry_starts_past_the_deadline(tmp_path: Path, endpoint: str) -> None:
-    store = open_store_url(tmp_path / "rollsafe.db")
-    # A 1 s delay does not fit in a 0.5 s deadline: the first busy lock fails the step.
-    context, deploy = _running_context(
-        tmp_path, store, endpoint, RetryPolicy(attempts=10, deadline=0.5)
-    )
-
-    with lock_held(tmp_path / "state" / "lock", 3600):
-        outcome = run_step(context, deploy)
-
-    assert outcome.status == "failed"
-    assert not [e for e in store.journal(context.rollout_id) if e.kind == RETRY_EVENT]
 
 
 def test_an_abort_ends_the_wait_between_retries(tmp_path: Path, endpoint: str) -> None:

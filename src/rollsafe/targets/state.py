@@ -171,7 +171,7 @@ def locked(path: Path, timeout: float) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise TargetBusyError(
-                        f"another rollsafe process has held {path} for more than {timeout:g}s",
+                        f"another rollsafe process has held {path} for more than {timeout:.1f}s",
                         delay=LOCK_RETRY_DELAY,
                     ) from None
                 time.sleep(0.05)
