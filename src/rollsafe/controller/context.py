@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rollsafe.config import Plan
+from rollsafe.controller.retries import RetryPolicy
 from rollsafe.controller.traffic import Traffic
 from rollsafe.store import Store
 from rollsafe.targets import Target
@@ -37,6 +38,8 @@ class StepContext:
     actor: str
     traffic: Traffic | None = None
     """The plan's router following the target, when the plan has one."""
+    retries: RetryPolicy = field(default_factory=RetryPolicy)
+    """How a step that meets a transient error runs again (`rollsafe.controller.retries`)."""
 
     def requested(self) -> str | None:
         """A pause or abort another process asked for, if any."""
