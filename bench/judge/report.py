@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from bench.judge.guard_trips import CANARY_SHARE, Cell
 from bench.judge.runner import JUDGES, Outcome
 from bench.judge.scenarios import ORACLE_GOAL
 from bench.judge.simulator import Scenario
@@ -90,6 +91,7 @@ def render(
     healthy: tuple[Scenario, ...],
     regressions: tuple[Scenario, ...],
     throughput: Throughput,
+    guard_trips: dict[Cell, tuple[int, int, int]],
     *,
     command: str,
     machine: str,
@@ -113,6 +115,7 @@ def render(
         "",
     ]
     lines += _goals(results, healthy, regressions, throughput)
+    lines.append(_guard_goal(guard_trips))
     lines += ["", "**False rollbacks on healthy runs** (share of runs, Wilson 95% interval)", ""]
     lines.append("| variant | runs | " + " | ".join(NAMES[j] for j in COMPARED) + " |")
     lines.append("|---|---:|" + "---:|" * len(COMPARED))
@@ -154,6 +157,7 @@ def render(
         lines.append(
             f"| {scenario.name} | {len(by_judge['rollsafe'])} | " + " | ".join(cells) + " |"
         )
+    lines += ["", *_guard_table(guard_trips)]
     lines += [
         "",
         f"**Throughput**: {throughput.per_second:,.0f} observation updates/s on one core "
@@ -172,6 +176,49 @@ def render(
         *_notes(results, healthy, throughput),
     ]
     return "\n".join(lines)
+
+
+def _guard_goal(guard_trips: dict[Cell, tuple[int, int, int]]) -> str:
+    """The worst cell of each guard set: evidence-based guards should (almost) never trip."""
+    worst = {}
+    for cell, (runs, evidence, _) in guard_trips.items():
+        if evidence / runs >= worst.get(cell.guards, (-1.0, cell))[0]:
+            worst[cell.guards] = (evidence / runs, cell)
+    parts = [
+        f"{name}: {_pct(rate)} ({100 * cell.rate:g}% errors, {cell.rps:g} req/s)"
+        for name, (rate, cell) in worst.items()
+    ]
+    ok = all(rate <= 0.01 for rate, _ in worst.values())
+    return (
+        "| guards: false trips ≤ 1% per hour of a healthy service (0.1-1% errors, 5-100 req/s) "
+        f"| worst: {'; '.join(parts)} | {'met' if ok else '**missed**'} |"
+    )
+
+
+def _guard_table(guard_trips: dict[Cell, tuple[int, int, int]]) -> list[str]:
+    lines = [
+        "**Guards' false trips on healthy services** (`bench/judge/guard_trips.py`): share of "
+        "one-hour runs in which a critical or major guard rolled back, Wilson 95% interval. "
+        f"Natural error rate in both arms, Poisson traffic, canary at {CANARY_SHARE:.0%}. "
+        "*evidence*: rollsafe's guards (the rate's 99% lower confidence bound above the "
+        "threshold, at least `min_requests` requests and `min_events` errors in the window); "
+        "*value*: the window's rate above the threshold (the rule before issue 16, Prometheus "
+        "alerting's), same `for`, `grace` and `min_requests`.",
+        "",
+        "| guards | natural error rate | req/s | runs | evidence | value |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for cell, (runs, evidence, value) in guard_trips.items():
+        cells = []
+        for count in (evidence, value):
+            low, high = wilson_interval(count, runs)
+            cells.append(f"{_pct(count / runs)} [{_pct(low)}-{_pct(high)}]")
+        lines.append(
+            f"| {cell.guards} | {100 * cell.rate:g}% | {cell.rps:g} | {runs} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return lines
 
 
 def _notes(
