@@ -44,7 +44,7 @@ def judge_step(
     rng = np.random.default_rng(seed)
     canary = Arm("canary", canary_median, 80 * share)
     baseline = Arm("baseline", baseline_median, 80 * (1 - share))
-    judge = Judge(AnalysisConfig(min_requests=30))
+    judge = Judge(AnalysisConfig(min_requests=30, warmup=2))  # as the demo plan
     for i in range(looks):
         judge.update(canary.look(rng, float(i)))
         if judge.update(baseline.look(rng, float(i))).decided_at is not None:

@@ -86,6 +86,13 @@ class AnalysisConfig(StrictModel):
     """What an analysis step does when its duration ends without a final verdict."""
     interval: Duration = 1.0
     """Seconds between looks at the metric source."""
+    warmup: Duration = 10.0
+    """Latency warm-up: the first ``warmup`` seconds of a step's analysis, and of each
+    arm after a restart (a counter reset), add no latency evidence. A freshly started
+    process is slow for its first requests (imports, caches, connection pools) and
+    would be compared unfairly with a warm baseline. Errors count from the start: an
+    error during warm-up is an error to its user. Steps shorter than this end with no
+    latency evidence, hence inconclusive (docs/judge.md)."""
     on_blind: Literal["pause", "rollback"] = "pause"
     """What the rollout does when the guards or an analysis step have had no data for
     ``blind_after``: the metric source fails every look (a 404, a timeout, garbage).
