@@ -12,6 +12,9 @@ HEALTHY = (
     Scenario("A/A, shares 10% → 25% → 50%", True, shares=True),
     Scenario("A/A, low traffic (2 req/s per arm)", True, rps=2.0),
     Scenario("A/A, zero-error baseline, rare bursts", True, error_rate=0.0, bursts=True),
+    Scenario(
+        "A/A, cold start (canary 3x slower at first, warm after ~10 s)", True, cold_start=True
+    ),
 )
 
 REGRESSIONS = (

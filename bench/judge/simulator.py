@@ -15,6 +15,8 @@ Nuisances (each a switch of :class:`Scenario`):
   rate differs by up to ±15% and its latency by up to ±3% (inside the default margins);
 - ``shares``: the canary's traffic share moves 10% → 25% → 50% in thirds of the run;
 - ``bursts``: rare error bursts (20% errors, 10-30 s) in both arms;
+- ``cold_start``: the canary is a freshly started process, three times slower at first and
+  warm after about ten seconds (latency factor ``1 + 2 exp(-t / 3 s)``);
 - ``crashes``: the canary alone crashes every 2-4 minutes: 5-15 s at 60% errors, then its
   process restarts and its counters start again from zero.
 """
@@ -58,6 +60,7 @@ class Scenario:
     shares: bool = False
     bursts: bool = False
     crashes: bool = False
+    cold_start: bool = False
     note: str = ""
 
     @property
@@ -158,7 +161,8 @@ def simulate(scenario: Scenario, seconds: int, seed: int) -> Run:
     errors = rng.binomial(requests.astype(np.int64), p).astype(float)
     # Latency histograms, per second, per arm.
     bounds = np.array(BOUNDS)
-    medians = [MEDIAN * latency_factor * canary_latency * scenario.median_factor]
+    cold = 1 + 2 * np.exp(-t / 3) if scenario.cold_start else 1.0
+    medians = [MEDIAN * latency_factor * canary_latency * scenario.median_factor * cold]
     medians.append(MEDIAN * latency_factor)
     sigmas = [SIGMA * scenario.sigma_factor, SIGMA]
     cdfs = [_cdf(bounds, medians[0], sigmas[0]), _cdf(bounds, medians[1], sigmas[1])]

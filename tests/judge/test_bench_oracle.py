@@ -21,7 +21,9 @@ def test_the_oracle_detects_in_walds_expected_time() -> None:
     delays = []
     for seed in range(30):
         oracle = run_all(scenario, 600, seed)[0]
-        assert oracle.judge == "oracle" and oracle.rolled_back and oracle.seconds is not None
+        assert oracle.judge == "oracle"
+        assert oracle.rolled_back
+        assert oracle.seconds is not None
         delays.append(oracle.seconds)
     assert 0.5 * expected <= statistics.median(delays) <= 2 * expected
 

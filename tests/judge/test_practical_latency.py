@@ -64,7 +64,8 @@ def test_a_canary_0_6_ms_slower_at_the_median_neither_fails_nor_leans_to_rollbac
         assert latency.verdict != "fail"
         assert "leans towards a regression" not in verdict.reason
         assert verdict.verdict == "pass", verdict.reason
-        assert latency.e_value is not None and latency.e_value < 1
+        assert latency.e_value is not None
+        assert latency.e_value < 1
         assert "within the practical margins" in latency.reason
 
 
@@ -77,7 +78,8 @@ def test_a_slowdown_beyond_both_margins_still_fails_quickly() -> None:
     # 20 ms at the median over 40 ms: beyond 5 ms and beyond 10%.
     judge = judge_step(8, 0.06, 0.04, looks=60)
     assert judge.verdict.verdict == "fail"
-    assert judge.verdict.decided_at is not None and judge.verdict.decided_at <= 15
+    assert judge.verdict.decided_at is not None
+    assert judge.verdict.decided_at <= 15
 
 
 def test_the_margins_are_configurable() -> None:

@@ -6,9 +6,11 @@ end of an anytime-valid confidence sequence for the window's rate
 (``rollsafe.stats.rate_bounds`` at the guard's ``alpha``) is above it, with at
 least ``min_requests`` requests and ``min_events`` events in the window. One
 error in 48 requests is not evidence of a rate above 2%; a front door answering
-nothing but errors is, as soon as ``min_requests`` have been answered. It becomes *pending* the first
-look it holds, *fires* once it has held at every look for ``for`` seconds, and
-any look where it does not hold (or has no value) resets it. On firing:
+nothing but errors is, as soon as ``min_requests`` have been answered.
+
+A guard becomes *pending* the first look it holds, *fires* once it has held at
+every look for ``for`` seconds, and any look where it does not hold (or has no
+value) resets it. On firing:
 critical trips (roll back now); major trips unless the condition clears within
 ``grace``; minor only notifies. A tripped guard stays tripped.
 """
