@@ -253,6 +253,15 @@ def _notes(
         "leak under a 4 MB GC sawtooth (the growth test needs several independent blocks), "
         "and 0.5% errors over a zero-error baseline whose shared bursts dilute the absolute "
         "margin's evidence.",
+        "- The oracle is a floor no real judge reaches: it knows the healthy rate (rollsafe "
+        "must learn it from the baseline, which roughly halves the information at a 50% "
+        "share), the exact size of the regression (rollsafe mixes over sizes from 1.1x to "
+        "50x), has no margins (rollsafe's null is 'worse by at most 20% and 0.1 pp') and "
+        "tests one hypothesis (rollsafe splits alpha over four). Against a zero-error "
+        "healthy rate its first error is proof, hence its 0 s there.",
+        "- Cold start: rollsafe's latency warm-up (`warmup`, default 10 s) sets aside the "
+        "first seconds of the canary's latency; without it this variant rolls back nearly "
+        "every run (tests/judge/test_warmup.py).",
     ]
 
 
