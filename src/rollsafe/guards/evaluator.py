@@ -54,7 +54,7 @@ class GuardEvent:
     @property
     def summary(self) -> str:
         """The evidence in words, e.g. ``error_rate 25% (12/48) over 10s, 99% lower bound
-        9.3% > 2%``: what a reader of the incident report needs to judge the trip."""
+        7.6% > 2%``: what a reader of the incident report needs to judge the trip."""
         evidence = self.evidence
         metric, value, threshold = evidence["metric"], evidence["value"], evidence["threshold"]
         window = f"over {evidence['window']:g}s"
@@ -214,13 +214,12 @@ def _evidence(guard: Guard, window: Window, value: float | None) -> dict[str, An
         "window": guard.window,
         "arm": guard.arm,
     }
+    events, trials = _counts(guard, window)
     if guard.metric in ("error_rate", "ratio"):
         numerator = "errors" if guard.metric == "error_rate" else guard.numerator
         denominator = "requests" if guard.metric == "error_rate" else guard.denominator
-        events, trials = _counts(guard, window)
         evidence["counts"] = {numerator: events, denominator: trials}
     if is_rate(guard):
-        events, trials = _counts(guard, window)
         evidence["lower_bound"] = (
             None if events is None or not trials else rate_bounds(events, trials, guard.alpha)[0]
         )
