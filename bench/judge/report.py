@@ -258,7 +258,7 @@ def _notes(
         "share), the exact size of the regression (rollsafe mixes over sizes from 1.1x to "
         "50x), has no margins (rollsafe's null is 'worse by at most 20% and 0.1 pp') and "
         "tests one hypothesis (rollsafe splits alpha over four). Against a zero-error "
-        "healthy rate its first error is proof, hence its 0 s there.",
+        "healthy rate its first canary error is proof, hence its few seconds there.",
         "- Cold start: rollsafe's latency warm-up (`warmup`, default 10 s) sets aside the "
         "first seconds of the canary's latency; without it this variant rolls back nearly "
         "every run (tests/judge/test_warmup.py).",
