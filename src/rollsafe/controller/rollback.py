@@ -17,18 +17,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import closing
-from pathlib import Path
 from typing import Any
 
-from rollsafe.backup import restore_backup
-from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.controller.adapters import build_source
 from rollsafe.controller.context import BASELINE_EVENT, StepContext
-from rollsafe.errors import BackupError, MetricsError, NotFoundError, RollsafeError
+from rollsafe.controller.restores import restore_level
+from rollsafe.errors import MetricsError, NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
 from rollsafe.guards import GuardEvaluator
 from rollsafe.judge import Judge
-from rollsafe.store import BackupRecord
 
 LEVEL_NUMBERS = {"flags": 1, "release": 2, "restore": 3}
 UNHEALTHY_LOOKS = 2
@@ -217,84 +214,8 @@ def _previous_release(context: StepContext) -> dict[str, Any]:
     return {"release": previous, "changed": changed or canary is not None, "canary_stopped": canary}
 
 
-def _destination(context: StepContext, backup: BackupRecord) -> tuple[Path | str, float]:
-    """Where ``backup`` goes back to, and how long its restore may take."""
-    if backup.kind != "postgres":
-        return Path(backup.manifest["from"]), 600.0
-    # The manifest names the database without its password; the plan's source has it.
-    source = next((s for s in context.plan.backups if s.name == backup.source), None)
-    if not isinstance(source, PostgresBackupSource):
-        raise BackupError(
-            f"backup {backup.id}: the plan declares no postgres source {backup.source!r}"
-            " to restore it into"
-        )
-    return source.resolve_url(), source.timeout
-
-
-def _verification(backup: BackupRecord, outcome: dict[str, Any]) -> dict[str, Any]:
-    """The restored data against the backup's manifest: row counts, and checksums if it has them."""
-    expected_counts = backup.manifest.get("tables")
-    expected_sums = backup.manifest.get("checksums")
-    where = outcome.get("restored")
-    if expected_counts is not None and outcome.get("tables") != expected_counts:
-        raise BackupError(
-            f"restored {where} has tables {outcome.get('tables')}, "
-            f"the backup recorded {expected_counts}; staying in maintenance"
-        )
-    if expected_sums is not None and outcome.get("checksums") != expected_sums:
-        differ = sorted(
-            table
-            for table, checksum in expected_sums.items()
-            if (outcome.get("checksums") or {}).get(table) != checksum
-        )
-        raise BackupError(
-            f"restored {where}: rows of {', '.join(differ)} differ from the backup;"
-            " staying in maintenance"
-        )
-    return {
-        "sha256": "matched before the restore",
-        "tables": len(expected_counts or {}),
-        "rows": sum((expected_counts or {}).values()),
-        "row_counts": "equal to the backup" if expected_counts is not None else "not recorded",
-        "checksums": "equal to the backup" if expected_sums is not None else "not recorded",
-    }
-
-
 def _restore(context: StepContext) -> dict[str, Any]:
-    """Maintenance on, stop, restore this rollout's backups, start the previous release."""
-    backups = [b for b in context.store.list_backups() if b.rollout_id == context.rollout_id]
-    if not backups:
-        raise BackupError("this rollout took no backup, so there is nothing to restore")
     previous = _baseline_release(context)
     if previous is None:
         raise RollsafeError("no release was live before this rollout; nothing to go back to")
-    # Every destination is known (a database URL from its environment variable too)
-    # before the service is touched: a missing one fails the level with the service up.
-    destinations = [(backup, *_destination(context, backup)) for backup in backups]
-    target = context.target
-    target.set_maintenance(True)
-    context.journal("rollback.maintenance", {"on": True})
-    target.stop()
-    restored = []
-    for backup, destination, timeout in destinations:
-        try:
-            outcome = restore_backup(
-                Path(backup.path),
-                backup.kind,
-                backup.sha256,
-                destination,
-                manifest=backup.manifest,
-                timeout=timeout,
-            )
-        except BackupError as error:
-            raise BackupError(f"{error}; staying in maintenance") from error
-        verification = _verification(backup, outcome)
-        restored.append({"backup": backup.id, "sha256": backup.sha256, "verified": True, **outcome})
-        context.journal(
-            "backup.restored",
-            {"id": backup.id, "kind": backup.kind, **outcome, "verification": verification},
-        )
-    target.deploy(previous)
-    target.set_maintenance(False)
-    context.journal("rollback.maintenance", {"on": False})
-    return {"release": previous, "restored": restored}
+    return restore_level(context, previous)
