@@ -125,6 +125,24 @@ def test_level_3_restores_the_rows_changed_after_the_backup(rollout: Rollout) ->
     assert PASSWORD not in everything
     assert rollout.store.verify_journal().ok
 
+    # The database as the restore found it, kept (owner-only), and what the restore took away.
+    (copy,) = rollout.journal(rollout_id, "backup.forensic_copy")
+    dump = rollout.home / copy.data["copy"]
+    assert dump.name == "orders.dump"
+    assert dump.stat().st_mode & 0o777 == 0o600
+    assert copy.data["tables"] == {"public.orders": 91}
+    (lost,) = rollout.journal(rollout_id, "backup.lost_rows")
+    # 40 quantities negated and one order inserted after the backup; 10 orders deleted.
+    assert lost.data["tables"] == {"public.orders": {"added": 1, "changed": 40, "removed": 10}}
+    lines = [
+        json.loads(line) for line in (rollout.home / lost.data["file"]).read_text().splitlines()
+    ]
+    assert sorted(line["row"]["id"] for line in lines) == [*range(1, 41), 101]
+    assert {line["row"]["item"] for line in lines if line["row"]["id"] == 101} == {
+        "written by 2.0.0"
+    }
+    assert PASSWORD not in (rollout.home / lost.data["file"]).read_text()
+
 
 def test_a_tampered_dump_is_refused_and_the_data_left_alone(rollout: Rollout) -> None:
     rollout_id = rollout.start()

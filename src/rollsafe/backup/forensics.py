@@ -12,9 +12,13 @@ over both files attached read-only (memory stays flat whatever their size).
 Rows are matched by primary key (``rowid`` for tables without one): a key only
 in the copy was *added* after the backup, a key in both with other values was
 *changed*, a key only in the backup was *removed* (the restore brought it back).
-PostgreSQL: the copy is a ``pg_dump`` of the live database whose manifest
-holds every table's row count and checksum; tables whose checksum differs from
-the backup's are counted, and the dump holds their rows (no row file).
+PostgreSQL: the copy is a ``pg_dump`` of the live database, whose manifest
+holds every table's row count and checksum. The rows of each table whose
+checksum differs from the backup's are also exported as JSON lines with each
+row's MD5 (:func:`export_postgres_rows`); right after the restore, before the
+service runs again, :func:`postgres_lost_rows` matches them by content against
+the restored rows, then sorts the rows that differ by primary key into the same
+*added*, *changed* and *removed* as for SQLite.
 """
 
 from __future__ import annotations
@@ -22,10 +26,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, LiteralString, TextIO
 
+import psycopg
+from psycopg import sql
+
+from rollsafe.backup.postgres import connect_stable, redacted_url
 from rollsafe.errors import BackupError
 
 PRIVATE_DIR = 0o700
@@ -76,6 +84,81 @@ def lost_rows(pre_restore: Path, backup: Path, out: Path) -> Changes:
     return dict(sorted(changes.items()))
 
 
+def export_postgres_rows(url: str, tables: list[str], out: Path) -> int:
+    """Write every row of ``tables`` (``schema.table``) at ``url`` with its MD5; count them."""
+    written = 0
+    with _private_partial(out) as stream, _postgres(url) as conn:
+        for table in tables:
+            for digest, row in conn.execute(_rows_of(table, "md5(t::text), row_to_json(t)::text")):
+                line = {"table": table, "md5": digest, "row": json.loads(row)}
+                stream.write(json.dumps(line) + "\n")
+                written += 1
+    return written
+
+
+def postgres_lost_rows(url: str, exported: Path, out: Path) -> Changes:
+    """Rows of ``exported`` (before the restore) the database at ``url`` no longer holds.
+
+    Rows are matched by content (their MD5), then classified by primary key when the
+    table has one, as for SQLite: ``added``, ``changed`` (pre-restore rows, written to
+    ``out`` as ``{"table", "change", "row"}``) and ``removed`` (counted). Without a
+    primary key a row that is not in the backup counts as ``added``.
+    """
+    with exported.open(encoding="utf-8") as stream:
+        before = [json.loads(line) for line in stream]
+    changes: Changes = {}
+    with _postgres(url) as conn, _private_partial(out) as stream:
+        for table in sorted({line["table"] for line in before}):
+            rows = [line for line in before if line["table"] == table]
+            changes[table] = _compare_table(conn, table, rows, stream)
+    return {table: counts for table, counts in changes.items() if any(counts.values())}
+
+
+def _compare_table(
+    conn: psycopg.Connection[Any], table: str, before: list[dict[str, Any]], stream: TextIO
+) -> dict[str, int]:
+    schema, _, name = table.partition(".")
+    key = _primary_key(conn, schema, name)
+    keyed = sql.SQL("json_build_array({})::text").format(
+        sql.SQL(", ").join(sql.Identifier("t", column) for column in key)
+    )
+    query = sql.SQL("SELECT md5(t::text), {} FROM {} AS t").format(
+        keyed if key else sql.SQL("''"), sql.Identifier(schema, name)
+    )
+    restored: dict[str, list[str]] = {}  # content digest -> keys of the restored rows
+    for digest, row_key in conn.execute(query):
+        restored.setdefault(str(digest), []).append(str(row_key))
+    restored_keys = {k for keys in restored.values() for k in keys}
+    counts = {"added": 0, "changed": 0, "removed": 0}
+    before_keys = set()
+    for line in before:
+        row_key = json.dumps([line["row"].get(column) for column in key]) if key else ""
+        before_keys.add(row_key)
+        same = restored.get(line["md5"])
+        if same:
+            same.pop()
+            continue
+        change = "changed" if key and row_key in restored_keys else "added"
+        counts[change] += 1
+        stream.write(json.dumps({"table": table, "change": change, "row": line["row"]}) + "\n")
+    left = [k for keys in restored.values() for k in keys]
+    counts["removed"] = sum(1 for k in left if not key or k not in before_keys)
+    return counts
+
+
+def _primary_key(conn: psycopg.Connection[Any], schema: str, name: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a"
+        " ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
+        " WHERE i.indisprimary AND i.indrelid = ("
+        "  SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        "  WHERE n.nspname = %s AND c.relname = %s)"
+        " ORDER BY array_position(i.indkey::int2[], a.attnum)",
+        (schema, name),
+    )
+    return [str(row[0]) for row in rows]
+
+
 def postgres_changes(
     pre_restore: Mapping[str, Any], backup: Mapping[str, Any]
 ) -> dict[str, dict[str, Any]]:
@@ -93,6 +176,35 @@ def postgres_changes(
             "rows_in_backup": backup_counts.get(table, 0),
         }
     return changes
+
+
+@contextmanager
+def _private_partial(out: Path) -> Iterator[TextIO]:
+    """A file written under a temporary name, owner-only, renamed to ``out`` once complete."""
+    partial = out.with_name(out.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8") as stream:
+            partial.chmod(PRIVATE_FILE)
+            yield stream
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(out)
+
+
+@contextmanager
+def _postgres(url: str) -> Iterator[psycopg.Connection[Any]]:
+    """One connection with stable row text (for MD5s), errors as BackupError."""
+    try:
+        with connect_stable(url) as conn:
+            yield conn
+    except psycopg.Error as error:
+        raise BackupError(f"cannot compare the rows of {redacted_url(url)}: {error}") from error
+
+
+def _rows_of(table: str, columns: LiteralString) -> sql.Composed:
+    schema, _, name = table.partition(".")
+    return sql.SQL("SELECT {} FROM {} AS t").format(sql.SQL(columns), sql.Identifier(schema, name))
 
 
 def _tables(conn: sqlite3.Connection, schema: str) -> set[str]:

@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from rollsafe.backup import manifest_path, restore_backup, snapshot_source
-from rollsafe.backup.forensics import lost_rows, make_private, postgres_changes, private_directory
+from rollsafe.backup.forensics import (
+    export_postgres_rows,
+    lost_rows,
+    make_private,
+    postgres_changes,
+    postgres_lost_rows,
+    private_directory,
+)
 from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.config.plan import BackupSource, FilesBackupSource, SqliteBackupSource
 from rollsafe.controller.context import StepContext
@@ -64,7 +71,7 @@ def restore_level(context: StepContext, previous: str) -> dict[str, Any]:
     for backup, source in sources:
         if backup.id not in copies:
             copies[backup.id] = _preserve(context, backup, source)
-        restored.append(_restore_one(context, backup, source))
+        restored.append(_restore_one(context, backup, source, copies[backup.id]))
     target.deploy(previous)
     if in_maintenance:
         target.set_maintenance(False)
@@ -73,7 +80,7 @@ def restore_level(context: StepContext, previous: str) -> dict[str, Any]:
     if done:
         result["restored_before"] = sorted(done)
         result["note"] = "restored before the controller stopped; verified, not restored again"
-    lost = _lost_rows(context, backups, copies, journal)
+    lost = _lost_rows(context, backups, copies)
     if lost:
         result["lost_rows"] = lost
     return result
@@ -120,14 +127,31 @@ def _preserve(context: StepContext, backup: BackupRecord, source: BackupSource) 
                 size=snapshot.size,
                 tables=snapshot.manifest.get("tables"),
             )
-            if backup.kind == "postgres":
+            if isinstance(source, PostgresBackupSource):
                 record["checksums"] = snapshot.manifest.get("checksums")
+                record["rows_file"] = _export_rows(context, source, snapshot.manifest, backup)
     context.journal(FORENSIC_COPY, record)
     return record
 
 
+def _export_rows(
+    context: StepContext,
+    source: PostgresBackupSource,
+    manifest: dict[str, Any],
+    backup: BackupRecord,
+) -> str | None:
+    """The pre-restore rows of the tables that changed since the backup, for the comparison."""
+    changed = [t for t in postgres_changes(manifest, backup.manifest) if t in manifest["tables"]]
+    out = context.home / "forensics" / context.rollout_id / f"{source.name}.pre-restore-rows.jsonl"
+    try:
+        export_postgres_rows(source.resolve_url(), changed, out)
+    except BackupError:
+        return None  # the dump still holds them; the report says the rows were not compared
+    return _home_relative(context, out)
+
+
 def _restore_one(
-    context: StepContext, backup: BackupRecord, source: BackupSource
+    context: StepContext, backup: BackupRecord, source: BackupSource, copy: dict[str, Any]
 ) -> dict[str, Any]:
     destination: Path | str = (
         source.resolve_url() if isinstance(source, PostgresBackupSource) else source.path
@@ -145,10 +169,13 @@ def _restore_one(
         verification = _verification(backup, outcome)
     except BackupError as error:
         raise BackupError(f"{error}; staying in maintenance") from error
+    record = {"id": backup.id, "kind": backup.kind, **outcome, "verification": verification}
+    if isinstance(destination, str) and copy.get("rows_file"):
+        # Compared now, while the database holds exactly the backup: once the service
+        # writes again, its new rows would read as rows the restore brought back.
+        record["lost_rows"] = _postgres_lost(context, backup, destination, copy["rows_file"])
     # The record that makes a resumed rollback skip this restore: before the service runs.
-    context.journal(
-        RESTORED, {"id": backup.id, "kind": backup.kind, **outcome, "verification": verification}
-    )
+    context.journal(RESTORED, record)
     return {"backup": backup.id, "sha256": backup.sha256, "verified": True, **outcome}
 
 
@@ -182,10 +209,11 @@ def _lost_rows(
     context: StepContext,
     backups: list[BackupRecord],
     copies: dict[str, dict[str, Any]],
-    journal: list[Any],
 ) -> list[dict[str, Any]]:
     """Compare each forensic copy with its backup, once; journal and return what was lost."""
+    journal = context.store.journal(context.rollout_id)  # with this run's restores
     reported = {e.data["backup"]: dict(e.data) for e in journal if e.kind == LOST_ROWS}
+    restored = {e.data["id"]: dict(e.data) for e in journal if e.kind == RESTORED}
     found = []
     for backup in backups:
         copy = copies.get(backup.id)
@@ -196,7 +224,7 @@ def _lost_rows(
             continue
         record: dict[str, Any] = {"backup": backup.id, "source": backup.source}
         try:
-            record.update(_compare(context, backup, copy))
+            record.update(_compare(context, backup, copy, restored.get(backup.id, {})))
         except BackupError as error:
             record["error"] = str(error)
         context.journal(LOST_ROWS, record)
@@ -204,11 +232,29 @@ def _lost_rows(
     return found
 
 
-def _compare(context: StepContext, backup: BackupRecord, copy: dict[str, Any]) -> dict[str, Any]:
+def _postgres_lost(
+    context: StepContext, backup: BackupRecord, url: str, rows_file: str
+) -> dict[str, Any]:
+    out = context.home / "forensics" / context.rollout_id / f"{backup.source}.lost-rows.jsonl"
+    try:
+        changes = postgres_lost_rows(url, context.home / rows_file, out)
+    except (BackupError, OSError, ValueError) as error:
+        return {"error": f"rows not compared: {error}"}
+    return {
+        "tables": changes,
+        "rows": sum(counts["added"] + counts["changed"] for counts in changes.values()),
+        "file": _home_relative(context, out),
+    }
+
+
+def _compare(
+    context: StepContext, backup: BackupRecord, copy: dict[str, Any], restored: dict[str, Any]
+) -> dict[str, Any]:
     if backup.kind == "postgres":
-        tables = postgres_changes(copy, backup.manifest)
+        if restored.get("lost_rows"):
+            return dict(restored["lost_rows"])
         return {
-            "tables": tables,
+            "tables": postgres_changes(copy, backup.manifest),
             "rows": None,
             "file": None,
             "note": "tables whose rows differ from the backup; the forensic dump holds them",
