@@ -49,6 +49,7 @@ from urllib.parse import quote
 import httpx
 import psycopg
 
+from rollsafe.config import ProcessTarget as ProcessTargetConfig
 from rollsafe.config import load_plan
 from rollsafe.demo.runner import prepare_workdir
 from rollsafe.errors import RollsafeError
@@ -72,8 +73,18 @@ steps:
   - analysis: {duration: 30s, mode: health}
   - promote:
 """
-KILL_POINTS = ("random", "level 1", "level 2", "level 3", "after restore")
-FINAL = {"rolled_back", "failed", "aborted", "promoted"}
+KILL_POINTS = ("random", "level 1", "level 2", "level 3", "restoring", "after restore")
+"""Where a run's first kill lands: a random time; 0-4 s into level 1 or 2; 0-1 s into level 3
+(maintenance, stop, forensic copy, restore); 0-0.3 s after the forensic copy (the restore
+itself); 0-1.5 s after the restore was journaled (previous release starting, verification)."""
+_AFTER = {
+    "level 1": ("rollback.level_started", 1, 4.0),
+    "level 2": ("rollback.level_started", 2, 4.0),
+    "level 3": ("rollback.level_started", 3, 1.0),
+    "restoring": ("backup.forensic_copy", None, 0.3),
+    "after restore": ("backup.restored", None, 1.5),
+}
+_ENDED = {"rollout.rolled_back", "rollout.failed", "rollout.aborted", "rollout.promoted"}
 
 
 @dataclass
@@ -147,6 +158,7 @@ def run_once(number: int, store_kind: str, kill_point: str, rng: random.Random) 
         plan_path.write_text(text[: text.index("rollback:")] + STEPS)
         home = workdir / "home"
         plan = load_plan(plan_path)
+        assert isinstance(plan.target, ProcessTargetConfig)
         target = ProcessTarget(plan.target, service=plan.service, home=home)
         target.deploy("1.0.0")
         store = open_store_url(store_url)
@@ -210,11 +222,7 @@ def _kill_at(
     if point == "random":
         delay = rng.uniform(0.5, 30.0)
     else:
-        kind, value = (
-            ("backup.restored", None)
-            if point == "after restore"
-            else ("rollback.level_started", int(point.split()[1]))
-        )
+        kind, value, longest = _AFTER[point]
         while process.poll() is None:
             seen = [
                 e
@@ -224,7 +232,7 @@ def _kill_at(
             if seen:
                 break
             time.sleep(0.05)
-        delay = rng.uniform(0.0, 1.5 if point == "after restore" else 4.0)
+        delay = rng.uniform(0.0, longest)
     deadline = time.monotonic() + delay
     while process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -340,6 +348,7 @@ def summarize(runs: list[Run]) -> dict[str, Any]:
             f"L{level}": sum(1 for kill in kills if kill["during_level"] == level)
             for level in (1, 2, 3)
         },
+        "kills_after_the_end": sum(1 for k in kills if k["after"] in _ENDED),
         "kills_right_after_restore": sum(1 for k in kills if k["after"] == "backup.restored"),
         "outcomes": dict(Counter(run.state for run in runs)),
         "restores_per_run": dict(Counter(run.restores for run in runs)),
@@ -360,7 +369,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write every run as JSON here")
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    runs = []
+    runs: list[Run] = []
     for store_kind in args.store or ["sqlite"]:
         for number in range(args.runs):
             point = KILL_POINTS[number % len(KILL_POINTS)]
