@@ -19,7 +19,7 @@ import pytest
 from rollsafe.config import load_plan
 from rollsafe.config.guards import DEFAULT_GUARDS
 from rollsafe.controller import Controller
-from rollsafe.controller.rollback import VerificationGuards
+from rollsafe.controller.verification import VerificationGuards
 from rollsafe.report import build_incident
 from rollsafe.store import RolloutState, SqliteStore
 from rollsafe.targets import ProcessTarget
@@ -147,7 +147,7 @@ def memory_looks(seconds: int, mb_per_hour: float) -> list[tuple[float, list[dic
 
 
 def test_a_fresh_process_warming_up_is_not_a_leak_over_a_short_verification() -> None:
-    guards = VerificationGuards(DEFAULT_GUARDS, 10.0, 1.0)
+    guards = VerificationGuards(DEFAULT_GUARDS, 10.0)
     for t, observations in memory_looks(10, 101):
         guards.update(t, observations, 0)
     assert guards.breaches() == []
@@ -155,7 +155,7 @@ def test_a_fresh_process_warming_up_is_not_a_leak_over_a_short_verification() ->
 
 
 def test_a_service_failing_for_the_whole_verification_is_not_recovered() -> None:
-    guards = VerificationGuards(DEFAULT_GUARDS, 10.0, 1.0)  # its error guards hold 300 s, 900 s
+    guards = VerificationGuards(DEFAULT_GUARDS, 10.0)  # its error guards hold 300 s, 900 s
     for t in range(11):
         guards.update(
             float(t), [{"t": t, "arm": "stable", "requests": 100 * t, "errors": 50 * t}], 0
@@ -166,7 +166,7 @@ def test_a_service_failing_for_the_whole_verification_is_not_recovered() -> None
 def test_a_blip_shorter_than_a_guards_for_does_not_fail_verification() -> None:
     (critical, *_) = DEFAULT_GUARDS
     guard = critical.model_copy(update={"for_": 3.0, "window": 1.0})
-    guards = VerificationGuards([guard], 6.0, 1.0)
+    guards = VerificationGuards([guard], 6.0)
     for t in range(7):
         errors = 50 * t if t in (5, 6) else 0  # errors only over the last two looks
         guards.update(

@@ -15,38 +15,23 @@ verified. The credit for recovering goes to the action that did it: a level
 whose action changed nothing (the failed deploy had already reverted itself)
 is recorded as such, and ``recovered_by`` says so instead of naming that level.
 
-Verification respects each guard's ``for``: a guard breaches it only when its
-condition has held at every look for its ``for`` and still holds at the end,
-as when it guards a rollout. A rate, quantile or instance guard whose ``for``
-is longer than ``verify.for`` must hold for the whole verification instead
-(a service still failing throughout is not recovered). A growth guard
-(``memory_growth``) whose ``for`` is longer than the verification is not
-judged: a slope over a few seconds of a freshly started process measures its
-warm-up, not a leak. Such guards are listed under ``not_judged``.
-
-Rolling back needs no metric source: without one, verification rests on the
-health checks alone and says so.
+Verification (:mod:`rollsafe.controller.verification`) respects the guards'
+``for``: a fresh process's warm-up is not read as a leak.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import closing
+from collections.abc import Callable
 from typing import Any
 
-from rollsafe.config.guards import Guard
-from rollsafe.controller.adapters import build_source
 from rollsafe.controller.context import BASELINE_EVENT, StepContext
 from rollsafe.controller.restores import restore_level
-from rollsafe.errors import MetricsError, NotFoundError, RollsafeError
+from rollsafe.controller.verification import verify_recovery
+from rollsafe.errors import NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
-from rollsafe.guards import GuardEvaluator
-from rollsafe.judge import Judge
 
 LEVEL_NUMBERS = {"flags": 1, "release": 2, "restore": 3}
-UNHEALTHY_LOOKS = 2
-"""Consecutive failed health checks that make a level's verification fail."""
 
 
 def roll_back(
@@ -184,116 +169,6 @@ def _changed(name: str, result: dict[str, Any]) -> bool:
     if name == "release":
         return bool(result.get("changed"))
     return True
-
-
-def verify_recovery(context: StepContext) -> dict[str, Any]:
-    """Health checks pass and guards and the health analysis stay quiet for ``verify.for``."""
-    policy = context.plan.rollback.verify
-    guards = VerificationGuards(context.plan.guards, policy.for_, policy.interval)
-    judge = Judge(context.plan.analysis, mode="health")
-    started = time.monotonic()
-    looks = metrics_failures = unhealthy_looks = 0
-    with closing(build_source(context.plan, context.target)) as source:
-        while True:
-            t = round(time.monotonic() - started, 3)
-            report = context.target.check_health()
-            if not report.healthy:
-                # Twice in a row: one probe that timed out on a busy machine must not
-                # escalate to the next level (a restore, at worst) on its own.
-                unhealthy_looks += 1
-                if unhealthy_looks >= UNHEALTHY_LOOKS or t >= policy.for_:
-                    return {
-                        "recovered": False,
-                        "reason": "health: " + "; ".join(report.reasons),
-                        "t": t,
-                    }
-                time.sleep(policy.interval)
-                continue
-            unhealthy_looks = 0
-            try:
-                observations = source.observe(t)
-            except MetricsError:
-                metrics_failures += 1
-                observations = []
-            looks += 1
-            guards.update(t, observations, report.expected - report.healthy_count)
-            for observation in observations:
-                judge.update(observation)
-            if t >= policy.for_:
-                break
-            time.sleep(min(policy.interval, max(policy.for_ - t, 0.05)))
-    breaches = guards.breaches()
-    verdict = judge.verdict
-    result: dict[str, Any] = {
-        "looks": looks,
-        "seconds": round(time.monotonic() - started, 3),
-        "healthy": True,
-        "breaches": breaches,
-        "analysis": verdict.verdict,
-    }
-    if guards.not_judged:
-        result["not_judged"] = guards.not_judged
-    if metrics_failures == looks:
-        result["note"] = "metrics unavailable: verified by health checks alone"
-    if breaches:
-        names = ", ".join(
-            f"{b['metric']}={b['value']:.4g} > {b['threshold']:.4g}" for b in breaches
-        )
-        return {**result, "recovered": False, "reason": f"guards still breached: {names}"}
-    if verdict.verdict == "fail":
-        return {**result, "recovered": False, "reason": f"health analysis failed: {verdict.reason}"}
-    return {**result, "recovered": True, "reason": "healthy, guards quiet"}
-
-
-class VerificationGuards:
-    """The plan's critical and major guards, judged with their ``for`` over a verification.
-
-    Each guard has an evaluator of its own, so its events and breaches are its own.
-    See the module docstring for what a ``for`` longer than the verification means.
-    """
-
-    def __init__(self, guards: Sequence[Guard], seconds: float, interval: float) -> None:
-        # A rate has its first value at the second look: that is how long it can be seen to hold.
-        observable = max(seconds - interval, 0.0)
-        self.not_judged: list[dict[str, Any]] = []
-        self._evaluators: dict[str, GuardEvaluator] = {}
-        self._held: set[str] = set()
-        for guard in guards:
-            if guard.severity == "minor":
-                continue
-            if guard.for_ > seconds and guard.metric == "memory_growth":
-                self.not_judged.append(
-                    {
-                        "guard": guard.name,
-                        "for": guard.for_,
-                        "verification": seconds,
-                        "reason": "a growth slope needs its 'for' observed; "
-                        "a fresh process's warm-up is not a leak",
-                    }
-                )
-                continue
-            # Longer than the verification: it must hold for all of it instead.
-            judged = guard.model_copy(update={"for_": min(guard.for_, observable)})
-            self._evaluators[guard.name] = GuardEvaluator([judged])
-
-    def update(
-        self, t: float, observations: Sequence[Mapping[str, Any]], failing_instances: int
-    ) -> None:
-        for name, evaluator in self._evaluators.items():
-            for event in evaluator.update(t, observations, failing_instances):
-                if event.kind in ("firing", "tripped"):
-                    self._held.add(name)
-                elif event.kind == "cleared":
-                    self._held.discard(name)
-
-    def breaches(self) -> list[dict[str, Any]]:
-        """Guards that held for their ``for`` and still hold now."""
-        return [
-            {"guard": name, **breach}
-            for name, evaluator in self._evaluators.items()
-            if name in self._held
-            for breach in evaluator.breaches()
-        ]
 
 
 def _flags_off(context: StepContext) -> dict[str, Any]:
