@@ -15,7 +15,8 @@ and the shop's database:
 - every acknowledged order is in the database or listed in the incident's
   lost-rows file (written after the backup, taken away by the restore);
 - no step succeeded twice, no flag written twice with the same definition;
-- ``journal verify`` passes; the shop serves 1.0.0, healthy.
+- ``journal verify`` passes; the incident report credits level 3; the shop serves
+  1.0.0, healthy.
 
 ``python -m bench.torture --runs 12 --store sqlite --store postgres`` prints a
 JSON summary (and ``--out`` writes every run); the figures go in docs/benchmarks.md.
@@ -53,6 +54,7 @@ from rollsafe.config import ProcessTarget as ProcessTargetConfig
 from rollsafe.config import load_plan
 from rollsafe.demo.runner import prepare_workdir
 from rollsafe.errors import RollsafeError
+from rollsafe.report import build_incident
 from rollsafe.store import RolloutState, Store, open_store_url
 from rollsafe.targets import ProcessTarget
 
@@ -292,6 +294,9 @@ def _check(
         run.violations.append("journal verify failed")
     if rollout.state is not RolloutState.ROLLED_BACK:
         run.violations.append(f"ended {rollout.state.value}: {rollout.reason}")
+    report = build_incident(journal)
+    if (report["final_level"], report["recovered_by"]) != (3, "rollback level 3 (restore)"):
+        run.violations.append(f"the report credits {report['recovered_by']!r}")
     # Every acknowledged order: in the database, or listed as taken away by the restore.
     with sqlite3.connect(workdir / "shop" / "data" / "shop.db") as conn:
         present = {row[0] for row in conn.execute("SELECT user_id FROM orders")}

@@ -24,6 +24,7 @@ the restored rows, then sorts the rows that differ by primary key into the same
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
@@ -54,6 +55,21 @@ def make_private(*paths: Path) -> None:
     for path in paths:
         if path.exists():
             path.chmod(PRIVATE_FILE)
+
+
+def raw_copy(database: Path, directory: Path) -> list[Path]:
+    """The SQLite file and its ``-wal`` and ``-shm`` beside it, copied as they are (owner-only).
+
+    For a database SQLite cannot read any more: what is on disk is kept for a person.
+    """
+    copies = []
+    for path in (database, *(database.with_name(database.name + s) for s in ("-wal", "-shm"))):
+        if path.is_file():
+            copy = directory / f"{path.name}.raw"
+            shutil.copyfile(path, copy)
+            copy.chmod(PRIVATE_FILE)
+            copies.append(copy)
+    return copies
 
 
 def lost_rows(pre_restore: Path, backup: Path, out: Path) -> Changes:

@@ -32,6 +32,7 @@ from rollsafe.backup.forensics import (
     postgres_changes,
     postgres_lost_rows,
     private_directory,
+    raw_copy,
 )
 from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.config.plan import BackupSource, FilesBackupSource, SqliteBackupSource
@@ -115,10 +116,14 @@ def _preserve(context: StepContext, backup: BackupRecord, source: BackupSource) 
         try:
             snapshot = snapshot_source(source, directory)
         except BackupError as error:
-            # The restore is what recovers the service: a copy that cannot be taken is
-            # reported, not a reason to stay down.
+            # A database too damaged to copy through SQLite is still kept, byte for byte;
+            # otherwise the restore, which recovers the service, goes ahead and says so.
             record["copy"] = None
             record["reason"] = f"no forensic copy: {error}"
+            if isinstance(source, SqliteBackupSource):
+                record["raw_files"] = [
+                    _home_relative(context, path) for path in raw_copy(source.path, directory)
+                ]
         else:
             make_private(snapshot.path, manifest_path(snapshot.path))
             record.update(

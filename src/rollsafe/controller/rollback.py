@@ -47,7 +47,11 @@ def roll_back(
     done = _levels_done(context)
     applied = [record for record in done if not record.get("skipped")]
     if applied and applied[-1].get("recovered") and not undo:
-        return _finished(applied, undo=False, journal=None)
+        # Killed after the level that recovered: journal the outcome if it never was.
+        journaled = any(
+            e.kind == "rollback.finished" for e in context.store.journal(context.rollout_id)
+        )
+        return _finished(applied, undo=False, journal=None if journaled else context)
     levels = [
         name
         for name in context.plan.rollback.levels
