@@ -76,15 +76,15 @@ steps:
   - promote:
 """
 KILL_POINTS = ("random", "level 1", "level 2", "level 3", "restoring", "after restore")
-"""Where a run's first kill lands: a random time; 0-4 s into level 1 or 2; 0-1 s into level 3
-(maintenance, stop, forensic copy, restore); 0-0.3 s after the forensic copy (the restore
-itself); 0-1.5 s after the restore was journaled (previous release starting, verification)."""
-_AFTER = {
-    "level 1": ("rollback.level_started", 1, 4.0),
-    "level 2": ("rollback.level_started", 2, 4.0),
-    "level 3": ("rollback.level_started", 3, 1.0),
-    "restoring": ("backup.forensic_copy", None, 0.3),
-    "after restore": ("backup.restored", None, 1.5),
+"""Where a run's first kill lands: a random time; 0-4 s into level 1 or 2; 0-1 s into level 3;
+0-0.3 s after maintenance went on (stopping, forensic copy, restore); 0-1.5 s after the
+restore was journaled (the previous release starting, verification)."""
+_AFTER: dict[str, tuple[str, tuple[str, Any], float]] = {
+    "level 1": ("rollback.level_started", ("level", 1), 4.0),
+    "level 2": ("rollback.level_started", ("level", 2), 4.0),
+    "level 3": ("rollback.level_started", ("level", 3), 1.0),
+    "restoring": ("rollback.maintenance", ("on", True), 0.3),
+    "after restore": ("backup.restored", ("kind", "sqlite"), 1.5),
 }
 _ENDED = {"rollout.rolled_back", "rollout.failed", "rollout.aborted", "rollout.promoted"}
 
@@ -225,15 +225,14 @@ def _kill_at(
         delay = rng.uniform(0.5, 30.0)
     else:
         kind, value, longest = _AFTER[point]
+        seq = 0  # read only the new entries: a late look would push the kill past its point
         while process.poll() is None:
-            seen = [
-                e
-                for e in store.journal(rollout_id)
-                if e.kind == kind and (value is None or e.data.get("level") == value)
-            ]
-            if seen:
+            new = store.journal(rollout_id, after_seq=seq)
+            seq = new[-1].seq if new else seq
+            field_name, wanted = value
+            if any(e.kind == kind and e.data.get(field_name) == wanted for e in new):
                 break
-            time.sleep(0.05)
+            time.sleep(0.01)
         delay = rng.uniform(0.0, longest)
     deadline = time.monotonic() + delay
     while process.poll() is None and time.monotonic() < deadline:
