@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,27 +22,14 @@ from rollsafe.controller.verification import VerificationGuards
 from rollsafe.report import build_incident
 from rollsafe.store import RolloutState, SqliteStore
 from rollsafe.targets import ProcessTarget
-from tests.targets.conftest import COMMAND
-
-HEAD = f"""\
-version: 1
-service: svc
-target:
-  root: root
-  instances: 1
-  command: {json.dumps(COMMAND)}
-  health: {{timeout: 1s, interval: 50ms, retries: 60}}
-  stop_timeout: 2s
-"""
+from tests.rollback.services import TARGET, install_releases
 
 
 class Service:
     def __init__(self, tmp_path: Path, plan_text: str) -> None:
         self.plan_path = tmp_path / "plan.yaml"
-        self.plan_path.write_text(HEAD + plan_text)
-        for release in ("1.0.0", "2.0.0"):
-            (tmp_path / "root" / "releases" / release).mkdir(parents=True)
-        (tmp_path / "root" / "releases" / "2.0.0" / "crash").write_text("")  # deploy fails
+        self.plan_path.write_text(TARGET + plan_text)
+        install_releases(tmp_path / "root", "1.0.0", crashing="2.0.0")
         self.home = tmp_path / "home"
         plan = load_plan(self.plan_path)
         self.target = ProcessTarget(plan.target, service=plan.service, home=self.home)

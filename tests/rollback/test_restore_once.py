@@ -26,18 +26,10 @@ from rollsafe.controller import Controller
 from rollsafe.report import build_incident, render_markdown
 from rollsafe.store import RolloutState, SqliteStore
 from rollsafe.targets import ProcessTarget
-from tests.targets.conftest import COMMAND
+from tests.rollback.services import TARGET, install_releases
 
 PLAN = f"""\
-version: 1
-service: svc
-target:
-  root: root
-  instances: 1
-  command: {json.dumps(COMMAND)}
-  health: {{timeout: 1s, interval: 50ms, retries: 60}}
-  stop_timeout: 2s
-backups:
+{TARGET}backups:
   - {{name: orders, type: sqlite, path: data/orders.db}}
 rollback:
   levels: [restore]
@@ -80,9 +72,7 @@ class Shop:
     def __init__(self, tmp_path: Path) -> None:
         self.plan_path = tmp_path / "plan.yaml"
         self.plan_path.write_text(PLAN)
-        for release in ("1.0.0", "2.0.0", "3.0.0"):
-            (tmp_path / "root" / "releases" / release).mkdir(parents=True)
-        (tmp_path / "root" / "releases" / "3.0.0" / "crash").write_text("")
+        install_releases(tmp_path / "root", "1.0.0", "2.0.0", crashing="3.0.0")
         self.db = tmp_path / "data" / "orders.db"
         self.db.parent.mkdir()
         with sqlite3.connect(self.db) as conn:
@@ -167,3 +157,29 @@ def test_resume_after_a_kill_past_the_restore_does_not_restore_again(shop: Shop)
     (lost_in_report,) = report["data"]["lost_rows"]
     assert lost_in_report["rows"] == 8
     assert lost["file"] in render_markdown(report)
+
+
+def test_a_restore_by_hand_before_the_rollback_does_not_count_as_its_restore(shop: Shop) -> None:
+    controller = Controller(shop.store, shop.home)
+    rollout = controller.create(shop.plan_path)
+    assert controller.run(rollout.id).state is RolloutState.PAUSED
+    backed_up = rows(shop.db)
+    (backup,) = shop.store.list_backups()
+    home = ["--home", str(shop.home)]
+    by_hand = subprocess.run(
+        [sys.executable, "-m", "rollsafe", *home, "backup", "restore", backup.id],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert by_hand.returncode == 0, by_hand.stderr
+    with sqlite3.connect(shop.db) as conn:  # 2.0.0 goes on writing afterwards
+        conn.execute("INSERT INTO orders (item, qty) VALUES ('after the restore by hand', 1)")
+
+    ended = controller.run(rollout.id, resume=True)
+
+    assert ended.state is RolloutState.ROLLED_BACK, ended.reason
+    assert rows(shop.db) == backed_up  # level 3 restored, whatever was done by hand before
+    restores = [e for e in shop.store.journal(rollout.id) if e.kind == "backup.restored"]
+    assert len(restores) == 2

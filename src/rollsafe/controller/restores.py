@@ -38,12 +38,14 @@ from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.config.plan import BackupSource, FilesBackupSource, SqliteBackupSource
 from rollsafe.controller.context import StepContext
 from rollsafe.errors import BackupError
+from rollsafe.journal import JournalEntry
 from rollsafe.store import BackupRecord
 
 RESTORED = "backup.restored"
 FORENSIC_COPY = "backup.forensic_copy"
 LOST_ROWS = "backup.lost_rows"
 MAINTENANCE = "rollback.maintenance"
+LEVEL = 3
 
 
 def restore_level(context: StepContext, previous: str) -> dict[str, Any]:
@@ -51,7 +53,7 @@ def restore_level(context: StepContext, previous: str) -> dict[str, Any]:
     backups = [b for b in context.store.list_backups() if b.rollout_id == context.rollout_id]
     if not backups:
         raise BackupError("this rollout took no backup, so there is nothing to restore")
-    journal = context.store.journal(context.rollout_id)
+    journal = _this_level(context.store.journal(context.rollout_id))
     done = {e.data["id"] for e in journal if e.kind == RESTORED}
     copies = {e.data["backup"]: dict(e.data) for e in journal if e.kind == FORENSIC_COPY}
     maintenance = [bool(e.data["on"]) for e in journal if e.kind == MAINTENANCE]
@@ -85,6 +87,20 @@ def restore_level(context: StepContext, previous: str) -> dict[str, Any]:
     if lost:
         result["lost_rows"] = lost
     return result
+
+
+def _this_level(journal: list[JournalEntry]) -> list[JournalEntry]:
+    """The entries since level 3 first started: a restore by hand before it (``rollsafe
+    backup restore`` journals one too) says nothing about what this level did."""
+    started = next(
+        (
+            i
+            for i, e in enumerate(journal)
+            if e.kind == "rollback.level_started" and e.data.get("level") == LEVEL
+        ),
+        len(journal),
+    )
+    return journal[started:]
 
 
 def _source(context: StepContext, backup: BackupRecord) -> BackupSource:
@@ -216,7 +232,7 @@ def _lost_rows(
     copies: dict[str, dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """Compare each forensic copy with its backup, once; journal and return what was lost."""
-    journal = context.store.journal(context.rollout_id)  # with this run's restores
+    journal = _this_level(context.store.journal(context.rollout_id))  # with this run's
     reported = {e.data["backup"]: dict(e.data) for e in journal if e.kind == LOST_ROWS}
     restored = {e.data["id"]: dict(e.data) for e in journal if e.kind == RESTORED}
     found = []
