@@ -9,6 +9,10 @@ dump, verifies every table's row count and checksum, and brings back 1.0.0.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -182,3 +186,52 @@ def test_a_missing_url_variable_fails_the_level_before_the_service_is_touched(
     assert not rollout.target.in_maintenance()
     assert orders(rollout.url) == migrated
     assert rollout.target.check_health().healthy
+
+
+# The resumed controller dies by SIGKILL once the restore is done and the service has
+# acknowledged a write (the moment of issue 17, item 1), on a PostgreSQL database.
+KILLED_WHILE_VERIFYING = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    import psycopg
+    from rollsafe.controller import Controller, rollback
+    from rollsafe.store import SqliteStore
+
+    home, rollout_id, url = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+    def acknowledge_then_die(context):
+        with psycopg.connect(url) as conn:
+            conn.execute("INSERT INTO orders (item, qty) VALUES ('after the restore', 1)")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    rollback.verify_recovery = acknowledge_then_die
+    Controller(SqliteStore(home / "rollsafe.db"), home).run(rollout_id, resume=True)
+    """
+)
+
+
+def test_a_kill_after_the_restore_never_restores_the_database_again(rollout: Rollout) -> None:
+    before = orders(rollout.url)
+    rollout_id = rollout.start()
+    release_migrates_badly(rollout.url)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_WHILE_VERIFYING, str(rollout.home), rollout_id, rollout.url],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    acknowledged = orders(rollout.url)
+    assert acknowledged[:-1] == before
+    assert acknowledged[-1][1] == "after the restore"
+
+    ended = rollout.controller.run(rollout_id, resume=True)
+
+    assert ended.state is RolloutState.ROLLED_BACK, ended.reason
+    assert orders(rollout.url) == acknowledged  # the write survived: no second restore
+    assert len(rollout.journal(rollout_id, "backup.restored")) == 1
+    (level,) = rollout.journal(rollout_id, "rollback.level_ended")
+    assert level.data["result"]["restored_before"] == [f"{rollout_id}-orders"]
+    assert rollout.store.verify_journal().ok
