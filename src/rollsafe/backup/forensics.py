@@ -79,13 +79,11 @@ def lost_rows(pre_restore: Path, backup: Path, out: Path) -> Changes:
     ``row`` is the pre-restore row for ``added`` and ``changed``, the backup's row
     for ``removed``. Returns the counts per table (tables with no change left out).
     """
-    partial = out.with_name(out.name + ".partial")
     try:
         with (
             closing(sqlite3.connect(":memory:", uri=True)) as conn,
-            partial.open("w", encoding="utf-8") as stream,
+            _private_partial(out) as stream,
         ):
-            partial.chmod(PRIVATE_FILE)
             conn.execute("ATTACH ? AS pre", (f"file:{pre_restore}?mode=ro",))
             conn.execute("ATTACH ? AS bak", (f"file:{backup}?mode=ro",))
             changes = {
@@ -94,9 +92,7 @@ def lost_rows(pre_restore: Path, backup: Path, out: Path) -> Changes:
                 if any((counts := _diff_table(conn, table, stream)).values())
             }
     except sqlite3.Error as error:
-        partial.unlink(missing_ok=True)
         raise BackupError(f"cannot compare {pre_restore} with {backup}: {error}") from error
-    partial.replace(out)
     return dict(sorted(changes.items()))
 
 
@@ -118,7 +114,8 @@ def postgres_lost_rows(url: str, exported: Path, out: Path) -> Changes:
     Rows are matched by content (their MD5), then classified by primary key when the
     table has one, as for SQLite: ``added``, ``changed`` (pre-restore rows, written to
     ``out`` as ``{"table", "change", "row"}``) and ``removed`` (counted). Without a
-    primary key a row that is not in the backup counts as ``added``.
+    primary key a row that is not in the backup counts as ``added``. Holds the exported
+    rows (those of the tables that changed since the backup) in memory.
     """
     with exported.open(encoding="utf-8") as stream:
         before = [json.loads(line) for line in stream]
