@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tarfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -183,3 +184,41 @@ def test_a_restore_by_hand_before_the_rollback_does_not_count_as_its_restore(sho
     assert rows(shop.db) == backed_up  # level 3 restored, whatever was done by hand before
     restores = [e for e in shop.store.journal(rollout.id) if e.kind == "backup.restored"]
     assert len(restores) == 2
+
+
+def test_a_files_source_is_kept_whole_before_its_restore(tmp_path: Path) -> None:
+    plan_path = tmp_path / "plan.yaml"
+    plan_path.write_text(
+        f"{TARGET}backups:\n  - {{name: uploads, type: files, path: uploads}}\n"
+        "rollback: {levels: [restore], verify: {for: 0s}}\n"
+        "steps:\n  - backup:\n  - deploy: {release: 2.0.0}\n  - pause:\n"
+        "  - deploy: {release: 3.0.0}\n"
+    )
+    install_releases(tmp_path / "root", "1.0.0", "2.0.0", crashing="3.0.0")
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    (uploads / "a.txt").write_text("before the rollout")
+    home = tmp_path / "home"
+    plan = load_plan(plan_path)
+    target = ProcessTarget(plan.target, service=plan.service, home=home)
+    target.deploy("1.0.0")
+    store = SqliteStore(home / "rollsafe.db")
+    try:
+        controller = Controller(store, home)
+        rollout = controller.create(plan_path)
+        assert controller.run(rollout.id).state is RolloutState.PAUSED
+        (uploads / "b.txt").write_text("uploaded after the backup")
+
+        ended = controller.run(rollout.id, resume=True)
+
+        assert ended.state is RolloutState.ROLLED_BACK, ended.reason
+        assert sorted(p.name for p in uploads.iterdir()) == ["a.txt"]
+        journal = store.journal(rollout.id)
+        (copy,) = [e.data for e in journal if e.kind == "backup.forensic_copy"]
+        with tarfile.open(home / copy["copy"]) as archive:
+            assert "uploads/b.txt" in archive.getnames()  # what the restore took away, kept
+        text = render_markdown(build_incident(journal))
+        assert "compare the forensic copy by hand" in text
+    finally:
+        target.stop()
+        store.close()

@@ -232,7 +232,8 @@ def _lost_rows(
     copies: dict[str, dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """Compare each forensic copy with its backup, once; journal and return what was lost."""
-    journal = _this_level(context.store.journal(context.rollout_id))  # with this run's
+    # This level's entries, the restores journaled a moment ago included.
+    journal = _this_level(context.store.journal(context.rollout_id))
     reported = {e.data["backup"]: dict(e.data) for e in journal if e.kind == LOST_ROWS}
     restored = {e.data["id"]: dict(e.data) for e in journal if e.kind == RESTORED}
     found = []
@@ -281,7 +282,12 @@ def _compare(
             "note": "tables whose rows differ from the backup; the forensic dump holds them",
         }
     if backup.kind != "sqlite":
-        return {"tables": {}, "rows": None, "file": None, "note": "files: compare by hand"}
+        return {
+            "tables": {},
+            "rows": None,
+            "file": None,
+            "note": "files are not compared row by row: compare the forensic copy by hand",
+        }
     copy_path = context.home / copy["copy"]
     out = copy_path.with_name(f"{backup.source}.lost-rows.jsonl")
     changes = lost_rows(copy_path, Path(backup.path), out)

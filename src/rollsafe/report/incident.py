@@ -358,6 +358,8 @@ def _lost_rows_lines(lost: dict[str, Any]) -> list[str]:
         return [f"- rows lost by the restore of `{lost['backup']}`: not computed ({lost['error']})"]
     tables = lost.get("tables") or {}
     if not tables:
+        if lost.get("note"):
+            return [f"- what the restore of `{lost['backup']}` took away: {lost['note']}"]
         return [f"- the restore of `{lost['backup']}` took away no row written after the backup"]
     head = f"- the restore of `{lost['backup']}` took away writes made after the backup"
     if lost.get("file"):
