@@ -24,21 +24,13 @@ from rollsafe.journal import JournalEntry
 from rollsafe.store import RolloutState, SqliteStore
 from rollsafe.targets import ProcessTarget
 from tests.backup.databases import execute, fresh_database, orders, with_password
-from tests.targets.conftest import COMMAND
+from tests.rollback.services import TARGET
 
 pytestmark = pytest.mark.slow
 
 PASSWORD = "never-in-the-journal"
 PLAN = f"""\
-version: 1
-service: svc
-target:
-  root: root
-  instances: 1
-  command: {json.dumps(COMMAND)}
-  health: {{timeout: 1s, interval: 50ms, retries: 60}}
-  stop_timeout: 2s
-backups:
+{TARGET}backups:
   - {{name: orders, type: postgres, url_env: RS_TEST_ORDERS_URL, timeout: 60s}}
 rollback:
   levels: [restore]
