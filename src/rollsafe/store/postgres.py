@@ -54,7 +54,7 @@ from rollsafe.store.records import (
     TokenRecord,
     TokenScope,
 )
-from rollsafe.store.sqlite import ENVIRONMENT_NAME
+from rollsafe.store.rules.flags import ENVIRONMENT_NAME
 from rollsafe.support.redaction import (
     AMBIGUOUS,
     UNPARSABLE,
