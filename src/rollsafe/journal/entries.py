@@ -5,26 +5,25 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from typing import Any
 
-from rollsafe.journal.chain import JournalEntry, canonical_json, entry_hash
+from rollsafe.journal.chain import JournalEntry, entry_hash
 
 
 def next_entry(
     head: tuple[int, str],
     kind: str,
-    data: dict[str, Any],
+    text: str,
     *,
     actor: str,
     rollout_id: str | None,
-) -> tuple[JournalEntry, str]:
-    """The entry that follows ``head`` (its seq and hash), and the text of its data to store.
+) -> JournalEntry:
+    """The entry that follows ``head`` (its seq and hash), with ``text`` as its data.
 
-    The data is round-tripped through canonical JSON, so the hash covers exactly
-    what is stored and read back.
+    ``text`` is the data as `canonical_json` spells it, the text a backend
+    stores: the entry's data is read back from it, so the hash covers exactly
+    what is stored.
     """
     seq, prev_hash = head
-    text = canonical_json(data)
     entry = JournalEntry(
         seq=seq + 1,
         ts=time.time(),
@@ -35,4 +34,4 @@ def next_entry(
         prev_hash=prev_hash,
         hash="",
     )
-    return dataclasses.replace(entry, hash=entry_hash(prev_hash, entry.body())), text
+    return dataclasses.replace(entry, hash=entry_hash(prev_hash, entry.body()))

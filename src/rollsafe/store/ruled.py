@@ -254,9 +254,7 @@ class RuledStore(ABC):
     def append(
         self, kind: str, data: dict[str, Any], *, actor: str, rollout_id: str | None = None
     ) -> JournalEntry:
-        return self._write(
-            lambda tx: journaling.append(tx, kind, data, actor=actor, rollout_id=rollout_id)
-        )
+        return self._write(lambda tx: tx.journal(kind, data, actor=actor, rollout_id=rollout_id))
 
     def journal(self, rollout_id: str | None = None, after_seq: int = 0) -> list[JournalEntry]:
         return self._read(lambda db: journaling.entries(db, rollout_id, after_seq))

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rollsafe.errors import StoreError
-from rollsafe.journal import VerifyResult, verify_chain
+from rollsafe.journal import JournalEntry, VerifyResult, canonical_json, verify_chain
 from rollsafe.store import rows as record
 from rollsafe.store.rows import Row
 from rollsafe.store.ruled import RuledStore
+from rollsafe.store.rules import journaling
 from rollsafe.store.transaction import Reader, Transaction
 
 T = TypeVar("T")
@@ -159,6 +160,13 @@ class _Connection:
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         return self.db.execute(sql, params).rowcount
+
+    def journal(
+        self, kind: str, data: dict[str, Any], *, actor: str, rollout_id: str | None
+    ) -> JournalEntry:
+        text = canonical_json(data)
+        after = journaling.head(self)
+        return journaling.append(self, after, kind, text, actor=actor, rollout_id=rollout_id)
 
     def now(self) -> float:
         return time.time()

@@ -8,9 +8,11 @@ each backend translates or provides what its database lacks.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from rollsafe.errors import StoreError
+from rollsafe.journal import JournalEntry
 from rollsafe.store.rows import Row
 
 
@@ -21,7 +23,7 @@ class Reader(Protocol):
         """The first row of ``sql``, or None."""
         ...
 
-    def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Row]: ...
+    def all(self, sql: str, params: tuple[Any, ...] = ()) -> Sequence[Row]: ...
 
 
 class Transaction(Reader, Protocol):
@@ -29,6 +31,12 @@ class Transaction(Reader, Protocol):
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         """Run a statement; how many rows it changed."""
+        ...
+
+    def journal(
+        self, kind: str, data: dict[str, Any], *, actor: str, rollout_id: str | None
+    ) -> JournalEntry:
+        """Chain an entry recording this transaction's change (`rules.journaling.append`)."""
         ...
 
     def now(self) -> float:

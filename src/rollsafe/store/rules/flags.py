@@ -12,7 +12,6 @@ from rollsafe.errors import ConflictError, NotFoundError, StoreError
 from rollsafe.journal import canonical_json
 from rollsafe.store import rows as record
 from rollsafe.store.records import DEFAULT_ENVIRONMENT, EnvironmentRecord, FlagChange, FlagRecord
-from rollsafe.store.rules.journaling import append
 from rollsafe.store.transaction import Reader, Transaction, found
 
 ENVIRONMENT_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
@@ -68,7 +67,7 @@ def put(
              actor),
         )  # fmt: skip
         data = {"name": name, "version": new_version, "before": before, "after": definition}
-        append(tx, "flag.changed", _scoped(data, environment), actor=actor, rollout_id=rollout_id)
+        tx.journal("flag.changed", _scoped(data, environment), actor=actor, rollout_id=rollout_id)
 
 
 def delete(
@@ -87,7 +86,7 @@ def delete(
         (version + 1, revision, time.time(), actor, environment, name),
     )
     data = {"name": name, "version": version + 1, "before": json.loads(row["definition"])}
-    append(tx, "flag.deleted", _scoped(data, environment), actor=actor, rollout_id=None)
+    tx.journal("flag.deleted", _scoped(data, environment), actor=actor, rollout_id=None)
 
 
 def revision(db: Reader) -> int:
@@ -150,7 +149,7 @@ def create_environment(tx: Transaction, name: str, *, actor: str, now: float) ->
     if tx.one("SELECT 1 AS found FROM environments WHERE name = ?", (name,)):
         raise ConflictError(f"environment {name!r} already exists")
     tx.execute("INSERT INTO environments VALUES (?, ?, ?)", (name, now, actor))
-    append(tx, "environment.created", {"name": name}, actor=actor, rollout_id=None)
+    tx.journal("environment.created", {"name": name}, actor=actor, rollout_id=None)
 
 
 def check_environment(tx: Reader, environment: str) -> None:

@@ -1,21 +1,32 @@
-"""Appending to the hash chain inside a write, and reading it back."""
+"""Writing an entry of the hash chain inside a transaction, and reading the chain back."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from rollsafe.journal import GENESIS_HASH, JournalEntry, next_entry
 from rollsafe.store import rows as record
 from rollsafe.store.transaction import Reader, Transaction
 
 
+def head(db: Reader) -> tuple[int, str]:
+    """The seq and hash of the last entry (0 and the genesis hash before the first)."""
+    row = db.one("SELECT seq, hash FROM journal_head WHERE id = 1")
+    return (row["seq"], row["hash"]) if row else (0, GENESIS_HASH)
+
+
 def append(
-    tx: Transaction, kind: str, data: dict[str, Any], *, actor: str, rollout_id: str | None
+    tx: Transaction,
+    after: tuple[int, str],
+    kind: str,
+    text: str,
+    *,
+    actor: str,
+    rollout_id: str | None,
 ) -> JournalEntry:
-    """Chain an entry after the head, in the transaction whose change it records."""
-    head = tx.one("SELECT seq, hash FROM journal_head WHERE id = 1")
-    at = (head["seq"], head["hash"]) if head else (0, GENESIS_HASH)
-    entry, text = next_entry(at, kind, data, actor=actor, rollout_id=rollout_id)
+    """Chain an entry (``text``: its data as canonical JSON) after the head ``after``.
+
+    Runs in the transaction whose change the entry records, which holds the head.
+    """
+    entry = next_entry(after, kind, text, actor=actor, rollout_id=rollout_id)
     tx.execute(
         "INSERT INTO journal (seq, ts, kind, actor, rollout_id, data, prev_hash, hash)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -10,7 +10,6 @@ from rollsafe.errors import ConflictError, NotFoundError
 from rollsafe.journal import canonical_json
 from rollsafe.store import rows as record
 from rollsafe.store.records import Rollout, RolloutState, StepRecord, StepState
-from rollsafe.store.rules.journaling import append
 from rollsafe.store.transaction import Reader, Transaction, found
 
 
@@ -41,7 +40,7 @@ def create(
         "plan_path": plan_path,
         "steps": [{"kind": kind, **spec} for kind, spec in steps],
     }
-    append(tx, "rollout.created", data, actor=actor, rollout_id=rollout_id)
+    tx.journal("rollout.created", data, actor=actor, rollout_id=rollout_id)
     return rollout_id
 
 
@@ -102,7 +101,7 @@ def set_step_state(
         data["spec"] = step.spec
     if result is not None:
         data["result"] = result
-    append(tx, f"step.{state}", data, actor=actor, rollout_id=rollout_id)
+    tx.journal(f"step.{state}", data, actor=actor, rollout_id=rollout_id)
     return record.step(found(tx.one(_STEP, (rollout_id, index))))
 
 
@@ -136,7 +135,7 @@ def set_state(
     data: dict[str, Any] = {"from": current, "to": state, "step_index": index}
     if reason:
         data["reason"] = reason
-    append(tx, f"rollout.{state}", data, actor=actor, rollout_id=rollout_id)
+    tx.journal(f"rollout.{state}", data, actor=actor, rollout_id=rollout_id)
 
 
 def request(
@@ -153,7 +152,7 @@ def request(
         (command, time.time(), reason or row["reason"], rollout_id),
     )
     kind = f"rollout.{command}_requested" if command else "rollout.request_cleared"
-    append(tx, kind, {"reason": reason} if reason else {}, actor=actor, rollout_id=rollout_id)
+    tx.journal(kind, {"reason": reason} if reason else {}, actor=actor, rollout_id=rollout_id)
 
 
 def acquire_lease(
@@ -178,8 +177,7 @@ def acquire_lease(
         (owner, now + ttl, rollout_id),
     )
     if current != owner:
-        append(
-            tx,
+        tx.journal(
             "rollout.lease_acquired",
             {"owner": owner, "previous_owner": current, "taken_over": held_by_other},
             actor=owner,

@@ -7,7 +7,6 @@ import time
 from rollsafe.journal import canonical_json
 from rollsafe.store import rows as record
 from rollsafe.store.records import RouterRecord
-from rollsafe.store.rules.journaling import append
 from rollsafe.store.transaction import Reader, Transaction
 
 
@@ -24,7 +23,7 @@ def put(tx: Transaction, router: RouterRecord, *, actor: str) -> None:
         (router.root, router.service, router.kind, router.home, canonical_json(router.config),
          time.time(), actor),
     )  # fmt: skip
-    append(tx, "router.recorded", router.journal_data(), actor=actor, rollout_id=None)
+    tx.journal("router.recorded", router.journal_data(), actor=actor, rollout_id=None)
 
 
 def get(db: Reader, root: str) -> RouterRecord | None:
@@ -35,4 +34,4 @@ def get(db: Reader, root: str) -> RouterRecord | None:
 def delete(tx: Transaction, root: str, *, actor: str) -> None:
     """Forget the router of ``root`` (idempotent)."""
     if tx.execute("DELETE FROM routers WHERE root = ?", (root,)):
-        append(tx, "router.forgotten", {"root": root}, actor=actor, rollout_id=None)
+        tx.journal("router.forgotten", {"root": root}, actor=actor, rollout_id=None)

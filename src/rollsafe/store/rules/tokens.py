@@ -8,7 +8,6 @@ from rollsafe.errors import ConflictError, NotFoundError
 from rollsafe.store import rows as record
 from rollsafe.store.records import TokenRecord, TokenScope
 from rollsafe.store.rules.flags import check_environment
-from rollsafe.store.rules.journaling import append
 from rollsafe.store.transaction import Reader, Transaction
 
 
@@ -30,7 +29,7 @@ def add(tx: Transaction, token: TokenRecord, *, actor: str) -> None:
         "scope": token.scope,
         "environment": token.environment,
     }
-    append(tx, "token.created", data, actor=actor, rollout_id=None)
+    tx.journal("token.created", data, actor=actor, rollout_id=None)
 
 
 def get(db: Reader, token_id: str) -> TokenRecord:
@@ -52,4 +51,4 @@ def revoke(tx: Transaction, token_id: str, *, actor: str) -> None:
         raise NotFoundError(f"no token {token_id!r}")
     if row["revoked_at"] is None:
         tx.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", (time.time(), token_id))
-        append(tx, "token.revoked", {"id": token_id}, actor=actor, rollout_id=None)
+        tx.journal("token.revoked", {"id": token_id}, actor=actor, rollout_id=None)
