@@ -24,7 +24,6 @@ from contextlib import contextmanager
 from typing import Any, LiteralString, TypeVar
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -37,15 +36,19 @@ from rollsafe.journal import (
     verify_chain,
 )
 from rollsafe.store import rows as record
+from rollsafe.store.pgsession import (
+    configure,
+    connection_info,
+    is_connection_error,
+    lost,
+    parsed,
+    rollback,
+    sqlstate,
+)
 from rollsafe.store.ruled import RuledStore
 from rollsafe.store.rules import journaling
 from rollsafe.store.transaction import Reader, Transaction, found
-from rollsafe.support.redaction import (
-    AMBIGUOUS,
-    UNPARSABLE,
-    ambiguous_credentials,
-    url_without_secrets,
-)
+from rollsafe.support.redaction import url_without_secrets
 
 T = TypeVar("T")
 Row = dict[str, Any]
@@ -167,7 +170,6 @@ FLAGS_CHANNEL = "rollsafe_flags"
 """Every flag write NOTIFYs this channel with the new flags revision, on commit."""
 WRITE_TOKEN_TTL = 24 * 3600.0
 """How long a write's token is kept to resolve a COMMIT whose answer was lost."""
-_LOST_STATES = {"57P01", "57P02", "57P03"}  # admin/crash shutdown, cannot connect now
 _ABORTED_STATES = {"40001", "40P01"}  # serialization failure, deadlock: rolled back
 
 
@@ -248,7 +250,7 @@ class PostgresStore(RuledStore):
         max_backoff: float = 2.0,
         application_name: str = "rollsafe",
     ) -> None:
-        params = _parsed(url)
+        params = parsed(url)
         self.url = url
         self.where = url_without_secrets(params)
         self._retries, self._backoff, self._max_backoff = retries, backoff, max_backoff
@@ -265,7 +267,7 @@ class PostgresStore(RuledStore):
             min_size=min_size,
             max_size=max_size,
             open=False,
-            configure=_configure,
+            configure=configure,
             timeout=connect_timeout,
             name=f"rollsafe-{self.where}",
         )
@@ -317,7 +319,7 @@ class PostgresStore(RuledStore):
             except _RetryError as retry:
                 cause: BaseException = retry.cause
             except (psycopg.OperationalError, PoolTimeout) as error:
-                if not _is_connection_error(error):
+                if not is_connection_error(error):
                     raise StoreError(f"cannot {what} {self.where}: {error}") from error
                 cause = error
             except psycopg.Error as error:
@@ -350,11 +352,11 @@ class PostgresStore(RuledStore):
         token = secrets.token_hex(16)
         try:
             return self._run_once(body, token)
-        except _CommitLostError as lost:
+        except _CommitLostError as unanswered:
             # Checked on another connection, once the lost one is back with the pool.
             if self._committed(token):
-                return lost.outcome  # type: ignore[no-any-return]
-            raise _RetryError(lost.cause) from lost.cause
+                return unanswered.outcome  # type: ignore[no-any-return]
+            raise _RetryError(unanswered.cause) from unanswered.cause
 
     def _run_once(self, body: Callable[[Transaction], T], token: str) -> T:
         with self._connection() as conn:
@@ -373,17 +375,17 @@ class PostgresStore(RuledStore):
                 self._commit(conn)
                 return outcome[0]
             except psycopg.Error as error:
-                if _lost(conn, error):
+                if lost(conn, error):
                     if committing:
                         raise _CommitLostError(error, outcome[0]) from error
                     raise _RetryError(error) from error  # before COMMIT: surely rolled back
-                _rollback(conn)
-                if _sqlstate(error) in _ABORTED_STATES:
+                rollback(conn)
+                if sqlstate(error) in _ABORTED_STATES:
                     raise _RetryError(error) from error
                 verb = "commit to" if committing else "write to"
                 raise StoreError(f"cannot {verb} {self.where}: {error}") from error
             except BaseException:
-                _rollback(conn)
+                rollback(conn)
                 raise
 
     def _commit(self, conn: psycopg.Connection[Any]) -> None:
@@ -408,9 +410,9 @@ class PostgresStore(RuledStore):
                     ).fetchone()
                     cursor.execute("ROLLBACK")
                 except psycopg.Error as error:
-                    if _lost(conn, error):
+                    if lost(conn, error):
                         raise _RetryError(error) from error
-                    _rollback(conn)
+                    rollback(conn)
                     raise
                 return row is not None
 
@@ -428,7 +430,7 @@ class PostgresStore(RuledStore):
                 try:
                     return body(_Transaction(conn.cursor(row_factory=dict_row)))
                 except psycopg.Error as error:
-                    if _lost(conn, error):
+                    if lost(conn, error):
                         raise _RetryError(error) from error
                     raise
 
@@ -454,9 +456,9 @@ class PostgresStore(RuledStore):
                     conn.execute("COMMIT")
                     return result
                 except psycopg.Error as error:
-                    if _lost(conn, error):
+                    if lost(conn, error):
                         raise _RetryError(error) from error
-                    _rollback(conn)
+                    rollback(conn)
                     raise
 
         return self._with_retries(attempt, "read the journal in")
@@ -464,69 +466,3 @@ class PostgresStore(RuledStore):
     def close(self) -> None:
         self._closed.set()
         self._pool.close()
-
-
-def connection_info(url: str, *, application_name: str, connect_timeout: float) -> str:
-    """``url`` as a libpq conninfo, with rollsafe's session defaults where it sets none.
-
-    TCP keepalives make a connection to a vanished server (or through a dropped
-    NAT entry) fail within about 25 seconds instead of hanging until the kernel
-    gives up; the application name tells rollsafe's sessions apart in
-    ``pg_stat_activity``. Raises `StoreError` for a malformed URL.
-    """
-    params = _parsed(url)
-    defaults: dict[str, Any] = {
-        "application_name": application_name,
-        "connect_timeout": max(1, round(connect_timeout)),
-        "keepalives_idle": 10,
-        "keepalives_interval": 5,
-        "keepalives_count": 3,
-    }
-    extra = {key: value for key, value in defaults.items() if key not in params}
-    return make_conninfo(url, **extra)
-
-
-def _configure(conn: psycopg.Connection[Any]) -> None:
-    """Session bounds: a transaction stranded by a lost client frees the head lock in 30s,
-    well before writers waiting for that lock give up (60s)."""
-    conn.execute("SET idle_in_transaction_session_timeout = '30s'")
-    conn.execute("SET lock_timeout = '60s'")
-
-
-def _rollback(conn: psycopg.Connection[Any]) -> None:
-    if conn.broken or conn.closed:
-        return
-    try:
-        conn.execute("ROLLBACK")
-    except psycopg.Error:
-        conn.close()  # the pool replaces it
-
-
-def _sqlstate(error: BaseException) -> str:
-    return getattr(error, "sqlstate", None) or ""
-
-
-def _lost(conn: psycopg.Connection[Any], error: BaseException) -> bool:
-    """The connection is gone: the server rolls back whatever it had not committed."""
-    return conn.broken or conn.closed or _is_connection_error(error)
-
-
-def _is_connection_error(error: BaseException) -> bool:
-    if isinstance(error, PoolTimeout):
-        return True
-    state = _sqlstate(error)
-    if state:
-        return state.startswith("08") or state in _LOST_STATES
-    # Failures to connect carry no SQLSTATE (refused, reset, DNS, the server starting up).
-    return isinstance(error, psycopg.OperationalError)
-
-
-def _parsed(url: str) -> dict[str, str]:
-    """libpq's parameters of ``url``; StoreError for a malformed one, which is never quoted:
-    libpq's message repeats the text, password and all."""
-    if ambiguous_credentials(url):
-        raise StoreError(AMBIGUOUS)
-    try:
-        return {key: str(value) for key, value in conninfo_to_dict(url).items()}
-    except psycopg.Error:
-        raise StoreError(UNPARSABLE) from None
