@@ -45,7 +45,7 @@ from rollsafe.store.pgsession import (
     rollback,
     sqlstate,
 )
-from rollsafe.store.ruled import RuledStore
+from rollsafe.store.ruled import RuledStore, refuse_newer_schema
 from rollsafe.store.rules import journaling
 from rollsafe.store.transaction import Reader, Transaction, found
 from rollsafe.support.redaction import url_without_secrets
@@ -295,11 +295,7 @@ class PostgresStore(RuledStore):
                 cursor.execute("INSERT INTO schema_version VALUES (1, 0) ON CONFLICT DO NOTHING")
                 row = cursor.execute("SELECT version FROM schema_version WHERE id = 1").fetchone()
                 version = int(row["version"]) if row else 0
-                if version > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"{self.where} has schema version {version}, newer than this rollsafe "
-                        f"understands ({SCHEMA_VERSION}); upgrade rollsafe"
-                    )
+                refuse_newer_schema(self.where, version, SCHEMA_VERSION)
                 for number in range(version, SCHEMA_VERSION):
                     for statement in MIGRATIONS[number]:
                         cursor.execute(statement)

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from rollsafe.errors import StoreError
 from rollsafe.journal import JournalEntry, VerifyResult
 from rollsafe.store.records import (
     DEFAULT_ENVIRONMENT,
@@ -30,6 +31,15 @@ from rollsafe.store.rules import backups, flags, journaling, rollouts, routers, 
 from rollsafe.store.transaction import Reader, Transaction
 
 T = TypeVar("T")
+
+
+def refuse_newer_schema(where: str, version: int, known: int) -> None:
+    """A database migrated by a newer rollsafe is not this one's to read or write."""
+    if version > known:
+        raise StoreError(
+            f"{where} has schema version {version}, newer than this rollsafe understands"
+            f" ({known}); upgrade rollsafe"
+        )
 
 
 class RuledStore(ABC):

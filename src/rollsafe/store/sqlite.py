@@ -19,7 +19,7 @@ from rollsafe.errors import StoreError
 from rollsafe.journal import JournalEntry, VerifyResult, canonical_json, verify_chain
 from rollsafe.store import rows as record
 from rollsafe.store.rows import Row
-from rollsafe.store.ruled import RuledStore
+from rollsafe.store.ruled import RuledStore, refuse_newer_schema
 from rollsafe.store.rules import journaling
 from rollsafe.store.transaction import Reader, Transaction
 
@@ -209,11 +209,7 @@ class SqliteStore(RuledStore):
     def _migrate(self) -> None:
         def body(tx: Transaction) -> None:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} has schema version {version}, newer than this rollsafe "
-                    f"understands ({SCHEMA_VERSION}); upgrade rollsafe"
-                )
+            refuse_newer_schema(self.where, version, SCHEMA_VERSION)
             for number in range(version, SCHEMA_VERSION):
                 for statement in MIGRATIONS[number].split(";"):
                     if statement.strip():
