@@ -152,6 +152,6 @@ def create_environment(tx: Transaction, name: str, *, actor: str, now: float) ->
     tx.journal("environment.created", {"name": name}, actor=actor, rollout_id=None)
 
 
-def check_environment(tx: Reader, environment: str) -> None:
-    if not tx.one("SELECT 1 AS found FROM environments WHERE name = ?", (environment,)):
+def check_environment(db: Reader, environment: str) -> None:
+    if not db.one("SELECT 1 AS found FROM environments WHERE name = ?", (environment,)):
         raise NotFoundError(f"no environment {environment!r}; create it first")
