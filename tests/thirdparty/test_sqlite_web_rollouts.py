@@ -59,9 +59,9 @@ steps:
 CANARY = """\
   - backup:
   - canary: {release: RELEASE, weight: 20}
-  - analysis: {duration: 40s, arms: release}
+  - analysis: {duration: 25s, arms: release}
   - canary: {release: RELEASE, weight: 50}
-  - analysis: {duration: 40s, arms: release}
+  - analysis: {duration: 25s, arms: release}
   - deploy: {release: RELEASE}
   - promote:
 """
