@@ -23,7 +23,6 @@ from typing import Any
 from rollsafe.backup import restore_backup
 from rollsafe.backup.manifests import backup_file
 from rollsafe.config.backup_sources import PostgresBackupSource
-from rollsafe.controller.adapters import build_source
 from rollsafe.controller.context import BASELINE_EVENT, StepContext
 from rollsafe.errors import BackupError, MetricsError, NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
@@ -134,7 +133,7 @@ def verify_recovery(context: StepContext) -> dict[str, Any]:
     judge = Judge(context.plan.analysis, mode="health")
     started = time.monotonic()
     looks = metrics_failures = unhealthy_looks = 0
-    with closing(build_source(context.plan, context.target)) as source:
+    with closing(context.adapters.source(context.plan, context.target)) as source:
         while True:
             t = round(time.monotonic() - started, 3)
             report = context.target.check_health()
