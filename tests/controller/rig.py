@@ -6,6 +6,7 @@ the state machine and the rollback ladder run in a few tens of milliseconds.
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,8 +37,8 @@ STEP = {
     "deploy": "deploy: {release: 1.1.0}",
     "canary": "canary: {release: 1.1.0, weight: 10}",
     "flag": "flag: {name: checkout, rollout: 50}",
-    "analysis": "analysis: {duration: 60ms}",
-    "pause": "pause: {duration: 100ms}",
+    "analysis": "analysis: {duration: 40ms}",
+    "pause": "pause: {duration: 60ms}",
     "promote": "promote:",
 }
 
@@ -54,7 +55,12 @@ class Rig:
     source: ReplaySource = field(default_factory=lambda: ReplaySource(steady()))
     stores: list[SqliteStore] = field(default_factory=list)
 
+    template: Path | None = None
+    """A migrated, empty store to start from: copying it is faster than creating one."""
+
     def __post_init__(self) -> None:
+        if self.template is not None:
+            shutil.copyfile(self.template, self.root / "rollsafe.db")
         (self.root / "uploads").mkdir(exist_ok=True)
         (self.root / "uploads" / "logo.txt").write_text("before the rollout")
 
@@ -116,3 +122,10 @@ def request(controller: Controller, rollout_id: str, command: str) -> Callable[[
 
 def final(rollout: Rollout) -> str:
     return str(rollout.state)
+
+
+def store_template(directory: Path) -> Path:
+    """An empty store with every migration applied, to copy into each test's directory."""
+    path = directory / "rollsafe.db"
+    SqliteStore(path).close()
+    return path

@@ -18,7 +18,7 @@ from rollsafe.controller.blindness import BLIND_EVENT
 from rollsafe.store import RolloutState, StepState
 from rollsafe.testing import ReplaySource, steady
 from rollsafe.typing import Observation
-from tests.controller.rig import Rig, request
+from tests.controller.rig import Rig, request, store_template
 
 REQUESTS = ("pause", "abort", "rollback")
 FINAL = {
@@ -28,9 +28,14 @@ FINAL = {
 }
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return store_template(tmp_path_factory.mktemp("store"))
+
+
 @pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    rig = Rig(tmp_path)
+def rig(tmp_path: Path, template: Path) -> Iterator[Rig]:
+    rig = Rig(tmp_path, template=template)
     try:
         yield rig
     finally:
@@ -112,7 +117,7 @@ def _after(seconds: float, action: object) -> threading.Timer:
 @pytest.mark.parametrize("command", REQUESTS)
 @pytest.mark.parametrize("kind", ["pause", "promote", "analysis"])
 def test_a_request_during_a_waiting_step_cuts_it_short(rig: Rig, kind: str, command: str) -> None:
-    controller, rollout_id = rig.create(["deploy", kind], watch="100ms")
+    controller, rollout_id = rig.create(["deploy", kind], watch="60ms")
     ask = request(controller, rollout_id, command)
     if kind == "analysis":
         # The request arrives with the first look's data.
@@ -128,8 +133,8 @@ def test_a_request_during_a_waiting_step_cuts_it_short(rig: Rig, kind: str, comm
         rig.source = ReplaySource(look)
         controller = rig.controller()
     else:
-        # Asked 30 ms after the deploy before it: within the step's 100 ms wait.
-        rig.on_first("deploy", lambda: _after(0.03, ask))
+        # Asked 20 ms after the deploy before it: within the step's 60 ms wait.
+        rig.on_first("deploy", lambda: _after(0.02, ask))
 
     started = time.monotonic()
     rollout = controller.run(rollout_id)
@@ -192,20 +197,20 @@ def test_analysis_without_data_pauses_blind(rig: Rig) -> None:
 
 
 def test_promotion_waits_out_the_watch_window(rig: Rig) -> None:
-    controller, rollout_id = rig.create(["deploy", "promote"], watch="80ms")
+    controller, rollout_id = rig.create(["deploy", "promote"], watch="50ms")
 
     started = time.monotonic()
     rollout = controller.run(rollout_id)
 
     assert rollout.state is RolloutState.PROMOTED
-    assert time.monotonic() - started >= 0.08
+    assert time.monotonic() - started >= 0.05
     promoted = rig.stores[-1].steps(rollout_id)[1].result
     assert promoted == {"release": "1.1.0", "flag_versions": {"checkout": 1}}
 
 
 def test_a_broken_release_caught_in_the_watch_window_is_rolled_back(rig: Rig) -> None:
     guards = "[{name: health, metric: health, threshold: 0, for: 0s, severity: critical}]"
-    controller, rollout_id = rig.create(["deploy", "promote"], watch="1s", guards=guards)
+    controller, rollout_id = rig.create(["deploy", "promote"], watch="100ms", guards=guards)
     rig.on_first("deploy", lambda: rig.target.break_health("1.1.0"))
 
     rollout = controller.run(rollout_id)

@@ -47,8 +47,8 @@ class FakeTarget:
         """Every call of the target protocol, in order: ``(method, arguments)``."""
         self.on_change: Callable[[], None] | None = None
         self.on_call: Callable[[str, tuple[Any, ...]], None] | None = None
-        """Called with each call as it is recorded, before it acts: a test's hook to
-        make something happen "during" a deploy (a pause request, a crash)."""
+        """Called with each call as it is recorded, before it acts (unless it fails): a
+        test's hook to make something happen "during" a deploy (a pause request, a crash)."""
         self._unhealthy: set[str] = set()
         self._failing: dict[str, Exception] = {}
         self._stable = self._start(release, instances, "stable") if release else []
@@ -172,10 +172,10 @@ class FakeTarget:
 
     def _record(self, method: str, *arguments: Any) -> None:
         self.calls.append((method, arguments))
-        if self.on_call is not None:
-            self.on_call(method, arguments)
         if method in self._failing:
             raise self._failing[method]
+        if self.on_call is not None:
+            self.on_call(method, arguments)
 
     def _reason(self, instance: Instance) -> str | None:
         return "broken by FakeTarget.break_health" if instance.release in self._unhealthy else None
