@@ -1,7 +1,44 @@
 """The exceptions rollsafe raises, one hierarchy for every layer.
 
 Third-party exceptions (sqlite3, httpx, yaml, subprocess) are translated into
-these at the boundary that meets them, so callers handle one family.
+these at the boundary that meets them, so callers handle one family::
+
+    RollsafeError                       500 internal_error
+    ├── PlanError                       422 invalid_plan
+    ├── StoreError                      503 store_unavailable
+    │   ├── NotFoundError               404 not_found
+    │   ├── ConflictError               409 conflict
+    │   └── StoreUnavailableError *
+    ├── TargetError
+    │   ├── HealthCheckError
+    │   │   └── CommandHealthError      (rollsafe.targets.command)
+    │   ├── CommandError                (rollsafe.targets.command)
+    │   ├── RouterError
+    │   └── TargetBusyError *
+    ├── MetricsError
+    ├── FlagError                       422 invalid_flag
+    │   ├── UnsupportedRegexError
+    │   └── CatastrophicRegexError
+    ├── BackupError
+    ├── FlagServiceError                (raised by the SDK, about the flag service)
+    │   ├── ServiceRefusedError
+    │   ├── StreamUnsupportedError
+    │   ├── EventTooLargeError
+    │   └── HTTPFramingError
+    ├── StreamLimitError                503 too_many_streams
+    ├── ApiError                        its own status and code (rollsafe.server.errors)
+    └── TemporaryError                  transient: retried before a step fails
+
+    * also a TemporaryError (kopf's vocabulary): the condition is expected to
+      clear by itself, so the controller retries the step after ``delay``
+      seconds, journaling each retry, within the step's retry deadline
+      (`rollsafe.controller.retries`). Every other error is permanent: the step
+      fails at once, as before.
+
+Each class carries the answer the flag server gives for it (``status``,
+``code``), so the server has one handler for the whole tree. Only this module's
+`RollsafeError` and private internal signals derive from `Exception` directly
+(``tests/test_error_tree.py`` checks).
 """
 
 from __future__ import annotations
@@ -10,12 +47,32 @@ from __future__ import annotations
 class RollsafeError(Exception):
     """Base of every error rollsafe raises on purpose."""
 
+    status: int = 500
+    """The HTTP status the flag server answers with."""
+    code: str = "internal_error"
+    """The ``error`` field of the flag server's JSON answer."""
+
+
+class TemporaryError(RollsafeError):
+    """A condition expected to clear by itself: try again after ``delay`` seconds.
+
+    The controller retries a step that raised one (`rollsafe.controller.retries`);
+    anything else rollsafe raises is permanent and fails the step at once.
+    """
+
+    def __init__(self, message: str, *, delay: float = 1.0) -> None:
+        super().__init__(message)
+        self.delay = delay
+
 
 class PlanError(RollsafeError):
     """A plan, flag file or analysis file is invalid; nothing was written.
 
     Each problem is a string located as ``file:line: field: message``.
     """
+
+    status = 422
+    code = "invalid_plan"
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
@@ -25,13 +82,26 @@ class PlanError(RollsafeError):
 class StoreError(RollsafeError):
     """The state store could not do what was asked."""
 
+    status = 503
+    code = "store_unavailable"
+
 
 class NotFoundError(StoreError):
     """No rollout, flag or backup with that id or name."""
 
+    status = 404
+    code = "not_found"
+
 
 class ConflictError(StoreError):
     """A write lost a race: a stale version, or a rollout owned by another controller."""
+
+    status = 409
+    code = "conflict"
+
+
+class StoreUnavailableError(StoreError, TemporaryError):
+    """The store is briefly unreachable (a restarting server, a busy database file)."""
 
 
 class TargetError(RollsafeError):
@@ -42,6 +112,18 @@ class HealthCheckError(TargetError):
     """An instance did not become healthy within its retries."""
 
 
+class RouterError(TargetError):
+    """A router could not apply, start or stop a traffic split; the split in force stays.
+
+    A subclass of TargetError: the router is part of how a release is served, and
+    whatever handles a target's failure handles the router's.
+    """
+
+
+class TargetBusyError(TargetError, TemporaryError):
+    """Another rollsafe process holds the target's lock (its own deploy or rollback)."""
+
+
 class MetricsError(RollsafeError):
     """A metric source failed; the judge treats this as missing evidence."""
 
@@ -49,6 +131,51 @@ class MetricsError(RollsafeError):
 class FlagError(RollsafeError):
     """A flag definition or evaluation context is invalid."""
 
+    status = 422
+    code = "invalid_flag"
+
+
+class UnsupportedRegexError(FlagError):
+    """The pattern is not valid RE2, or uses RE2 syntax that `re` cannot express here."""
+
+
+class CatastrophicRegexError(FlagError):
+    """Matching the pattern can take exponential (or high polynomial) time."""
+
 
 class BackupError(RollsafeError):
     """A backup could not be taken, or does not match its checksum."""
+
+
+class FlagServiceError(RollsafeError):
+    """The SDK could not use the flag service; it keeps the flags it has and tries again."""
+
+
+class ServiceRefusedError(FlagServiceError):
+    """The service answered with an HTTP error (bad token, unknown environment, ...)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+class StreamUnsupportedError(FlagServiceError):
+    """The service has no stream endpoint; the client polls instead."""
+
+
+class EventTooLargeError(FlagServiceError):
+    """One event exceeded the parser's limit; the stream should be dropped."""
+
+
+class HTTPFramingError(FlagServiceError):
+    """The response is not well-formed HTTP/1.1; the connection should be dropped."""
+
+
+class StreamLimitError(RollsafeError):
+    """The flag server already serves as many streams as it may."""
+
+    status = 503
+    code = "too_many_streams"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"this server already serves {limit} streams; retry later")

@@ -19,6 +19,8 @@ class Exit(enum.IntEnum):
     """Bad usage, plan or input: refused before anything changed."""
     ROLLED_BACK = 3
     """The rollout was rolled back (or aborted) and a rollback level recovered the service."""
+    NOT_RUNNING = 3
+    """``rollsafe service``: nothing runs (LSB init scripts' ``status`` says 3 too)."""
     PAUSED = 4
     """The rollout is paused or has not ended yet: it waits for a person or a controller."""
     FAILED = 5

@@ -69,6 +69,12 @@ def describe(entry: JournalEntry) -> str | None:
         # Its error is the rollout's reason, shown on the rolling_back line next.
         summary = _summary(data, "error")
         return f"[red]✘ step {data['index']}: {data['kind']}[/red] {summary}".rstrip()
+    if kind == "step.retry":
+        error = escape(first_line(str(data.get("error", ""))))
+        return (
+            f"[yellow]↻ step {data['index']}: {data['kind']}[/yellow] "
+            f"retry {data['attempt']} in {data['delay']:g} s: {error}"
+        )
     if kind == "step.pending" and data.get("result"):
         # A step cut short or undecided (an inconclusive analysis): it runs again on resume.
         return (

@@ -22,10 +22,9 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.markup import escape
 
+from rollsafe.cli.exits import Exit
 from rollsafe.cli.home import Home, home_of
 from rollsafe.cli.output import (
-    EXIT_FAILED,
-    EXIT_INVALID,
     console,
     fail,
     print_json,
@@ -40,9 +39,6 @@ from rollsafe.routers.liveness import front_door_problems
 from rollsafe.store import Store
 from rollsafe.targets import ProcessTarget, procs
 
-EXIT_HEALTHY = 0
-EXIT_DOWN = 3
-"""Nothing runs (as LSB init scripts' ``status`` says "not running")."""
 _ACTOR = "cli:service"
 
 app = typer.Typer(
@@ -197,8 +193,8 @@ def _exit_with(status: dict[str, Any], as_json: bool, *, stopped: bool = False) 
     else:
         _print(status)
     if stopped:
-        raise typer.Exit(EXIT_HEALTHY if status["state"] == "down" else EXIT_FAILED)
-    codes = {"healthy": EXIT_HEALTHY, "unhealthy": EXIT_FAILED, "down": EXIT_DOWN}
+        raise typer.Exit(Exit.OK if status["state"] == "down" else Exit.ERROR)
+    codes = {"healthy": Exit.OK, "unhealthy": Exit.ERROR, "down": Exit.NOT_RUNNING}
     raise typer.Exit(codes[status["state"]])
 
 
@@ -230,7 +226,7 @@ def _load(path: Path) -> Plan:
         fail(
             f"{path}: rollsafe service runs process targets; a command target's own commands "
             "start and stop it",
-            EXIT_INVALID,
+            Exit.USAGE,
         )
     return plan
 

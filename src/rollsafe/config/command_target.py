@@ -117,6 +117,10 @@ class CommandTarget(StrictModel):
     """Per command; on expiry its whole process group is killed."""
     state_dir: Path
     """Holds ``state.json`` (current and previous release) and the lock."""
+    lock_wait: Annotated[Duration, Field(gt=0)] | None = None
+    """How long an operation waits for the lock another rollsafe process holds before
+    the attempt gives up (a busy target, which the controller retries); by default
+    long enough for the slowest deploy or rollback of this target."""
 
     @field_validator("endpoints")
     @classmethod

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from rollsafe.config import Plan
 from rollsafe.controller.adapters import Adapters
+from rollsafe.controller.retries import RetryPolicy
 from rollsafe.controller.traffic import Traffic
 from rollsafe.store import Store
 from rollsafe.targets import Target
@@ -40,6 +41,8 @@ class StepContext:
     """The plan's router following the target, when the plan has one."""
     adapters: Adapters = field(default_factory=Adapters)
     """Where steps get a metric source (or anything else to build) from."""
+    retries: RetryPolicy = field(default_factory=RetryPolicy)
+    """How a step that meets a transient error runs again (`rollsafe.controller.retries`)."""
 
     def requested(self) -> str | None:
         """A pause or abort another process asked for, if any."""

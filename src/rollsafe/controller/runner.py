@@ -136,7 +136,14 @@ class Controller:
         target = self.adapters.target(plan, self.home, self.store.address)
         traffic = self.adapters.traffic(plan, self.home, target, self.store, actor=self.owner)
         context = StepContext(
-            self.store, rollout.id, plan, target, self.home, self.owner, traffic, self.adapters
+            self.store,
+            rollout.id,
+            plan,
+            target,
+            self.home,
+            self.owner,
+            traffic,
+            adapters=self.adapters,
         )
         journal_commands(context)
         return context

@@ -19,13 +19,16 @@ from rollsafe.config.plan import (
 )
 from rollsafe.controller.analysis import run_analysis
 from rollsafe.controller.context import StepContext, StepOutcome
+from rollsafe.controller.retries import with_retries
 from rollsafe.errors import NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
 
 
 def run_step(context: StepContext, step: Step) -> StepOutcome:
+    """Run ``step``; a transient error runs it again (journaled), any other fails it."""
+    runner = _RUNNERS[step.kind]
     try:
-        return _RUNNERS[step.kind](context, step.spec)
+        return with_retries(context, step.kind, lambda: runner(context, step.spec))
     except RollsafeError as error:
         return StepOutcome("failed", {"error": str(error)}, reason=f"{step.kind} failed: {error}")
     except Exception as error:

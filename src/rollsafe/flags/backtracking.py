@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rollsafe.errors import CatastrophicRegexError as CatastrophicRegexError
+
 # `re`'s own parser (no stubs; the public sre_parse alias is deprecated). Its tree is
 # what `re` compiles, so the check sees the pattern exactly as it will run.
 sre_parse: Any = importlib.import_module("re._parser")
@@ -58,10 +60,6 @@ _NEGATED_CATEGORIES: dict[Any, Callable[[str], bool]] = {
 
 Items = Any
 """A parsed (sub)pattern: `re`'s list of ``(opcode, argument)`` pairs."""
-
-
-class CatastrophicRegexError(ValueError):
-    """Matching the pattern can take exponential (or high polynomial) time."""
 
 
 @dataclass(frozen=True)

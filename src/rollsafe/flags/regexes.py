@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from rollsafe.errors import UnsupportedRegexError as UnsupportedRegexError
 from rollsafe.flags import backtracking
 
 WORD = "0-9A-Za-z_"
@@ -48,10 +49,6 @@ _CONTROL_ESCAPES = frozenset("afnrtv")
 _FLAGS = re.compile(r"([ims]*)(?:-([ims]+))?([:)])")
 _REPEAT = re.compile(r"\{\d+(?:,\d*)?\}")
 _GROUP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*>")
-
-
-class UnsupportedRegexError(ValueError):
-    """The pattern is not valid RE2, or uses RE2 syntax that `re` cannot express here."""
 
 
 def compile_re2(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:

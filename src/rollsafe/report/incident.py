@@ -24,6 +24,7 @@ _SHOWN_IN_TIMELINE = {
     "rollback.maintenance", "backup.created", "backup.restored", "rollback.finished",
     "rollout.rollback_requested", "rollout.abort_requested", "rollout.rolled_back",
     "rollout.aborted", "rollout.failed", "rollout.promoted", "rollout.paused", "metrics.blind",
+    "step.retry",
 }  # fmt: skip
 
 

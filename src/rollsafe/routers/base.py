@@ -8,19 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from rollsafe.errors import TargetError
+from rollsafe.errors import RouterError as RouterError  # defined with the whole tree
 
 _ADDRESS = re.compile(
     r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):(\d{1,5})$"
 )
-
-
-class RouterError(TargetError):
-    """A router could not apply, start or stop a traffic split; the split in force stays.
-
-    A subclass of TargetError: the router is part of how a release is served, and
-    whatever handles a target's failure handles the router's.
-    """
 
 
 class TrafficRouter(Protocol):

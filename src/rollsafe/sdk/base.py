@@ -26,6 +26,8 @@ import httpx
 
 from rollsafe import __version__
 from rollsafe.errors import FlagError
+from rollsafe.errors import ServiceRefusedError as ServiceRefusedError
+from rollsafe.errors import StreamUnsupportedError as StreamUnsupportedError
 from rollsafe.flags import Engine
 from rollsafe.sdk import variants
 from rollsafe.sdk.backoff import Backoff
@@ -54,18 +56,6 @@ class FlagsChanged:
 
 Listener = Callable[[FlagsChanged], None]
 Bootstrap = Mapping[str, Any] | str | os.PathLike[str]
-
-
-class ServiceRefusedError(Exception):
-    """The service answered with an HTTP error (bad token, unknown environment, ...)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
-
-
-class StreamUnsupportedError(Exception):
-    """The service has no stream endpoint; the client polls instead."""
 
 
 def load_bootstrap(source: Bootstrap) -> Engine:

@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from rollsafe.errors import EventTooLargeError as EventTooLargeError
+from rollsafe.errors import HTTPFramingError as HTTPFramingError
+
 MAX_HEAD_BYTES = 64 * 1024
 """Longest response head (status line and headers) accepted."""
 _MAX_SIZE_LINE = 4096
@@ -22,14 +25,6 @@ class ServerEvent(NamedTuple):
     event: str
     data: str
     id: str | None
-
-
-class EventTooLargeError(ValueError):
-    """One event exceeded the parser's limit; the stream should be dropped."""
-
-
-class HTTPFramingError(ValueError):
-    """The response is not well-formed HTTP/1.1; the connection should be dropped."""
 
 
 class SSEParser:

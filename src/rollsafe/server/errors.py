@@ -10,17 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from rollsafe.errors import (
-    ConflictError,
-    FlagError,
-    NotFoundError,
-    PlanError,
-    RollsafeError,
-    StoreError,
-)
+from rollsafe.errors import RollsafeError
 
 
-class ApiError(Exception):
+class ApiError(RollsafeError):
+    """An answer a route decides on itself, with field problems and headers."""
+
     def __init__(
         self,
         status: int,
@@ -61,11 +56,6 @@ def _field(location: Sequence[Any]) -> str:
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, error: ApiError) -> JSONResponse:
-        del request
-        return error.response()
-
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         del request
@@ -86,13 +76,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RollsafeError)
     async def rollsafe_error(request: Request, error: RollsafeError) -> JSONResponse:
+        """Every error of the tree answers with the status and code its class carries."""
         del request
-        if isinstance(error, NotFoundError):
-            return error_response(404, "not_found", str(error))
-        if isinstance(error, ConflictError):
-            return error_response(409, "conflict", str(error))
-        if isinstance(error, FlagError | PlanError):
-            return error_response(422, "invalid_flag", str(error))
-        if isinstance(error, StoreError):
-            return store_unavailable(error)
-        return error_response(500, "internal_error", str(error))
+        if isinstance(error, ApiError):
+            return error.response()
+        return error_response(error.status, error.code, str(error))

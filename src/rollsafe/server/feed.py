@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from rollsafe.errors import RollsafeError
+from rollsafe.errors import StreamLimitError as StreamLimitError
 from rollsafe.sdk.protocol import CONNECTED, UPDATED, delta_event
 from rollsafe.server.fanout import TOO_SLOW, EnvironmentState, Subscriber, encode
 from rollsafe.server.settings import ServerSettings
@@ -322,11 +323,6 @@ class ChangeFeed:
                         subscriber.close(f"{TOO_SLOW}: a write blocked for too long")
                         if subscriber.task is not None:
                             subscriber.task.cancel()
-
-
-class StreamLimitError(RollsafeError):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"this server already serves {limit} streams; retry later")
 
 
 _MAX_REVISION_DIGITS = 18

@@ -116,7 +116,8 @@ class CommandTarget:
         lists = (config.deploy, config.rollback or [], config.start or [], config.stop)
         steps = max(len(steps) for steps in lists) + len(config.verify)
         health_time = check.retries * (check.timeout + check.interval)
-        self._lock_timeout = 2 * (steps * config.timeout + health_time) + 30
+        slowest = 2 * (steps * config.timeout + health_time) + 30
+        self._lock_timeout = config.lock_wait or slowest
 
     # -- reading --------------------------------------------------------------------------
 

@@ -26,11 +26,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from rollsafe.errors import TargetError
+from rollsafe.errors import TargetBusyError, TargetError
 
 Status = Literal["starting", "ready", "draining"]
 Role = Literal["stable", "canary"]
 _FORMAT = 1
+LOCK_RETRY_DELAY = 1.0
+"""Seconds the controller waits before trying a step again after a busy lock."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,11 @@ def _fsync_dir(directory: Path) -> None:
 
 @contextmanager
 def locked(path: Path, timeout: float) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path``; TargetError after ``timeout`` seconds."""
+    """Hold an exclusive ``flock`` on ``path``; TargetBusyError after ``timeout`` seconds.
+
+    Busy is transient: the other process (a controller deploying, an operator's
+    rollback) lets go when it finishes, so the controller retries the step.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = path.open("a")
@@ -164,8 +170,9 @@ def locked(path: Path, timeout: float) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise TargetError(
-                        f"another rollsafe process has held {path} for more than {timeout:.0f}s"
+                    raise TargetBusyError(
+                        f"another rollsafe process has held {path} for more than {timeout:.1f}s",
+                        delay=LOCK_RETRY_DELAY,
                     ) from None
                 time.sleep(0.05)
         try:
