@@ -12,7 +12,6 @@ import pytest
 
 from rollsafe.errors import TargetError
 from rollsafe.store import RolloutState
-from rollsafe.testing import CapturingNotifier, fake_adapters
 from tests.controller.rig import Crash, Rig, request, store_template
 
 
@@ -199,15 +198,3 @@ def test_a_new_controller_resumes_after_the_last_step_that_ended(
     assert rig.target.canary_release() is None
     # The flag step's change is journaled once, whether it ended before the crash or after.
     assert len(rig.journaled(rollout_id, "flag.changed")) == 2  # declared off, then 50%
-
-
-def test_notifiers_hear_the_rollback(rig: Rig) -> None:
-    notifier = CapturingNotifier({"rollback.started", "rollback.finished"})
-    controller, rollout_id = rig.create(STEPS)
-    controller.adapters = fake_adapters(rig.target, rig.source, rig.router, [notifier])
-    bad_deploy(rig, rollout_id=rollout_id)
-
-    controller.run(rollout_id)
-
-    assert notifier.closed
-    assert notifier.kinds == ["rollback.started", "rollback.finished"]

@@ -145,8 +145,9 @@ def test_a_request_during_a_waiting_step_cuts_it_short(rig: Rig, kind: str, comm
     assert step.result["interrupted_by"] == command
     if command == "pause":
         assert step.state is StepState.PENDING  # cut short: it runs again on resume
-        rig.source = ReplaySource(steady())
-        assert rig.controller().run(rollout_id, resume=True).state is RolloutState.PROMOTED
+        if kind == "analysis":  # (the waits of the others would only repeat)
+            rig.source = ReplaySource(steady())
+            assert rig.controller().run(rollout_id, resume=True).state is RolloutState.PROMOTED
     else:
         assert step.state is StepState.FAILED
         assert_undone(rig, rollout_id, command)

@@ -12,7 +12,14 @@ from rollsafe.controller.runner import Controller
 from rollsafe.errors import MetricsError, TargetError
 from rollsafe.routers import RouterError
 from rollsafe.store.sqlite import SqliteStore
-from rollsafe.testing import FakeRouter, FakeTarget, ReplaySource, fake_adapters, steady
+from rollsafe.testing import (
+    CapturingNotifier,
+    FakeRouter,
+    FakeTarget,
+    ReplaySource,
+    fake_adapters,
+    steady,
+)
 
 PLAN = """\
 version: 1
@@ -115,3 +122,18 @@ def test_the_fake_router_records_splits_and_refuses_on_demand() -> None:
         router.set_weights(["127.0.0.1:8001"], [], 0)
     with pytest.raises(RouterError):
         _ = router.url  # not started
+
+
+def test_capturing_notifiers_hear_a_rollout(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN)
+    notifier = CapturingNotifier({"rollout.running", "analysis.verdict", "rollback.finished"})
+    source = ReplaySource(steady(canary_error_rate=0.2))
+    adapters = fake_adapters(FakeTarget("1.0.0"), source, FakeRouter(), [notifier])
+    store = SqliteStore(tmp_path / "rollsafe.db")
+    controller = Controller(store, tmp_path, adapters=adapters)
+    controller.run(controller.create(plan).id)
+    store.close()
+
+    assert notifier.closed
+    assert notifier.kinds == ["rollout.running", "analysis.verdict", "rollback.finished"]
