@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rollsafe.controller.runner import Controller
-from rollsafe.store import Rollout, StepState
+from rollsafe.store import StepState
 from rollsafe.store.sqlite import SqliteStore
 from rollsafe.testing import FakeRouter, FakeTarget, ReplaySource, fake_adapters, steady
 
@@ -49,6 +49,9 @@ class Crash(BaseException):
 
 @dataclass
 class Rig:
+    """One rollout's world: the fakes outlive the controllers (and stores) built on them,
+    as a service outlives a controller process that dies."""
+
     root: Path
     target: FakeTarget = field(default_factory=FakeTarget)
     router: FakeRouter = field(default_factory=FakeRouter)
@@ -118,10 +121,6 @@ class Rig:
 def request(controller: Controller, rollout_id: str, command: str) -> Callable[[], None]:
     """A pause, abort or rollback left in the store, as the CLI or a guard leaves it."""
     return lambda: controller.store.request(rollout_id, command, actor="test", reason=f"{command}!")
-
-
-def final(rollout: Rollout) -> str:
-    return str(rollout.state)
 
 
 def store_template(directory: Path) -> Path:

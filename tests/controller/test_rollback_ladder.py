@@ -5,29 +5,11 @@ which goes on from there without running a finished level or step again.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from rollsafe.errors import TargetError
 from rollsafe.store import RolloutState
-from tests.controller.rig import Crash, Rig, request, store_template
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return store_template(tmp_path_factory.mktemp("store"))
-
-
-@pytest.fixture
-def rig(tmp_path: Path, template: Path) -> Iterator[Rig]:
-    rig = Rig(tmp_path, template=template)
-    try:
-        yield rig
-    finally:
-        rig.close()
-
+from tests.controller.rig import Crash, Rig
 
 STEPS = ["backup", "flag", "deploy", "promote"]
 LOGO = "before the rollout"
@@ -40,7 +22,7 @@ def bad_deploy(rig: Rig, *broken: str, rollout_id: str, then: object = None) -> 
         for release in broken:
             rig.target.break_health(release)
         (rig.root / "uploads" / "logo.txt").write_text("written by 1.1.0")
-        request(rig.controller(), rollout_id, "rollback")()
+        rig.stores[-1].request(rollout_id, "rollback", actor="test", reason="1.1.0 is bad")
         if callable(then):
             then()
 

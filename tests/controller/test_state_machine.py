@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +16,7 @@ from rollsafe.controller.blindness import BLIND_EVENT
 from rollsafe.store import RolloutState, StepState
 from rollsafe.testing import ReplaySource, steady
 from rollsafe.typing import Observation
-from tests.controller.rig import Rig, request, store_template
+from tests.controller.rig import Rig, request
 
 REQUESTS = ("pause", "abort", "rollback")
 FINAL = {
@@ -26,20 +24,6 @@ FINAL = {
     "abort": RolloutState.ABORTED,
     "rollback": RolloutState.ROLLED_BACK,
 }
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return store_template(tmp_path_factory.mktemp("store"))
-
-
-@pytest.fixture
-def rig(tmp_path: Path, template: Path) -> Iterator[Rig]:
-    rig = Rig(tmp_path, template=template)
-    try:
-        yield rig
-    finally:
-        rig.close()
 
 
 def assert_undone(rig: Rig, rollout_id: str, command: str) -> None:
