@@ -66,6 +66,22 @@ def test_a_request_before_a_step_keeps_it_from_running(rig: Rig, kind: str, comm
     assert set(rig.step_states(rollout_id)) == {StepState.SUCCEEDED}
 
 
+@pytest.mark.parametrize("command", REQUESTS)
+def test_a_request_before_the_rollout_starts_keeps_every_step_from_running(
+    rig: Rig, command: str
+) -> None:
+    controller, rollout_id = rig.create(["deploy", "promote"])
+    request(controller, rollout_id, command)()
+
+    rollout = controller.run(rollout_id)
+
+    assert rollout.state is FINAL[command]
+    assert rig.step_states(rollout_id) == [StepState.PENDING, StepState.PENDING]
+    assert rig.target.called("deploy") == []
+    if command == "pause":
+        assert rig.controller().run(rollout_id, resume=True).state is RolloutState.PROMOTED
+
+
 # -- requests during each step kind -------------------------------------------
 
 

@@ -162,6 +162,8 @@ class Controller:
         if rollout.state is RolloutState.PENDING:
             self._record_baseline(context)
         stop = self._requested_stop(rollout_id, rollout.step_index)
+        if stop is not None and stop.state is RolloutState.PAUSED and not resume:
+            return self._pause(rollout_id, stop.next_index, stop.reason)  # asked before it ran
         if stop is not None and stop.state is not RolloutState.PAUSED:
             return self._roll_back(context, stop.reason, final=stop.state)
         if rollout.state is not RolloutState.RUNNING:
