@@ -88,8 +88,7 @@ class FakeTarget:
     def deploy(self, release: str) -> bool:
         """Replace the stable instances with ``release``'s; False when they already run it."""
         self._record("deploy", release)
-        if self.releases is not None and release not in self.releases:
-            raise TargetError(f"release {release} is not installed")
+        self._check_installed(release)
         if release == self.release and self._stable:
             return False
         if release != self.release:
@@ -135,8 +134,7 @@ class FakeTarget:
 
     def deploy_canary(self, release: str) -> bool:
         self._record("deploy_canary", release)
-        if self.releases is not None and release not in self.releases:
-            raise TargetError(f"release {release} is not installed")
+        self._check_installed(release)
         if release == self.canary:
             return False
         self.canary = release
@@ -176,6 +174,10 @@ class FakeTarget:
             raise self._failing[method]
         if self.on_call is not None:
             self.on_call(method, arguments)
+
+    def _check_installed(self, release: str) -> None:
+        if self.releases is not None and release not in self.releases:
+            raise TargetError(f"release {release} is not installed")
 
     def _reason(self, instance: Instance) -> str | None:
         return "broken by FakeTarget.break_health" if instance.release in self._unhealthy else None
