@@ -102,7 +102,7 @@ class Rig:
     def flag_rollout(self) -> Any:
         return self.stores[-1].get_flag("checkout").definition
 
-    def on_first(self, method: str, action: Callable[[], None]) -> None:
+    def on_first(self, method: str, action: Callable[[], object]) -> None:
         """Run ``action`` when the target's ``method`` is first called (once)."""
         fired = threading.Event()
 
@@ -118,7 +118,7 @@ class Rig:
             store.close()
 
 
-def request(controller: Controller, rollout_id: str, command: str) -> Callable[[], None]:
+def request(controller: Controller, rollout_id: str, command: str) -> Callable[[], object]:
     """A pause, abort or rollback left in the store, as the CLI or a guard leaves it."""
     return lambda: controller.store.request(rollout_id, command, actor="test", reason=f"{command}!")
 

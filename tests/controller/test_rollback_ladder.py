@@ -5,6 +5,8 @@ which goes on from there without running a finished level or step again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from rollsafe.errors import TargetError
@@ -15,7 +17,9 @@ STEPS = ["backup", "flag", "deploy", "promote"]
 LOGO = "before the rollout"
 
 
-def bad_deploy(rig: Rig, *broken: str, rollout_id: str, then: object = None) -> None:
+def bad_deploy(
+    rig: Rig, *broken: str, rollout_id: str, then: Callable[[], None] | None = None
+) -> None:
     """The deploy breaks ``broken`` releases (health), changes the data, asks a rollback."""
 
     def act() -> None:
@@ -23,7 +27,7 @@ def bad_deploy(rig: Rig, *broken: str, rollout_id: str, then: object = None) -> 
             rig.target.break_health(release)
         (rig.root / "uploads" / "logo.txt").write_text("written by 1.1.0")
         rig.stores[-1].request(rollout_id, "rollback", actor="test", reason="1.1.0 is bad")
-        if callable(then):
+        if then is not None:
             then()
 
     rig.on_first("deploy", act)

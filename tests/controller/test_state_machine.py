@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -108,8 +109,8 @@ def test_a_request_during_a_target_step_stops_after_it(
         assert_undone(rig, rollout_id, command)
 
 
-def _after(seconds: float, action: object) -> threading.Timer:
-    timer = threading.Timer(seconds, action)  # type: ignore[arg-type]
+def _after(seconds: float, action: Callable[[], object]) -> threading.Timer:
+    timer = threading.Timer(seconds, action)
     timer.start()
     return timer
 

@@ -50,7 +50,7 @@ class FakeTarget:
         """Called with each call as it is recorded, before it acts (unless it fails): a
         test's hook to make something happen "during" a deploy (a pause request, a crash)."""
         self._unhealthy: set[str] = set()
-        self._failing: dict[str, Exception] = {}
+        self._failing: dict[str, BaseException] = {}
         self._stable = self._start(release, instances, "stable") if release else []
         self._canary: list[Instance] = []
 
@@ -64,9 +64,10 @@ class FakeTarget:
         """Every release answers its health checks again."""
         self._unhealthy.clear()
 
-    def fail(self, method: str, error: Exception | None = None) -> None:
+    def fail(self, method: str, error: BaseException | None = None) -> None:
         """Make every call of ``method`` (``deploy``, ``stop``...) raise ``error``
-        (a TargetError by default) until :meth:`repair`."""
+        (a TargetError by default) until :meth:`repair`; a BaseException that nothing
+        catches stands for the controller process dying there."""
         self._failing[method] = error or TargetError(f"{method} failed (FakeTarget.fail)")
 
     def repair(self) -> None:
