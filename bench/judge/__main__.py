@@ -1,6 +1,7 @@
 """``python -m bench.judge``: the canary judge benchmark; rewrites its part of docs/benchmarks.md.
 
 Options: ``--healthy-runs N`` and ``--regression-runs N`` (defaults 2000 and 200),
+``--guard-runs N`` (one-hour runs per cell of the guards' false trips, default 100),
 ``--workers N`` (default: the machine's cores), ``--no-write`` to only print.
 """
 
@@ -14,6 +15,7 @@ import time
 from multiprocessing import Pool
 from pathlib import Path
 
+from bench.judge.guard_trips import cells, measure_cell
 from bench.judge.report import render, replace_section
 from bench.judge.runner import Outcome, run_chunk
 from bench.judge.scenarios import HEALTHY, REGRESSIONS
@@ -56,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.judge", description=__doc__)
     parser.add_argument("--healthy-runs", type=int, default=2000)
     parser.add_argument("--regression-runs", type=int, default=200)
+    parser.add_argument("--guard-runs", type=int, default=100)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-write", action="store_true", help="print, do not edit the docs")
     args = parser.parse_args(argv)
@@ -71,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         ):
             results.setdefault(scenario.name, []).extend(chunk)
             print(f"  {scenario.name}: {len(results[scenario.name])} runs", file=sys.stderr)
+        guard_cells = cells()
+        guard_trips = dict(
+            zip(
+                guard_cells,
+                pool.imap(measure_cell, [(cell, args.guard_runs) for cell in guard_cells]),
+                strict=True,
+            )
+        )
     throughput = measure()
     elapsed = time.perf_counter() - started
     command = "make bench-judge  # python -m bench.judge"
@@ -81,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         HEALTHY,
         REGRESSIONS,
         throughput,
+        guard_trips,
         command=command,
         machine=_machine(),
         elapsed=elapsed,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,7 +12,9 @@ from bench.judge.scenarios import flagger_thresholds
 from bench.judge.simulator import Scenario, observations, simulate
 from rollsafe.judge import Judge
 
-JUDGES = ("rollsafe", "kayenta", "flagger-1", "flagger-5")
+JUDGES = ("oracle", "rollsafe", "kayenta", "flagger-1", "flagger-5")
+ORACLE_ALPHA = 0.01
+"""The oracle's error level: rollsafe's default alpha."""
 
 
 @dataclass(frozen=True)
@@ -36,10 +39,14 @@ def run_all(scenario: Scenario, seconds: int, seed: int) -> list[Outcome]:
         index = run.seconds if at is None else min(run.seconds, int(at) + 1)
         return float(cumulative_bad[index])
 
-    outcomes = []
+    at: float | None = None
+    crossed = np.flatnonzero(np.cumsum(run.oracle) >= math.log(1 / ORACLE_ALPHA))
+    if crossed.size:
+        at = float(crossed[0])
+    outcomes = [Outcome("oracle", at is not None, at, bad(at))]
     judge = Judge()
     rolled_back = passed = False
-    at: float | None = None
+    at = None
     metric = ""
     for observation in observations(run):
         verdict = judge.update(observation)

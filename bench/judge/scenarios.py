@@ -12,6 +12,9 @@ HEALTHY = (
     Scenario("A/A, shares 10% → 25% → 50%", True, shares=True),
     Scenario("A/A, low traffic (2 req/s per arm)", True, rps=2.0),
     Scenario("A/A, zero-error baseline, rare bursts", True, error_rate=0.0, bursts=True),
+    Scenario(
+        "A/A, cold start (canary 3x slower at first, warm after ~10 s)", True, cold_start=True
+    ),
 )
 
 REGRESSIONS = (
@@ -31,7 +34,34 @@ REGRESSIONS = (
         bursts=True,
     ),
     Scenario("intermittent crash bursts (canary)", False, crashes=True),
+    # The issue 16 grid: error regressions x2 and x5 at canary shares of 10% and 50%,
+    # 10 to 100 requests/s per arm, to be judged against the oracle.
+    *(
+        Scenario(
+            f"errors x{factor}, {label}",
+            False,
+            rps=rps,
+            share=share,
+            canary_error_rate=0.01 * factor,
+        )
+        for factor in (2, 5)
+        for label, rps, share in (
+            ("canary 10% of 100 req/s", 50.0, 0.1),
+            ("50%, 10 req/s per arm", 10.0, 0.5),
+            ("50%, 100 req/s per arm", 100.0, 0.5),
+        )
+    ),
 )
+
+ORACLE_GOAL = (
+    "errors x2, canary 10% of 100 req/s",
+    "errors x2, 50%, 10 req/s per arm",
+    "errors x2, 50%, 100 req/s per arm",
+    "errors x5, canary 10% of 100 req/s",
+    "errors x5, 50%, 10 req/s per arm",
+    "errors x5, 50%, 100 req/s per arm",
+)
+"""Scenarios whose rollsafe median delay should be at most twice the oracle's (issue 16)."""
 
 
 def flagger_thresholds(scenario: Scenario) -> tuple[float, float]:

@@ -15,6 +15,8 @@ Nuisances (each a switch of :class:`Scenario`):
   rate differs by up to ±15% and its latency by up to ±3% (inside the default margins);
 - ``shares``: the canary's traffic share moves 10% → 25% → 50% in thirds of the run;
 - ``bursts``: rare error bursts (20% errors, 10-30 s) in both arms;
+- ``cold_start``: the canary is a freshly started process, three times slower at first and
+  warm after about ten seconds (latency factor ``1 + 2 exp(-t / 3 s)``);
 - ``crashes``: the canary alone crashes every 2-4 minutes: 5-15 s at 60% errors, then its
   process restarts and its counters start again from zero.
 """
@@ -42,6 +44,8 @@ class Scenario:
     healthy: bool
     rps: float = 50.0
     """Requests per second per arm at a 50% share (total traffic is twice this)."""
+    share: float = 0.5
+    """The canary's share of the traffic (unless ``shares`` moves it)."""
     error_rate: float = 0.01
     canary_error_rate: float | None = None
     median_factor: float = 1.0
@@ -56,7 +60,13 @@ class Scenario:
     shares: bool = False
     bursts: bool = False
     crashes: bool = False
+    cold_start: bool = False
     note: str = ""
+
+    @property
+    def has_oracle(self) -> bool:
+        """Whether the oracle models this regression (errors and latency do, memory does not)."""
+        return not self.healthy and not self.leak_bytes_per_hour
 
 
 @dataclass
@@ -70,6 +80,9 @@ class Run:
     bad: np.ndarray  # (T,) canary requests harmed by the regression, per second
     resets: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     """Seconds at whose start the canary process restarted (its counters restart)."""
+    oracle: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """(T,) the oracle's per-second log-likelihood ratio: the canary's data under its true
+    error rate and latency against the same under the healthy ones (zero when healthy)."""
 
     @property
     def seconds(self) -> int:
@@ -109,7 +122,7 @@ def simulate(scenario: Scenario, seconds: int, seed: int) -> Run:
     load = np.ones(seconds)
     if scenario.diurnal:
         load = 1 + 0.5 * np.sin(2 * math.pi * t / 1800 + rng.uniform(0, 2 * math.pi))
-    share = np.full(seconds, 0.5)
+    share = np.full(seconds, scenario.share)
     if scenario.shares:
         share = np.where(t < seconds / 3, 0.1, np.where(t < 2 * seconds / 3, 0.25, 0.5))
     total = 2 * scenario.rps * load
@@ -136,9 +149,7 @@ def simulate(scenario: Scenario, seconds: int, seed: int) -> Run:
         base[0] *= float(np.clip(rng.lognormal(0, 0.07), 0.87, 1.15))
         canary_latency = float(np.clip(rng.lognormal(0, 0.02), 0.97, 1.03))
     p = np.minimum(base * error_factor, 1.0)
-    if scenario.bursts:
-        for start, end in _episodes(rng, seconds, 600, 10, 30):
-            p[:, start:end] = np.maximum(p[:, start:end], 0.2)
+    healthy = np.minimum(scenario.error_rate * error_factor[0], 1.0)
     resets: list[int] = []
     if scenario.crashes:
         start = int(rng.uniform(30, 120))
@@ -150,7 +161,8 @@ def simulate(scenario: Scenario, seconds: int, seed: int) -> Run:
     errors = rng.binomial(requests.astype(np.int64), p).astype(float)
     # Latency histograms, per second, per arm.
     bounds = np.array(BOUNDS)
-    medians = [MEDIAN * latency_factor * canary_latency * scenario.median_factor]
+    cold = 1 + 2 * np.exp(-t / 3) if scenario.cold_start else 1.0
+    medians = [MEDIAN * latency_factor * canary_latency * scenario.median_factor * cold]
     medians.append(MEDIAN * latency_factor)
     sigmas = [SIGMA * scenario.sigma_factor, SIGMA]
     cdfs = [_cdf(bounds, medians[0], sigmas[0]), _cdf(bounds, medians[1], sigmas[1])]
@@ -172,9 +184,43 @@ def simulate(scenario: Scenario, seconds: int, seed: int) -> Run:
         leak = scenario.leak_bytes_per_hour / 3600 * t if arm == 0 else 0.0
         # Both arms are fresh processes (Kayenta's advice: a new baseline, not the old fleet).
         memory[arm] = MEMORY + leak + drift + sawtooth + rng.normal(0, 0.3e6, seconds)
+    healthy_cdf = _cdf(bounds, MEDIAN * latency_factor * canary_latency, SIGMA)
     return Run(
-        requests, errors, buckets, memory, _harm(scenario, requests, p, cdfs), np.array(resets)
+        requests,
+        errors,
+        buckets,
+        memory,
+        _harm(scenario, requests, p, cdfs),
+        np.array(resets),
+        _oracle(requests[0], errors[0], buckets[0], (p[0], healthy), (cdfs[0], healthy_cdf)),
     )
+
+
+def _oracle(
+    requests: np.ndarray,
+    errors: np.ndarray,
+    buckets: np.ndarray,
+    rates: tuple[np.ndarray, np.ndarray],
+    cdfs: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """Per-second log-likelihood ratio of the canary's data, true model against healthy.
+
+    Wald's SPRT on its running sum is the fastest test at its error level that knows
+    the healthy and the regressed rates and latency distributions exactly, so its delay
+    is the floor for any judge on the same data. Errors and latency buckets are
+    treated as independent, as the simulator draws them.
+    """
+    worse, healthy = (np.clip(rate, 1e-12, 1 - 1e-12) for rate in rates)
+    result: np.ndarray = errors * np.log(worse / healthy) + (requests - errors) * np.log(
+        (1 - worse) / (1 - healthy)
+    )
+    if not np.array_equal(cdfs[0], cdfs[1]):
+        counts = np.diff(buckets, axis=1, prepend=0.0)
+        probabilities = [
+            np.clip(np.diff(cdf, axis=1, prepend=0.0, append=1.0), 1e-300, None) for cdf in cdfs
+        ]
+        result = result + (counts * np.log(probabilities[0] / probabilities[1])).sum(axis=1)
+    return result
 
 
 def _stretched_tail(bounds: np.ndarray, median: np.ndarray, factor: float) -> np.ndarray:

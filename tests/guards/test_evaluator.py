@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from rollsafe.config import Guard
 from rollsafe.guards import GuardEvaluator, Window, combine
+from rollsafe.stats import rate_bounds
 
 
 def look(t: float, requests: float, errors: float, **extra: Any) -> list[dict[str, Any]]:
@@ -46,8 +48,9 @@ def run(
 
 def test_critical_trips_only_after_holding_for_the_whole_duration() -> None:
     events = run(GuardEvaluator([error_guard()]), [0.0] * 3 + [0.2] * 8)
-    # Condition first holds at t=3 (window 2..3); for 3s means it fires at t=6.
-    assert events == [("firing", 6.0), ("tripped", 6.0)]
+    # At t=3 the window still spans a quiet second: 20 errors in 200 requests, whose 99%
+    # lower bound is below 5%. It first holds at t=4 (40 in 200); for 3s: it fires at t=7.
+    assert events == [("firing", 7.0), ("tripped", 7.0)]
 
 
 def test_a_single_quiet_look_resets_the_for_clock() -> None:
@@ -154,3 +157,59 @@ def test_breaches_ignore_for_and_minor_guards() -> None:
 def test_grace_is_only_for_major() -> None:
     with pytest.raises(ValueError, match="grace applies to major guards only"):
         error_guard(grace=5)
+
+
+def test_a_rate_guard_needs_evidence_not_one_unlucky_request() -> None:
+    # Issue 16: the demo's guard tripped on 1 error in 48 canary requests (2.08% > 2%).
+    guard = error_guard(threshold=0.02, **{"for": 0}, window=10)
+    evaluator = GuardEvaluator([guard])
+    events = evaluator.update(0.0, look(0, 0, 0)) + evaluator.update(10.0, look(10, 96, 2))
+    assert events == []
+    assert evaluator.breaches() == []
+
+
+def test_a_natural_error_rate_below_the_threshold_never_trips() -> None:
+    # 0.5% errors against a 2% guard on a 10 s window at 5 requests/s, for an hour.
+    rng = np.random.default_rng(5)
+    guard = error_guard(threshold=0.02, **{"for": 3}, window=10, severity="major")
+    evaluator = GuardEvaluator([guard])
+    requests = errors = 0.0
+    for t in range(3600):
+        n = float(rng.poisson(5))
+        requests, errors = requests + n, errors + float(rng.binomial(int(n), 0.005))
+        assert not [e for e in evaluator.update(float(t), look(t, requests, errors)) if e.trips]
+
+
+def test_a_whole_outage_trips_as_soon_as_the_minimum_is_answered() -> None:
+    guard = error_guard(**{"for": 0}, window=5, min_requests=20)
+    evaluator = GuardEvaluator([guard])
+    kinds = [
+        (e.kind, t) for t in range(4) for e in evaluator.update(float(t), look(t, 12 * t, 12 * t))
+    ]
+    assert kinds == [("firing", 2), ("tripped", 2)]
+
+
+def test_too_few_events_cannot_hold_whatever_the_rate() -> None:
+    guard = error_guard(**{"for": 0}, window=5, min_requests=2, min_events=5)
+    evaluator = GuardEvaluator([guard])
+    events = evaluator.update(0.0, look(0, 0, 0)) + evaluator.update(1.0, look(1, 4, 4))
+    assert events == []
+    events = evaluator.update(2.0, look(2, 10, 10))
+    assert [e.kind for e in events] == ["firing", "tripped"]
+
+
+def test_tripped_evidence_carries_the_bound_and_the_minimums() -> None:
+    evaluator = GuardEvaluator([error_guard(**{"for": 0}, window=1)])
+    events = evaluator.update(0.0, look(0, 100, 0)) + evaluator.update(1.0, look(1, 200, 30))
+    evidence = next(e for e in events if e.trips).to_dict()
+    low, _ = rate_bounds(30, 100, 0.01)
+    assert evidence["lower_bound"] == pytest.approx(low)
+    assert 0.05 < evidence["lower_bound"] < 0.3
+    assert (evidence["confidence"], evidence["min_requests"], evidence["min_events"]) == (
+        0.99,
+        10,
+        5,
+    )
+    summary = next(e for e in events if e.trips).summary
+    assert summary.startswith("error_rate 30% (30/100) over 1s, 99% lower bound ")
+    assert summary.endswith(" > 5%")

@@ -109,6 +109,18 @@ def test_corrupt_restores_every_order_written_before_the_backup(
     after = {row[0]: row for row in orders(workdir / "shop" / "data" / "shop.db")}
     missing = [row for row in before if after.get(row[0]) != row]
     assert missing == []  # present and byte-equal, column by column
+    # Orders placed after the backup and before 1.1.0 broke the table were taken away by the
+    # restore: the report counts them and lists them in a file, to be placed again.
+    (lost,) = report["data"]["lost_rows"]
+    lines = [
+        json.loads(line) for line in (workdir / "home" / lost["file"]).read_text().splitlines()
+    ]
+    added = [
+        line["row"] for line in lines if (line["table"], line["change"]) == ("orders", "added")
+    ]
+    assert lost["tables"]["orders"]["added"] == len(added)
+    assert all(row["id"] > before[-1][0] for row in added)
+    assert f"`{lost['file']}`" in result.report.read_text()
     assert_healthy_on(workdir, "1.0.0")
     store = SqliteStore(workdir / "home" / "rollsafe.db")
     try:

@@ -9,6 +9,10 @@ dump, verifies every table's row count and checksum, and brings back 1.0.0.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,21 +25,13 @@ from rollsafe.journal import JournalEntry
 from rollsafe.store import RolloutState, SqliteStore
 from rollsafe.targets import ProcessTarget
 from tests.backup.databases import execute, fresh_database, orders, with_password
-from tests.targets.conftest import COMMAND
+from tests.rollback.services import TARGET
 
 pytestmark = pytest.mark.slow
 
 PASSWORD = "never-in-the-journal"
 PLAN = f"""\
-version: 1
-service: svc
-target:
-  root: root
-  instances: 1
-  command: {json.dumps(COMMAND)}
-  health: {{timeout: 1s, interval: 50ms, retries: 60}}
-  stop_timeout: 2s
-backups:
+{TARGET}backups:
   - {{name: orders, type: postgres, url_env: RS_TEST_ORDERS_URL, timeout: 60s}}
 rollback:
   levels: [restore]
@@ -126,6 +122,24 @@ def test_level_3_restores_the_rows_changed_after_the_backup(rollout: Rollout) ->
     assert PASSWORD not in everything
     assert rollout.store.verify_journal().ok
 
+    # The database as the restore found it, kept (owner-only), and what the restore took away.
+    (copy,) = rollout.journal(rollout_id, "backup.forensic_copy")
+    dump = rollout.home / copy.data["copy"]
+    assert dump.name == "orders.dump"
+    assert dump.stat().st_mode & 0o777 == 0o600
+    assert copy.data["tables"] == {"public.orders": 91}
+    (lost,) = rollout.journal(rollout_id, "backup.lost_rows")
+    # 40 quantities negated and one order inserted after the backup; 10 orders deleted.
+    assert lost.data["tables"] == {"public.orders": {"added": 1, "changed": 40, "removed": 10}}
+    lines = [
+        json.loads(line) for line in (rollout.home / lost.data["file"]).read_text().splitlines()
+    ]
+    assert sorted(line["row"]["id"] for line in lines) == [*range(1, 41), 101]
+    assert {line["row"]["item"] for line in lines if line["row"]["id"] == 101} == {
+        "written by 2.0.0"
+    }
+    assert PASSWORD not in (rollout.home / lost.data["file"]).read_text()
+
 
 def test_a_tampered_dump_is_refused_and_the_data_left_alone(rollout: Rollout) -> None:
     rollout_id = rollout.start()
@@ -166,3 +180,52 @@ def test_a_missing_url_variable_fails_the_level_before_the_service_is_touched(
     assert not rollout.target.in_maintenance()
     assert orders(rollout.url) == migrated
     assert rollout.target.check_health().healthy
+
+
+# The resumed controller dies by SIGKILL once the restore is done and the service has
+# acknowledged a write (the moment of issue 17, item 1), on a PostgreSQL database.
+KILLED_WHILE_VERIFYING = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    import psycopg
+    from rollsafe.controller import Controller, rollback
+    from rollsafe.store import SqliteStore
+
+    home, rollout_id, url = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+    def acknowledge_then_die(context):
+        with psycopg.connect(url) as conn:
+            conn.execute("INSERT INTO orders (item, qty) VALUES ('after the restore', 1)")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    rollback.verify_recovery = acknowledge_then_die
+    Controller(SqliteStore(home / "rollsafe.db"), home).run(rollout_id, resume=True)
+    """
+)
+
+
+def test_a_kill_after_the_restore_never_restores_the_database_again(rollout: Rollout) -> None:
+    before = orders(rollout.url)
+    rollout_id = rollout.start()
+    release_migrates_badly(rollout.url)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_WHILE_VERIFYING, str(rollout.home), rollout_id, rollout.url],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    acknowledged = orders(rollout.url)
+    assert acknowledged[:-1] == before
+    assert acknowledged[-1][1] == "after the restore"
+
+    ended = rollout.controller.run(rollout_id, resume=True)
+
+    assert ended.state is RolloutState.ROLLED_BACK, ended.reason
+    assert orders(rollout.url) == acknowledged  # the write survived: no second restore
+    assert len(rollout.journal(rollout_id, "backup.restored")) == 1
+    (level,) = rollout.journal(rollout_id, "rollback.level_ended")
+    assert level.data["result"]["restored_before"] == [f"{rollout_id}-orders"]
+    assert rollout.store.verify_journal().ok

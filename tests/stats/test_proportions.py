@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from rollsafe.stats import RateLimitTest, rate_bounds, wilson_interval
+from rollsafe.stats import RateLimitTest, rate_bounds, rate_exceeds, wilson_interval
 
 ALPHA = 0.05
 RUNS = 1000
@@ -95,3 +95,20 @@ def test_wilson_interval_known_values() -> None:
     assert high == pytest.approx(0.1744, abs=1e-3)
     assert wilson_interval(0, 0) == (0.0, 1.0)
     assert wilson_interval(0, 2000)[0] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("events", "trials", "limit"),
+    [(1, 48, 0.02), (4, 51, 0.02), (12, 50, 0.05), (30, 30, 0.5), (3, 1000, 0.001), (0, 10, 0.0)],
+)
+def test_rate_exceeds_agrees_with_the_lower_confidence_bound(
+    events: float, trials: float, limit: float
+) -> None:
+    low, _ = rate_bounds(events, trials, 0.01)
+    assert rate_exceeds(events, trials, limit, 0.01) == (low > limit)
+
+
+def test_one_error_in_48_requests_is_no_evidence_of_a_rate_above_2_percent() -> None:
+    # The demo's guard tripped on this (issue 16); a whole outage is proof at once.
+    assert not rate_exceeds(1, 48, 0.02, 0.01)
+    assert rate_exceeds(20, 20, 0.05, 0.01)

@@ -20,7 +20,8 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, LiteralString
@@ -175,6 +176,15 @@ def table_stats(url: str) -> TableStats:
             return stats
     except psycopg.Error as error:
         raise BackupError(f"cannot read the tables of {client.where}: {error}") from error
+
+
+@contextmanager
+def connect_stable(url: str) -> Iterator[psycopg.Connection[Any]]:
+    """A connection to ``url`` whose row text, and so each row's MD5, is session-independent."""
+    with _Client.of(url).connect() as conn:
+        for statement in _STABLE_OUTPUT:
+            conn.execute(statement)
+        yield conn
 
 
 def check_dump(path: Path, *, timeout: float = 120.0) -> dict[str, Any]:

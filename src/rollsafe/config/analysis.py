@@ -31,7 +31,9 @@ class HistogramMetric(StrictModel):
     """Latency from cumulative histogram buckets; fails when the canary is stochastically slower.
 
     Slower means: for some bucket bound, the canary's fraction of requests slower
-    than the bound exceeds the baseline's by both margins (relative and absolute).
+    than the bound exceeds the baseline's by both margins (relative and absolute),
+    and at the quantile this compares the canary is slower than the baseline by
+    both slowdown margins (practical significance).
     """
 
     kind: Literal["histogram"] = "histogram"
@@ -39,6 +41,15 @@ class HistogramMetric(StrictModel):
     field: str = "latency_seconds_bucket"
     relative_margin: Annotated[float, Field(ge=0)] = 0.1
     absolute_margin: Fraction = 0.001
+    slowdown_margin: Duration = 0.005
+    """Practical significance, absolute: at the compared quantile, the canary must be
+    slower than the baseline by more than this many seconds (default 5 ms) for a
+    regression to count. Below it a difference fails no step and does not lean one
+    towards rollback: a freshly started process 0.6 ms slower at the median is no
+    regression to any user (docs/judge.md)."""
+    slowdown_relative_margin: Annotated[float, Field(ge=0)] = 0.1
+    """Practical significance, relative: ... and by more than this fraction of the
+    baseline's value at that quantile (default 10%)."""
 
 
 class SlopeMetric(StrictModel):
@@ -75,6 +86,13 @@ class AnalysisConfig(StrictModel):
     """What an analysis step does when its duration ends without a final verdict."""
     interval: Duration = 1.0
     """Seconds between looks at the metric source."""
+    warmup: Duration = 10.0
+    """Latency warm-up: the first ``warmup`` seconds of a step's analysis, and of each
+    arm after a restart (a counter reset), add no latency evidence. A freshly started
+    process is slow for its first requests (imports, caches, connection pools) and
+    would be compared unfairly with a warm baseline. Errors count from the start: an
+    error during warm-up is an error to its user. Steps shorter than this end with no
+    latency evidence, hence inconclusive (docs/judge.md)."""
     on_blind: Literal["pause", "rollback"] = "pause"
     """What the rollout does when the guards or an analysis step have had no data for
     ``blind_after``: the metric source fails every look (a 404, a timeout, garbage).

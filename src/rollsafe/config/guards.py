@@ -2,7 +2,9 @@
 
 The defaults mirror the runbooks' decision criteria: error rate above 5% for
 5 minutes is critical, above 1% for 15 minutes is major, memory growth above
-50 MB/h is major.
+50 MB/h is major. Rate guards (``error_rate``, ``ratio``) decide on evidence:
+their condition holds only when a confidence bound says the rate is above the
+threshold (docs/guards.md).
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ class Guard(StrictModel):
     denominator: str = "requests"
     min_requests: Annotated[int, Field(ge=0)] = 20
     """Requests in the window below which a rate guard has no value (and cannot fire)."""
+    min_events: Annotated[int, Field(ge=1)] = 5
+    """Rate guards: events (errors) in the window below which the condition cannot hold,
+    whatever the rate: a guard never rolls back on one or two failed requests."""
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    """Rate guards: the condition holds when the rate's lower confidence bound at this
+    level (a confidence sequence over the window's requests) is above the threshold."""
 
     @model_validator(mode="after")
     def _grace_only_for_major(self) -> Guard:

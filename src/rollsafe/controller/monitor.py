@@ -88,11 +88,7 @@ class GuardMonitor:
             context.journal("guard.request_refused", {"guard": "blind", "error": str(refused)})
 
     def _request_rollback(self, event: GuardEvent) -> None:
-        evidence = event.evidence
-        reason = (
-            f"guard {event.guard} ({event.severity}) tripped: {evidence['metric']} "
-            f"{_fmt(evidence['value'])} > {_fmt(evidence['threshold'])} over {evidence['window']}s"
-        )
+        reason = f"guard {event.guard} ({event.severity}) tripped: {event.summary}"
         try:
             self.context.store.request(
                 self.context.rollout_id, "rollback", actor=f"guard:{event.guard}", reason=reason
@@ -109,7 +105,3 @@ def _failing_instances(context: StepContext) -> int | None:
     except RollsafeError:
         return None
     return report.expected - report.healthy_count
-
-
-def _fmt(value: object) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)

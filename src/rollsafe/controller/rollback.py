@@ -5,34 +5,33 @@ pass their health checks (failing twice in a row fails it) and, for
 ``verify.for`` seconds, no critical or major guard holds and the health
 analysis does not fail. A level that fails or does not recover escalates to
 the next. Each level's start, end, result and timing go in the journal, and a
-controller resuming after a crash continues after the last level that ended,
-so no level (a restore least of all) runs twice.
+controller resuming after a crash continues after the last level that ended
+or was skipped, so no level runs twice; a level 3 restore cut short by a crash
+is resumed by :mod:`rollsafe.controller.restores`, which never restores twice.
 
-Rolling back needs no metric source: without one, verification rests on the
-health checks alone and says so.
+A level that can do nothing costs nothing: level 1 with no flags in the plan is
+journaled as skipped (``rollback.level_skipped``, with the reason) and not
+verified. The credit for recovering goes to the action that did it: a level
+whose action changed nothing (the failed deploy had already reverted itself)
+is recorded as such, and ``recovered_by`` says so instead of naming that level.
+
+Verification (:mod:`rollsafe.controller.verification`) respects the guards'
+``for``: a fresh process's warm-up is not read as a leak.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import closing
-from pathlib import Path
 from typing import Any
 
-from rollsafe.backup import restore_backup
-from rollsafe.backup.manifests import backup_file
-from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.controller.context import BASELINE_EVENT, StepContext
-from rollsafe.errors import BackupError, MetricsError, NotFoundError, RollsafeError
+from rollsafe.controller.restores import restore_level
+from rollsafe.controller.verification import verify_recovery
+from rollsafe.errors import NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
-from rollsafe.guards import GuardEvaluator
-from rollsafe.judge import Judge
-from rollsafe.store import BackupRecord
 
 LEVEL_NUMBERS = {"flags": 1, "release": 2, "restore": 3}
-UNHEALTHY_LOOKS = 2
-"""Consecutive failed health checks that make a level's verification fail."""
 
 
 def roll_back(
@@ -46,8 +45,13 @@ def roll_back(
     ``up_to`` (a rollback by hand) runs every plan level up to that number.
     """
     done = _levels_done(context)
-    if done and done[-1].get("recovered") and not undo:
-        return {"ok": True, "levels": done, "final_level": done[-1]["level"]}
+    applied = [record for record in done if not record.get("skipped")]
+    if applied and applied[-1].get("recovered") and not undo:
+        # Killed after the level that recovered: journal the outcome if it never was.
+        journaled = any(
+            e.kind == "rollback.finished" for e in context.store.journal(context.rollout_id)
+        )
+        return _finished(applied, undo=False, journal=None if journaled else context)
     levels = [
         name
         for name in context.plan.rollback.levels
@@ -60,14 +64,23 @@ def roll_back(
         "release": lambda: _previous_release(context),
         "restore": lambda: _restore(context),
     }
-    records = list(done)
+    records = list(applied)
     ran = {record["name"] for record in done}
+    started_before = {
+        entry.data["name"]
+        for entry in context.store.journal(context.rollout_id)
+        if entry.kind == "rollback.level_started"
+    }
     for name in levels:
         if name in ran:
             continue
         if undo and up_to is None and name == "restore" and any(r["recovered"] for r in records):
             break
-        record = _run_level(context, name, actions[name])
+        if name == "flags" and not context.plan.flags:
+            skipped = {"level": LEVEL_NUMBERS[name], "name": name, "skipped": True}
+            context.journal("rollback.level_skipped", {**skipped, "reason": NO_FLAGS})
+            continue
+        record = _run_level(context, name, actions[name], resumed=name in started_before)
         records.append(record)
         if record["recovered"] and not undo:
             break
@@ -76,26 +89,52 @@ def roll_back(
         # leaves no canary release serving.
         release = context.traffic.remove_canary()
         context.journal("rollback.canary_removed", {"release": release})
+    return _finished(records, undo=undo, journal=context)
+
+
+NO_FLAGS = "the plan has no flags, so there is nothing to turn off"
+
+
+def _finished(
+    records: list[dict[str, Any]], *, undo: bool, journal: StepContext | None
+) -> dict[str, Any]:
+    """The rollback's outcome: whether and how the service recovered (journaled once)."""
     recovered = [r for r in records if r["recovered"]]
     # A rollback ends at the level that recovered; an undo at the last level it ran.
-    final_level = (records[-1] if undo else recovered[0])["level"] if recovered else None
-    context.journal(
-        "rollback.finished",
-        {"ok": bool(recovered), "final_level": final_level, "levels": records},
+    final = (records[-1] if undo else recovered[0]) if recovered else None
+    result = {
+        "ok": bool(recovered),
+        "levels": records,
+        "final_level": final["level"] if final else None,
+        "recovered_by": _credit(final) if final else None,
+    }
+    if journal is not None:
+        journal.journal("rollback.finished", result)
+    return result
+
+
+def _credit(record: dict[str, Any]) -> str:
+    """The action that recovered the service, as a person should read it."""
+    if record.get("changed", True):
+        return f"rollback level {record['level']} ({record['name']})"
+    release = (record.get("result") or {}).get("release")
+    live = f" ({release} was live again)" if release else ""
+    return (
+        f"no rollback action: the failed step had already reverted itself{live}; "
+        f"level {record['level']} ({record['name']}) changed nothing and verified it"
     )
-    return {"ok": bool(recovered), "levels": records, "final_level": final_level}
 
 
 def _levels_done(context: StepContext) -> list[dict[str, Any]]:
     return [
         dict(entry.data)
         for entry in context.store.journal(context.rollout_id)
-        if entry.kind == "rollback.level_ended"
+        if entry.kind in ("rollback.level_ended", "rollback.level_skipped")
     ]
 
 
 def _run_level(
-    context: StepContext, name: str, action: Callable[[], dict[str, Any]]
+    context: StepContext, name: str, action: Callable[[], dict[str, Any]], *, resumed: bool
 ) -> dict[str, Any]:
     number = LEVEL_NUMBERS[name]
     context.journal("rollback.level_started", {"level": number, "name": name})
@@ -114,6 +153,8 @@ def _run_level(
         "level": number,
         "name": name,
         "applied": applied,
+        # Did the action change anything? After a crash mid-level it may have, before.
+        "changed": resumed or _changed(name, result),
         "recovered": bool(verification["recovered"]),
         "started": wall_started,
         "ended": time.time(),
@@ -126,61 +167,12 @@ def _run_level(
     return record
 
 
-def verify_recovery(context: StepContext) -> dict[str, Any]:
-    """Health checks pass and guards and the health analysis stay quiet for ``verify.for``."""
-    policy = context.plan.rollback.verify
-    evaluator = GuardEvaluator(context.plan.guards)
-    judge = Judge(context.plan.analysis, mode="health")
-    started = time.monotonic()
-    looks = metrics_failures = unhealthy_looks = 0
-    with closing(context.adapters.source(context.plan, context.target)) as source:
-        while True:
-            t = round(time.monotonic() - started, 3)
-            report = context.target.check_health()
-            if not report.healthy:
-                # Twice in a row: one probe that timed out on a busy machine must not
-                # escalate to the next level (a restore, at worst) on its own.
-                unhealthy_looks += 1
-                if unhealthy_looks >= UNHEALTHY_LOOKS or t >= policy.for_:
-                    return {
-                        "recovered": False,
-                        "reason": "health: " + "; ".join(report.reasons),
-                        "t": t,
-                    }
-                time.sleep(policy.interval)
-                continue
-            unhealthy_looks = 0
-            try:
-                observations = source.observe(t)
-            except MetricsError:
-                metrics_failures += 1
-                observations = []
-            looks += 1
-            evaluator.update(t, observations, report.expected - report.healthy_count)
-            for observation in observations:
-                judge.update(observation)
-            if t >= policy.for_:
-                break
-            time.sleep(min(policy.interval, max(policy.for_ - t, 0.05)))
-    breaches = evaluator.breaches()
-    verdict = judge.verdict
-    result: dict[str, Any] = {
-        "looks": looks,
-        "seconds": round(time.monotonic() - started, 3),
-        "healthy": True,
-        "breaches": breaches,
-        "analysis": verdict.verdict,
-    }
-    if metrics_failures == looks:
-        result["note"] = "metrics unavailable: verified by health checks alone"
-    if breaches:
-        names = ", ".join(
-            f"{b['metric']}={b['value']:.4g} > {b['threshold']:.4g}" for b in breaches
-        )
-        return {**result, "recovered": False, "reason": f"guards still breached: {names}"}
-    if verdict.verdict == "fail":
-        return {**result, "recovered": False, "reason": f"health analysis failed: {verdict.reason}"}
-    return {**result, "recovered": True, "reason": "healthy, guards quiet"}
+def _changed(name: str, result: dict[str, Any]) -> bool:
+    if name == "flags":
+        return bool(result.get("flags_off"))
+    if name == "release":
+        return bool(result.get("changed"))
+    return True
 
 
 def _flags_off(context: StepContext) -> dict[str, Any]:
@@ -217,84 +209,8 @@ def _previous_release(context: StepContext) -> dict[str, Any]:
     return {"release": previous, "changed": changed or canary is not None, "canary_stopped": canary}
 
 
-def _destination(context: StepContext, backup: BackupRecord) -> tuple[Path | str, float]:
-    """Where ``backup`` goes back to, and how long its restore may take."""
-    if backup.kind != "postgres":
-        return Path(backup.manifest["from"]), 600.0
-    # The manifest names the database without its password; the plan's source has it.
-    source = next((s for s in context.plan.backups if s.name == backup.source), None)
-    if not isinstance(source, PostgresBackupSource):
-        raise BackupError(
-            f"backup {backup.id}: the plan declares no postgres source {backup.source!r}"
-            " to restore it into"
-        )
-    return source.resolve_url(), source.timeout
-
-
-def _verification(backup: BackupRecord, outcome: dict[str, Any]) -> dict[str, Any]:
-    """The restored data against the backup's manifest: row counts, and checksums if it has them."""
-    expected_counts = backup.manifest.get("tables")
-    expected_sums = backup.manifest.get("checksums")
-    where = outcome.get("restored")
-    if expected_counts is not None and outcome.get("tables") != expected_counts:
-        raise BackupError(
-            f"restored {where} has tables {outcome.get('tables')}, "
-            f"the backup recorded {expected_counts}; staying in maintenance"
-        )
-    if expected_sums is not None and outcome.get("checksums") != expected_sums:
-        differ = sorted(
-            table
-            for table, checksum in expected_sums.items()
-            if (outcome.get("checksums") or {}).get(table) != checksum
-        )
-        raise BackupError(
-            f"restored {where}: rows of {', '.join(differ)} differ from the backup;"
-            " staying in maintenance"
-        )
-    return {
-        "sha256": "matched before the restore",
-        "tables": len(expected_counts or {}),
-        "rows": sum((expected_counts or {}).values()),
-        "row_counts": "equal to the backup" if expected_counts is not None else "not recorded",
-        "checksums": "equal to the backup" if expected_sums is not None else "not recorded",
-    }
-
-
 def _restore(context: StepContext) -> dict[str, Any]:
-    """Maintenance on, stop, restore this rollout's backups, start the previous release."""
-    backups = [b for b in context.store.list_backups() if b.rollout_id == context.rollout_id]
-    if not backups:
-        raise BackupError("this rollout took no backup, so there is nothing to restore")
     previous = _baseline_release(context)
     if previous is None:
         raise RollsafeError("no release was live before this rollout; nothing to go back to")
-    # Every destination is known (a database URL from its environment variable too)
-    # before the service is touched: a missing one fails the level with the service up.
-    destinations = [(backup, *_destination(context, backup)) for backup in backups]
-    target = context.target
-    target.set_maintenance(True)
-    context.journal("rollback.maintenance", {"on": True})
-    target.stop()
-    restored = []
-    for backup, destination, timeout in destinations:
-        try:
-            outcome = restore_backup(
-                backup_file(backup.path, context.home),
-                backup.kind,
-                backup.sha256,
-                destination,
-                manifest=backup.manifest,
-                timeout=timeout,
-            )
-        except BackupError as error:
-            raise BackupError(f"{error}; staying in maintenance") from error
-        verification = _verification(backup, outcome)
-        restored.append({"backup": backup.id, "sha256": backup.sha256, "verified": True, **outcome})
-        context.journal(
-            "backup.restored",
-            {"id": backup.id, "kind": backup.kind, **outcome, "verification": verification},
-        )
-    target.deploy(previous)
-    target.set_maintenance(False)
-    context.journal("rollback.maintenance", {"on": False})
-    return {"release": previous, "restored": restored}
+    return restore_level(context, previous)

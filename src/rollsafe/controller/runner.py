@@ -28,6 +28,8 @@ from rollsafe.journal import JournalEntry
 from rollsafe.store import JournalFollower, Rollout, RolloutState, StepState, Store
 
 RESUMABLE = {RolloutState.PENDING, RolloutState.RUNNING, RolloutState.PAUSED}
+_CHANGES_NOTHING = {"backup", "analysis", "pause"}
+"""Step kinds that leave the service as it was: a failure after only these has nothing to undo."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,10 @@ class Controller:
             )
         if stop.state is RolloutState.PAUSED:
             return self._pause(rollout_id, stop.next_index, stop.reason)
+        if stop.state is RolloutState.FAILED:  # nothing changed yet: nothing to roll back
+            return self.store.set_rollout_state(
+                rollout_id, RolloutState.FAILED, actor=self.owner, reason=stop.reason
+            )
         return self._roll_back(context, stop.reason, final=stop.state)
 
     def _run_steps(self, context: StepContext) -> _Stop | None:
@@ -212,11 +218,21 @@ class Controller:
             self.store.set_step_state(
                 rollout_id, record.index, StepState.FAILED, result=outcome.result, actor=self.owner
             )
+            if step.kind == "backup" and not self._changed_anything(rollout_id, record.index):
+                reason = f"{outcome.reason}; nothing was changed yet, so nothing was rolled back"
+                return _Stop(RolloutState.FAILED, reason, record.index)
             final = (
                 RolloutState.ABORTED if outcome.status == "aborted" else RolloutState.ROLLED_BACK
             )
             return _Stop(final, outcome.reason, record.index)
         return None
+
+    def _changed_anything(self, rollout_id: str, before: int) -> bool:
+        """Whether a step before ``before`` that changes the service has run (or started)."""
+        return any(
+            record.kind not in _CHANGES_NOTHING and record.state is not StepState.PENDING
+            for record in self.store.steps(rollout_id)[:before]
+        )
 
     def _requested_stop(self, rollout_id: str, next_index: int) -> _Stop | None:
         """A pause, abort or guard rollback left in the store by another process or thread."""
@@ -258,7 +274,7 @@ class Controller:
             final = RolloutState.FAILED
             reason = f"{reason}; no rollback level recovered the service"
         else:
-            reason = f"{reason}; recovered at level {result['final_level']}"
+            reason = f"{reason}; recovered by {result['recovered_by']}"
         return self.store.set_rollout_state(rollout_id, final, actor=self.owner, reason=reason)
 
     def _record_baseline(self, context: StepContext) -> None:

@@ -1,8 +1,16 @@
 """Guards over time, with Prometheus alerting semantics and the runbooks' severities.
 
-A guard's condition is ``value > threshold``. It becomes *pending* the first
-look it holds, *fires* once it has held at every look for ``for`` seconds, and
-any look where it does not hold (or has no value) resets it. On firing:
+A guard's condition is ``value > threshold``; for rate guards (``error_rate``,
+``ratio``) it is that the rate is *confidently* above the threshold: the lower
+end of an anytime-valid confidence sequence for the window's rate
+(``rollsafe.stats.rate_bounds`` at the guard's ``alpha``) is above it, with at
+least ``min_requests`` requests and ``min_events`` events in the window. One
+error in 48 requests is not evidence of a rate above 2%; a front door answering
+nothing but errors is, as soon as ``min_requests`` have been answered.
+
+A guard becomes *pending* the first look it holds, *fires* once it has held at
+every look for ``for`` seconds, and any look where it does not hold (or has no
+value) resets it. On firing:
 critical trips (roll back now); major trips unless the condition clears within
 ``grace``; minor only notifies. A tripped guard stays tripped.
 """
@@ -16,6 +24,7 @@ from typing import Any
 
 from rollsafe.config.guards import UNITS, Guard
 from rollsafe.guards.windows import Sample, Window, combine
+from rollsafe.stats import rate_bounds, rate_exceeds
 
 
 class Phase(enum.StrEnum):
@@ -41,6 +50,30 @@ class GuardEvent:
 
     def to_dict(self) -> dict[str, Any]:
         return {"guard": self.guard, "severity": self.severity, "t": self.t, **self.evidence}
+
+    @property
+    def summary(self) -> str:
+        """The evidence in words, e.g. ``error_rate 25% (12/48) over 10s, 99% lower bound
+        7.6% > 2%``: what a reader of the incident report needs to judge the trip."""
+        evidence = self.evidence
+        metric, value, threshold = evidence["metric"], evidence["value"], evidence["threshold"]
+        window = f"over {evidence['window']:g}s"
+        if "lower_bound" not in evidence or value is None:
+            return f"{metric} {_number(value)} > {_number(threshold)} {window}"
+        events, trials = evidence["counts"].values()
+        return (
+            f"{metric} {_percent(value)} ({_number(events)}/{_number(trials)}) {window}, "
+            f"{evidence['confidence']:.0%} lower bound {_percent(evidence['lower_bound'])} "
+            f"> {_percent(threshold)}"
+        )
+
+
+def _number(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.3g}%"
 
 
 @dataclass
@@ -82,7 +115,7 @@ class GuardEvaluator:
             if state.guard.severity == "minor":
                 continue
             value = measure(state.guard, state.window)
-            if value is not None and value > state.guard.threshold:
+            if holds(state.guard, state.window, value):
                 found.append(_evidence(state.guard, state.window, value))
         return found
 
@@ -95,8 +128,7 @@ class GuardEvaluator:
         if state.phase is Phase.TRIPPED:
             return []
         value = measure(guard, state.window)
-        holds = value is not None and value > guard.threshold
-        if not holds:
+        if not holds(guard, state.window, value):
             cleared = state.phase is Phase.FIRING
             state.phase, state.since, state.fired_at = Phase.INACTIVE, None, None
             if cleared:
@@ -149,6 +181,29 @@ def measure(guard: Guard, window: Window) -> float | None:
     return None if newest is None else newest.failing_instances
 
 
+def is_rate(guard: Guard) -> bool:
+    """Rate guards count events among trials, so they can decide on a confidence bound."""
+    return guard.metric == "error_rate" or (guard.metric == "ratio" and guard.threshold < 1)
+
+
+def _counts(guard: Guard, window: Window) -> tuple[float | None, float | None]:
+    if guard.metric == "error_rate":
+        return window.delta("errors"), window.delta("requests")
+    return window.delta(guard.numerator), window.delta(guard.denominator)
+
+
+def holds(guard: Guard, window: Window, value: float | None) -> bool:
+    """Whether the guard's condition holds at this look, given its ``measure``."""
+    if value is None or value <= guard.threshold:
+        return False
+    if not is_rate(guard):
+        return True
+    events, trials = _counts(guard, window)
+    if events is None or trials is None or events < guard.min_events:
+        return False
+    return rate_exceeds(events, trials, guard.threshold, guard.alpha)
+
+
 def _evidence(guard: Guard, window: Window, value: float | None) -> dict[str, Any]:
     evidence: dict[str, Any] = {
         "metric": guard.metric,
@@ -159,13 +214,18 @@ def _evidence(guard: Guard, window: Window, value: float | None) -> dict[str, An
         "window": guard.window,
         "arm": guard.arm,
     }
+    events, trials = _counts(guard, window)
     if guard.metric in ("error_rate", "ratio"):
         numerator = "errors" if guard.metric == "error_rate" else guard.numerator
         denominator = "requests" if guard.metric == "error_rate" else guard.denominator
-        evidence["counts"] = {
-            numerator: window.delta(numerator),
-            denominator: window.delta(denominator),
-        }
+        evidence["counts"] = {numerator: events, denominator: trials}
+    if is_rate(guard):
+        evidence["lower_bound"] = (
+            None if events is None or not trials else rate_bounds(events, trials, guard.alpha)[0]
+        )
+        evidence["confidence"] = 1 - guard.alpha
+        evidence["min_requests"] = guard.min_requests
+        evidence["min_events"] = guard.min_events
     if guard.metric == "latency":
         evidence["quantile"] = guard.quantile
     return evidence

@@ -9,6 +9,7 @@ from rollsafe.journal.chain import (
     entry_hash,
     verify_chain,
 )
+from rollsafe.journal.entries import next_entry
 
 __all__ = [
     "GENESIS_HASH",
@@ -19,6 +20,7 @@ __all__ = [
     "canonical_json",
     "check_anchor",
     "entry_hash",
+    "next_entry",
     "read_anchor",
     "verify_chain",
 ]

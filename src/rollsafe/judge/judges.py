@@ -61,6 +61,9 @@ class Judge:
         self._next_pass_look = 0
         self._t: float | None = None
         self._ignored_arms: set[str] = set()
+        self._warm_from: float | None = None
+        """Latency counts from this look on (the warm-up after the start or a restart)."""
+        self._resets = 0
         self._verdict = Verdict(
             "inconclusive", decided_at=None, t=None, looks=0, reason="no observations yet"
         )
@@ -103,6 +106,10 @@ class Judge:
     # -- looks ---------------------------------------------------------------
 
     def _compare_look(self, canary: ArmCounters, baseline: ArmCounters, t: float) -> Verdict:
+        resets = canary.resets + baseline.resets
+        if self._warm_from is None or resets != self._resets:
+            self._warm_from, self._resets = t + self.config.warmup, resets
+        warm = t >= self._warm_from
         counts_c, hist_c, gauges_c = canary.take()
         counts_b, hist_b, gauges_b = baseline.take()
         for ratio, numerator, denominator in self._ratios:
@@ -126,7 +133,7 @@ class Judge:
                 layout_c, layout_b = canary.histograms.get(name), baseline.histograms.get(name)
                 if layout_c is not None and layout_c == layout_b:
                     histogram.start(layout_c)
-            if delta_c is not None and delta_b is not None:
+            if delta_c is not None and delta_b is not None and warm:
                 histogram.update(delta_c, delta_b)
         for slope, name in self._slopes:
             reading_c, reading_b = gauges_c.get(name), gauges_b.get(name)

@@ -9,6 +9,16 @@ too. The check fails when some bound's evidence reaches ``K x tests / alpha``
 (Bonferroni over the K bounds) and the canary's share slower than that bound
 exceeds the baseline's by more than the absolute margin. It passes when every
 bound shows the canary not worse.
+
+Practical significance: a bound ``b`` compares the quantile ``q`` at which the
+baseline reaches ``b`` (its share at or below ``b``). Evidence at a bound counts
+(towards failing, and towards the end-of-step warning) only when the canary's
+``q``-quantile exceeds the baseline's by more than ``slowdown_margin`` seconds
+*and* ``slowdown_relative_margin`` of the baseline's value, estimated from the
+buckets as ``histogram_quantile`` does. A sub-millisecond difference (a freshly
+started process, scheduling noise) never fails a step or leans it towards a
+rollback. Ignoring evidence can only make failing rarer, so the bound on false
+rollbacks is untouched.
 """
 
 from __future__ import annotations
@@ -46,6 +56,20 @@ def quantile(bounds: Sequence[float], cumulative: Sequence[float], q: float) -> 
     return bounds[-1] if bounds else None  # in the +Inf bucket: the highest finite bound
 
 
+def slowdown(
+    bounds: Sequence[float], cum_c: Sequence[float], cum_b: Sequence[float], k: int
+) -> tuple[float, float, float] | None:
+    """(q, canary's q-quantile, baseline's) at the quantile bound ``k`` compares, or None."""
+    n_b = cum_b[-1]
+    if n_b <= 0 or cum_c[-1] <= 0:
+        return None
+    q = min(max(cum_b[k] / n_b, 0.0), 1.0)
+    canary, baseline = quantile(bounds, cum_c, q), quantile(bounds, cum_b, q)
+    if canary is None or baseline is None:
+        return None
+    return q, canary, baseline
+
+
 class HistogramCheck(Check):
     kind = "histogram"
 
@@ -81,10 +105,33 @@ class HistogramCheck(Check):
     def has_data(self) -> bool:
         return bool(self.bounds) and self.cumulative[0, -1] > 0 and self.cumulative[1, -1] > 0
 
+    def practical(self, cum_c: Sequence[float], cum_b: Sequence[float], k: int) -> bool:
+        """Whether the slowdown at the quantile bound ``k`` compares exceeds both margins."""
+        found = slowdown(self.bounds, cum_c, cum_b, k)
+        if found is None:
+            return False
+        _, canary, baseline = found
+        difference = canary - baseline
+        return (
+            difference > self.metric.slowdown_margin
+            and difference > self.metric.slowdown_relative_margin * baseline
+        )
+
+    def _practical_log_e(self, log_fail: Any, cum_c: Any, cum_b: Any) -> tuple[float, int | None]:
+        """The largest fail-side log e-value among bounds with a practical slowdown, and where."""
+        best, where = 0.0, None
+        c, b = list(cum_c), list(cum_b)
+        for k in np.flatnonzero(log_fail > 0):
+            value = float(log_fail[k])
+            if value > best and self.practical(c, b, int(k)):
+                best, where = value, int(k)
+        return best, where
+
     def log_evidence(self) -> float:
         if not self.bounds:
             return 0.0
-        return float(self.test.log_e()[0].max()) - self._log_k
+        best, _ = self._practical_log_e(self.test.log_e()[0], *self.cumulative)
+        return best - self._log_k
 
     def fails(self, levels: Levels) -> bool:
         # A mixture is below its largest component: most looks stop at this comparison.
@@ -97,7 +144,10 @@ class HistogramCheck(Check):
             return False  # unchanged since it was last found short of the absolute margin
         alpha = levels.alpha_test / len(self.bounds)
         margin = self.metric.absolute_margin
+        cum_c, cum_b = (list(row) for row in self.cumulative)
         for k in np.flatnonzero(fail_e >= levels.fail + self._log_k):
+            if not self.practical(cum_c, cum_b, int(k)):
+                continue
             x_c, x_b = self._exceed(int(k))
             if margin <= 0 or absolute_difference_exceeds(
                 x_c, n_c, x_b, n_b, margin, self.test.rho0, alpha
@@ -143,14 +193,18 @@ class HistogramCheck(Check):
         if not (n_c > 0 and n_b > 0) or not bounds:
             reason = f"{name}: no latency observations in " + ("canary" if n_c <= 0 else "baseline")
             return MetricVerdict(name, "histogram", state, reason, arms, effect="")
-        if log_e is None or float(log_e[0].max()) <= 0:
+        practical, where = (
+            (0.0, None) if log_e is None else self._practical_log_e(log_e[0], cum_c, cum_b)
+        )
+        log_pass = 0.0 if log_e is None else float(log_e[1].min())
+        log_fail = practical - log_k
+        within = ""
+        if where is None:
             k = min(range(len(bounds)), key=lambda i: abs(cum_b[i] - n_b / 2))
-            log_fail = 0.0 if log_e is None else float(log_e[0].max()) - log_k
-            log_pass = 0.0 if log_e is None else float(log_e[1].min())
+            if log_e is not None and float(log_e[0].max()) > 0:
+                within = self._within(bounds, cum_c, cum_b, int(np.argmax(log_e[0])))
         else:
-            k = int(np.argmax(log_e[0]))
-            log_fail = float(log_e[0][k]) - log_k
-            log_pass = float(log_e[1].min())
+            k = where
         x_c, x_b = float(n_c - cum_c[k]), float(n_b - cum_b[k])
         low_c, high_c = rate_bounds(x_c, n_c, alpha / (2 * len(bounds)))
         low_b, high_b = rate_bounds(x_b, n_b, alpha / (2 * len(bounds)))
@@ -163,7 +217,7 @@ class HistogramCheck(Check):
         reason = (
             f"{name}: p50 {_ms(p50_c)} vs {_ms(p50_b)}; slower than {bounds[k]:g}s: "
             f"canary {pct(x_c / n_c)} vs baseline {pct(x_b / n_b)}, "
-            f"e={e_value(log_fail):.3g} (fails at {threshold:.3g}): {words}"
+            f"e={e_value(log_fail):.3g} (fails at {threshold:.3g}): {words}{within}"
         )
         return MetricVerdict(
             name,
@@ -178,6 +232,18 @@ class HistogramCheck(Check):
             e_value=e_value(log_fail),
             threshold=threshold,
             pass_e_value=e_value(log_pass),
+        )
+
+    def _within(self, bounds: Any, cum_c: Any, cum_b: Any, k: int) -> str:
+        """Words for evidence set aside because the slowdown is within the practical margins."""
+        found = slowdown(bounds, list(cum_c), list(cum_b), k)
+        if found is None:
+            return ""
+        q, canary, baseline = found
+        return (
+            f"; p{100 * q:.3g} {_ms(canary)} vs {_ms(baseline)} is within the practical margins "
+            f"({_ms(self.metric.slowdown_margin)} and "
+            f"{100 * self.metric.slowdown_relative_margin:g}%), so it does not count"
         )
 
 

@@ -22,6 +22,7 @@ _SHOWN_IN_TIMELINE = {
     "flag.changed", "guard.firing", "guard.tripped", "guard.cleared", "guard.metrics_unavailable",
     "analysis.verdict", "rollback.started", "rollback.level_started", "rollback.level_ended",
     "rollback.maintenance", "backup.created", "backup.restored", "rollback.finished",
+    "rollback.level_skipped", "backup.forensic_copy", "backup.lost_rows",
     "rollout.rollback_requested", "rollout.abort_requested", "rollout.rolled_back",
     "rollout.aborted", "rollout.failed", "rollout.promoted", "rollout.paused", "metrics.blind",
     "step.retry",
@@ -47,7 +48,9 @@ def build_incident(entries: Sequence[JournalEntry]) -> dict[str, Any]:
     levels = [dict(e.data) for e in entries if e.kind == "rollback.level_ended"]
     finished = _last(entries, lambda e: e.kind == "rollback.finished")
     recovered = next((lvl for lvl in levels if lvl.get("recovered")), None)
-    recovered_at = recovered["ended"] if recovered else None
+    # Recovered when the level's action was done; verified once its verification ended.
+    recovered_at = _acted_at(recovered) if recovered else None
+    verified_at = recovered["ended"] if recovered else None
     report: dict[str, Any] = {
         "rollout_id": rollout_id,
         "service": entries[0].data.get("service"),
@@ -58,10 +61,15 @@ def build_incident(entries: Sequence[JournalEntry]) -> dict[str, Any]:
         "change_introduced_at": _iso(changed_at) if changed_at else None,
         "detected_at": _iso(detected_at) if detected_at else None,
         "recovered_at": _iso(recovered_at) if recovered_at else None,
+        "verified_at": _iso(verified_at) if verified_at else None,
         "time_to_detect_seconds": _diff(changed_at, detected_at),
         "time_to_recover_seconds": _diff(detected_at, recovered_at),
+        "time_to_verified_seconds": _diff(detected_at, verified_at),
+        "verification_seconds": _diff(recovered_at, verified_at),
         "final_level": finished.data.get("final_level") if finished else None,
+        "recovered_by": finished.data.get("recovered_by") if finished else None,
         "rollback_levels": [_level_summary(level) for level in levels],
+        "skipped_levels": [dict(e.data) for e in entries if e.kind == "rollback.level_skipped"],
         "flags_changed": _flags_changed(entries),
         "releases": _releases(entries),
         "data": _data(entries),
@@ -110,6 +118,10 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| L{level['level']} | {level['name']} | {level['started']} | {level['seconds']} s "
             f"| {'yes' if level['recovered'] else 'no'} | {level['verification']} |"
         )
+    lines += [
+        f"| L{skip['level']} | {skip['name']} | skipped | 0 s | n/a | {skip['reason']} |"
+        for skip in report["skipped_levels"]
+    ]
     lines += ["", "## Changes", ""]
     lines += [
         f"- flag `{f['name']}` v{f['version']}: {f['state']} (by {f['actor']}, {f['at']})"
@@ -131,6 +143,15 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     if not data["restored"]:
         lines.append("- No data was restored.")
+    lines += [
+        f"- before the restore of `{c['backup']}`, the data it replaced was copied to "
+        f"`{c['copy']}` in the home (owner-only)"
+        if c.get("copy")
+        else f"- no forensic copy before the restore of `{c['backup']}`: {c.get('reason')}"
+        for c in data["forensic_copies"]
+    ]
+    for lost in data["lost_rows"]:
+        lines += _lost_rows_lines(lost)
     lines += _render_blindness(report["blindness"])
     lines += ["", "## Timeline", "", "| +s | time | event | detail |", "|---|---|---|---|"]
     lines += [
@@ -150,7 +171,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"`{trigger.get('name', '?')}`.",
         f"- Service recovered at {report['recovered_at'] or 'no recorded time'} "
         f"({_seconds(report['time_to_recover_seconds'])} after detection) "
-        f"at rollback level {_or_none(report['final_level'])}.",
+        f"by {_recovered_by(report)}; verification then took "
+        f"{_seconds(report['verification_seconds'])} "
+        f"(verified {_seconds(report['time_to_verified_seconds'])} after detection).",
         "",
         "### Contributing factors",
         "",
@@ -243,11 +266,12 @@ def _metric_evidence(metric: dict[str, Any]) -> dict[str, Any]:
 
 
 def _change_introduced(entries: Sequence[JournalEntry]) -> float | None:
+    """When users first met the change: a release deployed or started as a canary, or a flag on."""
     for entry in entries:
-        if (
-            entry.kind == "step.succeeded"
-            and entry.data.get("kind") == "deploy"
-            and (entry.data.get("result") or {}).get("changed")
+        result = entry.data.get("result") or {}
+        if entry.kind == "step.succeeded" and (
+            (entry.data.get("kind") == "deploy" and result.get("changed"))
+            or (entry.data.get("kind") == "canary" and result.get("release"))
         ):
             return entry.ts
         if entry.kind == "flag.changed" and (entry.data.get("after") or {}).get("enabled"):
@@ -280,36 +304,42 @@ def _flags_changed(entries: Sequence[JournalEntry]) -> list[dict[str, Any]]:
 
 
 def _releases(entries: Sequence[JournalEntry]) -> list[dict[str, Any]]:
+    """Each change of the release serving users, from the release live at the start."""
     moves = []
+    live = next((e.data.get("release") for e in entries if e.kind == "rollout.baseline"), None)
     for entry in entries:
         result = entry.data.get("result") or {}
-        if (
-            entry.kind == "step.succeeded"
-            and entry.data.get("kind") == "deploy"
-            and result.get("changed")
-        ):
+        step = entry.data.get("kind") if entry.kind == "step.succeeded" else None
+        if step == "deploy" and result.get("changed"):
             moves.append(
-                {
-                    "from": result.get("previous"),
-                    "to": result.get("release"),
-                    "how": "deploy step",
-                    "at": _iso(entry.ts),
-                }
+                _move(result.get("previous") or live, result.get("release"), "deploy step", entry)
             )
-        if (
+            live = result.get("release")
+        elif step == "canary" and result.get("release"):
+            moves.append(
+                _move(
+                    live,
+                    f"{result['release']} (canary, {result.get('weight', 0)}% of requests)",
+                    "canary step",
+                    entry,
+                )
+            )
+        elif (
             entry.kind == "rollback.level_ended"
             and entry.data.get("name") in {"release", "restore"}
             and entry.data.get("applied")
         ):
-            moves.append(
-                {
-                    "from": "rollout release",
-                    "to": result.get("release"),
-                    "how": f"rollback level {entry.data['level']}",
-                    "at": _iso(entry.ts),
-                }
-            )
+            how = f"rollback level {entry.data['level']}"
+            if result.get("canary_stopped"):
+                moves.append(_move(f"{result['canary_stopped']} (canary)", "stopped", how, entry))
+            if result.get("release") is not None and result.get("release") != live:
+                moves.append(_move(live, result.get("release"), how, entry))
+                live = result.get("release")
     return moves
+
+
+def _move(before: Any, after: Any, how: str, entry: JournalEntry) -> dict[str, Any]:
+    return {"from": before, "to": after, "how": how, "at": _iso(entry.ts)}
 
 
 def _data(entries: Sequence[JournalEntry]) -> dict[str, Any]:
@@ -324,7 +354,44 @@ def _data(entries: Sequence[JournalEntry]) -> dict[str, Any]:
         if e.kind == "backup.created"
     ]
     restored = [{**e.data, "at": _iso(e.ts)} for e in entries if e.kind == "backup.restored"]
-    return {"backups": backups, "restored": restored}
+    copies = [dict(e.data) for e in entries if e.kind == "backup.forensic_copy"]
+    lost = [dict(e.data) for e in entries if e.kind == "backup.lost_rows"]
+    return {"backups": backups, "restored": restored, "forensic_copies": copies, "lost_rows": lost}
+
+
+def _lost_rows_lines(lost: dict[str, Any]) -> list[str]:
+    """What the restore of one backup took away, per table, and where the rows are."""
+    if lost.get("error"):
+        return [f"- rows lost by the restore of `{lost['backup']}`: not computed ({lost['error']})"]
+    tables = lost.get("tables") or {}
+    if not tables:
+        if lost.get("note"):
+            return [f"- what the restore of `{lost['backup']}` took away: {lost['note']}"]
+        return [f"- the restore of `{lost['backup']}` took away no row written after the backup"]
+    head = f"- the restore of `{lost['backup']}` took away writes made after the backup"
+    if lost.get("file"):
+        head += f"; the rows are in `{lost['file']}` in the home (JSON lines), to re-apply"
+    elif lost.get("note"):
+        head += f" ({lost['note']})"
+    counts = [
+        f"  - `{table}`: "
+        + ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in change.items())
+        for table, change in tables.items()
+    ]
+    return [head + ":", *counts]
+
+
+def _acted_at(level: dict[str, Any]) -> float:
+    """When a level's action was done (its start plus the action's own time), before verifying."""
+    action = level.get("action_seconds")
+    return float(level["started"]) + float(action) if action is not None else float(level["ended"])
+
+
+def _recovered_by(report: dict[str, Any]) -> str:
+    by = report.get("recovered_by")
+    if by:
+        return str(by)
+    return f"rollback level {_or_none(report['final_level'])}"
 
 
 def _level_summary(level: dict[str, Any]) -> dict[str, Any]:
@@ -426,8 +493,9 @@ def _summary(report: dict[str, Any]) -> str:
         )
     level = report["final_level"]
     recovery = (
-        f"Rollback recovered the service at level {level} "
-        f"({_seconds(report['time_to_recover_seconds'])} after detection)."
+        f"The service recovered by {_recovered_by(report)} "
+        f"({_seconds(report['time_to_recover_seconds'])} after detection, verified "
+        f"{_seconds(report['time_to_verified_seconds'])} after detection)."
         if level is not None
         else "No rollback level recovered the service: a person must act."
     )

@@ -13,7 +13,7 @@ at most ``alpha`` (Ville's inequality and a union bound).
 """
 
 from rollsafe.stats.counts import FAIL_GRID, PASS_GRID, RateRatioTest, RateRatioTests, log_mean_exp
-from rollsafe.stats.proportions import RateLimitTest, rate_bounds, wilson_interval
+from rollsafe.stats.proportions import RateLimitTest, rate_bounds, rate_exceeds, wilson_interval
 from rollsafe.stats.slopes import (
     GrowthTest,
     StreamingSlope,
@@ -33,6 +33,7 @@ __all__ = [
     "growth_log_e",
     "log_mean_exp",
     "rate_bounds",
+    "rate_exceeds",
     "slope_bounds",
     "t_bayes_factor_log",
     "wilson_interval",

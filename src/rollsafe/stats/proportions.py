@@ -103,6 +103,24 @@ def rate_bounds(events: float, trials: float, alpha: float) -> tuple[float, floa
     return low, high
 
 
+def rate_exceeds(events: float, trials: float, limit: float, alpha: float) -> bool:
+    """Whether ``rate_bounds(events, trials, alpha)``'s lower bound is above ``limit``.
+
+    The same decision without the bisection: the mixture martingale is decreasing in
+    ``q`` below the observed rate, so the lower bound is above ``limit`` exactly when
+    the observed rate is and the mixture at ``limit`` has reached ``1/alpha``. O(1),
+    cheap enough to ask at every look.
+    """
+    if trials <= 0 or events <= 0:
+        return False
+    x = min(events, trials)
+    if x / trials <= limit:
+        return False
+    if limit <= 0:
+        return True  # no event can happen at a rate of zero: one is proof
+    return _log_mixture(x, trials, limit) >= math.log(1 / alpha)
+
+
 def _bisect(x: float, n: float, level: float, outside: float, inside: float) -> float:
     """The q between ``outside`` (mixture above level) and ``inside`` where it crosses level."""
     if _log_mixture(x, n, min(max(outside, 1e-300), 1 - 1e-16)) < level:

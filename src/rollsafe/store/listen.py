@@ -34,7 +34,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from rollsafe.store.postgres import FLAGS_CHANNEL, connection_info
+from rollsafe.store.pgsession import connection_info
+from rollsafe.store.postgres import FLAGS_CHANNEL
 from rollsafe.support.redaction import redacted
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,34 @@
+"""The benchmark's oracle: Wald's SPRT with the true rates, the floor every judge is held to."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+from bench.judge.runner import ORACLE_ALPHA, run_all
+from bench.judge.simulator import Scenario, simulate
+
+
+def _kl(p: float, q: float) -> float:
+    return p * math.log(p / q) + (1 - p) * math.log((1 - p) / (1 - q))
+
+
+def test_the_oracle_detects_in_walds_expected_time() -> None:
+    # Canary at 10% of 100 req/s, errors 1% -> 5%: Wald's approximation of the SPRT's
+    # expected sample size is log(1/alpha) / KL(5% || 1%) requests.
+    scenario = Scenario("x5", False, rps=50.0, share=0.1, canary_error_rate=0.05)
+    expected = math.log(1 / ORACLE_ALPHA) / _kl(0.05, 0.01) / 10
+    delays = []
+    for seed in range(30):
+        oracle = run_all(scenario, 600, seed)[0]
+        assert oracle.judge == "oracle"
+        assert oracle.rolled_back
+        assert oracle.seconds is not None
+        delays.append(oracle.seconds)
+    assert 0.5 * expected <= statistics.median(delays) <= 2 * expected
+
+
+def test_the_oracle_has_no_evidence_on_a_healthy_run() -> None:
+    run = simulate(Scenario("A/A", True, noise=True, incidents=True), 600, 3)
+    assert not run.oracle.any()
+    assert not run_all(Scenario("A/A", True), 600, 3)[0].rolled_back
