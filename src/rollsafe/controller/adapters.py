@@ -1,19 +1,30 @@
-"""Build the adapters a plan names: its target, its metric source and its router."""
+"""Build the adapters a plan names: its target, its metric source, its router, its notifiers.
+
+:class:`Adapters` bundles these factories; the controller and every step reach
+them through it (``context.adapters``), so a test, or a user testing a plan,
+hands the controller fakes instead (``rollsafe.testing``), as Flagger injects
+its factories and httpx takes a transport.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 from rollsafe.config import CommandTarget as CommandTargetConfig
 from rollsafe.config import Plan
 from rollsafe.config.sources import NginxRouter as NginxRouterConfig
 from rollsafe.controller.traffic import Traffic
 from rollsafe.errors import RollsafeError
+from rollsafe.journal import JournalEntry
 from rollsafe.metrics import SourceNeeds
 from rollsafe.metrics import build_source as build_metric_source
-from rollsafe.routers import NginxRouter
+from rollsafe.notify import WebhookNotifier
+from rollsafe.routers import NginxRouter, TrafficRouter
+from rollsafe.routers.liveness import front_door_problems
 from rollsafe.store import Store
 from rollsafe.store.records import RouterRecord
 from rollsafe.targets import CommandTarget, ProcessTarget, Target
@@ -101,3 +112,47 @@ def _retire(router: NginxRouter) -> None:
         router.stop()
     except RollsafeError as error:
         log.warning("cannot stop the router in %s that fronted the target: %s", router.home, error)
+
+
+class Notifier(Protocol):
+    """Hears every journal entry of a rollout (beside the work), closed when the run ends."""
+
+    def __call__(self, entry: JournalEntry) -> None: ...
+    def close(self) -> None: ...
+
+
+class TrafficFactory(Protocol):
+    """Builds the router fronting a target, as :func:`build_traffic` does."""
+
+    def __call__(
+        self,
+        plan: Plan,
+        home: Path,
+        target: Target,
+        store: Store | None = None,
+        *,
+        actor: str = "rollsafe",
+    ) -> Traffic | None: ...
+
+
+def build_notifiers(plan: Plan) -> list[Notifier]:
+    """The plan's webhooks, each sending from its own thread."""
+    return [WebhookNotifier(config) for config in plan.notify]
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """The factories the controller builds its adapters with; each defaults to the real one.
+
+    Replace any of them (``Adapters(source=...)``) to run the state machine on
+    fakes: nothing else in the controller names a concrete adapter.
+    """
+
+    target: Callable[[Plan, Path, str | None], Target] = build_target
+    """The plan's target; the third argument is the store's address for its instances."""
+    source: Callable[[Plan, Target], MetricSource] = build_source
+    """A fresh metric source for one analysis, the guards or one verification."""
+    traffic: TrafficFactory = build_traffic
+    notifiers: Callable[[Plan], list[Notifier]] = build_notifiers
+    front_door: Callable[[TrafficRouter, str, float], list[str]] = front_door_problems
+    """What keeps users from being served through the router (the front-door guard)."""

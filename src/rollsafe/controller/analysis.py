@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 from rollsafe.config.plan import AnalysisStep, Metrics
-from rollsafe.controller.adapters import build_source
 from rollsafe.controller.blindness import BLIND_EVENT, Blindness
 from rollsafe.controller.context import StepContext, StepOutcome
 from rollsafe.errors import MetricsError, RollsafeError
@@ -20,7 +19,7 @@ def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
     plan = context.plan
     if spec.arms == "release":
         plan = plan.model_copy(update={"metrics": _release_arms(context)})
-    source = build_source(plan, context.target)
+    source = context.adapters.source(plan, context.target)
     blindness = Blindness("analysis", config.blind_after, spec.on_blind or config.on_blind)
     started = time.monotonic()
     looks = failed_looks = 0

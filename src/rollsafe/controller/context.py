@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rollsafe.config import Plan
+from rollsafe.controller.adapters import Adapters
 from rollsafe.controller.retries import RetryPolicy
 from rollsafe.controller.traffic import Traffic
 from rollsafe.store import Store
@@ -38,6 +39,8 @@ class StepContext:
     actor: str
     traffic: Traffic | None = None
     """The plan's router following the target, when the plan has one."""
+    adapters: Adapters = field(default_factory=Adapters)
+    """Where steps get a metric source (or anything else to build) from."""
     retries: RetryPolicy = field(default_factory=RetryPolicy)
     """How a step that meets a transient error runs again (`rollsafe.controller.retries`)."""
 

@@ -18,7 +18,6 @@ from rollsafe.config.plan import ProcessTarget as ProcessTargetConfig
 from rollsafe.controller.context import StepContext
 from rollsafe.errors import RollsafeError
 from rollsafe.guards import GuardEvent
-from rollsafe.routers.liveness import front_door_problems
 
 GUARD = "front-door"
 INTERVAL = 1.0
@@ -60,7 +59,7 @@ class FrontDoorWatch:
         failing = 0
         while not self._stop.wait(self.interval):
             try:
-                problems = front_door_problems(router, health.path, health.timeout)
+                problems = context.adapters.front_door(router, health.path, health.timeout)
             except RollsafeError as error:  # the router's state unreadable: users may be cut off
                 problems = [str(error)]
             failing = failing + 1 if problems else 0

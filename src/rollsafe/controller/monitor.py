@@ -14,7 +14,6 @@ import threading
 import time
 from contextlib import closing
 
-from rollsafe.controller.adapters import build_source
 from rollsafe.controller.blindness import BLIND_EVENT, Blindness
 from rollsafe.controller.context import StepContext
 from rollsafe.errors import MetricsError, RollsafeError
@@ -47,7 +46,7 @@ class GuardMonitor:
         blindness = Blindness("guards", config.blind_after, config.on_blind)
         started = time.monotonic()
         metrics_down = False
-        with closing(build_source(context.plan, context.target)) as source:
+        with closing(context.adapters.source(context.plan, context.target)) as source:
             while not self._stop.wait(self.interval):
                 t = round(time.monotonic() - started, 3)
                 try:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rollsafe.config import Plan, load_plan, read_plan_text
-from rollsafe.controller.adapters import build_target, build_traffic
+from rollsafe.controller.adapters import Adapters
 from rollsafe.controller.commands import journal_commands
 from rollsafe.controller.context import BASELINE_EVENT, StepContext
 from rollsafe.controller.frontdoor import FrontDoorWatch
@@ -25,7 +25,6 @@ from rollsafe.controller.steps import run_step
 from rollsafe.errors import ConflictError
 from rollsafe.flags import rollout_feature
 from rollsafe.journal import JournalEntry
-from rollsafe.notify import WebhookNotifier
 from rollsafe.store import JournalFollower, Rollout, RolloutState, StepState, Store
 
 RESUMABLE = {RolloutState.PENDING, RolloutState.RUNNING, RolloutState.PAUSED}
@@ -44,9 +43,17 @@ class _Stop:
 
 class Controller:
     def __init__(
-        self, store: Store, home: Path, *, owner: str | None = None, lease_ttl: float = DEFAULT_TTL
+        self,
+        store: Store,
+        home: Path,
+        *,
+        owner: str | None = None,
+        lease_ttl: float = DEFAULT_TTL,
+        adapters: Adapters | None = None,
     ) -> None:
         self.store = store
+        self.adapters = adapters or Adapters()
+        """The target, metric source, router and notifier factories (fakes in tests)."""
         self.home = home
         self.owner = owner or owner_id()
         self.lease_ttl = lease_ttl
@@ -100,7 +107,7 @@ class Controller:
     @contextmanager
     def _notifying(self, rollout: Rollout) -> Iterator[None]:
         """Send the plan's notifications from the journal, beside (never in front of) the work."""
-        notifiers = [WebhookNotifier(config) for config in self.plan_of(rollout).notify]
+        notifiers = self.adapters.notifiers(self.plan_of(rollout))
         if not notifiers:
             yield
             return
@@ -128,9 +135,18 @@ class Controller:
 
     def _context(self, rollout: Rollout) -> StepContext:
         plan = self.plan_of(rollout)
-        target = build_target(plan, self.home, self.store.address)
-        traffic = build_traffic(plan, self.home, target, self.store, actor=self.owner)
-        context = StepContext(self.store, rollout.id, plan, target, self.home, self.owner, traffic)
+        target = self.adapters.target(plan, self.home, self.store.address)
+        traffic = self.adapters.traffic(plan, self.home, target, self.store, actor=self.owner)
+        context = StepContext(
+            self.store,
+            rollout.id,
+            plan,
+            target,
+            self.home,
+            self.owner,
+            traffic,
+            adapters=self.adapters,
+        )
         journal_commands(context)
         return context
 
@@ -148,6 +164,8 @@ class Controller:
         if rollout.state is RolloutState.PENDING:
             self._record_baseline(context)
         stop = self._requested_stop(rollout_id, rollout.step_index)
+        if stop is not None and stop.state is RolloutState.PAUSED and not resume:
+            return self._pause(rollout_id, stop.next_index, stop.reason)  # asked before it ran
         if stop is not None and stop.state is not RolloutState.PAUSED:
             return self._roll_back(context, stop.reason, final=stop.state)
         if rollout.state is not RolloutState.RUNNING:

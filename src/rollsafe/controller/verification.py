@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rollsafe.config.guards import UNITS, Guard
-from rollsafe.controller.adapters import build_source
 from rollsafe.controller.context import StepContext
 from rollsafe.errors import MetricsError
 from rollsafe.guards import Sample, Window, combine, measure
@@ -45,7 +44,7 @@ def verify_recovery(context: StepContext) -> dict[str, Any]:
     judge = Judge(context.plan.analysis, mode="health")
     started = time.monotonic()
     looks = metrics_failures = unhealthy_looks = 0
-    with closing(build_source(context.plan, context.target)) as source:
+    with closing(context.adapters.source(context.plan, context.target)) as source:
         while True:
             t = round(time.monotonic() - started, 3)
             report = context.target.check_health()
