@@ -30,6 +30,7 @@ from rollsafe.cli.output import (
 )
 from rollsafe.config import load_plan
 from rollsafe.errors import BackupError
+from rollsafe.journal.kinds import Kind
 from rollsafe.store import BackupRecord, Store
 from rollsafe.support.redaction import is_postgres_url
 
@@ -175,7 +176,7 @@ def restore(
                 manifest=record.manifest,
             )
             store.append(
-                "backup.restored",
+                Kind.BACKUP_RESTORED,
                 {"id": backup_id, "kind": record.kind, **result},
                 actor="cli",
                 rollout_id=record.rollout_id,

@@ -17,6 +17,7 @@ from rollsafe.cli.exits import Exit
 from rollsafe.cli.readable import first_line, plain, step_result
 from rollsafe.errors import PlanError, RollsafeError
 from rollsafe.journal import JournalEntry
+from rollsafe.journal.kinds import Kind
 from rollsafe.store import JournalFollower
 
 # No emoji codes: a message such as "plan.yaml:100: ..." must not print as "plan.yaml💯 ...".
@@ -57,61 +58,61 @@ def describe(entry: JournalEntry) -> str | None:
     Reasons show their first line only: a command's own end prints the whole once.
     """
     data, kind = entry.data, entry.kind
-    if kind == "rollout.created":
+    if kind == Kind.ROLLOUT_CREATED:
         return f"[bold]rollout {entry.rollout_id}[/bold] created: {len(data['steps'])} steps"
-    if kind == "step.running":
+    if kind == Kind.STEP_RUNNING:
         spec = plain(data.get("spec", {}))
         retry = f" (attempt {data['attempt']})" if data.get("attempt", 1) > 1 else ""
         return f"▶ step {data['index']}: {data['kind']} {escape(spec)}{retry}"
-    if kind == "step.succeeded":
+    if kind == Kind.STEP_SUCCEEDED:
         return f"[green]✔ step {data['index']}: {data['kind']}[/green] {_summary(data)}"
-    if kind == "step.failed":
+    if kind == Kind.STEP_FAILED:
         # Its error is the rollout's reason, shown on the rolling_back line next.
         summary = _summary(data, "error")
         return f"[red]✘ step {data['index']}: {data['kind']}[/red] {summary}".rstrip()
-    if kind == "step.retry":
+    if kind == Kind.STEP_RETRY:
         error = escape(first_line(str(data.get("error", ""))))
         return (
             f"[yellow]↻ step {data['index']}: {data['kind']}[/yellow] "
             f"retry {data['attempt']} in {data['delay']:g} s: {error}"
         )
-    if kind == "step.pending" and data.get("result"):
+    if kind == Kind.STEP_PENDING and data.get("result"):
         # A step cut short or undecided (an inconclusive analysis): it runs again on resume.
         return (
             f"[yellow]⏸ step {data['index']}: {data['kind']}[/yellow] {_summary(data)}"
             " [dim](runs again on resume)[/dim]"
         )
-    if kind == "analysis.observation":
+    if kind == Kind.ANALYSIS_OBSERVATION:
         return "  " + "  ".join(_arm(o) for o in data["observations"])
-    if kind == "analysis.metrics_error":
+    if kind == Kind.ANALYSIS_METRICS_ERROR:
         error = escape(first_line(data["error"]))
         return f"  [yellow]metrics unavailable at t={data['t']}s: {error}[/yellow]"
-    if kind == "guard.metrics_unavailable":
+    if kind == Kind.GUARD_METRICS_UNAVAILABLE:
         return (
             f"  [yellow]guards have no metrics at t={data['t']}s: "
             f"{escape(first_line(data['error']))}[/yellow]"
         )
-    if kind == "guard.metrics_restored":
+    if kind == Kind.GUARD_METRICS_RESTORED:
         return f"  [green]guards see metrics again at t={data['t']}s[/green]"
-    if kind == "metrics.blind":
+    if kind == Kind.METRICS_BLIND:
         return (
             f"[bold red]◌ {data['watcher']} blind for {data['blind_for']}s[/bold red]: "
             f"{escape(first_line(data['error']))}; on_blind: {data['action']}"
         )
-    if kind == "analysis.verdict":
+    if kind == Kind.ANALYSIS_VERDICT:
         verdict = data["verdict"]
         colour = {"pass": "green", "fail": "red"}.get(verdict["verdict"], "yellow")
         return f"  verdict [{colour}]{verdict['verdict']}[/{colour}] after {data['elapsed']}s"
-    if kind == "rollback.level_ended":
+    if kind == Kind.ROLLBACK_LEVEL_ENDED:
         return _level_ended(data)
     if kind.startswith("rollback."):
         # rollback.started's reason is the rollout's, already on the rolling_back line.
-        hidden = {"levels", "reason"} if kind == "rollback.started" else {"levels"}
+        hidden = {"levels", "reason"} if kind == Kind.ROLLBACK_STARTED else {"levels"}
         detail = plain({k: v for k, v in data.items() if k not in hidden})
         return f"[red]↺ {kind}[/red] {escape(detail)}"
-    if kind == "target.command":
+    if kind == Kind.TARGET_COMMAND:
         return f"  $ {escape(shlex.join(data['argv']))}: {escape(data['outcome'])}"
-    if kind == "flag.changed":
+    if kind == Kind.FLAG_CHANGED:
         after = data.get("after") or {}
         return f"⚑ flag {data['name']} v{data['version']}: {_flag_state(after)}"
     if kind.startswith("rollout."):

@@ -9,6 +9,7 @@ from rollsafe.config.plan import AnalysisStep, Metrics
 from rollsafe.controller.blindness import BLIND_EVENT, Blindness
 from rollsafe.controller.context import StepContext, StepOutcome
 from rollsafe.errors import MetricsError, RollsafeError
+from rollsafe.journal.kinds import Kind
 from rollsafe.judge import Judge, Verdict
 from rollsafe.typing import MetricSource
 
@@ -52,7 +53,7 @@ def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
         "elapsed": round(time.monotonic() - started, 3),
         "verdict": verdict.to_dict(),
     }
-    context.journal("analysis.verdict", summary)
+    context.journal(Kind.ANALYSIS_VERDICT, summary)
     return _outcome(verdict, summary, config.on_inconclusive)
 
 
@@ -77,12 +78,12 @@ def _look(
         observations = source.observe(t)
     except MetricsError as error:
         # Missing evidence: the judge sees nothing for this look, so it cannot pass on it.
-        context.journal("analysis.metrics_error", {"t": t, "error": str(error)})
+        context.journal(Kind.ANALYSIS_METRICS_ERROR, {"t": t, "error": str(error)})
         return None, str(error)
     verdict = None
     for observation in observations:
         verdict = judge.update(observation)
-    context.journal("analysis.observation", {"t": t, "observations": list(observations)})
+    context.journal(Kind.ANALYSIS_OBSERVATION, {"t": t, "observations": list(observations)})
     return verdict, None
 
 

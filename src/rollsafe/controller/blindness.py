@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-BLIND_EVENT = "metrics.blind"
+from rollsafe.journal.kinds import Kind
+
+BLIND_EVENT = Kind.METRICS_BLIND
 
 Watcher = Literal["guards", "analysis"]
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from rollsafe.controller.context import StepContext
+from rollsafe.journal.kinds import Kind
 from rollsafe.targets import CommandResult, CommandTarget
 
-COMMAND_EVENT = "target.command"
+COMMAND_EVENT = Kind.TARGET_COMMAND
 
 JOURNALED_OUTPUT = 4096
 """Characters kept from the end of a command's stdout, and of its stderr."""

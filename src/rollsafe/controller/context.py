@@ -11,12 +11,13 @@ from rollsafe.config import Plan
 from rollsafe.controller.adapters import Adapters
 from rollsafe.controller.retries import RetryPolicy
 from rollsafe.controller.traffic import Traffic
+from rollsafe.journal.kinds import Kind
 from rollsafe.store import Store
 from rollsafe.targets import Target
 
 Status = Literal["succeeded", "failed", "paused", "aborted"]
 
-BASELINE_EVENT = "rollout.baseline"
+BASELINE_EVENT = Kind.ROLLOUT_BASELINE
 """Journaled once when a rollout first starts: the release and flags to return to."""
 
 
@@ -48,7 +49,7 @@ class StepContext:
         """A pause or abort another process asked for, if any."""
         return self.store.get_rollout(self.rollout_id).requested
 
-    def journal(self, kind: str, data: dict[str, Any]) -> None:
+    def journal(self, kind: Kind, data: dict[str, Any]) -> None:
         self.store.append(kind, data, actor=self.actor, rollout_id=self.rollout_id)
 
     def interruption(self, request: str) -> StepOutcome:

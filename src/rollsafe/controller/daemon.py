@@ -21,6 +21,7 @@ from pathlib import Path
 from rollsafe.controller.lease import DEFAULT_TTL, owner_id, owner_is_dead
 from rollsafe.controller.runner import Controller
 from rollsafe.errors import ConflictError, RollsafeError
+from rollsafe.journal.kinds import Kind
 from rollsafe.store import Rollout, RolloutState, Store
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class ControllerLoop:
 
     def run(self, *, once: bool = False) -> None:
         """Claim and drive rollouts until stopped (or, with ``once``, until none is left)."""
-        self.store.append("controller.started", {"owner": self.owner}, actor=self.owner)
+        self.store.append(Kind.CONTROLLER_STARTED, {"owner": self.owner}, actor=self.owner)
         try:
             while not self.stop.is_set():
                 self._reap()
@@ -75,7 +76,7 @@ class ControllerLoop:
             # Rollouts still in flight are left to their leases: a controller that
             # stops mid-step is like one that crashed, and another one resumes them.
             self.store.append(
-                "controller.stopped",
+                Kind.CONTROLLER_STOPPED,
                 {"owner": self.owner, "left_in_flight": sorted(self._active)},
                 actor=self.owner,
             )

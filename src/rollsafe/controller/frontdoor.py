@@ -18,6 +18,7 @@ from rollsafe.config.plan import ProcessTarget as ProcessTargetConfig
 from rollsafe.controller.context import StepContext
 from rollsafe.errors import RollsafeError
 from rollsafe.guards import GuardEvent
+from rollsafe.journal.kinds import Kind, guard_kind
 
 GUARD = "front-door"
 INTERVAL = 1.0
@@ -80,7 +81,7 @@ class FrontDoorWatch:
         }
         for kind in ("firing", "tripped"):
             event = GuardEvent(kind, GUARD, "critical", t, evidence)
-            self.context.journal(f"guard.{kind}", event.to_dict())
+            self.context.journal(guard_kind(kind), event.to_dict())
         self.tripped = event
         reason = f"guard {GUARD} (critical) tripped: " + "; ".join(problems)
         try:
@@ -88,4 +89,4 @@ class FrontDoorWatch:
                 self.context.rollout_id, "rollback", actor=f"guard:{GUARD}", reason=reason
             )
         except RollsafeError as error:  # already final: nothing left to roll back
-            self.context.journal("guard.request_refused", {"guard": GUARD, "error": str(error)})
+            self.context.journal(Kind.GUARD_REQUEST_REFUSED, {"guard": GUARD, "error": str(error)})

@@ -18,6 +18,7 @@ from rollsafe.controller.blindness import BLIND_EVENT, Blindness
 from rollsafe.controller.context import StepContext
 from rollsafe.errors import MetricsError, RollsafeError
 from rollsafe.guards import GuardEvaluator, GuardEvent
+from rollsafe.journal.kinds import Kind, guard_kind
 
 
 class GuardMonitor:
@@ -52,19 +53,21 @@ class GuardMonitor:
                 try:
                     observations = source.observe(t)
                     if metrics_down:
-                        context.journal("guard.metrics_restored", {"t": t})
+                        context.journal(Kind.GUARD_METRICS_RESTORED, {"t": t})
                     metrics_down = False
                     blindness.saw()
                 except MetricsError as error:
                     # Guards cannot fire on evidence they do not have; say so once per outage.
                     if not metrics_down:
-                        context.journal("guard.metrics_unavailable", {"t": t, "error": str(error)})
+                        context.journal(
+                            Kind.GUARD_METRICS_UNAVAILABLE, {"t": t, "error": str(error)}
+                        )
                     metrics_down, observations = True, []
                     if blindness.missed(t):
                         self._blind(blindness, t, str(error))
                 failing = _failing_instances(context) if needs_health else None
                 for event in evaluator.update(t, observations, failing):
-                    context.journal(f"guard.{event.kind}", event.to_dict())
+                    context.journal(guard_kind(event.kind), event.to_dict())
                     if event.trips and self.tripped is None:
                         self.tripped = event
                         self._request_rollback(event)
@@ -85,7 +88,7 @@ class GuardMonitor:
                 reason=blindness.reason(t, error),
             )
         except RollsafeError as refused:  # already final
-            context.journal("guard.request_refused", {"guard": "blind", "error": str(refused)})
+            context.journal(Kind.GUARD_REQUEST_REFUSED, {"guard": "blind", "error": str(refused)})
 
     def _request_rollback(self, event: GuardEvent) -> None:
         reason = f"guard {event.guard} ({event.severity}) tripped: {event.summary}"
@@ -95,7 +98,7 @@ class GuardMonitor:
             )
         except RollsafeError as error:  # already final: nothing left to roll back
             self.context.journal(
-                "guard.request_refused", {"guard": event.guard, "error": str(error)}
+                Kind.GUARD_REQUEST_REFUSED, {"guard": event.guard, "error": str(error)}
             )
 
 

@@ -40,12 +40,13 @@ from rollsafe.config.plan import BackupSource, FilesBackupSource, SqliteBackupSo
 from rollsafe.controller.context import StepContext
 from rollsafe.errors import BackupError
 from rollsafe.journal import JournalEntry
+from rollsafe.journal.kinds import Kind
 from rollsafe.store import BackupRecord
 
-RESTORED = "backup.restored"
-FORENSIC_COPY = "backup.forensic_copy"
-LOST_ROWS = "backup.lost_rows"
-MAINTENANCE = "rollback.maintenance"
+RESTORED = Kind.BACKUP_RESTORED
+FORENSIC_COPY = Kind.BACKUP_FORENSIC_COPY
+LOST_ROWS = Kind.BACKUP_LOST_ROWS
+MAINTENANCE = Kind.ROLLBACK_MAINTENANCE
 LEVEL = 3
 
 
@@ -97,7 +98,7 @@ def _this_level(journal: list[JournalEntry]) -> list[JournalEntry]:
         (
             i
             for i, e in enumerate(journal)
-            if e.kind == "rollback.level_started" and e.data.get("level") == LEVEL
+            if e.kind == Kind.ROLLBACK_LEVEL_STARTED and e.data.get("level") == LEVEL
         ),
         len(journal),
     )

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rollsafe.errors import TemporaryError
+from rollsafe.journal.kinds import Kind
 
 if TYPE_CHECKING:
     from rollsafe.controller.context import StepContext, StepOutcome
 
-RETRY_EVENT = "step.retry"
+RETRY_EVENT = Kind.STEP_RETRY
 """Journaled before each retry: the step, the attempt that failed, why, and the wait."""
 
 

@@ -30,6 +30,7 @@ from rollsafe.controller.restores import restore_level
 from rollsafe.controller.verification import verify_recovery
 from rollsafe.errors import NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
+from rollsafe.journal.kinds import Kind
 
 LEVEL_NUMBERS = {"flags": 1, "release": 2, "restore": 3}
 
@@ -49,7 +50,7 @@ def roll_back(
     if applied and applied[-1].get("recovered") and not undo:
         # Killed after the level that recovered: journal the outcome if it never was.
         journaled = any(
-            e.kind == "rollback.finished" for e in context.store.journal(context.rollout_id)
+            e.kind == Kind.ROLLBACK_FINISHED for e in context.store.journal(context.rollout_id)
         )
         return _finished(applied, undo=False, journal=None if journaled else context)
     levels = [
@@ -58,7 +59,7 @@ def roll_back(
         if up_to is None or LEVEL_NUMBERS[name] <= up_to
     ]
     if not done:
-        context.journal("rollback.started", {"reason": reason, "levels": levels, "undo": undo})
+        context.journal(Kind.ROLLBACK_STARTED, {"reason": reason, "levels": levels, "undo": undo})
     actions: dict[str, Callable[[], dict[str, Any]]] = {
         "flags": lambda: _flags_off(context),
         "release": lambda: _previous_release(context),
@@ -69,7 +70,7 @@ def roll_back(
     started_before = {
         entry.data["name"]
         for entry in context.store.journal(context.rollout_id)
-        if entry.kind == "rollback.level_started"
+        if entry.kind == Kind.ROLLBACK_LEVEL_STARTED
     }
     for name in levels:
         if name in ran:
@@ -78,7 +79,7 @@ def roll_back(
             break
         if name == "flags" and not context.plan.flags:
             skipped = {"level": LEVEL_NUMBERS[name], "name": name, "skipped": True}
-            context.journal("rollback.level_skipped", {**skipped, "reason": NO_FLAGS})
+            context.journal(Kind.ROLLBACK_LEVEL_SKIPPED, {**skipped, "reason": NO_FLAGS})
             continue
         record = _run_level(context, name, actions[name], resumed=name in started_before)
         records.append(record)
@@ -88,7 +89,7 @@ def roll_back(
         # Recovered before level 2 (flags off sufficed): a rolled-back rollout still
         # leaves no canary release serving.
         release = context.traffic.remove_canary()
-        context.journal("rollback.canary_removed", {"release": release})
+        context.journal(Kind.ROLLBACK_CANARY_REMOVED, {"release": release})
     return _finished(records, undo=undo, journal=context)
 
 
@@ -109,7 +110,7 @@ def _finished(
         "recovered_by": _credit(final) if final else None,
     }
     if journal is not None:
-        journal.journal("rollback.finished", result)
+        journal.journal(Kind.ROLLBACK_FINISHED, result)
     return result
 
 
@@ -129,7 +130,7 @@ def _levels_done(context: StepContext) -> list[dict[str, Any]]:
     return [
         dict(entry.data)
         for entry in context.store.journal(context.rollout_id)
-        if entry.kind in ("rollback.level_ended", "rollback.level_skipped")
+        if entry.kind in (Kind.ROLLBACK_LEVEL_ENDED, Kind.ROLLBACK_LEVEL_SKIPPED)
     ]
 
 
@@ -137,7 +138,7 @@ def _run_level(
     context: StepContext, name: str, action: Callable[[], dict[str, Any]], *, resumed: bool
 ) -> dict[str, Any]:
     number = LEVEL_NUMBERS[name]
-    context.journal("rollback.level_started", {"level": number, "name": name})
+    context.journal(Kind.ROLLBACK_LEVEL_STARTED, {"level": number, "name": name})
     started, wall_started = time.monotonic(), time.time()
     try:
         result, applied = action(), True
@@ -163,7 +164,7 @@ def _run_level(
         "result": result,
         "verification": verification,
     }
-    context.journal("rollback.level_ended", record)
+    context.journal(Kind.ROLLBACK_LEVEL_ENDED, record)
     return record
 
 

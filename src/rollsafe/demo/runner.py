@@ -38,6 +38,7 @@ from rollsafe.demo.routing import ROUTERS, entry_points, use_router
 from rollsafe.errors import NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
 from rollsafe.journal import JournalEntry
+from rollsafe.journal.kinds import Kind
 from rollsafe.report import write_incident
 from rollsafe.store import DATABASE_FILE, JournalFollower, RolloutState, Store, open_store_url
 from rollsafe.support.private import private_directory
@@ -195,13 +196,13 @@ def timeline(entries: list[JournalEntry], started: float) -> list[dict[str, Any]
     """The milestones of a rollout, in seconds since the demo started."""
     shown = []
     for entry in entries:
-        if entry.kind in {"analysis.observation", "rollout.lease_acquired"}:
+        if entry.kind in {Kind.ANALYSIS_OBSERVATION, Kind.ROLLOUT_LEASE_ACQUIRED}:
             continue
         event: dict[str, Any] = {"event": entry.kind, "t": round(entry.ts - started, 3)}
         for key in ("index", "kind", "level", "name", "reason", "release"):
             if key in entry.data:
                 event[key] = entry.data[key]
-        if entry.kind == "analysis.verdict":
+        if entry.kind == Kind.ANALYSIS_VERDICT:
             event["verdict"] = entry.data["verdict"]["verdict"]
         shown.append(event)
     return shown
@@ -215,8 +216,11 @@ def rollback_timing(entries: list[JournalEntry], started: float, fault: str) -> 
 
     onset = None
     for entry in entries:
-        flag_on = entry.kind == "flag.changed" and (entry.data.get("after") or {}).get("enabled")
-        deploying = entry.kind == "step.running" and entry.data.get("kind") in ("deploy", "canary")
+        flag_on = entry.kind == Kind.FLAG_CHANGED and (entry.data.get("after") or {}).get("enabled")
+        deploying = entry.kind == Kind.STEP_RUNNING and entry.data.get("kind") in (
+            "deploy",
+            "canary",
+        )
         # Faults on the new path start with the flag; leak and corrupt with the release
         # (its first instance: a canary's, behind a router).
         if (fault in ("errors", "latency") and flag_on) or (
@@ -225,11 +229,15 @@ def rollback_timing(entries: list[JournalEntry], started: float, fault: str) -> 
             onset = entry.ts
             break
     detected = next(
-        (e.ts for e in entries if e.kind in ("guard.tripped", "step.failed", "rollback.started")),
+        (
+            e.ts
+            for e in entries
+            if e.kind in (Kind.GUARD_TRIPPED, Kind.STEP_FAILED, Kind.ROLLBACK_STARTED)
+        ),
         None,
     )
-    levels = [e.data for e in entries if e.kind == "rollback.level_ended"]
-    finished = [e.data for e in entries if e.kind == "rollback.finished"]
+    levels = [e.data for e in entries if e.kind == Kind.ROLLBACK_LEVEL_ENDED]
+    finished = [e.data for e in entries if e.kind == Kind.ROLLBACK_FINISHED]
     recovered = next((level for level in levels if level.get("recovered")), None)
     return {
         "final_level": finished[-1].get("final_level") if finished else 0,

@@ -10,11 +10,13 @@ from rollsafe.journal.chain import (
     verify_chain,
 )
 from rollsafe.journal.entries import next_entry
+from rollsafe.journal.kinds import Kind
 
 __all__ = [
     "GENESIS_HASH",
     "Anchor",
     "JournalEntry",
+    "Kind",
     "VerifyResult",
     "anchor_of",
     "canonical_json",

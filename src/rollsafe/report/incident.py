@@ -13,25 +13,27 @@ from pathlib import Path
 from typing import Any
 
 from rollsafe.journal import JournalEntry
+from rollsafe.journal.kinds import Kind
 from rollsafe.support.private import private_directory, write_private_text
 
 TODO = "**To answer (person):**"
 
 _SHOWN_IN_TIMELINE = {
-    "rollout.created", "rollout.baseline", "step.running", "step.succeeded", "step.failed",
-    "flag.changed", "guard.firing", "guard.tripped", "guard.cleared", "guard.metrics_unavailable",
-    "analysis.verdict", "rollback.started", "rollback.level_started", "rollback.level_ended",
-    "rollback.maintenance", "backup.created", "backup.restored", "rollback.finished",
-    "rollback.level_skipped", "backup.forensic_copy", "backup.lost_rows",
-    "rollout.rollback_requested", "rollout.abort_requested", "rollout.rolled_back",
-    "rollout.aborted", "rollout.failed", "rollout.promoted", "rollout.paused", "metrics.blind",
-    "step.retry",
+    Kind.ROLLOUT_CREATED, Kind.ROLLOUT_BASELINE, Kind.STEP_RUNNING, Kind.STEP_SUCCEEDED,
+    Kind.STEP_FAILED, Kind.FLAG_CHANGED, Kind.GUARD_FIRING, Kind.GUARD_TRIPPED,
+    Kind.GUARD_CLEARED, Kind.GUARD_METRICS_UNAVAILABLE, Kind.ANALYSIS_VERDICT,
+    Kind.ROLLBACK_STARTED, Kind.ROLLBACK_LEVEL_STARTED, Kind.ROLLBACK_LEVEL_ENDED,
+    Kind.ROLLBACK_MAINTENANCE, Kind.BACKUP_CREATED, Kind.BACKUP_RESTORED, Kind.ROLLBACK_FINISHED,
+    Kind.ROLLBACK_LEVEL_SKIPPED, Kind.BACKUP_FORENSIC_COPY, Kind.BACKUP_LOST_ROWS,
+    Kind.ROLLOUT_ROLLBACK_REQUESTED, Kind.ROLLOUT_ABORT_REQUESTED, Kind.ROLLOUT_ROLLED_BACK,
+    Kind.ROLLOUT_ABORTED, Kind.ROLLOUT_FAILED, Kind.ROLLOUT_PROMOTED, Kind.ROLLOUT_PAUSED,
+    Kind.METRICS_BLIND, Kind.STEP_RETRY,
 }  # fmt: skip
 
 
 def build_incident(entries: Sequence[JournalEntry]) -> dict[str, Any]:
     """The report as data; raises ValueError when the entries hold no rollout."""
-    if not entries or entries[0].kind != "rollout.created":
+    if not entries or entries[0].kind != Kind.ROLLOUT_CREATED:
         raise ValueError("the journal holds no rollout with that id")
     start = entries[0].ts
     rollout_id = entries[0].rollout_id
@@ -39,14 +41,19 @@ def build_incident(entries: Sequence[JournalEntry]) -> dict[str, Any]:
         entries,
         lambda e: (
             e.kind
-            in {"rollout.rolled_back", "rollout.aborted", "rollout.failed", "rollout.promoted"}
+            in {
+                Kind.ROLLOUT_ROLLED_BACK,
+                Kind.ROLLOUT_ABORTED,
+                Kind.ROLLOUT_FAILED,
+                Kind.ROLLOUT_PROMOTED,
+            }
         ),
     )
     trigger = _trigger(entries)
     changed_at = _change_introduced(entries)
     detected_at = trigger["at"] if trigger else None
-    levels = [dict(e.data) for e in entries if e.kind == "rollback.level_ended"]
-    finished = _last(entries, lambda e: e.kind == "rollback.finished")
+    levels = [dict(e.data) for e in entries if e.kind == Kind.ROLLBACK_LEVEL_ENDED]
+    finished = _last(entries, lambda e: e.kind == Kind.ROLLBACK_FINISHED)
     recovered = next((lvl for lvl in levels if lvl.get("recovered")), None)
     # Recovered when the level's action was done; verified once its verification ended.
     recovered_at = _acted_at(recovered) if recovered else None
@@ -69,7 +76,7 @@ def build_incident(entries: Sequence[JournalEntry]) -> dict[str, Any]:
         "final_level": finished.data.get("final_level") if finished else None,
         "recovered_by": finished.data.get("recovered_by") if finished else None,
         "rollback_levels": [_level_summary(level) for level in levels],
-        "skipped_levels": [dict(e.data) for e in entries if e.kind == "rollback.level_skipped"],
+        "skipped_levels": [dict(e.data) for e in entries if e.kind == Kind.ROLLBACK_LEVEL_SKIPPED],
         "flags_changed": _flags_changed(entries),
         "releases": _releases(entries),
         "data": _data(entries),
@@ -207,9 +214,9 @@ def write_incident(directory: Path, entries: Sequence[JournalEntry]) -> Path:
 
 def _trigger(entries: Sequence[JournalEntry]) -> dict[str, Any] | None:
     for entry in entries:
-        if entry.kind == "metrics.blind" and entry.data.get("action") == "rollback":
+        if entry.kind == Kind.METRICS_BLIND and entry.data.get("action") == "rollback":
             return _blind_trigger(entry)
-        if entry.kind == "guard.tripped":
+        if entry.kind == Kind.GUARD_TRIPPED:
             data = dict(entry.data)
             return {
                 "source": "guard",
@@ -221,7 +228,7 @@ def _trigger(entries: Sequence[JournalEntry]) -> dict[str, Any] | None:
                 f"({data['unit']}) over {data['window']} s, held for {data['for']} s",
                 "evidence": data,
             }
-        if entry.kind == "step.failed":
+        if entry.kind == Kind.STEP_FAILED:
             result = entry.data.get("result") or {}
             if result.get("interrupted_by") in {"rollback", "pause"}:
                 continue  # the guard or person that interrupted it is the trigger
@@ -247,7 +254,7 @@ def _trigger(entries: Sequence[JournalEntry]) -> dict[str, Any] | None:
                 "description": "; ".join(m["reason"] for m in deciding) or verdict["reason"],
                 "evidence": {m["name"]: _metric_evidence(m) for m in deciding},
             }
-    abort = next((e for e in entries if e.kind == "rollout.abort_requested"), None)
+    abort = next((e for e in entries if e.kind == Kind.ROLLOUT_ABORT_REQUESTED), None)
     if abort is not None:
         return {
             "source": "person",
@@ -269,12 +276,12 @@ def _change_introduced(entries: Sequence[JournalEntry]) -> float | None:
     """When users first met the change: a release deployed or started as a canary, or a flag on."""
     for entry in entries:
         result = entry.data.get("result") or {}
-        if entry.kind == "step.succeeded" and (
+        if entry.kind == Kind.STEP_SUCCEEDED and (
             (entry.data.get("kind") == "deploy" and result.get("changed"))
             or (entry.data.get("kind") == "canary" and result.get("release"))
         ):
             return entry.ts
-        if entry.kind == "flag.changed" and (entry.data.get("after") or {}).get("enabled"):
+        if entry.kind == Kind.FLAG_CHANGED and (entry.data.get("after") or {}).get("enabled"):
             return entry.ts
     return None
 
@@ -282,7 +289,7 @@ def _change_introduced(entries: Sequence[JournalEntry]) -> float | None:
 def _flags_changed(entries: Sequence[JournalEntry]) -> list[dict[str, Any]]:
     changes = []
     for entry in entries:
-        if entry.kind != "flag.changed":
+        if entry.kind != Kind.FLAG_CHANGED:
             continue
         after = entry.data.get("after") or {}
         rollouts = [s.get("parameters", {}).get("rollout") for s in after.get("strategies", [])]
@@ -306,10 +313,10 @@ def _flags_changed(entries: Sequence[JournalEntry]) -> list[dict[str, Any]]:
 def _releases(entries: Sequence[JournalEntry]) -> list[dict[str, Any]]:
     """Each change of the release serving users, from the release live at the start."""
     moves = []
-    live = next((e.data.get("release") for e in entries if e.kind == "rollout.baseline"), None)
+    live = next((e.data.get("release") for e in entries if e.kind == Kind.ROLLOUT_BASELINE), None)
     for entry in entries:
         result = entry.data.get("result") or {}
-        step = entry.data.get("kind") if entry.kind == "step.succeeded" else None
+        step = entry.data.get("kind") if entry.kind == Kind.STEP_SUCCEEDED else None
         if step == "deploy" and result.get("changed"):
             moves.append(
                 _move(result.get("previous") or live, result.get("release"), "deploy step", entry)
@@ -325,7 +332,7 @@ def _releases(entries: Sequence[JournalEntry]) -> list[dict[str, Any]]:
                 )
             )
         elif (
-            entry.kind == "rollback.level_ended"
+            entry.kind == Kind.ROLLBACK_LEVEL_ENDED
             and entry.data.get("name") in {"release", "restore"}
             and entry.data.get("applied")
         ):
@@ -351,11 +358,11 @@ def _data(entries: Sequence[JournalEntry]) -> dict[str, Any]:
             "at": _iso(e.ts),
         }
         for e in entries
-        if e.kind == "backup.created"
+        if e.kind == Kind.BACKUP_CREATED
     ]
-    restored = [{**e.data, "at": _iso(e.ts)} for e in entries if e.kind == "backup.restored"]
-    copies = [dict(e.data) for e in entries if e.kind == "backup.forensic_copy"]
-    lost = [dict(e.data) for e in entries if e.kind == "backup.lost_rows"]
+    restored = [{**e.data, "at": _iso(e.ts)} for e in entries if e.kind == Kind.BACKUP_RESTORED]
+    copies = [dict(e.data) for e in entries if e.kind == Kind.BACKUP_FORENSIC_COPY]
+    lost = [dict(e.data) for e in entries if e.kind == Kind.BACKUP_LOST_ROWS]
     return {"backups": backups, "restored": restored, "forensic_copies": copies, "lost_rows": lost}
 
 
@@ -425,11 +432,11 @@ def _timeline_row(entry: JournalEntry, start: float) -> dict[str, Any]:
             if "recovered" in data
             else ""
         )
-    elif entry.kind == "flag.changed":
+    elif entry.kind == Kind.FLAG_CHANGED:
         detail = f"{data.get('name')} v{data.get('version')} by {entry.actor}"
-    elif entry.kind == "metrics.blind":
+    elif entry.kind == Kind.METRICS_BLIND:
         detail = f"{data.get('watcher')} blind {data.get('blind_for')} s: {data.get('error')}"
-    elif entry.kind == "analysis.verdict":
+    elif entry.kind == Kind.ANALYSIS_VERDICT:
         detail = f"{data['verdict']['verdict']} after {data.get('elapsed')} s"
     elif data.get("reason"):
         detail = str(data["reason"])
@@ -444,13 +451,15 @@ def _timeline_row(entry: JournalEntry, start: float) -> dict[str, Any]:
 def _blindness(entries: Sequence[JournalEntry]) -> dict[str, Any]:
     """When the guards or an analysis had no data: every failed look and each blind alarm."""
     failed = [
-        e for e in entries if e.kind in ("guard.metrics_unavailable", "analysis.metrics_error")
+        e
+        for e in entries
+        if e.kind in (Kind.GUARD_METRICS_UNAVAILABLE, Kind.ANALYSIS_METRICS_ERROR)
     ]
     return {
-        "failed_looks": sum(e.kind == "analysis.metrics_error" for e in failed),
-        "guard_outages": sum(e.kind == "guard.metrics_unavailable" for e in failed),
+        "failed_looks": sum(e.kind == Kind.ANALYSIS_METRICS_ERROR for e in failed),
+        "guard_outages": sum(e.kind == Kind.GUARD_METRICS_UNAVAILABLE for e in failed),
         "first_error": failed[0].data.get("error") if failed else None,
-        "alarms": [{"at": _iso(e.ts), **e.data} for e in entries if e.kind == "metrics.blind"],
+        "alarms": [{"at": _iso(e.ts), **e.data} for e in entries if e.kind == Kind.METRICS_BLIND],
     }
 
 

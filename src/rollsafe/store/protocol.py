@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from rollsafe.journal import JournalEntry, VerifyResult
+from rollsafe.journal.kinds import Kind
 from rollsafe.store.records import (
     DEFAULT_ENVIRONMENT,
     BackupRecord,
@@ -144,7 +145,7 @@ class Store(Protocol):
 
     # Journal
     def append(
-        self, kind: str, data: dict[str, Any], *, actor: str, rollout_id: str | None = None
+        self, kind: Kind, data: dict[str, Any], *, actor: str, rollout_id: str | None = None
     ) -> JournalEntry: ...
     def journal(self, rollout_id: str | None = None, after_seq: int = 0) -> list[JournalEntry]: ...
     def verify_journal(self) -> VerifyResult: ...

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from rollsafe.errors import StoreError
 from rollsafe.journal import JournalEntry, VerifyResult
+from rollsafe.journal.kinds import Kind
 from rollsafe.store.records import (
     DEFAULT_ENVIRONMENT,
     BackupRecord,
@@ -262,7 +263,7 @@ class RuledStore(ABC):
     # -- journal ----------------------------------------------------------
 
     def append(
-        self, kind: str, data: dict[str, Any], *, actor: str, rollout_id: str | None = None
+        self, kind: Kind, data: dict[str, Any], *, actor: str, rollout_id: str | None = None
     ) -> JournalEntry:
         return self._write(lambda tx: tx.journal(kind, data, actor=actor, rollout_id=rollout_id))
 

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from rollsafe.errors import StoreError
 from rollsafe.journal import JournalEntry
+from rollsafe.journal.kinds import Kind
 from rollsafe.store.rows import Row
 
 
@@ -34,7 +35,7 @@ class Transaction(Reader, Protocol):
         ...
 
     def journal(
-        self, kind: str, data: dict[str, Any], *, actor: str, rollout_id: str | None
+        self, kind: Kind, data: dict[str, Any], *, actor: str, rollout_id: str | None
     ) -> JournalEntry:
         """Chain an entry recording this transaction's change (`rules.journaling.append`)."""
         ...

@@ -10,6 +10,7 @@ from typing import Any
 
 from rollsafe.errors import ConflictError, NotFoundError, StoreError
 from rollsafe.journal import canonical_json
+from rollsafe.journal.kinds import Kind
 from rollsafe.store import rows as record
 from rollsafe.store.records import DEFAULT_ENVIRONMENT, EnvironmentRecord, FlagChange, FlagRecord
 from rollsafe.store.transaction import Reader, Transaction, found
@@ -67,7 +68,9 @@ def put(
              actor),
         )  # fmt: skip
         data = {"name": name, "version": new_version, "before": before, "after": definition}
-        tx.journal("flag.changed", _scoped(data, environment), actor=actor, rollout_id=rollout_id)
+        tx.journal(
+            Kind.FLAG_CHANGED, _scoped(data, environment), actor=actor, rollout_id=rollout_id
+        )
 
 
 def delete(
@@ -86,7 +89,7 @@ def delete(
         (version + 1, revision, time.time(), actor, environment, name),
     )
     data = {"name": name, "version": version + 1, "before": json.loads(row["definition"])}
-    tx.journal("flag.deleted", _scoped(data, environment), actor=actor, rollout_id=None)
+    tx.journal(Kind.FLAG_DELETED, _scoped(data, environment), actor=actor, rollout_id=None)
 
 
 def revision(db: Reader) -> int:
@@ -149,7 +152,7 @@ def create_environment(tx: Transaction, name: str, *, actor: str, now: float) ->
     if tx.one("SELECT 1 AS found FROM environments WHERE name = ?", (name,)):
         raise ConflictError(f"environment {name!r} already exists")
     tx.execute("INSERT INTO environments VALUES (?, ?, ?)", (name, now, actor))
-    tx.journal("environment.created", {"name": name}, actor=actor, rollout_id=None)
+    tx.journal(Kind.ENVIRONMENT_CREATED, {"name": name}, actor=actor, rollout_id=None)
 
 
 def check_environment(db: Reader, environment: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from rollsafe.errors import ConflictError, NotFoundError
 from rollsafe.journal import canonical_json
+from rollsafe.journal.kinds import Kind, request_kind, rollout_kind, step_kind
 from rollsafe.store import rows as record
 from rollsafe.store.records import Rollout, RolloutState, StepRecord, StepState
 from rollsafe.store.transaction import Reader, Transaction, found
@@ -40,7 +41,7 @@ def create(
         "plan_path": plan_path,
         "steps": [{"kind": kind, **spec} for kind, spec in steps],
     }
-    tx.journal("rollout.created", data, actor=actor, rollout_id=rollout_id)
+    tx.journal(Kind.ROLLOUT_CREATED, data, actor=actor, rollout_id=rollout_id)
     return rollout_id
 
 
@@ -101,7 +102,7 @@ def set_step_state(
         data["spec"] = step.spec
     if result is not None:
         data["result"] = result
-    tx.journal(f"step.{state}", data, actor=actor, rollout_id=rollout_id)
+    tx.journal(step_kind(state), data, actor=actor, rollout_id=rollout_id)
     return record.step(found(tx.one(_STEP, (rollout_id, index))))
 
 
@@ -135,7 +136,7 @@ def set_state(
     data: dict[str, Any] = {"from": current, "to": state, "step_index": index}
     if reason:
         data["reason"] = reason
-    tx.journal(f"rollout.{state}", data, actor=actor, rollout_id=rollout_id)
+    tx.journal(rollout_kind(state), data, actor=actor, rollout_id=rollout_id)
 
 
 def request(
@@ -151,8 +152,12 @@ def request(
         "UPDATE rollouts SET requested = ?, updated_at = ?, reason = ? WHERE id = ?",
         (command, time.time(), reason or row["reason"], rollout_id),
     )
-    kind = f"rollout.{command}_requested" if command else "rollout.request_cleared"
-    tx.journal(kind, {"reason": reason} if reason else {}, actor=actor, rollout_id=rollout_id)
+    tx.journal(
+        request_kind(command),
+        {"reason": reason} if reason else {},
+        actor=actor,
+        rollout_id=rollout_id,
+    )
 
 
 def acquire_lease(
@@ -178,7 +183,7 @@ def acquire_lease(
     )
     if current != owner:
         tx.journal(
-            "rollout.lease_acquired",
+            Kind.ROLLOUT_LEASE_ACQUIRED,
             {"owner": owner, "previous_owner": current, "taken_over": held_by_other},
             actor=owner,
             rollout_id=rollout_id,

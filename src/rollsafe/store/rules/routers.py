@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from rollsafe.journal import canonical_json
+from rollsafe.journal.kinds import Kind
 from rollsafe.store import rows as record
 from rollsafe.store.records import RouterRecord
 from rollsafe.store.transaction import Reader, Transaction
@@ -23,7 +24,7 @@ def put(tx: Transaction, router: RouterRecord, *, actor: str) -> None:
         (router.root, router.service, router.kind, router.home, canonical_json(router.config),
          time.time(), actor),
     )  # fmt: skip
-    tx.journal("router.recorded", router.journal_data(), actor=actor, rollout_id=None)
+    tx.journal(Kind.ROUTER_RECORDED, router.journal_data(), actor=actor, rollout_id=None)
 
 
 def get(db: Reader, root: str) -> RouterRecord | None:
@@ -34,4 +35,4 @@ def get(db: Reader, root: str) -> RouterRecord | None:
 def delete(tx: Transaction, root: str, *, actor: str) -> None:
     """Forget the router of ``root`` (idempotent)."""
     if tx.execute("DELETE FROM routers WHERE root = ?", (root,)):
-        tx.journal("router.forgotten", {"root": root}, actor=actor, rollout_id=None)
+        tx.journal(Kind.ROUTER_FORGOTTEN, {"root": root}, actor=actor, rollout_id=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from rollsafe.errors import ConflictError, NotFoundError
+from rollsafe.journal.kinds import Kind
 from rollsafe.store import rows as record
 from rollsafe.store.records import TokenRecord, TokenScope
 from rollsafe.store.rules.flags import check_environment
@@ -29,7 +30,7 @@ def add(tx: Transaction, token: TokenRecord, *, actor: str) -> None:
         "scope": token.scope,
         "environment": token.environment,
     }
-    tx.journal("token.created", data, actor=actor, rollout_id=None)
+    tx.journal(Kind.TOKEN_CREATED, data, actor=actor, rollout_id=None)
 
 
 def get(db: Reader, token_id: str) -> TokenRecord:
@@ -51,4 +52,4 @@ def revoke(tx: Transaction, token_id: str, *, actor: str) -> None:
         raise NotFoundError(f"no token {token_id!r}")
     if row["revoked_at"] is None:
         tx.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", (time.time(), token_id))
-        tx.journal("token.revoked", {"id": token_id}, actor=actor, rollout_id=None)
+        tx.journal(Kind.TOKEN_REVOKED, {"id": token_id}, actor=actor, rollout_id=None)
