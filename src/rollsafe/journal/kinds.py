@@ -116,6 +116,12 @@ class Kind(enum.StrEnum):
     TOKEN_REVOKED = "token.revoked"  # noqa: S105
 
 
+ROLLBACK_LEVEL_KINDS = frozenset(
+    {Kind.ROLLBACK_LEVEL_STARTED, Kind.ROLLBACK_LEVEL_ENDED, Kind.ROLLBACK_LEVEL_SKIPPED}
+)
+"""The entries about one level of the rollback ladder (each names its level)."""
+
+
 def step_kind(state: str) -> Kind:
     """``step.<state>`` for a step's new state."""
     return Kind(f"step.{state}")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rollsafe.journal import JournalEntry
-from rollsafe.journal.kinds import Kind
+from rollsafe.journal.kinds import ROLLBACK_LEVEL_KINDS, Kind
 from rollsafe.support.private import private_directory, write_private_text
 
 TODO = "**To answer (person):**"
@@ -426,7 +426,7 @@ def _timeline_row(entry: JournalEntry, start: float) -> dict[str, Any]:
             f"{data.get('guard')} ({data.get('severity')}): "
             f"{data.get('metric')}={_plain(data.get('value'))} threshold {data.get('threshold')}"
         )
-    elif entry.kind.startswith("rollback.level"):
+    elif entry.kind in ROLLBACK_LEVEL_KINDS:
         detail = f"L{data.get('level')} {data.get('name')}" + (
             f", recovered={data.get('recovered')}, {data.get('seconds')} s"
             if "recovered" in data
