@@ -39,6 +39,7 @@ from rollsafe.errors import NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads import levels_ended, rollback_finished
 from rollsafe.report import write_incident
 from rollsafe.store import DATABASE_FILE, JournalFollower, RolloutState, Store, open_store_url
 from rollsafe.support.private import private_directory
@@ -236,11 +237,11 @@ def rollback_timing(entries: list[JournalEntry], started: float, fault: str) -> 
         ),
         None,
     )
-    levels = [e.data for e in entries if e.kind == Kind.ROLLBACK_LEVEL_ENDED]
-    finished = [e.data for e in entries if e.kind == Kind.ROLLBACK_FINISHED]
+    levels = levels_ended(entries)
+    finished = rollback_finished(entries)
     recovered = next((level for level in levels if level.get("recovered")), None)
     return {
-        "final_level": finished[-1].get("final_level") if finished else 0,
+        "final_level": finished.get("final_level") if finished else 0,
         "fault_onset": since(onset),
         "detected_at": since(detected),
         "recovered_at": since(recovered["ended"]) if recovered else None,

@@ -14,6 +14,12 @@ from typing import Any
 
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import ROLLBACK_LEVEL_KINDS, Kind
+from rollsafe.journal.payloads import (
+    LevelEnded,
+    levels_ended,
+    levels_skipped,
+    rollback_finished,
+)
 from rollsafe.support.private import private_directory, write_private_text
 
 TODO = "**To answer (person):**"
@@ -52,8 +58,8 @@ def build_incident(entries: Sequence[JournalEntry]) -> dict[str, Any]:
     trigger = _trigger(entries)
     changed_at = _change_introduced(entries)
     detected_at = trigger["at"] if trigger else None
-    levels = [dict(e.data) for e in entries if e.kind == Kind.ROLLBACK_LEVEL_ENDED]
-    finished = _last(entries, lambda e: e.kind == Kind.ROLLBACK_FINISHED)
+    levels = levels_ended(entries)
+    finished = rollback_finished(entries)
     recovered = next((lvl for lvl in levels if lvl.get("recovered")), None)
     # Recovered when the level's action was done; verified once its verification ended.
     recovered_at = _acted_at(recovered) if recovered else None
@@ -73,10 +79,10 @@ def build_incident(entries: Sequence[JournalEntry]) -> dict[str, Any]:
         "time_to_recover_seconds": _diff(detected_at, recovered_at),
         "time_to_verified_seconds": _diff(detected_at, verified_at),
         "verification_seconds": _diff(recovered_at, verified_at),
-        "final_level": finished.data.get("final_level") if finished else None,
-        "recovered_by": finished.data.get("recovered_by") if finished else None,
+        "final_level": finished.get("final_level") if finished else None,
+        "recovered_by": finished.get("recovered_by") if finished else None,
         "rollback_levels": [_level_summary(level) for level in levels],
-        "skipped_levels": [dict(e.data) for e in entries if e.kind == Kind.ROLLBACK_LEVEL_SKIPPED],
+        "skipped_levels": levels_skipped(entries),
         "flags_changed": _flags_changed(entries),
         "releases": _releases(entries),
         "data": _data(entries),
@@ -388,7 +394,7 @@ def _lost_rows_lines(lost: dict[str, Any]) -> list[str]:
     return [head + ":", *counts]
 
 
-def _acted_at(level: dict[str, Any]) -> float:
+def _acted_at(level: LevelEnded) -> float:
     """When a level's action was done (its start plus the action's own time), before verifying."""
     action = level.get("action_seconds")
     return float(level["started"]) + float(action) if action is not None else float(level["ended"])
@@ -401,7 +407,7 @@ def _recovered_by(report: dict[str, Any]) -> str:
     return f"rollback level {_or_none(report['final_level'])}"
 
 
-def _level_summary(level: dict[str, Any]) -> dict[str, Any]:
+def _level_summary(level: LevelEnded) -> dict[str, Any]:
     verification = level.get("verification") or {}
     return {
         "level": level["level"],
