@@ -47,7 +47,7 @@ from typing import Any
 
 import httpx
 
-from rollsafe.config.sources import NginxRouter as NginxRouterConfig
+from rollsafe.config.routers import NginxRouter as NginxRouterConfig
 from rollsafe.routers.base import RouterError, Split
 from rollsafe.routers.processes import accepting, children, is_nginx, wait_gone
 from rollsafe.routers.records import record_directives
