@@ -28,8 +28,9 @@ def test_proc_stat_fields_start_after_a_command_name_holding_spaces_and_parenthe
     try:
         fields = proc_stat(child.pid)
         assert fields is not None
-        assert fields[0] in "RS"  # state comes first
+        assert fields[0] in {"R", "S", "D"}  # state comes first (D while it execs)
         assert fields[1] == str(os.getpid())  # then the parent
+        assert fields[19].isdigit()  # starttime, what targets tell a reused pid by
     finally:
         child.kill()
         child.wait()
