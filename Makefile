@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock demo test lint typecheck servers bench-judge bench-flags bench-router clean
+.PHONY: install lock demo test test-fast lint typecheck servers bench-judge bench-flags bench-router clean
 
 install: $(STAMP)
 
@@ -28,6 +28,11 @@ demo: $(STAMP)
 
 test: $(STAMP) lint typecheck servers
 	$(BIN)/pytest -q
+
+# While working: everything but the end-to-end tests marked slow (those that start real
+# service processes); `make test` before committing still runs them all.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not slow"
 
 # Real servers some tests run on loopback (nginx, prometheus), installed when missing.
 servers:

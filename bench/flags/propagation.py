@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from rollsafe.flags import rollout_feature
 from rollsafe.server.tokens import new_token
 from rollsafe.store.records import TokenScope
 from rollsafe.store.sqlite import SqliteStore
+from rollsafe.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,12 +70,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def measure(
     kind: str = "sdk",
     clients: int = 1000,
@@ -93,7 +87,7 @@ def measure(
         names = [f"p{i:03d}" for i in range(changes)]
         store.put_flags({n: rollout_feature(n, 100, enabled=False) for n in names}, actor="bench")
         store.close()
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         server = subprocess.Popen(
             [sys.executable, "-m", "rollsafe", "--home", str(home), "server",

@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 from rollsafe.config import NginxRouter as NginxRouterConfig
-from rollsafe.demo.prometheus import free_port
 from rollsafe.routers import NginxRouter
 from rollsafe.routers.processes import wait_gone
+from rollsafe.support.ports import free_port
 
 NGINX = "/usr/sbin/nginx"
 

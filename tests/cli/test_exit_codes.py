@@ -20,6 +20,8 @@ from rollsafe.cli.exits import Exit, of_demo, of_rollback, of_rollout
 from rollsafe.store import RolloutState
 from tests.cli.conftest import Run
 
+pytestmark = pytest.mark.slow  # starts real service processes
+
 NOISE = [f"deploy-output-{n}-of-10" for n in range(1, 11)]
 
 PLAN = """\

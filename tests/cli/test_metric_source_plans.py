@@ -8,6 +8,8 @@ import pytest
 
 from tests.cli.conftest import Run
 
+pytestmark = pytest.mark.slow  # starts real service processes
+
 PLAN = """\
 version: 1
 service: shop

@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 
-from rollsafe.demo.prometheus import PrometheusServer, free_port
+from rollsafe.demo.prometheus import PrometheusServer
+from rollsafe.support.ports import free_port
 
 __all__ = ["Prometheus", "free_port"]
 

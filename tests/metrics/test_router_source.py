@@ -24,7 +24,7 @@ import pytest
 
 from rollsafe.config import RouterMetrics
 from rollsafe.config.router_metrics import record_fields
-from rollsafe.config.sources import NginxRouter as NginxRouterConfig
+from rollsafe.config.routers import NginxRouter as NginxRouterConfig
 from rollsafe.errors import MetricsError
 from rollsafe.metrics import RouterSource
 from rollsafe.routers import NginxRouter

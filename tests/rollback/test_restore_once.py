@@ -29,6 +29,8 @@ from rollsafe.store import RolloutState, SqliteStore
 from rollsafe.targets import ProcessTarget
 from tests.rollback.services import TARGET, install_releases
 
+pytestmark = pytest.mark.slow  # starts real service processes
+
 PLAN = f"""\
 {TARGET}backups:
   - {{name: orders, type: sqlite, path: data/orders.db}}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rollsafe.config.sources import NginxRouter as NginxRouterConfig
+from rollsafe.config.routers import NginxRouter as NginxRouterConfig
 from rollsafe.routers import NginxRouter
 from tests.metrics.prometheus_server import free_port
 

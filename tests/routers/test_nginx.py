@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from rollsafe.config.sources import NginxRouter as NginxRouterConfig
+from rollsafe.config.routers import NginxRouter as NginxRouterConfig
 from rollsafe.errors import TargetError
 from rollsafe.routers import NginxRouter, RouterError, Split
 from tests.routers.conftest import Upstreams

@@ -102,6 +102,7 @@ def test_the_kill_switch_reaches_a_streaming_client_within_a_second(
     assert elapsed < 1
 
 
+@pytest.mark.slow  # a server process, killed and started again
 def test_it_reconnects_after_the_server_is_killed_and_restarted(tmp_path: Path) -> None:
     home = tmp_path / "home"
     tokens = make_tokens(home / "rollsafe.db")

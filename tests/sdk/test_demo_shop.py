@@ -9,11 +9,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from rollsafe.flags import rollout_feature
 from rollsafe.server import BackgroundServer
 from tests.demo.servers import write_release
 from tests.server.servers import FAST, bearer, free_port, make_tokens
+
+pytestmark = pytest.mark.slow  # starts real service processes
 
 
 def test_a_flag_change_through_the_api_reaches_a_running_shop(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ import contextlib
 import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from rollsafe.server.tokens import new_token
 from rollsafe.store.protocol import Store
 from rollsafe.store.records import TokenScope
 from rollsafe.store.sqlite import SqliteStore
+from rollsafe.support.ports import free_port
 
 FAST = ServerSettings(heartbeat=0.3, poll_interval=0.02, send_timeout=1.0, token_cache_ttl=0.5)
 
@@ -51,12 +51,6 @@ def add_tokens(store: Store) -> Tokens:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -8,11 +8,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from rollsafe.flags import rollout_feature
 from rollsafe.server.descriptors import RESERVED, stream_limit
 from rollsafe.store.sqlite import SqliteStore
 from tests.server.servers import ServerProcess, Tokens, bearer, make_tokens
+
+pytestmark = pytest.mark.slow  # starts real service processes
 
 OPEN_FILES = 256
 CLIENTS = 500

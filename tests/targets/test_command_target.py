@@ -32,6 +32,8 @@ from rollsafe.targets import (
 from rollsafe.targets.execute import OUTPUT_LIMIT, run_command
 from tests.targets.command.fixtures import Supervisor, git, make_repo, running
 
+pytestmark = pytest.mark.slow  # starts real service processes
+
 RELEASES = {"1.0.0": True, "1.1.0": True, "1.2.0": False}  # 1.2.0 answers 503 on /health
 CHECKOUT = ["git", "-C", "{cwd}", "checkout", "--quiet", "v{release}"]
 FAST_HEALTH = HealthCheck(timeout=1.0, interval=0.05, retries=60)

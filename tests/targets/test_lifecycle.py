@@ -14,6 +14,8 @@ import pytest
 from rollsafe.errors import HealthCheckError, TargetError
 from tests.targets.conftest import MakeRelease, MakeTarget, get, pids_in, running, versions
 
+pytestmark = pytest.mark.slow  # starts real service processes
+
 
 def wait_until(condition: object, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout

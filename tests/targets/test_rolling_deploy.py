@@ -24,6 +24,8 @@ from tests.targets.conftest import (
     versions,
 )
 
+pytestmark = pytest.mark.slow  # starts real service processes
+
 # Healthy releases deploy under it too: 8 checks 50 ms apart gave a starting instance
 # about 0.5 s, while a cold interpreter took 0.35-0.65 s to listen at load 19 on two
 # cores. 12 checks 200 ms apart give it 2.4 s and keep the sick instance's log short

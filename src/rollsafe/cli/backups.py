@@ -58,29 +58,28 @@ def create(
                 f"--source: {', '.join(sorted(unknown))} not declared under backups in {plan}",
                 Exit.USAGE,
             )
-        store = home.open_store()
-        taken = []
-        stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
-        for declared in loaded.backups:
-            if source and declared.name not in source:
-                continue
-            record = take_backup(
-                declared,
-                home.path / "backups" / f"manual-{stamp}",
-                store,
-                backup_id=f"manual-{stamp}-{declared.name}",
-                rollout_id=None,
-                actor="cli",
-                home=home.path,
-            )
-            taken.append(_listed(record, home.path))
-            if not as_json:
-                console.print(
-                    f"backup [bold]{record.id}[/bold] {record.size} bytes"
-                    f" sha256 {record.sha256[:16]}…"
+        with home.store() as store:
+            taken = []
+            stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+            for declared in loaded.backups:
+                if source and declared.name not in source:
+                    continue
+                record = take_backup(
+                    declared,
+                    home.path / "backups" / f"manual-{stamp}",
+                    store,
+                    backup_id=f"manual-{stamp}-{declared.name}",
+                    rollout_id=None,
+                    actor="cli",
+                    home=home.path,
                 )
-            _apply_retention(store, declared.name, keep, home.path, quiet=as_json)
-        store.close()
+                taken.append(_listed(record, home.path))
+                if not as_json:
+                    console.print(
+                        f"backup [bold]{record.id}[/bold] {record.size} bytes"
+                        f" sha256 {record.sha256[:16]}…"
+                    )
+                _apply_retention(store, declared.name, keep, home.path, quiet=as_json)
     if as_json:
         print_json(taken)
 
@@ -93,10 +92,8 @@ def list_(
 ) -> None:
     """List backups, newest first."""
     home = home_of(ctx)
-    with reported_errors():
-        store = home.open_existing_store()
+    with reported_errors(), home.existing_store() as store:
         backups = store.list_backups(source)
-        store.close()
     if as_json:
         print_json([_listed(b, home.path) for b in backups])
         return
@@ -119,9 +116,8 @@ def verify(
     """
     home = home_of(ctx)
     with reported_errors():
-        store = home.open_existing_store()
-        record = store.get_backup(backup_id)
-        store.close()
+        with home.existing_store() as store:
+            record = store.get_backup(backup_id)
         try:
             checked = verify_backup(backup_file(record.path, home.path), record.sha256, record.kind)
         except BackupError as error:

@@ -35,8 +35,7 @@ def run(
 ) -> None:
     """Claim unowned rollouts (pending, running or rolling back) and drive them until stopped."""
     home = home_of(ctx)
-    with reported_errors():
-        store = home.open_store()
+    with reported_errors(), home.store() as store:
 
         def report(rollout: Rollout) -> None:
             """What `rollout start` does at the end, for each rollout this loop ends."""
@@ -60,4 +59,3 @@ def run(
         signal.signal(signal.SIGINT, stop)
         console.print(f"controller {loop.owner} polling {store.where}")
         loop.run(once=once)
-        store.close()

@@ -47,14 +47,8 @@ def set_(
     if rollout is not None and not 0 <= rollout <= 100:
         fail(f"--rollout: must be between 0 and 100, got {rollout:g}", EXIT_INVALID)
     definition = rollout_feature(name, rollout or 0, enabled=not off)
-    with reported_errors():
-        store = home_of(ctx).open_store()
-        try:
-            record, changed = put_flag_if_changed(
-                store, name, definition, actor=actor, environment=env
-            )
-        finally:
-            store.close()
+    with reported_errors(), home_of(ctx).store() as store:
+        record, changed = put_flag_if_changed(store, name, definition, actor=actor, environment=env)
     state = "off" if off else f"on for {rollout:g}%"
     if changed:
         console.print(f"flag [bold]{name}[/bold] {state} (version {record.version}){_in(env)}")
@@ -72,10 +66,8 @@ def list_(
     env: Env = DEFAULT_ENVIRONMENT,
 ) -> None:
     """List flags with their state."""
-    with reported_errors():
-        store = home_of(ctx).open_existing_store()
+    with reported_errors(), home_of(ctx).existing_store() as store:
         flags = store.list_flags(env)
-        store.close()
     if as_json:
         print_json([{"name": f.name, "version": f.version, **f.definition} for f in flags])
         return
@@ -96,10 +88,8 @@ def get(
     ctx: typer.Context, name: Annotated[str, typer.Argument()], env: Env = DEFAULT_ENVIRONMENT
 ) -> None:
     """Print one flag's Unleash feature document."""
-    with reported_errors():
-        store = home_of(ctx).open_existing_store()
+    with reported_errors(), home_of(ctx).existing_store() as store:
         record = store.get_flag(name, env)
-        store.close()
     print_json({"version": record.version, "updated_by": record.updated_by, **record.definition})
 
 
@@ -111,12 +101,8 @@ def kill(
     env: Env = DEFAULT_ENVIRONMENT,
 ) -> None:
     """Turn a flag off for everyone now, keeping its strategies for turning it back on."""
-    with reported_errors():
-        store = home_of(ctx).open_existing_store()
-        try:
-            record, changed = _kill(store, name, actor, env)
-        finally:
-            store.close()
+    with reported_errors(), home_of(ctx).existing_store() as store:
+        record, changed = _kill(store, name, actor, env)
     if changed:
         console.print(
             f"flag [bold]{name}[/bold] killed: off for everyone (version {record.version})"
@@ -172,12 +158,8 @@ def import_(
         features = unleash_features(document)
     except FlagError as error:
         fail(f"{from_unleash}: {error}", EXIT_INVALID)
-    with reported_errors():
-        store = home_of(ctx).open_store()
-        try:
-            records = store.put_flags(features, actor=actor, environment=env)
-        finally:
-            store.close()
+    with reported_errors(), home_of(ctx).store() as store:
+        records = store.put_flags(features, actor=actor, environment=env)
     console.print(f"imported {len(records)} flags from {from_unleash}{_in(env)}")
 
 
@@ -190,10 +172,8 @@ def export(
     env: Env = DEFAULT_ENVIRONMENT,
 ) -> None:
     """Print the flags as an Unleash /api/client/features document."""
-    with reported_errors():
-        store = home_of(ctx).open_existing_store()
+    with reported_errors(), home_of(ctx).existing_store() as store:
         flags = store.list_flags(env)
-        store.close()
     document = {
         "version": 1,
         "features": [{**f.definition, "name": f.name} for f in flags],

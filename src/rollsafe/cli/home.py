@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +41,18 @@ class Home:
             where = "--store" if self.store_url else "--home"
             fail(f"no rollsafe state at {redacted(address)}; see {where}")
         return open_store_url(address)
+
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        """``with home.store() as store:`` the store, created if missing, closed on the way out."""
+        with closing(self.open_store()) as store:
+            yield store
+
+    @contextmanager
+    def existing_store(self) -> Iterator[Store]:
+        """As :meth:`store`, for read-only commands (see :meth:`open_existing_store`)."""
+        with closing(self.open_existing_store()) as store:
+            yield store
 
 
 def home_of(ctx: typer.Context) -> Home:

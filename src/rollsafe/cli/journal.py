@@ -30,10 +30,8 @@ def show(
     ] = False,
 ) -> None:
     """Print journal entries in order."""
-    with reported_errors():
-        store = home_of(ctx).open_existing_store()
+    with reported_errors(), home_of(ctx).existing_store() as store:
         entries = store.journal(rollout)
-        store.close()
     if as_json:
         # JSON lines: greppable, and a reader can start on the first entry.
         for entry in entries:
@@ -74,12 +72,9 @@ def verify(
     """
     with reported_errors():
         anchored = read_anchor(anchor) if anchor is not None else None
-        store = home_of(ctx).open_existing_store()
-        try:
+        with home_of(ctx).existing_store() as store:
             result = store.verify_journal()
             entries = store.journal() if anchored is not None and result.ok else []
-        finally:
-            store.close()
     problem = _problem(result, unkeyed, entries, anchored)
     if as_json:
         print_json({**dataclasses.asdict(result), "ok": problem is None, "problem": problem})
@@ -125,13 +120,9 @@ def anchor(
     ticket); 'journal verify --anchor FILE' later detects a rewrite of every entry
     up to it, even a consistent one.
     """
-    with reported_errors():
-        store = home_of(ctx).open_existing_store()
-        try:
-            result = store.verify_journal()
-            entries = store.journal() if result.ok else []
-        finally:
-            store.close()
+    with reported_errors(), home_of(ctx).existing_store() as store:
+        result = store.verify_journal()
+        entries = store.journal() if result.ok else []
     if not result.ok:
         fail(f"journal broken at entry {result.broken_seq}: {result.reason}; not anchoring it")
     if not entries:

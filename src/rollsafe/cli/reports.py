@@ -21,10 +21,8 @@ def incident(
 ) -> None:
     """Write reports/<ID>/incident.md and incident.json in the home, from the journal alone."""
     home = home_of(ctx)
-    with reported_errors():
-        store = home.open_existing_store()
+    with reported_errors(), home.existing_store() as store:
         entries = store.journal(rollout_id)
-        store.close()
     if not entries:
         fail(f"no journal entries for rollout {rollout_id!r}; see 'rollsafe rollout list'")
     path = write_incident(home.path / "reports" / rollout_id, entries)

@@ -120,10 +120,8 @@ def abort(
 @app.command()
 def pause(ctx: typer.Context, rollout_id: Annotated[str, typer.Argument()]) -> None:
     """Ask the controller to pause after the current look or step."""
-    with reported_errors():
-        store = home_of(ctx).open_existing_store()
+    with reported_errors(), home_of(ctx).existing_store() as store:
         store.request(rollout_id, "pause", actor="cli")
-        store.close()
     console.print(
         f"pause requested for {rollout_id}; resume with 'rollsafe rollout resume {rollout_id}'"
     )
@@ -138,11 +136,9 @@ def status(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show a rollout's state and steps; exit with its state's code, so a script can poll."""
-    with reported_errors():
-        store = home_of(ctx).open_existing_store()
+    with reported_errors(), home_of(ctx).existing_store() as store:
         rollout = _pick(store, rollout_id)
         steps = store.steps(rollout.id)
-        store.close()
     if as_json:
         print_json({**_summary(rollout), "steps": [_step_summary(s) for s in steps]})
     else:
@@ -169,10 +165,8 @@ def status(
 @app.command("list")
 def list_(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List rollouts, newest first."""
-    with reported_errors():
-        store = home_of(ctx).open_existing_store()
+    with reported_errors(), home_of(ctx).existing_store() as store:
         rollouts = store.list_rollouts()
-        store.close()
     if as_json:
         print_json([_summary(r) for r in rollouts])
         return

@@ -56,10 +56,8 @@ def server(
     from rollsafe.server import ServerSettings, serve
 
     home = home_of(ctx)
-    with reported_errors():
-        store = home.open_store()  # create and migrate the store before serving
+    with reported_errors(), home.store() as store:  # create and migrate the store before serving
         where = store.where
-        store.close()
     settings = ServerSettings(
         heartbeat=heartbeat, poll_interval=poll_interval, max_streams=max_streams
     )
@@ -88,12 +86,8 @@ def create_token(
     if not name.strip():
         fail("--name: must not be empty", EXIT_INVALID)
     secret, record = new_token(name, scope, environment=env, created_by=actor)
-    with reported_errors():
-        store = home_of(ctx).open_store()
-        try:
-            store.add_token(record, actor=actor)
-        finally:
-            store.close()
+    with reported_errors(), home_of(ctx).store() as store:
+        store.add_token(record, actor=actor)
     if as_json:
         print_json({"id": record.id, "name": name, "scope": scope, "env": env, "token": secret})
         return
@@ -105,10 +99,8 @@ def create_token(
 @tokens.command("list")
 def list_tokens(ctx: typer.Context) -> None:
     """List tokens (never their secrets)."""
-    with reported_errors():
-        store = home_of(ctx).open_existing_store()
+    with reported_errors(), home_of(ctx).existing_store() as store:
         records = store.list_tokens()
-        store.close()
     table = Table("id", "name", "scope", "environment", "created", "revoked")
     for r in records:
         revoked = (
@@ -126,12 +118,8 @@ def revoke_token(
     actor: Annotated[str, typer.Option("--actor", help="Who revokes it (journaled).")] = "cli",
 ) -> None:
     """Revoke a token; servers refuse it within a few seconds."""
-    with reported_errors():
-        store = home_of(ctx).open_existing_store()
-        try:
-            store.revoke_token(token_id, actor=actor)
-        finally:
-            store.close()
+    with reported_errors(), home_of(ctx).existing_store() as store:
+        store.revoke_token(token_id, actor=actor)
     console.print(f"token {token_id} revoked")
 
 
@@ -142,21 +130,15 @@ def create_environment(
     actor: Annotated[str, typer.Option("--actor", help="Who creates it (journaled).")] = "cli",
 ) -> None:
     """Create an environment (``default`` always exists)."""
-    with reported_errors():
-        store = home_of(ctx).open_store()
-        try:
-            store.create_environment(name, actor=actor)
-        finally:
-            store.close()
+    with reported_errors(), home_of(ctx).store() as store:
+        store.create_environment(name, actor=actor)
     console.print(f"environment {name} created")
 
 
 @environments.command("list")
 def list_environments(ctx: typer.Context) -> None:
     """List environments."""
-    with reported_errors():
-        store = home_of(ctx).open_existing_store()
+    with reported_errors(), home_of(ctx).existing_store() as store:
         names = [e.name for e in store.list_environments()]
-        store.close()
     for name in names:
         print(name)

@@ -20,7 +20,7 @@ from rollsafe.config.plan import (
     Step,
 )
 from rollsafe.config.router_metrics import RouterMetrics
-from rollsafe.config.sources import NginxRouter
+from rollsafe.config.routers import NginxRouter
 from rollsafe.config.types import Duration, parse_duration
 
 __all__ = [

@@ -21,7 +21,7 @@ from rollsafe.config.metric_sources import (
 )
 from rollsafe.config.notify import WebhookNotify
 from rollsafe.config.router_metrics import RouterMetrics
-from rollsafe.config.sources import NginxRouter
+from rollsafe.config.routers import NginxRouter
 from rollsafe.config.types import Duration, Percent, StrictModel
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"

@@ -14,9 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from rollsafe.config import CommandTarget as CommandTargetConfig
 from rollsafe.config import Plan
-from rollsafe.config.sources import NginxRouter as NginxRouterConfig
+from rollsafe.config.routers import NginxRouter as NginxRouterConfig
 from rollsafe.controller.traffic import Traffic
 from rollsafe.errors import RollsafeError
 from rollsafe.journal import JournalEntry
@@ -27,7 +26,8 @@ from rollsafe.routers import NginxRouter, TrafficRouter
 from rollsafe.routers.liveness import front_door_problems
 from rollsafe.store import Store
 from rollsafe.store.records import RouterRecord
-from rollsafe.targets import CommandTarget, ProcessTarget, Target
+from rollsafe.targets import ProcessTarget, Target
+from rollsafe.targets.registry import build_target as target_for
 from rollsafe.typing import MetricSource
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,7 @@ log = logging.getLogger(__name__)
 
 def build_target(plan: Plan, home: Path, store_address: str | None = None) -> Target:
     """``store_address`` is handed to the instances a process target starts (ROLLSAFE_STORE)."""
-    if isinstance(plan.target, CommandTargetConfig):
-        return CommandTarget(plan.target, service=plan.service, home=home)
-    return ProcessTarget(plan.target, service=plan.service, home=home, store=store_address)
+    return target_for(plan.target, service=plan.service, home=home, store=store_address)
 
 
 def build_source(plan: Plan, target: Target) -> MetricSource:

@@ -7,6 +7,7 @@ import socket
 import threading
 
 from rollsafe.store import Store
+from rollsafe.support.procfs import proc_stat
 
 DEFAULT_TTL = 15.0
 
@@ -35,11 +36,8 @@ def owner_is_dead(owner: str | None) -> bool:
 
 
 def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rpartition(")")[2].split()[0] == "Z"
-    except OSError:
-        return False
+    fields = proc_stat(pid)
+    return fields is not None and fields[0] == "Z"
 
 
 class LeaseKeeper:

@@ -32,7 +32,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -46,6 +45,7 @@ import yaml
 
 from rollsafe.config import ScrapeMetrics, load_plan
 from rollsafe.errors import RollsafeError
+from rollsafe.support.ports import free_port
 from rollsafe.targets.procs import start_ticks
 
 log = logging.getLogger(__name__)
@@ -75,12 +75,6 @@ def prometheus_binary(name: str = "prometheus") -> str:
     if found is None:
         raise RollsafeError(f"{name} not found on PATH nor in /usr/sbin: {INSTALL_HINT}")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_atomically(path: Path, text: str) -> None:

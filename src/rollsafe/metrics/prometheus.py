@@ -63,6 +63,7 @@ from rollsafe.config.metric_sources import PrometheusMetrics
 from rollsafe.config.promql import escape_string
 from rollsafe.errors import MetricsError
 from rollsafe.metrics.totals import ArmTotals
+from rollsafe.support.buckets import le_key
 from rollsafe.typing import Arm, Observation
 
 log = logging.getLogger(__name__)
@@ -176,7 +177,7 @@ class PrometheusSource:
                 if kind == "requests":
                     series.error = labels.get(config.status_label, "").startswith("5")
                 else:
-                    series.le = _le_key(labels["le"])
+                    series.le = le_key(labels["le"])
                 # First sight: the series' latest value counts in full.
                 series.last_t, series.last_value = samples[-1]
                 increase = series.last_value
@@ -289,7 +290,7 @@ def _matrix(result: list[Any], *, buckets: bool) -> list[_Samples]:
             labels = {str(key): str(value) for key, value in entry["metric"].items()}
             samples = [(float(ts), float(value)) for ts, value in entry["values"]]
             if buckets:
-                _le_key(labels["le"])
+                le_key(labels["le"])
         except (TypeError, ValueError, KeyError, AttributeError) as error:
             raise MetricsError(
                 f"malformed series in the Prometheus answer: {entry!r:.200}"
@@ -309,9 +310,3 @@ def _memory(result: list[Any], query: str) -> float | None:
     except (TypeError, ValueError, KeyError, IndexError) as error:
         raise MetricsError(f"malformed answer to {query}: {result!r:.200}") from error
     return None if math.isnan(value) else value
-
-
-def _le_key(raw: str) -> str:
-    """A bucket bound spelled one way: ``"0.05"``, ``"1.0"``, ``"+Inf"``; ValueError if bad."""
-    bound = float(raw)
-    return "+Inf" if bound == math.inf else repr(bound)

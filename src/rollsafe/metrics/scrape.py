@@ -47,6 +47,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rollsafe.config import ScrapeMetrics
 from rollsafe.errors import MetricsError, RollsafeError
 from rollsafe.metrics.totals import ArmTotals
+from rollsafe.support.buckets import le_key
 from rollsafe.typing import Arm, Observation
 
 log = logging.getLogger(__name__)
@@ -203,7 +204,10 @@ class ScrapeSource:
                     error = labels.get(config.status_label, "").startswith("5")
                     scrape.series[key] = _Series(arm, "requests", error=error)
                 else:
-                    scrape.series[key] = _Series(arm, "bucket", le=_le_key(labels.get("le")))
+                    le = labels.get("le")
+                    if le is None:
+                        raise ValueError("a _bucket sample without an le label")
+                    scrape.series[key] = _Series(arm, "bucket", le=le_key(le))
                 scrape.values[key] = scrape.values.get(key, 0.0) + value
         return scrape
 
@@ -245,11 +249,3 @@ class ScrapeSource:
 
     def _observation(self, t: float, arm: Arm, memory: float | None) -> Observation:
         return self._totals[arm].observation(t, arm, memory)
-
-
-def _le_key(raw: str | None) -> str:
-    """A bucket bound as one spelling: ``"0.05"``, ``"1.0"``, ``"+Inf"``; ValueError if absent."""
-    if raw is None:
-        raise ValueError("a _bucket sample without an le label")
-    bound = float(raw)
-    return "+Inf" if bound == math.inf else repr(bound)

@@ -4,8 +4,8 @@ A router implements :class:`TrafficRouter`: ``set_weights(stable, canary,
 canary_weight)`` applies a split, ``restore_previous()`` returns to the one
 before, ``start``/``stop`` run it; failures raise :class:`RouterError` (a
 :class:`~rollsafe.errors.TargetError`) and leave the split in force. This
-layer imports only ``rollsafe.config``, ``rollsafe.errors`` and third-party
-packages.
+layer imports only ``rollsafe.config``, ``rollsafe.errors``, ``rollsafe.support``
+and third-party packages.
 """
 
 from rollsafe.routers.base import RouterError, Split, TrafficRouter

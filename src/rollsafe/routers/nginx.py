@@ -39,7 +39,6 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -48,10 +47,11 @@ from typing import Any
 
 import httpx
 
-from rollsafe.config.sources import NginxRouter as NginxRouterConfig
+from rollsafe.config.routers import NginxRouter as NginxRouterConfig
 from rollsafe.routers.base import RouterError, Split
 from rollsafe.routers.processes import accepting, children, is_nginx, wait_gone
 from rollsafe.routers.records import record_directives
+from rollsafe.support.ports import free_port
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class NginxRouter:
             port = (
                 self.config.listen_port
                 or state.get("port")
-                or _free_port(_connect_host(self.config.listen_host))
+                or free_port(_connect_host(self.config.listen_host))
             )
             state["port"] = port
             state.setdefault("config_id", secrets.token_hex(8))
@@ -329,7 +329,7 @@ http {{
             return  # already in force
         port = self.port
         if port is None:  # never started: the port is chosen now and kept
-            port = _free_port(_connect_host(self.config.listen_host))
+            port = free_port(_connect_host(self.config.listen_host))
         old_text = self.conf_file.read_text() if self.conf_file.exists() else None
         config_id = secrets.token_hex(8)
         self._write_checked(self.render(split, config_id, port, maintenance=maintenance))
@@ -520,10 +520,3 @@ def _connect_host(listen_host: str) -> str:
     if host == "::":
         return "[::1]"
     return _bracketed(host)
-
-
-def _free_port(host: str) -> int:
-    family = socket.AF_INET6 if host.startswith("[") else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host.strip("[]"), 0))
-        return int(sock.getsockname()[1])

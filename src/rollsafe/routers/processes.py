@@ -11,14 +11,7 @@ import os
 import time
 from pathlib import Path
 
-
-def proc_stat(pid: int) -> list[str] | None:
-    """Fields of ``/proc/<pid>/stat`` after the command name, None if unavailable."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return raw.rpartition(")")[2].split()
+from rollsafe.support.procfs import proc_stat
 
 
 def is_nginx(pid: int) -> bool:

@@ -2,7 +2,8 @@
 ``CommandTarget`` deploys them by running commands (VMs, a process manager).
 
 This package imports only ``rollsafe.config``, ``rollsafe.errors``,
-``rollsafe.typing`` and third-party packages.
+``rollsafe.typing``, ``rollsafe.support`` and third-party packages. Which class a
+plan's ``target.type`` gets is :data:`rollsafe.targets.registry.FACTORIES`.
 """
 
 from rollsafe.targets.base import CanaryTarget, Target

@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from rollsafe.config import ProcessTarget as ProcessTargetConfig
 from rollsafe.errors import HealthCheckError, TargetError
+from rollsafe.support.ports import free_port
 from rollsafe.targets import health, procs
 from rollsafe.targets.discovery import discovery_file, write_targets
 from rollsafe.targets.health import HealthReport
@@ -413,9 +413,7 @@ class ProcessTarget:
         used = {entry.port for entry in self._state.read()}
         try:
             for _ in range(20):
-                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-                    probe.bind(("127.0.0.1", 0))
-                    port: int = probe.getsockname()[1]
+                port = free_port()
                 if port not in used:
                     return port
         except OSError as exc:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from rollsafe.errors import TargetError
+from rollsafe.support.procfs import proc_stat
 
 MARKER = "ROLLSAFE_TARGET_ROOT"
 """Environment variable naming the target root an instance belongs to."""
@@ -71,19 +72,10 @@ def _reap() -> None:
                 del _children[pid]
 
 
-def _stat(pid: int) -> list[str] | None:
-    """Fields of ``/proc/<pid>/stat`` after the command name (``state`` first)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2 :].split()
-
-
 def start_ticks(pid: int) -> int | None:
     """When ``pid`` started (clock ticks since boot), or None when it is gone or a zombie."""
     _reap()
-    fields = _stat(pid)
+    fields = proc_stat(pid)
     if fields is None or fields[0] in ("Z", "X", "x"):
         return None
     return int(fields[19])
@@ -112,7 +104,7 @@ def group_members(pgid: int) -> list[int]:
     """Live (non-zombie) processes in process group ``pgid``."""
     members = []
     for pid in _pids():
-        fields = _stat(pid)
+        fields = proc_stat(pid)
         if fields is not None and fields[0] not in ("Z", "X", "x") and int(fields[2]) == pgid:
             members.append(pid)
     return members
@@ -128,7 +120,7 @@ def marked(root: Path) -> dict[int, int]:
         except OSError:
             continue
         if needle in environ.split(b"\0"):
-            fields = _stat(pid)
+            fields = proc_stat(pid)
             if fields is not None and fields[0] not in ("Z", "X", "x"):
                 found[pid] = int(fields[2])
     return found
@@ -150,7 +142,7 @@ def orphans(root: Path, instances: set[int]) -> dict[int, int]:
 
 def _descends(pid: int, ancestors: set[int]) -> bool:
     for _ in range(64):
-        fields = _stat(pid)
+        fields = proc_stat(pid)
         if fields is None:
             return False
         pid = int(fields[1])
@@ -172,7 +164,7 @@ def _signal_group(pgid: int, signum: signal.Signals) -> None:
 
 def _alive(pgid: int) -> bool:
     _reap()
-    fields = _stat(pgid)
+    fields = proc_stat(pgid)
     leader_alive = fields is not None and fields[0] not in ("Z", "X", "x")
     return leader_alive or bool(group_members(pgid))
 

@@ -1,6 +1,8 @@
 """Pydantic model of the scale-out router: ``NginxRouter`` configures nginx (``type: nginx``).
 
-The metric sources, Prometheus included, are in :mod:`rollsafe.config.metric_sources`.
+What the router reports as metrics (``metrics.provider: router``) is configured in
+:mod:`rollsafe.config.router_metrics`; the other metric sources are in
+:mod:`rollsafe.config.metric_sources`.
 """
 
 from __future__ import annotations
