@@ -78,7 +78,7 @@ def test_command_placeholders_env_and_working_directory(
             "--release",
             "{release}",
             "--extra",
-            "{release_dir}|{root}|{home}|{instance}|{unknown}",
+            "{release_dir}|{root}|{home}|{instance}",
         ],
         env={"GREETING": "hello from {release} slot {instance}"},
     )
@@ -86,7 +86,7 @@ def test_command_placeholders_env_and_working_directory(
 
     info = get(target.endpoints()[0] + "/info").json()
     paths = f"{release_dir.absolute()}|{root.absolute()}|{home.absolute()}"
-    assert info["extra"] == f"{paths}|0|{{unknown}}"
+    assert info["extra"] == f"{paths}|0"  # an unknown placeholder is refused at load
     assert info["greeting"] == "hello from v1 slot 0"
     assert Path(info["cwd"]) == release_dir.resolve()
     assert info["marker"] == str(root.absolute())

@@ -77,7 +77,10 @@ def roll_back(
             continue
         if undo and up_to is None and name == "restore" and any(r["recovered"] for r in records):
             break
-        if name == "flags" and not context.plan.flags:
+        if name == "flags" and not context.plan.flags and levels[-1] != name:
+            # Nothing to turn off, and a later level can act: verifying a no-op would
+            # only cost verify.for. As the only level left, it still verifies what runs
+            # (a failed step may have reverted itself), so the outcome is not a guess.
             skipped = {"level": LEVEL_NUMBERS[name], "name": name, "skipped": True}
             context.journal(Kind.ROLLBACK_LEVEL_SKIPPED, {**skipped, "reason": NO_FLAGS})
             continue
