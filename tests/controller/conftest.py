@@ -47,12 +47,16 @@ class Shop:
         )
 
     def start_rollsafe(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
+        """A CLI process, killed and reaped when the test ends however it ends (one left
+        running would be collected in a later test, failing it with a ResourceWarning)."""
+        process = subprocess.Popen(
             [sys.executable, "-m", "rollsafe", "--home", str(self.home), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
+        self.controllers.append(process)
+        return process
 
 
 def with_steps(plan_text: str, steps: str) -> str:

@@ -15,7 +15,7 @@ from tests.controller.conftest import Shop
 pytestmark = pytest.mark.slow
 
 
-def wait_for_step(shop: Shop, kind: str, index: int, timeout: float = 60) -> str:
+def wait_for_step(shop: Shop, kind: str, index: int, timeout: float = 120) -> str:
     """Wait until the journal shows step ``index`` running; return the rollout id."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -33,7 +33,12 @@ def wait_for_step(shop: Shop, kind: str, index: int, timeout: float = 60) -> str
             finally:
                 store.close()
         time.sleep(0.05)
-    raise AssertionError(f"step {index} ({kind}) never started")
+    store = SqliteStore(shop.home / "rollsafe.db")
+    try:
+        seen = [f"{e.kind} {e.data.get('index', '')}" for e in store.journal()][-15:]
+    finally:
+        store.close()
+    raise AssertionError(f"step {index} ({kind}) never started; the journal ends with {seen}")
 
 
 @pytest.mark.parametrize(("kill_at_index", "kill_at_kind"), [(3, "pause"), (1, "deploy")])

@@ -138,7 +138,9 @@ guards:
     severity: critical
 rollback:
   levels: [flags, release]
-  verify: {for: 3s}
+  # Long enough for flags off to reach both instances on a busy machine (they read
+  # the store) and for the guard's 5 s window to hold only requests served after it.
+  verify: {for: 8s}
 steps:
   - flag: {name: new-greeting, rollout: 50}
   - analysis: {duration: 12s}

@@ -250,11 +250,16 @@ def test_the_router_follows_a_plan_without_it_and_trips_when_instances_die(app: 
          str(waiting), "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    time.sleep(5)  # the pause step runs and the front door is watched
-    killed_at = time.time()
-    for instance in instances:
-        os.killpg(int(instance["pid"]), signal.SIGKILL)
-    stdout, stderr = started.communicate(timeout=240)
+    try:
+        time.sleep(5)  # the pause step runs and the front door is watched
+        killed_at = time.time()
+        for instance in instances:
+            os.killpg(int(instance["pid"]), signal.SIGKILL)
+        stdout, stderr = started.communicate(timeout=240)
+    finally:
+        if started.poll() is None:  # a failure above: reap it here, not in a later test
+            started.kill()
+            started.communicate()
     assert started.returncode != 0, stdout[-3000:] + stderr[-3000:]
     store = SqliteStore(app.home / "rollsafe.db")
     try:
