@@ -7,10 +7,8 @@ loopback server answering its health checks the first level does (rolled back, 3
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import pytest
 from rollsafe.cli.exits import Exit, of_demo, of_rollback, of_rollout
 from rollsafe.store import RolloutState
 from tests.cli.conftest import Run
+from tests.endpoints import healthy_server
 
 pytestmark = pytest.mark.slow  # starts real service processes
 
@@ -44,31 +43,10 @@ steps:
 """
 
 
-class _Healthy(http.server.BaseHTTPRequestHandler):
-    """An instance that is fine: /health answers 200, /metrics has no series."""
-
-    def do_GET(self) -> None:
-        body = b"ok\n" if self.path == "/health" else b""
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        del format, args
-
-
 @pytest.fixture
 def healthy_endpoint() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Healthy)  # port 0: no race
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with healthy_server() as url:
+        yield url
 
 
 def write_plan(tmp_path: Path, endpoint: str) -> Path:
