@@ -268,7 +268,8 @@ def test_a_new_path_that_fails_is_caught_per_variant_and_rolled_back_at_level_1(
         (verdict,) = [e.data for e in journal if e.kind == "analysis.verdict"]
         assert verdict["verdict"]["verdict"] == "fail", verdict
         levels = [e.data for e in journal if e.kind == "rollback.level_ended"]
-        assert [(level["level"], level["recovered"]) for level in levels] == [(1, True)], levels
+        recovered = [(level["level"], level["recovered"]) for level in levels]
+        assert recovered == [(1, True)], [level["verification"] for level in levels]
         assert store.get_flag(FLAG).definition["enabled"] is False
     finally:
         store.close()

@@ -99,6 +99,10 @@ class Verification(StrictModel):
 
     for_: Annotated[Duration, Field(alias="for")] = 60.0
     interval: Duration = 1.0
+    settle: Duration = 2.0
+    """The health analysis counts requests from this long after the level acted (at most
+    half of ``for``): a flag turned off reaches polling clients, and requests already in
+    flight on the bad path finish, within it. Health checks and guards look throughout."""
 
 
 def _all_levels() -> list[RollbackLevel]:

@@ -43,6 +43,7 @@ def verify_recovery(context: StepContext) -> dict[str, Any]:
     guards = VerificationGuards(context.plan.guards, policy.for_)
     judge = Judge(context.plan.analysis, mode="health")
     started = time.monotonic()
+    settled_at = min(policy.settle, policy.for_ / 2)
     looks = metrics_failures = unhealthy_looks = 0
     with closing(context.adapters.source(context.plan, context.target)) as source:
         while True:
@@ -68,8 +69,9 @@ def verify_recovery(context: StepContext) -> dict[str, Any]:
                 observations = []
             looks += 1
             guards.update(t, observations, report.expected - report.healthy_count)
-            for observation in observations:
-                judge.update(observation)
+            if t >= settled_at:  # its first look is the reference: the rest counts
+                for observation in observations:
+                    judge.update(observation)
             if t >= policy.for_:
                 break
             time.sleep(min(policy.interval, max(policy.for_ - t, 0.05)))
