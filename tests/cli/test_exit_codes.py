@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ import pytest
 from rollsafe.cli.exits import Exit, of_demo, of_rollback, of_rollout
 from rollsafe.store import RolloutState
 from tests.cli.conftest import Run
-from tests.endpoints import healthy_server
 
 pytestmark = pytest.mark.slow  # starts real service processes
 
@@ -41,12 +39,6 @@ steps:
   - deploy: {{release: 2.0.0}}
   - promote:
 """
-
-
-@pytest.fixture
-def healthy_endpoint() -> Iterator[str]:
-    with healthy_server() as url:
-        yield url
 
 
 def write_plan(tmp_path: Path, endpoint: str) -> Path:

@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rollsafe.controller import Controller
 from rollsafe.store import RolloutState, open_store_url
-from tests.endpoints import healthy_server
 
 pytestmark = pytest.mark.slow
 
@@ -51,12 +49,6 @@ steps:
   - flag: {{name: feature, rollout: 100}}
   - promote:
 """
-
-
-@pytest.fixture
-def healthy_endpoint() -> Iterator[str]:
-    with healthy_server() as url:
-        yield url
 
 
 def test_the_controller_reports_the_rollouts_it_ends_unpromoted(
