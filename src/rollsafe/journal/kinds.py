@@ -115,6 +115,18 @@ class Kind(enum.StrEnum):
     TOKEN_CREATED = "token.created"  # noqa: S105
     TOKEN_REVOKED = "token.revoked"  # noqa: S105
 
+    # Alerts in: Alertmanager webhooks received by the flag service (server/alerts.py).
+    ALERT_ROLLBACK = "alert.rollback"
+    """A firing alert matched a rollout: its rollback was requested (the alert and actor)."""
+    ALERT_IGNORED = "alert.ignored"
+    """An alert that asked for nothing: resolved, or matching no rollout (and why)."""
+
+    # Rollback drills (``rollsafe drill``): each level deliberately triggered and timed.
+    DRILL_STARTED = "drill.started"
+    """A drill began: the plan, the levels to drill and their targets."""
+    DRILL_FINISHED = "drill.finished"
+    """A drill's result: each level's timings against its target, restored row counts."""
+
 
 ROLLBACK_LEVEL_KINDS = frozenset(
     {Kind.ROLLBACK_LEVEL_STARTED, Kind.ROLLBACK_LEVEL_ENDED, Kind.ROLLBACK_LEVEL_SKIPPED}
