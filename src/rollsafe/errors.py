@@ -27,6 +27,9 @@ these at the boundary that meets them, so callers handle one family::
     │   └── HTTPFramingError
     ├── StreamLimitError                503 too_many_streams
     ├── ApiError                        its own status and code (rollsafe.server.errors)
+    │   └── PayloadError                400 invalid_alert (rollsafe.server.alertmanager)
+    ├── RefusedError                    409 refused
+    │   └── DrillRequiredError
     └── TemporaryError                  transient: retried before a step fails
 
     * also a TemporaryError (kopf's vocabulary): the condition is expected to
@@ -179,3 +182,18 @@ class StreamLimitError(RollsafeError):
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"this server already serves {limit} streams; retry later")
+
+
+class RefusedError(RollsafeError):
+    """A policy of the plan refused to start a rollout; nothing was written.
+
+    The CLI exits with its own code (``Exit.REFUSED``), so a pipeline can tell a
+    rollout held back by policy from a bad plan or a failure.
+    """
+
+    status = 409
+    code = "refused"
+
+
+class DrillRequiredError(RefusedError):
+    """The plan requires a successful rollback drill more recent than the last one."""

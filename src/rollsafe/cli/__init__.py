@@ -13,6 +13,7 @@ from rollsafe.cli import (
     backups,
     controllers,
     demo,
+    drills,
     flags,
     journal,
     judge,
@@ -42,6 +43,7 @@ app.command("demo")(demo.demo)
 app.command("rollback")(rollouts.rollback)
 app.add_typer(server.app, name="server")
 app.add_typer(service.app, name="service")
+app.command("drill")(drills.drill)
 
 
 def _version(value: bool) -> None:

@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from rollsafe.cli.exits import Exit
 from rollsafe.cli.readable import first_line, plain, step_result
-from rollsafe.errors import PlanError, RollsafeError
+from rollsafe.errors import PlanError, RefusedError, RollsafeError
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
 from rollsafe.store import JournalFollower
@@ -43,6 +43,8 @@ def reported_errors() -> Iterator[None]:
         for problem in error.problems:
             errors.print(f"[red]error:[/red] {escape(problem)}")
         raise typer.Exit(Exit.USAGE) from None
+    except RefusedError as error:
+        fail(str(error), Exit.REFUSED)
     except RollsafeError as error:
         fail(str(error))
 

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from rollsafe.cli.drills import drill_line, drill_summary
 from rollsafe.cli.exits import Exit, of_rollback, of_rollout
 from rollsafe.cli.home import Home, home_of
 from rollsafe.cli.incidents import write_incident_if_due
@@ -19,6 +20,7 @@ from rollsafe.cli.output import console, journal_tail, print_json, reported_erro
 from rollsafe.cli.readable import plain, step_result
 from rollsafe.config import load_plan
 from rollsafe.controller import Controller
+from rollsafe.controller.drill_records import last_drill
 from rollsafe.controller.lease import owner_is_dead
 from rollsafe.errors import NotFoundError
 from rollsafe.store import Rollout, RolloutState, StepRecord, Store
@@ -139,8 +141,15 @@ def status(
     with reported_errors(), home_of(ctx).existing_store() as store:
         rollout = _pick(store, rollout_id)
         steps = store.steps(rollout.id)
+        drill = last_drill(store, rollout.service)
     if as_json:
-        print_json({**_summary(rollout), "steps": [_step_summary(s) for s in steps]})
+        print_json(
+            {
+                **_summary(rollout),
+                "steps": [_step_summary(s) for s in steps],
+                "last_drill": drill_summary(drill),
+            }
+        )
     else:
         colour = _COLOURS.get(rollout.state, "white")
         console.print(
@@ -159,6 +168,7 @@ def status(
                 escape(step_result(s.result)),
             )
         console.print(table)
+        console.print(escape(drill_line(rollout.service, drill)))
     _exit(of_rollout(rollout.state))
 
 

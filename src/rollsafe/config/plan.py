@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
 from rollsafe.config.analysis import AnalysisConfig
 from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.config.command_target import CommandTarget
+from rollsafe.config.drills import DrillPolicy
 from rollsafe.config.guards import DEFAULT_GUARDS, Guard, RollbackPolicy
 from rollsafe.config.health import HealthCheck
 from rollsafe.config.metric_sources import (
@@ -220,6 +221,8 @@ class Plan(StrictModel):
     rollback: RollbackPolicy = RollbackPolicy()
     notify: list[WebhookNotify] = Field(default_factory=list)
     steps: Annotated[list[Step], Field(min_length=1)]
+    drill: DrillPolicy = DrillPolicy()
+    """Rollback drills (``rollsafe drill``): levels, time targets, required freshness."""
 
     @model_validator(mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from rollsafe.config import Plan, load_plan, read_plan_text
 from rollsafe.controller.adapters import Adapters
 from rollsafe.controller.commands import journal_commands
 from rollsafe.controller.context import BASELINE_EVENT, StepContext
+from rollsafe.controller.drill_records import require_fresh_drill
 from rollsafe.controller.frontdoor import FrontDoorWatch
 from rollsafe.controller.lease import DEFAULT_TTL, LeaseKeeper, owner_id, owner_is_dead
 from rollsafe.controller.monitor import GuardMonitor
@@ -62,6 +63,7 @@ class Controller:
         """Validate the plan (PlanError, nothing written) and record a pending rollout."""
         text = read_plan_text(plan_path)
         plan = load_plan(plan_path, text)
+        require_fresh_drill(self.store, plan)  # DrillRequiredError: refused, nothing written
         return self.store.create_rollout(
             service=plan.service,
             plan_path=str(plan_path.resolve()),

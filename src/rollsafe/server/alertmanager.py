@@ -23,18 +23,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rollsafe.server.errors import ApiError
+
 STATUSES = ("firing", "resolved")
 MAX_ALERTS = 1000
 """Alerts one notification may carry (Alertmanager's ``max_alerts`` caps what it sends)."""
 
 
-class PayloadError(ValueError):
-    """The payload is not an Alertmanager webhook; ``field`` says where (``alerts.0.labels``)."""
+class PayloadError(ApiError):
+    """The payload is not an Alertmanager webhook; ``field`` says where (``alerts.0.labels``).
+
+    Answered 400 ``invalid_alert``: Alertmanager does not retry a 4xx.
+    """
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+        super().__init__(
+            400,
+            "invalid_alert",
+            f"{field}: {message}",
+            problems=[{"field": field, "message": message}],
+        )
         self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rollsafe.server.admin import ERRORS
 from rollsafe.server.alert_actions import handle
-from rollsafe.server.alertmanager import PayloadError, parse_body
-from rollsafe.server.errors import ApiError
+from rollsafe.server.alertmanager import parse_body
 from rollsafe.server.models import ErrorBody
 from rollsafe.server.service import AdminCaller, ServiceDep
 
@@ -43,16 +42,7 @@ router = APIRouter(prefix="/api/admin", tags=["alerts"], responses=ERRORS)
 )
 async def receive_alerts(request: Request, service: ServiceDep, caller: AdminCaller) -> Any:
     """Alertmanager webhook (version 4): a firing alert matching a rollout rolls it back."""
-    body = await request.body()
-    try:
-        notification = parse_body(body)
-    except PayloadError as error:
-        raise ApiError(
-            400,
-            "invalid_alert",
-            str(error),
-            problems=[{"field": error.field, "message": error.message}],
-        ) from None
+    notification = parse_body(await request.body())  # PayloadError: 400 naming the field
     outcomes = await run_in_threadpool(handle, service.store, notification, actor=caller.actor)
     counts = {"rollback": 0, "rolling_back": 0, "ignored": 0}
     for outcome in outcomes:
