@@ -38,10 +38,9 @@ drill:
 def _write_orders_once_deployed(shop: Shop, stop: threading.Event) -> None:
     """Wait for the drill's deploy (its first rollback level starting), then add orders."""
     while not stop.wait(0.05):
-        try:
-            store = open_store_url(shop.home / "rollsafe.db")
-        except Exception:  # noqa: BLE001 - not created yet
+        if not (shop.home / "rollsafe.db").exists():
             continue
+        store = open_store_url(shop.home / "rollsafe.db")
         try:
             kinds = {entry.kind for entry in store.journal()}
         finally:

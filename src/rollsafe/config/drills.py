@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator
 
 from rollsafe.config.guards import RollbackLevel
 from rollsafe.config.types import Duration, StrictModel, parse_duration
@@ -54,10 +54,9 @@ class DrillPolicy(StrictModel):
     """A rollout of this plan starts only after a successful drill of its service no
     older than this (refused otherwise, changing nothing)."""
 
-    @model_validator(mode="after")
-    def _distinct_levels(self) -> DrillPolicy:
-        if self.levels is not None and (
-            not self.levels or len(set(self.levels)) != len(self.levels)
-        ):
-            raise ValueError("levels must name each of flags, release, restore at most once")
-        return self
+    @field_validator("levels")
+    @classmethod
+    def _distinct_levels(cls, levels: list[RollbackLevel] | None) -> list[RollbackLevel] | None:
+        if levels is not None and (not levels or len(set(levels)) != len(levels)):
+            raise ValueError("must name each of flags, release, restore at most once")
+        return levels
