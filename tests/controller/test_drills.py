@@ -10,12 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from rollsafe.controller.drill_records import DRILL_HEADER, last_drill, require_fresh_drill
 from rollsafe.controller.drills import create_drill, drill_plan_text, run_drill
-from rollsafe.errors import DrillRequiredError, PlanError
+from rollsafe.errors import ConflictError, DrillRequiredError, PlanError
 from rollsafe.journal.kinds import Kind
 from rollsafe.report.drills import render_drill
 from rollsafe.store import RolloutState
@@ -54,7 +55,7 @@ def plan(rig: Rig, drill: str = "{}", *, backups: bool = True) -> Path:
     return path
 
 
-def drill(rig: Rig, path: Path, levels: list[int] | None = None) -> dict[str, object]:
+def drill(rig: Rig, path: Path, levels: list[int] | None = None) -> dict[str, Any]:
     controller = rig.controller()
     return run_drill(controller, create_drill(controller, path, levels)).result
 
@@ -102,7 +103,7 @@ def test_a_level_slower_than_its_target_fails_the_drill(rig: Rig) -> None:
 
     assert result["ok"] is False
     assert result["problems"] == [
-        next(level["problem"] for level in result["levels"] if level["name"] == "release")  # type: ignore[union-attr]
+        next(level["problem"] for level in result["levels"] if level["name"] == "release")
     ]
     assert "over its target of 0.01s" in str(result["problems"])
     assert last_drill(rig.stores[-1], "shop", passed=True) is None
@@ -112,7 +113,7 @@ def test_a_level_slower_than_its_target_fails_the_drill(rig: Rig) -> None:
 def test_levels_default_to_the_drill_section_then_the_rollback_policy(rig: Rig) -> None:
     result = drill(rig, plan(rig, "{levels: [release]}"))
 
-    assert [level["name"] for level in result["levels"]] == ["release"]  # type: ignore[union-attr]
+    assert [level["name"] for level in result["levels"]] == ["release"]
 
 
 @pytest.mark.parametrize(
@@ -166,7 +167,7 @@ def test_a_rollout_waits_for_a_passed_drill_within_the_required_age(rig: Rig) ->
 
     loaded = rig.controller().plan_of(rollout)
     with pytest.raises(DrillRequiredError, match=r"passed 8.0 days ago"):
-        require_fresh_drill(store, loaded, now=float(result["ended"]) + 8 * DAY)  # type: ignore[arg-type]
+        require_fresh_drill(store, loaded, now=float(result["ended"]) + 8 * DAY)
 
 
 def test_a_failed_drill_does_not_count(rig: Rig) -> None:
@@ -201,3 +202,25 @@ def test_a_bad_drill_section_is_refused_with_its_line(
 
     assert f"{path}:{line}: {field}" in str(refused.value)
     assert message in str(refused.value)
+
+
+def test_a_level_that_changed_nothing_was_not_drilled(rig: Rig) -> None:
+    rig.target.deploy("1.1.0")  # the candidate is already live: level 2 has nothing to undo
+
+    result = drill(rig, plan(rig), [2])
+
+    assert result["ok"] is False
+    (level,) = result["levels"]
+    assert level["changed"] is False
+    assert "level 2 (release) changed nothing, so it was not really drilled" in level["problem"]
+
+
+def test_a_drill_is_refused_while_a_rollout_of_the_service_is_unfinished(rig: Rig) -> None:
+    controller, rollout_id = rig.create(["deploy", "pause: {}", "promote"])
+    assert controller.run(rollout_id).state is RolloutState.PAUSED
+    path = plan(rig)
+
+    with pytest.raises(ConflictError, match=f"rollout {rollout_id} of shop is paused"):
+        create_drill(rig.controller(), path, None)
+
+    assert [r.id for r in rig.stores[-1].list_rollouts()] == [rollout_id]

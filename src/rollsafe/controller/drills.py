@@ -32,7 +32,7 @@ from rollsafe.config.guards import RollbackLevel
 from rollsafe.controller.drill_records import DRILL_HEADER
 from rollsafe.controller.rollback import LEVEL_NUMBERS
 from rollsafe.controller.runner import Controller
-from rollsafe.errors import PlanError
+from rollsafe.errors import ConflictError, PlanError
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
 from rollsafe.store import Rollout, RolloutState
@@ -106,6 +106,12 @@ def create_drill(
     drilled = load_plan(plan_path, drill_text)  # what the controller will load; refused here
     if not drilled.steps:
         raise PlanError([f"{plan_path}: steps: nothing to drill (no backup, deploy or flag step)"])
+    busy = [r for r in store.list_rollouts() if r.service == plan.service and not r.state.is_final]
+    if busy:
+        raise ConflictError(
+            f"rollout {busy[0].id} of {plan.service} is {busy[0].state}: a drill would fight it"
+            " over the same target; let it end (or abort it) first"
+        )
     rollout = store.create_rollout(
         service=plan.service,
         plan_path=str(plan_path.resolve()),
@@ -185,8 +191,14 @@ def _level(journal: list[JournalEntry], name: RollbackLevel, target: float) -> d
     )
     if name == "restore":
         record.update(_restore(journal, data))
+    record["changed"] = bool(data.get("changed", True))
     if not data["applied"]:
         record["problem"] = f"level {number} ({name}) failed: {data['result'].get('error')}"
+    elif not record["changed"]:
+        record["problem"] = (
+            f"level {number} ({name}) changed nothing, so it was not really drilled "
+            "(was the candidate already live, or are the plan's flags never turned on?)"
+        )
     elif not data["recovered"]:
         why = data["verification"].get("reason") or "verification failed"
         record["problem"] = f"level {number} ({name}) did not recover the service: {why}"
