@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from rollsafe.controller.daemon import unowned
 from rollsafe.controller.drill_records import DRILL_HEADER, last_drill, require_fresh_drill
 from rollsafe.controller.drills import create_drill, drill_plan_text, run_drill
 from rollsafe.errors import ConflictError, DrillRequiredError, PlanError
@@ -224,3 +225,13 @@ def test_a_drill_is_refused_while_a_rollout_of_the_service_is_unfinished(rig: Ri
         create_drill(rig.controller(), path, None)
 
     assert [r.id for r in rig.stores[-1].list_rollouts()] == [rollout_id]
+
+
+def test_no_controller_daemon_claims_a_drill(rig: Rig) -> None:
+    # Resumed by `rollsafe controller run`, a drill's steps would end promoted.
+    created = create_drill(rig.controller(), plan(rig), None)
+    _, real = rig.create(["deploy", "promote"])
+    now = time.time()
+
+    assert not unowned(rig.stores[-1].get_rollout(created.rollout.id), now)
+    assert unowned(rig.stores[-1].get_rollout(real), now)

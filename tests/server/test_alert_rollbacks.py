@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from rollsafe.controller.daemon import unowned
 from rollsafe.journal.kinds import Kind
 from rollsafe.server import BackgroundServer
 from rollsafe.server.alert_actions import handle
@@ -137,7 +138,8 @@ def test_a_promoted_rollout_within_its_watch_is_handed_to_a_controller(rig: Rig)
     assert outcome["action"] == "rolling_back"
     rollout = rig.stores[-1].get_rollout(rollout_id)
     assert rollout.state is RolloutState.ROLLING_BACK
-    assert rollout.owner is None  # claimable by `rollsafe controller run`
+    assert rollout.owner is None
+    assert unowned(rollout, time.time())  # claimable by `rollsafe controller run`
     # What a controller that claims it does: the plan's rollback levels, journaled.
     rolled = rig.controller().run(rollout_id)
     assert rolled.state is RolloutState.ROLLED_BACK

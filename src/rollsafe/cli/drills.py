@@ -8,6 +8,7 @@ recovered the service (look now: it runs the candidate). See docs/drills.md.
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -62,12 +63,18 @@ def drill(
         try:
             controller = Controller(store, home.path)
             created = create_drill(controller, plan, numbers)
-            if as_json:
-                run = run_drill(controller, created)
-            else:
+            if not as_json:
                 console.print(f"drill [bold]{created.rollout.id}[/bold] of {created.service}")
-                with journal_tail(home.store_address, created.rollout.id):
+            try:
+                with _progress(home.store_address, created.rollout.id, quiet=as_json):
                     run = run_drill(controller, created)
+            except KeyboardInterrupt:
+                # No controller resumes a drill (it would end promoted): a person decides.
+                console.print(
+                    f"[yellow]interrupted: drill {created.rollout.id} is left as it was; "
+                    f"roll it back with 'rollsafe rollout abort {created.rollout.id}'[/yellow]"
+                )
+                raise typer.Exit(Exit.INTERRUPTED) from None
             directory = home.path / "reports" / run.rollout.id
             report = write_drill_report(directory, store.journal(run.rollout.id))
         finally:
@@ -112,3 +119,8 @@ def drill_line(service: str, entry: JournalEntry | None) -> str:
     verdict = "passed" if entry.data["ok"] else "failed"
     levels = ", ".join(level_line(level) for level in entry.data["levels"])
     return f"last drill of {service}: {verdict} {when} ({entry.rollout_id}): {levels}"
+
+
+def _progress(address: str, rollout_id: str, *, quiet: bool) -> AbstractContextManager[object]:
+    """The drill's journal printed as it lands; nothing with --json (stdout is the JSON)."""
+    return nullcontext() if quiet else journal_tail(address, rollout_id)

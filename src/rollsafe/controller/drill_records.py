@@ -14,7 +14,7 @@ from rollsafe.config import Plan
 from rollsafe.errors import DrillRequiredError
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
-from rollsafe.store import Store
+from rollsafe.store import Rollout, Store
 
 DRILL_HEADER = "# rollsafe drill: generated from the plan below; not a rollout to promote\n"
 """The first line of a drill rollout's stored plan text: marks the rollout as a drill."""
@@ -22,10 +22,15 @@ LOOKBACK = 500
 """The newest rollouts searched for the last drill of a service."""
 
 
+def is_drill(rollout: Rollout) -> bool:
+    """Whether ``rollout`` is a rollback drill (``rollsafe drill``), not a real rollout."""
+    return rollout.plan_text.startswith(DRILL_HEADER)
+
+
 def last_drill(store: Store, service: str, *, passed: bool = False) -> JournalEntry | None:
     """The newest ``drill.finished`` of ``service`` (only successful ones with ``passed``)."""
     for rollout in store.list_rollouts(limit=LOOKBACK):
-        if rollout.service != service or not rollout.plan_text.startswith(DRILL_HEADER):
+        if rollout.service != service or not is_drill(rollout):
             continue
         for entry in reversed(store.journal(rollout.id)):
             if entry.kind == Kind.DRILL_FINISHED and (entry.data.get("ok") or not passed):
