@@ -137,6 +137,7 @@ def test_an_alertmanager_webhook_rolls_back_a_running_rollout(
 
     # An alert about another service comes first: delivered, answered 200, ignored.
     alertmanager.post({"alertname": "DiskFull", "service": "billing"})
+    posted = time.time()
     alertmanager.post({"alertname": "HighErrorRate", "service": "shop", "rollout": rollout_id})
     driving.join(30)
 
@@ -146,6 +147,9 @@ def test_an_alertmanager_webhook_rolls_back_a_running_rollout(
     journal = rig.stores[-1].journal()
     (rolled,) = [e for e in journal if e.kind == Kind.ALERT_ROLLBACK]
     assert rolled.rollout_id == rollout_id
+    # group_wait is 100 ms: the request is left within a second or two of the alert.
+    print(f"alert posted to Alertmanager -> rollback requested: {rolled.ts - posted:.3f}s")
+    assert rolled.ts - posted < 5.0
     assert rolled.actor == "token ops"
     assert rolled.data["receiver"] == "rollsafe"
     assert rolled.data["alert"]["labels"]["alertname"] == "HighErrorRate"

@@ -44,7 +44,7 @@ UNDRIVEN = frozenset({RolloutState.PAUSED, RolloutState.PROMOTED})
 CLOCK_SKEW = 5.0
 """Seconds an alert's ``startsAt`` may precede its rollout and still be about it: Prometheus
 and Alertmanager stamp alerts with their hosts' clocks, not this one's."""
-LOOKBACK = 500
+LOOKBACK = 100
 """The newest rollouts searched for a match (older ones are long final)."""
 
 
