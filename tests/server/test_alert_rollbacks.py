@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from rollsafe.cli.output import describe
 from rollsafe.controller.daemon import unowned
 from rollsafe.journal.kinds import Kind
 from rollsafe.server import BackgroundServer
@@ -79,6 +80,7 @@ def test_a_firing_alert_asks_the_driving_controller_to_roll_back(rig: Rig) -> No
     assert entry.actor == ACTOR
     assert entry.data["alert"]["fingerprint"] == "c0ffee"
     assert entry.data["alert"]["labels"]["service"] == "shop"
+    assert describe(entry) == "[bold red]⚠ alert HighErrorRate[/bold red]: rollback"  # live
     # The controller acts on it as on a guard's request: nothing deployed, rolled back.
     assert controller.run(rollout_id).state is RolloutState.ROLLED_BACK
     assert rig.target.called("deploy") == []

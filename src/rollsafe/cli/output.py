@@ -120,6 +120,12 @@ def describe(entry: JournalEntry) -> str | None:
     if kind.startswith("rollout."):
         reason = f": {escape(first_line(data['reason']))}" if data.get("reason") else ""
         return f"[bold]● {kind}[/bold]{reason}"
+    if kind == Kind.ALERT_ROLLBACK:
+        alert = data["alert"]
+        return f"[bold red]⚠ alert {escape(alert['name'])}[/bold red]: {escape(data['action'])}"
+    if kind == Kind.DRILL_FINISHED:
+        verdict = "[green]passed[/green]" if data["ok"] else "[red]failed[/red]"
+        return f"[bold]drill {verdict}[/bold]"
     return None
 
 
