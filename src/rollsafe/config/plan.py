@@ -22,6 +22,7 @@ from rollsafe.config.metric_sources import (
 from rollsafe.config.notify import WebhookNotify
 from rollsafe.config.router_metrics import RouterMetrics
 from rollsafe.config.routers import NginxRouter
+from rollsafe.config.test_gate import TestStep
 from rollsafe.config.types import Duration, Percent, StrictModel
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -138,7 +139,7 @@ class PromoteStep(StrictModel):
     pass
 
 
-STEP_KINDS = ("backup", "deploy", "canary", "flag", "analysis", "pause", "promote")
+STEP_KINDS = ("backup", "deploy", "canary", "flag", "analysis", "pause", "promote", "test")
 
 
 class Step(StrictModel):
@@ -151,6 +152,7 @@ class Step(StrictModel):
     analysis: AnalysisStep | None = None
     pause: PauseStep | None = None
     promote: PromoteStep | None = None
+    test: TestStep | None = None
 
     @model_validator(mode="before")
     @classmethod

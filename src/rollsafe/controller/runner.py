@@ -29,6 +29,7 @@ from rollsafe.store import JournalFollower, Rollout, RolloutState, StepState, St
 
 RESUMABLE = {RolloutState.PENDING, RolloutState.RUNNING, RolloutState.PAUSED}
 _CHANGES_NOTHING = {"backup", "analysis", "pause"}
+_CHANGES_NOTHING |= {"test"}
 """Step kinds that leave the service as it was: a failure after only these has nothing to undo."""
 
 
