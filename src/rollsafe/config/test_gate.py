@@ -58,14 +58,17 @@ class TestStep(StrictModel):
     reruns: Annotated[int, Field(ge=0, le=10)] = 2
     """How many times failed tests run again to tell a flaky test from a failing one."""
     rerun_command: list[str] | None = None
-    """Runs only the failed tests: ``{tests}`` as a whole argument becomes one argument per
-    test (``rerun_format``), inside a larger argument the tests joined by ``rerun_separator``.
-    Unset: re-runs run ``command`` again, whole."""
+    """Runs only the failed tests, named by ``{tests}``: as a whole argument it becomes one
+    argument per test (each written by ``rerun_format``), unless ``rerun_separator`` is set,
+    which joins them into one (``-k "{tests}"`` with `` or ``). Unset: re-runs run
+    ``command`` again, whole."""
     rerun_format: str = "{classname}::{name}"
     """How one failed test is written for ``{tests}``: from ``{classname}``, ``{name}``,
     ``{file}`` and ``{id}``."""
-    rerun_separator: str = " or "
-    """Between tests when ``{tests}`` is part of a larger argument (``-k``, ``-run``, ``-t``)."""
+    rerun_separator: str | None = None
+    """Joins the tests into one argument: `` or `` for pytest ``-k``, ``|`` for ``go test
+    -run`` or jest ``-t``. Inside a larger argument ``{tests}`` is always joined (by a
+    space when unset)."""
     fail_on_flaky: bool = False
     """Count a flaky test as failed (it is always reported)."""
     quarantine: Path | None = None

@@ -100,10 +100,10 @@ def rerun_argv(spec: TestStep, failing: Sequence[TestCase], junit: Path) -> list
     ]
     argv: list[str] = []
     for arg in spec.rerun_command:
-        if arg == "{tests}":
+        if arg == "{tests}" and spec.rerun_separator is None:
             argv.extend(written)
         else:
-            joined = spec.rerun_separator.join(written)
+            joined = (spec.rerun_separator or " ").join(written)
             argv.append(arg.replace("{tests}", joined).replace("{junit}", str(junit)))
     return argv
 
