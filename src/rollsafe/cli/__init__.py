@@ -18,6 +18,7 @@ from rollsafe.cli import (
     judge,
     plans,
     reports,
+    risk,
     rollouts,
     server,
     service,
@@ -42,6 +43,7 @@ app.command("demo")(demo.demo)
 app.command("rollback")(rollouts.rollback)
 app.add_typer(server.app, name="server")
 app.add_typer(service.app, name="service")
+app.command("risk")(risk.risk)
 
 
 def _version(value: bool) -> None:

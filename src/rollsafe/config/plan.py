@@ -20,6 +20,7 @@ from rollsafe.config.metric_sources import (
     ScrapeMetrics,
 )
 from rollsafe.config.notify import WebhookNotify
+from rollsafe.config.risk import RiskConfig
 from rollsafe.config.router_metrics import RouterMetrics
 from rollsafe.config.routers import NginxRouter
 from rollsafe.config.test_gate import TestStep
@@ -221,6 +222,8 @@ class Plan(StrictModel):
     guards: list[Guard] = Field(default_factory=lambda: list(DEFAULT_GUARDS))
     rollback: RollbackPolicy = RollbackPolicy()
     notify: list[WebhookNotify] = Field(default_factory=list)
+    risk: RiskConfig | None = None
+    """How to score the change's regression risk, and the caution each level adds."""
     steps: Annotated[list[Step], Field(min_length=1)]
 
     @model_validator(mode="before")
