@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from rollsafe.config.risk import Caution
+from rollsafe.controller.caution import cautious_steps
 from rollsafe.errors import RiskInputError
 from rollsafe.gates.risk import DEFAULT_WEIGHTS
 from rollsafe.journal.kinds import Kind
@@ -136,3 +138,35 @@ def test_a_low_risk_range_changes_nothing(rig: Rig, shop: Repo) -> None:
     assert [s.kind for s in rig.stores[-1].steps(rollout.id)] == [
         "flag", "analysis", "flag", "analysis", "promote",
     ]  # fmt: skip
+
+
+def test_canary_weights_and_timed_pauses_are_made_careful_too() -> None:
+    steps = [
+        {"deploy": {"release": "1.1.0"}},
+        {"canary": {"release": "1.2.0", "weight": 30}},
+        {"pause": {"duration": "10s"}},
+        {"canary": {"release": "1.2.0", "weight": 100}},
+        {"pause": None},
+        {"promote": None},
+    ]
+    careful, changes = cautious_steps(
+        steps, Caution(max_increment=25, analysis_factor=2, approval=True)
+    )
+    assert careful == [
+        {"pause": {}},
+        {"deploy": {"release": "1.1.0"}},
+        {"canary": {"release": "1.2.0", "weight": 25}},
+        {"canary": {"release": "1.2.0", "weight": 30}},
+        {"pause": {"duration": "20s"}},
+        {"canary": {"release": "1.2.0", "weight": 55}},
+        {"canary": {"release": "1.2.0", "weight": 80}},
+        {"canary": {"release": "1.2.0", "weight": 100}},
+        {"pause": {}},  # waits for a person: nothing to lengthen
+        {"promote": {}},
+    ]
+    assert changes == [
+        "approval pause inserted before step 1 (deploy)",
+        "step 2 canary weight 0% -> 30%: now by way of 25%",
+        "step 3 pause: 10s -> 20s",
+        "step 4 canary weight 30% -> 100%: now by way of 55%, 80%",
+    ]

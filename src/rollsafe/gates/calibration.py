@@ -173,7 +173,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, *, penalty: float = 1.0) -> np.nd
         p = 1.0 / (1.0 + np.exp(-design @ beta))
         gradient = design.T @ (y - p) - ridge @ beta
         hessian = design.T @ (design * (p * (1 - p))[:, None]) + ridge
-        step = np.linalg.solve(hessian, gradient)
+        step = np.linalg.solve(hessian + 1e-9 * np.eye(len(beta)), gradient)
         beta += step
         if np.max(np.abs(step)) < 1e-8:
             break
