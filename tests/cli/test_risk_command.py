@@ -11,6 +11,11 @@ from tests.cli.conftest import Run
 from tests.gates.gitrepo import Repo, lines
 
 
+PLAN_HEAD = (
+    "version: 1\nservice: shop\ntarget: {type: process, root: root, command: [python]}\n"
+)
+
+
 def make_repo(tmp_path: Path) -> Repo:
     repo = Repo(tmp_path / "shop")
     repo.commit("first", {"app/cart.py": lines(5)}, tag="v1")
@@ -63,13 +68,31 @@ def test_a_plan_with_bad_risk_weights_is_refused_with_its_line(
     repo = make_repo(tmp_path)
     plan = tmp_path / "plan.yaml"
     plan.write_text(
-        "version: 1\nservice: shop\n"
-        "target: {type: command, deploy: [true], rollback: [true]}\n"
-        "risk:\n  repo: shop\n  weights: {churn: 10, vibes: 5}\n"
+        PLAN_HEAD + "risk:\n  repo: shop\n  weights: {churn: 10, vibes: 5}\n"
         "steps:\n  - promote:\n"
     )
     done = rollsafe("risk", "v1..v2", "--plan", str(plan))
     assert done.returncode == 2, done.stderr
-    assert f"{plan}:6: risk.weights: " in done.stderr
-    assert "unknown factors ['vibes']" in done.stderr
+    message = " ".join(done.stderr.split())  # the terminal may wrap it
+    assert message == (
+        f"error: {plan}:6: risk.weights: unknown factors ['vibes']; known: "
+        "churn, critical_paths, uncovered_lines, dependencies, migrations, rollback_history"
+    )
     del repo
+
+
+def test_rollout_start_with_an_unknown_risk_range_creates_nothing(
+    rollsafe: Run, tmp_path: Path
+) -> None:
+    make_repo(tmp_path)
+    (tmp_path / "root").mkdir()
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        PLAN_HEAD + "risk: {repo: shop}\n"
+        "steps:\n  - promote:\n"
+    )
+    done = rollsafe("rollout", "start", str(plan), "--risk-range", "v1..v9")
+    assert done.returncode == 2, done.stderr
+    assert "range 'v1..v9': unknown revision 'v9'" in done.stderr
+    listed = rollsafe("rollout", "list", "--json")
+    assert json.loads(listed.stdout or "[]") == []

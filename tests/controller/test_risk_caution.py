@@ -19,6 +19,7 @@ from rollsafe.controller.caution import cautious_steps
 from rollsafe.errors import RiskInputError
 from rollsafe.gates.risk import DEFAULT_WEIGHTS
 from rollsafe.journal.kinds import Kind
+from rollsafe.report.incident import build_incident, render_markdown
 from rollsafe.store import RolloutState, StepState
 from tests.controller.rig import PLAN, Rig
 from tests.gates.gitrepo import Repo, lines
@@ -79,6 +80,9 @@ def test_a_range_that_rolled_back_before_scores_higher_and_gets_more_caution(
     (before,) = rig.journaled(first.id, Kind.RISK_SCORED)
     assert set(before["files"]) == {"requirements.txt", "src/app/cart.py", "src/payments/charge.py"}
     assert before["level"] == "medium"
+    markdown = render_markdown(build_incident(rig.stores[-1].journal(first.id)))
+    assert f"- risk of v1..v2: **{before['score']}/100 (medium)**" in markdown
+    assert "  - churn: " in markdown
 
     second = controller.create(write_plan(rig, STEPS))
 
