@@ -10,10 +10,7 @@ import pytest
 from tests.cli.conftest import Run
 from tests.gates.gitrepo import Repo, lines
 
-
-PLAN_HEAD = (
-    "version: 1\nservice: shop\ntarget: {type: process, root: root, command: [python]}\n"
-)
+PLAN_HEAD = "version: 1\nservice: shop\ntarget: {type: process, root: root, command: [python]}\n"
 
 
 def make_repo(tmp_path: Path) -> Repo:
@@ -68,8 +65,7 @@ def test_a_plan_with_bad_risk_weights_is_refused_with_its_line(
     repo = make_repo(tmp_path)
     plan = tmp_path / "plan.yaml"
     plan.write_text(
-        PLAN_HEAD + "risk:\n  repo: shop\n  weights: {churn: 10, vibes: 5}\n"
-        "steps:\n  - promote:\n"
+        PLAN_HEAD + "risk:\n  repo: shop\n  weights: {churn: 10, vibes: 5}\nsteps:\n  - promote:\n"
     )
     done = rollsafe("risk", "v1..v2", "--plan", str(plan))
     assert done.returncode == 2, done.stderr
@@ -87,10 +83,7 @@ def test_rollout_start_with_an_unknown_risk_range_creates_nothing(
     make_repo(tmp_path)
     (tmp_path / "root").mkdir()
     plan = tmp_path / "plan.yaml"
-    plan.write_text(
-        PLAN_HEAD + "risk: {repo: shop}\n"
-        "steps:\n  - promote:\n"
-    )
+    plan.write_text(PLAN_HEAD + "risk: {repo: shop}\nsteps:\n  - promote:\n")
     done = rollsafe("rollout", "start", str(plan), "--risk-range", "v1..v9")
     assert done.returncode == 2, done.stderr
     assert "range 'v1..v9': unknown revision 'v9'" in done.stderr
