@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ import pytest
 from rollsafe.journal.kinds import Kind
 from rollsafe.report.incident import build_incident, render_markdown
 from rollsafe.store import RolloutState
-from tests.controller.rig import Rig
+from tests.controller.rig import Rig, request
 
 FLAKY = """\
 from pathlib import Path
@@ -214,3 +216,34 @@ def test_a_bad_test_step_is_refused_at_load_with_its_line(
     assert message in str(caught.value)
     assert "plan.yaml:" in str(caught.value)
     assert "steps[0].test" in str(caught.value)
+
+
+def test_a_pause_during_a_long_test_run_stops_it_and_the_step_runs_again_on_resume(
+    rig: Rig,
+) -> None:
+    marker = rig.root / "ran.txt"
+    script = (
+        "import sys, time, pathlib\n"
+        "p = pathlib.Path(sys.argv[1]); n = int(p.read_text()) if p.exists() else 0\n"
+        "p.write_text(str(n + 1))\n"
+        "if n == 0: time.sleep(60)\n"
+        "pathlib.Path(sys.argv[2]).write_text(\"<testsuite><testcase name='t'/></testsuite>\")\n"
+    )
+    spec = {"command": [sys.executable, "-c", script, str(marker), "{junit}"], "timeout": "90s"}
+    controller, rollout_id = rig.create(["test: " + json.dumps(spec), "promote"])
+    timer = threading.Timer(1.0, request(controller, rollout_id, "pause"))
+    timer.start()
+    began = time.monotonic()
+    try:
+        rollout = controller.run(rollout_id)
+    finally:
+        timer.cancel()
+
+    assert rollout.state is RolloutState.PAUSED
+    assert time.monotonic() - began < 20  # stopped, not waited for the 60 s run
+    assert rig.journaled(rollout_id, Kind.TEST_VERDICT) == []  # no verdict from a cut run
+    (stopped,) = rig.journaled(rollout_id, Kind.TEST_RUN)
+    assert stopped["problem"] == "stopped: pause requested"
+    resumed = rig.controller().run(rollout_id, resume=True)
+    assert resumed.state is RolloutState.PROMOTED
+    assert marker.read_text() == "2"

@@ -6,13 +6,16 @@ command again; a test that passes on a re-run is flaky, not failed. Each run is
 journaled (``test.run``), then the verdict with counts, failures and flaky tests
 (``test.verdict``), and any test added to the quarantine file
 (``test.quarantined``). A run that times out, or whose report is missing or
-unparsable, fails the gate with the reason: missing evidence never passes.
+unparsable, fails the gate with the reason: missing evidence never passes. A pause,
+abort or rollback requested while a run goes on stops it at once; the step runs
+again, from its first run, on resume.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,7 +27,11 @@ from rollsafe.gates.quarantine import add_to_quarantine, read_quarantine
 from rollsafe.gates.tests import classify, decide
 from rollsafe.journal.kinds import Kind
 from rollsafe.support.private import private_directory
-from rollsafe.targets.execute import CommandResult, run_command
+from rollsafe.targets import procs
+from rollsafe.targets.execute import KILL_GRACE, CommandResult, run_command
+
+_REQUEST_POLL = 0.25
+"""Seconds between looks for a pause, abort or rollback request while a test command runs."""
 
 
 def run_test_step(context: StepContext, spec: TestStep) -> StepOutcome:
@@ -49,7 +56,11 @@ def run_test_step(context: StepContext, spec: TestStep) -> StepOutcome:
         else:
             argv = rerun_argv(spec, still_failing, junit)
         junit.unlink(missing_ok=True)  # a report left from before must never be read as this run's
-        result = run_command(argv, step="test", cwd=cwd, env=env, timeout=spec.timeout)
+        result = _run_heeding_requests(context, argv, cwd, env, spec.timeout)
+        if request := context.requested():  # the run was stopped: it runs again on resume
+            stopped = f"stopped: {request} requested"
+            context.journal(Kind.TEST_RUN, _run_record(attempt, result, junit, None, stopped))
+            return context.interruption(request)
         report, problem = _read(result, junit)
         context.journal(Kind.TEST_RUN, _run_record(attempt, result, junit, report, problem))
         if problem is not None:
@@ -87,6 +98,28 @@ def run_test_step(context: StepContext, spec: TestStep) -> StepOutcome:
     if verdict.passed:
         return StepOutcome("succeeded", record)
     return StepOutcome("failed", record, reason="test gate failed: " + "; ".join(verdict.reasons))
+
+
+def _run_heeding_requests(
+    context: StepContext, argv: list[str], cwd: Path, env: dict[str, str], timeout: float
+) -> CommandResult:
+    """Run the test command; a pause, abort or rollback request stops it at once
+    (its process group), not after a suite that may take minutes."""
+    done = threading.Event()
+
+    def watch(pid: int) -> None:
+        def loop() -> None:
+            while not done.wait(_REQUEST_POLL):
+                if context.requested():
+                    procs.stop_groups([pid], KILL_GRACE)
+                    return
+
+        threading.Thread(target=loop, name="test-step-requests", daemon=True).start()
+
+    try:
+        return run_command(argv, step="test", cwd=cwd, env=env, timeout=timeout, on_start=watch)
+    finally:
+        done.set()
 
 
 def rerun_argv(spec: TestStep, failing: Sequence[TestCase], junit: Path) -> list[str]:
