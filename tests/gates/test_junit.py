@@ -6,6 +6,7 @@ Surefire reports are samples in each tool's documented shape.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +71,7 @@ def test_a_real_pytest_report(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}"],
         cwd=tmp_path,
+        env={**os.environ, "PYTEST_ADDOPTS": ""},  # the outer run's options are not the suite's
         capture_output=True,
         check=False,
         timeout=60,
