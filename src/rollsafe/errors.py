@@ -26,6 +26,9 @@ these at the boundary that meets them, so callers handle one family::
     │   ├── EventTooLargeError
     │   └── HTTPFramingError
     ├── StreamLimitError                503 too_many_streams
+    ├── GateError
+    │   ├── TestReportError
+    │   └── RiskInputError
     ├── ApiError                        its own status and code (rollsafe.server.errors)
     │   └── PayloadError                400 invalid_alert (rollsafe.server.alertmanager)
     ├── RefusedError                    409 refused
@@ -197,3 +200,20 @@ class RefusedError(RollsafeError):
 
 class DrillRequiredError(RefusedError):
     """The plan requires a successful rollback drill more recent than the last one."""
+
+
+class GateError(RollsafeError):
+    """A gate could not read its evidence (a test report, a git range, a coverage report).
+
+    A gate that cannot read its evidence fails: missing evidence never passes.
+    """
+
+
+class TestReportError(GateError):
+    """A JUnit XML report is missing or unparsable; the message names ``file:line:column``."""
+
+    __test__ = False  # not a pytest test class, whatever its name says
+
+
+class RiskInputError(GateError):
+    """The risk score's inputs are unusable: an unknown revision range, a bad coverage file."""

@@ -19,6 +19,7 @@ from rollsafe.cli import (
     judge,
     plans,
     reports,
+    risk,
     rollouts,
     server,
     service,
@@ -44,6 +45,7 @@ app.command("rollback")(rollouts.rollback)
 app.add_typer(server.app, name="server")
 app.add_typer(service.app, name="service")
 app.command("drill")(drills.drill)
+app.command("risk")(risk.risk)
 
 
 def _version(value: bool) -> None:

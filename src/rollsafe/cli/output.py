@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from rollsafe.cli.exits import Exit
+from rollsafe.cli.gatelines import describe_gate
 from rollsafe.cli.readable import first_line, plain, step_result
 from rollsafe.errors import PlanError, RefusedError, RollsafeError
 from rollsafe.journal import JournalEntry
@@ -60,6 +61,8 @@ def describe(entry: JournalEntry) -> str | None:
     Reasons show their first line only: a command's own end prints the whole once.
     """
     data, kind = entry.data, entry.kind
+    if (gate := describe_gate(entry)) is not None:
+        return gate
     if kind == Kind.ROLLOUT_CREATED:
         return f"[bold]rollout {entry.rollout_id}[/bold] created: {len(data['steps'])} steps"
     if kind == Kind.STEP_RUNNING:

@@ -16,13 +16,13 @@ from rollsafe.cli.drills import drill_line, drill_summary
 from rollsafe.cli.exits import Exit, of_rollback, of_rollout
 from rollsafe.cli.home import Home, home_of
 from rollsafe.cli.incidents import write_incident_if_due
-from rollsafe.cli.output import console, journal_tail, print_json, reported_errors
+from rollsafe.cli.output import console, fail, journal_tail, print_json, reported_errors
 from rollsafe.cli.readable import plain, step_result
 from rollsafe.config import load_plan
 from rollsafe.controller import Controller
 from rollsafe.controller.drill_records import last_drill
 from rollsafe.controller.lease import owner_is_dead
-from rollsafe.errors import NotFoundError
+from rollsafe.errors import NotFoundError, RiskInputError
 from rollsafe.store import Rollout, RolloutState, StepRecord, Store
 
 app = typer.Typer(help="Run rollouts from plans and steer them.", no_args_is_help=True)
@@ -45,6 +45,14 @@ def start(
         bool,
         typer.Option("--detach", help="Only create it; a 'rollsafe controller run' drives it."),
     ] = False,
+    risk_range: Annotated[
+        str | None,
+        typer.Option(
+            "--risk-range",
+            metavar="BASE..HEAD",
+            help="Score this git range's risk; the plan's risk.caution applies (docs/risk.md).",
+        ),
+    ] = None,
 ) -> None:
     """Create a rollout from PLAN and drive it until it ends or pauses.
 
@@ -56,7 +64,11 @@ def start(
         load_plan(plan, on_disk=True)
         store = home.open_store()
         controller = Controller(store, home.path)
-        rollout = controller.create(plan)
+        try:
+            rollout = controller.create(plan, risk_range=risk_range)
+        except RiskInputError as error:
+            store.close()
+            fail(str(error), Exit.USAGE)
         if detach:
             store.close()
             if as_json:

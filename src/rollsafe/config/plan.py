@@ -21,8 +21,10 @@ from rollsafe.config.metric_sources import (
     ScrapeMetrics,
 )
 from rollsafe.config.notify import WebhookNotify
+from rollsafe.config.risk import RiskConfig
 from rollsafe.config.router_metrics import RouterMetrics
 from rollsafe.config.routers import NginxRouter
+from rollsafe.config.test_gate import TestStep
 from rollsafe.config.types import Duration, Percent, StrictModel
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -139,7 +141,7 @@ class PromoteStep(StrictModel):
     pass
 
 
-STEP_KINDS = ("backup", "deploy", "canary", "flag", "analysis", "pause", "promote")
+STEP_KINDS = ("backup", "deploy", "canary", "flag", "analysis", "pause", "promote", "test")
 
 
 class Step(StrictModel):
@@ -152,6 +154,7 @@ class Step(StrictModel):
     analysis: AnalysisStep | None = None
     pause: PauseStep | None = None
     promote: PromoteStep | None = None
+    test: TestStep | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -220,6 +223,8 @@ class Plan(StrictModel):
     guards: list[Guard] = Field(default_factory=lambda: list(DEFAULT_GUARDS))
     rollback: RollbackPolicy = RollbackPolicy()
     notify: list[WebhookNotify] = Field(default_factory=list)
+    risk: RiskConfig | None = None
+    """How to score the change's regression risk, and the caution each level adds."""
     steps: Annotated[list[Step], Field(min_length=1)]
     drill: DrillPolicy = DrillPolicy()
     """Rollback drills (``rollsafe drill``): levels, time targets, required freshness."""

@@ -126,6 +126,17 @@ class Kind(enum.StrEnum):
     """A drill began: the plan, the levels to drill and their targets."""
     DRILL_FINISHED = "drill.finished"
     """A drill's result: each level's timings against its target, restored row counts."""
+    # Gates: test suites and the regression risk of a change.
+    TEST_RUN = "test.run"
+    """One run of a test step's command: argv, exit, duration, the report and its counts."""
+    TEST_VERDICT = "test.verdict"
+    """A test gate's verdict: counts, pass rate, failures and flaky tests, why it failed."""
+    TEST_QUARANTINED = "test.quarantined"
+    """Flaky tests a test step appended to the plan's quarantine file."""
+    RISK_SCORED = "risk.scored"
+    """A git range's regression risk: score, level, breakdown, commits and files touched."""
+    RISK_CAUTION_APPLIED = "risk.caution_applied"
+    """How a plan's ``risk:`` section changed the steps for the scored level."""
 
 
 ROLLBACK_LEVEL_KINDS = frozenset(
