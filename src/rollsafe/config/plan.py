@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
 
 from rollsafe.config.analysis import AnalysisConfig
+from rollsafe.config.approvals import ApproveStep
 from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.config.command_target import CommandTarget
 from rollsafe.config.guards import DEFAULT_GUARDS, Guard, RollbackPolicy
@@ -138,7 +139,7 @@ class PromoteStep(StrictModel):
     pass
 
 
-STEP_KINDS = ("backup", "deploy", "canary", "flag", "analysis", "pause", "promote")
+STEP_KINDS = ("backup", "deploy", "canary", "flag", "analysis", "pause", "promote", "approve")
 
 
 class Step(StrictModel):
@@ -151,6 +152,7 @@ class Step(StrictModel):
     analysis: AnalysisStep | None = None
     pause: PauseStep | None = None
     promote: PromoteStep | None = None
+    approve: ApproveStep | None = None
 
     @model_validator(mode="before")
     @classmethod

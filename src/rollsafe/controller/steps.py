@@ -18,6 +18,7 @@ from rollsafe.config.plan import (
     Step,
 )
 from rollsafe.controller.analysis import run_analysis
+from rollsafe.controller.approvals import run_approve
 from rollsafe.controller.context import StepContext, StepOutcome
 from rollsafe.controller.retries import with_retries
 from rollsafe.errors import NotFoundError, RollsafeError
@@ -144,4 +145,5 @@ _RUNNERS: dict[str, Callable[[StepContext, Any], StepOutcome]] = {
     "analysis": _analysis,
     "pause": _pause,
     "promote": _promote,
+    "approve": run_approve,
 }

@@ -115,6 +115,14 @@ class Kind(enum.StrEnum):
     TOKEN_CREATED = "token.created"  # noqa: S105
     TOKEN_REVOKED = "token.revoked"  # noqa: S105
 
+    # Approval gates (``approve`` steps): waiting for a person, and what ended the wait.
+    APPROVAL_WAITING = "approval.waiting"
+    """An approve step began to wait: its index, message, timeout and deadline."""
+    APPROVAL_GRANTED = "approval.granted"
+    """A person approved the waiting step (the entry's actor is who)."""
+    APPROVAL_TIMED_OUT = "approval.timed_out"
+    """Nobody approved before the timeout; the step's ``on_timeout`` outcome follows."""
+
 
 ROLLBACK_LEVEL_KINDS = frozenset(
     {Kind.ROLLBACK_LEVEL_STARTED, Kind.ROLLBACK_LEVEL_ENDED, Kind.ROLLBACK_LEVEL_SKIPPED}
