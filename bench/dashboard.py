@@ -63,9 +63,12 @@ def main() -> None:
             "state+service": {"state": "promoted", "service": "svc-3"},
             "page 20": {"page": "20"},
         }
-        with BackgroundServer(db) as server, httpx.Client(
-            base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=10
-        ) as client:
+        with (
+            BackgroundServer(db) as server,
+            httpx.Client(
+                base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+            ) as client,
+        ):
             print(f"{args.rollouts} rollouts, {args.rounds} rounds each")
             for name, params in queries.items():
                 times = []
