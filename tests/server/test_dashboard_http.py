@@ -224,7 +224,8 @@ def looks_with_latency(looks: int) -> list[Observation]:
     """Healthy looks at both arms with latency histograms and memory, as a scrape has them."""
     data: list[Observation] = []
     for look in range(1, looks + 1):
-        for arm, slow in (("canary", 0.3), ("baseline", 0.2)):
+        for arm, memory in (("canary", 61e6), ("baseline", 52e6)):
+            slow = 0.2  # the same latency in both arms
             total = 400.0 * look
             buckets = {
                 "0.05": total * (1 - slow),
@@ -239,7 +240,7 @@ def looks_with_latency(looks: int) -> list[Observation]:
                     "requests": total,
                     "errors": total * 0.001,
                     "latency_seconds_bucket": buckets,
-                    "memory_bytes": 50e6 + look * 1e5,
+                    "memory_bytes": memory + look * 4e5,
                 }
             )
     return data

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 Point = tuple[float, float]
 
-WIDTH, HEIGHT = 420, 170
-LEFT, RIGHT, TOP, BOTTOM = 52, 10, 22, 24
+WIDTH, HEIGHT = 420, 180
+LEFT, RIGHT, TOP, BOTTOM = 52, 10, 34, 24
 
 PALETTE = {"baseline": "#4c78a8", "canary": "#e45756", "stable": "#4c78a8", "all": "#4c78a8"}
 _EXTRA = ("#54a24b", "#b279a2", "#f58518", "#72b7b2")
@@ -117,7 +117,7 @@ def render(chart: Chart) -> str:
             f'<text x="{WIDTH - RIGHT - 2}" y="{y - 3:.1f}" class="tick" text-anchor="end">'
             f"{html.escape(label)}</text>"
         )
-    legend_x = LEFT + 150
+    legend_x = LEFT
     for position, line in enumerate(chart.lines):
         if not line.points:
             continue
@@ -127,8 +127,8 @@ def render(chart: Chart) -> str:
             f'<polyline points="{path}" fill="none" stroke="{line.colour}" stroke-width="1.8"{dash}'
             f' data-series="{html.escape(line.label)}"/>'
         )
-        lx = legend_x + (position % 3) * 85
-        ly = 8 + (position // 3) * 10
+        lx = legend_x + (position % 4) * 90
+        ly = 19 + (position // 4) * 10
         parts.append(
             f'<rect x="{lx}" y="{ly}" width="8" height="3" fill="{line.colour}"/>'
             f'<text x="{lx + 11}" y="{ly + 4}" class="legend">{html.escape(line.label)}</text>'
