@@ -69,7 +69,7 @@ def render(chart: Chart) -> str:
     if x1 - x0 < 1e-9:
         x1 = x0 + 1.0
     if y1 - y0 < 1e-12:
-        y1 = y0 + (abs(y0) or 1.0)
+        y1 = y0 + (abs(y0) or (0.01 if chart.unit == "%" else 1.0))
     pad = (y1 - y0) * 0.08
     y0, y1 = y0 - (pad if y0 != 0 else 0), y1 + pad
 
