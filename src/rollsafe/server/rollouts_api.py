@@ -13,16 +13,13 @@ from fastapi import APIRouter, Body, Query
 
 from rollsafe.controller import approvals
 from rollsafe.server import actions
-from rollsafe.server.admin import ERRORS, NOT_FOUND
+from rollsafe.server.admin import ERRORS, INVALID, NOT_FOUND
 from rollsafe.server.errors import ApiError
+from rollsafe.server.models import ErrorBody
 from rollsafe.server.service import AdminCaller, ServiceDep
 from rollsafe.store import Rollout, RolloutState
 
-router = APIRouter(
-    prefix="/api/admin/rollouts", tags=["rollouts"], responses=ERRORS, include_in_schema=False
-)
-"""Left out of the OpenAPI document until tests/server/test_openapi_contract.py exercises
-every answer these routes document (docs/dashboard.md describes them meanwhile)."""
+router = APIRouter(prefix="/api/admin/rollouts", tags=["rollouts"], responses=ERRORS)
 
 
 def summary(rollout: Rollout) -> dict[str, Any]:
@@ -39,7 +36,7 @@ def summary(rollout: Rollout) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@router.get("", responses=INVALID)
 def list_rollouts(
     caller: AdminCaller,
     service: ServiceDep,
@@ -68,7 +65,11 @@ def get_rollout(rollout_id: str, caller: AdminCaller, service: ServiceDep) -> di
 
 @router.post(
     "/{rollout_id}/{action}",
-    responses={**NOT_FOUND, 409: {"description": "The rollout's state refuses the action"}},
+    responses={
+        **NOT_FOUND,
+        **INVALID,
+        409: {"model": ErrorBody, "description": "The rollout's state refuses the action"},
+    },
 )
 def act(
     rollout_id: str,
@@ -77,7 +78,12 @@ def act(
     service: ServiceDep,
     comment: Annotated[str, Body(embed=True, max_length=500)] = "",
 ) -> dict[str, Any]:
-    """``pause``, ``resume``, ``abort`` or ``approve`` (with an optional ``comment``)."""
+    """``pause``, ``resume``, ``abort`` or ``approve`` (with an optional ``comment``).
+
+    Needs a token for all environments: a rollout is not bound to one.
+    """
+    if caller.token.environment != "*":
+        raise ApiError(403, "forbidden", "only a token for all environments may steer rollouts")
     if action not in actions.ROLLOUT_ACTIONS:
         raise ApiError(
             404, "not_found", f"no action {action!r}; one of pause, resume, abort, approve"

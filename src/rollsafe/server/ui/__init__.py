@@ -210,7 +210,7 @@ async def rollout_events(request: Request, rollout_id: str) -> Response:
 async def rollout_action(request: Request, rollout_id: str, action: str) -> Response:
     form = await _form(request)
     try:
-        seen = session.actor_for(request, form.get(CSRF_FIELD))
+        seen = session.rollout_actor_for(request, form.get(CSRF_FIELD))
     except NotSignedInError as error:
         return PlainTextResponse(str(error), status_code=401)
     except ForbiddenError as error:

@@ -113,3 +113,11 @@ def still_valid(request: Request) -> bool:
     except NotSignedInError:
         return False
     return True
+
+
+def rollout_actor_for(request: Request, submitted_csrf: str | None) -> Viewer:
+    """As `actor_for`, for rollouts, which belong to no environment: a token for all of them."""
+    seen = actor_for(request, submitted_csrf)
+    if seen.caller.token.environment != "*":
+        raise ForbiddenError("only a token for all environments may steer rollouts")
+    return seen
