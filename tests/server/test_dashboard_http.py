@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from typer.testing import CliRunner
 
 from rollsafe.cli import app as cli
 from rollsafe.controller import approvals
+from rollsafe.flags import rollout_feature
 from rollsafe.journal.kinds import Kind
 from rollsafe.server import BackgroundServer
 from rollsafe.store import RolloutState
@@ -298,3 +300,45 @@ def test_the_kill_switch_and_the_journal_page(
         assert "token ops" in history
         journal = admin.get("/ui/journal").text
         assert "every link holds" in journal
+
+
+def next_update(events: Any) -> str:
+    """The next ``update`` event's text from an open SSE response."""
+    event: list[str] = []
+    for line in events.iter_lines():
+        if line:
+            event.append(line)
+            continue
+        text = "\n".join(event)
+        event = []
+        if text.startswith("event: update"):
+            return text
+    raise AssertionError("the stream ended without an update")
+
+
+def test_the_flags_and_rollouts_tables_update_live(
+    server: BackgroundServer, tokens: Tokens, store: SqliteStore
+) -> None:
+    store.put_flag("checkout", rollout_feature("checkout", 40), actor="test")
+    with httpx.Client(base_url=server.url, headers=bearer(tokens.admin), timeout=10) as admin:
+        assert 'data-live="/ui/flags/events"' in admin.get("/ui/flags").text
+        with admin.stream("GET", "/ui/flags/events") as events:
+            time.sleep(0.3)  # the stream has rendered what the page showed
+            started = time.monotonic()
+            assert admin.post("/api/admin/flags/checkout/kill").status_code == 200
+            update = next_update(events)
+            assert time.monotonic() - started < 2.0
+        assert ">off<" in update
+        assert "40%" not in update
+
+        assert 'data-live="/ui/rollouts/events?state=pending"' in (
+            admin.get("/ui/rollouts", params={"state": "pending"}).text
+        )
+        with admin.stream("GET", "/ui/rollouts/events", params={"state": "pending"}) as events:
+            time.sleep(0.3)
+            created = store.create_rollout(
+                service="shop", plan_path="/p.yaml", plan_text="", steps=[], actor="test"
+            )
+            update = next_update(events)
+        assert created.id in update
+        assert "1 rollouts" in update

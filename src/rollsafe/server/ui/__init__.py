@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -40,6 +40,8 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 
 LIVE_POLL = 0.25
 """Seconds between the live stream's looks at the journal."""
+LIST_POLL = 2.0
+"""Seconds between re-renders of a live rollouts table (it reads up to 10,000 rows)."""
 LIVE_FOR = 25.0
 """Seconds one live stream lasts; the browser reconnects at once (and gets the page anew),
 so a server shutting down never waits on a stream."""
@@ -146,7 +148,26 @@ def rollouts(
     store = get_service(request).reader
     listed = store.list_rollouts(limit=views.MAX_LISTED)
     body = views.rollouts_table(listed, state=state, service=service, page=page_number, viewer=seen)
-    return HTMLResponse(page("Rollouts", body, seen))
+    query = f"?{request.url.query}" if request.url.query else ""
+    return HTMLResponse(page("Rollouts", body, seen, live=f"/ui/rollouts/events{query}"))
+
+
+@router.get("/rollouts/events")
+async def rollouts_events(
+    request: Request,
+    state: str = "",
+    service: str = "",
+    page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+) -> Response:
+    """Server-sent events: the rollouts table again whenever it changes (checked every 2 s)."""
+
+    def render(seen: Viewer) -> str:
+        listed = get_service(request).reader.list_rollouts(limit=views.MAX_LISTED)
+        return views.rollouts_table(
+            listed, state=state, service=service, page=page_number, viewer=seen
+        )
+
+    return _changes(request, render, LIST_POLL)
 
 
 @router.get("/rollouts/{rollout_id}", response_class=HTMLResponse)
@@ -257,7 +278,51 @@ def flags(request: Request) -> Response:
     if isinstance(seen, Response):
         return seen
     body = views.flags_body(get_service(request).reader, _environment(seen), seen)
-    return HTMLResponse(page("Flags", body, seen))
+    return HTMLResponse(page("Flags", body, seen, live="/ui/flags/events"))
+
+
+@router.get("/flags/events")
+async def flags_events(request: Request) -> Response:
+    """Server-sent events: the flags table again whenever it changes."""
+
+    def render(seen: Viewer) -> str:
+        return views.flags_body(get_service(request).reader, _environment(seen), seen)
+
+    return _changes(request, render, LIVE_POLL)
+
+
+def _changes(request: Request, render: Callable[[Viewer], str], poll: float) -> Response:
+    """A live stream of ``render``'s HTML, sent each time it differs from the last sent."""
+    try:
+        seen = session.viewer(request)
+    except NotSignedInError:
+        return PlainTextResponse("sign in first", status_code=401)
+
+    async def stream() -> AsyncIterator[str]:
+        sent = ""
+        ends = time.monotonic() + LIVE_FOR
+        yield "retry: 500\n\n"
+        number = 0
+        while time.monotonic() < ends:
+            if await request.is_disconnected():
+                return
+            if not session.still_valid(request):
+                yield "event: signed-out\ndata: \n\n"
+                return
+            body = await run_in_threadpool(render, seen)
+            if body != sent:
+                if sent:  # the page was rendered with the first; send what changed since
+                    number += 1
+                    data = "".join(f"data: {line}\n" for line in body.splitlines() or [""])
+                    yield f"event: update\nid: {number}\n{data}\n"
+                sent = body
+            await asyncio.sleep(poll)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get("/flags/{name}", response_class=HTMLResponse)

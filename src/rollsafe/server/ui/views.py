@@ -264,6 +264,7 @@ def _incident(store: Store, rollout: Rollout) -> str:
 
 
 def _journal_tail(entries: list[JournalEntry]) -> str:
+    shown = [e for e in entries if e.kind != Kind.ANALYSIS_OBSERVATION]
     rows = [
         [
             esc(e.seq),
@@ -272,9 +273,12 @@ def _journal_tail(entries: list[JournalEntry]) -> str:
             esc(e.actor),
             f"<code>{esc(_brief(e.data))}</code>",
         ]
-        for e in reversed(entries[-JOURNAL_TAIL:])
+        for e in reversed(shown[-JOURNAL_TAIL:])
     ]
-    return "<h2>Journal (latest first)</h2>" + table(["seq", "at", "kind", "actor", "data"], rows)
+    return (
+        '<h2>Journal <span class="muted">(latest first; each look\'s observations are in '
+        "the charts above)</span></h2>" + table(["seq", "at", "kind", "actor", "data"], rows)
+    )
 
 
 def _brief(data: Any, limit: int = 240) -> str:
