@@ -23,6 +23,7 @@ from starlette.responses import StreamingResponse
 
 from rollsafe.errors import ConflictError, NotFoundError, RollsafeError
 from rollsafe.server import actions
+from rollsafe.server.errors import ApiError
 from rollsafe.server.service import get_service
 from rollsafe.server.ui import session, views
 from rollsafe.server.ui.layout import LIVE_JS, esc, page
@@ -30,8 +31,6 @@ from rollsafe.server.ui.session import (
     CSRF_COOKIE,
     CSRF_FIELD,
     SESSION_COOKIE,
-    ForbiddenError,
-    NotSignedInError,
     Viewer,
 )
 from rollsafe.store.records import DEFAULT_ENVIRONMENT
@@ -55,7 +54,7 @@ def _login_redirect(request: Request) -> Response:
 def _page_viewer(request: Request) -> Viewer | Response:
     try:
         return session.viewer(request)
-    except NotSignedInError:
+    except ApiError:
         return _login_redirect(request)
 
 
@@ -127,7 +126,7 @@ async def logout(request: Request) -> Response:
     form = await _form(request)
     try:
         session.actor_for_signout(request, form.get(CSRF_FIELD))
-    except (ForbiddenError, NotSignedInError) as error:
+    except ApiError as error:
         return _refused(error, 403)
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/ui")
@@ -194,7 +193,7 @@ async def rollout_events(request: Request, rollout_id: str) -> Response:
     """Server-sent events: the rollout's body again each time its journal grows."""
     try:
         seen = session.viewer(request)
-    except NotSignedInError:
+    except ApiError:
         return PlainTextResponse("sign in first", status_code=401)
     store = get_service(request).reader
     try:
@@ -232,9 +231,9 @@ async def rollout_action(request: Request, rollout_id: str, action: str) -> Resp
     form = await _form(request)
     try:
         seen = session.rollout_actor_for(request, form.get(CSRF_FIELD))
-    except NotSignedInError as error:
-        return PlainTextResponse(str(error), status_code=401)
-    except ForbiddenError as error:
+    except ApiError as error:
+        if error.status == 401:
+            return PlainTextResponse(str(error), status_code=401)
         return _refused(error, 403)
     if action not in actions.ROLLOUT_ACTIONS:
         return _refused(ValueError(f"no action {action!r}"), 404)
@@ -295,7 +294,7 @@ def _changes(request: Request, render: Callable[[Viewer], str], poll: float) -> 
     """A live stream of ``render``'s HTML, sent each time it differs from the last sent."""
     try:
         seen = session.viewer(request)
-    except NotSignedInError:
+    except ApiError:
         return PlainTextResponse("sign in first", status_code=401)
 
     async def stream() -> AsyncIterator[str]:
@@ -340,9 +339,9 @@ async def kill(request: Request, name: str) -> Response:
     form = await _form(request)
     try:
         seen = session.actor_for(request, form.get(CSRF_FIELD))
-    except NotSignedInError as error:
-        return PlainTextResponse(str(error), status_code=401)
-    except ForbiddenError as error:
+    except ApiError as error:
+        if error.status == 401:
+            return PlainTextResponse(str(error), status_code=401)
         return _refused(error, 403)
     service = get_service(request)
     try:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from rollsafe.server.auth import Caller
+from rollsafe.server.errors import ApiError
 from rollsafe.server.service import get_service
 from rollsafe.store.records import TokenScope
 
@@ -32,12 +33,14 @@ CSRF_FIELD = "csrf"
 SESSION_SECONDS = 12 * 3600
 
 
-class NotSignedInError(Exception):
+def not_signed_in(message: str) -> ApiError:
     """No valid token: pages redirect to the login form, everything else answers 401."""
+    return ApiError(401, "unauthorized", message)
 
 
-class ForbiddenError(Exception):
+def forbidden(message: str) -> ApiError:
     """A valid token that may not do this (a read token acting, or a failed CSRF check)."""
+    return ApiError(403, "forbidden", message)
 
 
 @dataclass(frozen=True)
@@ -64,13 +67,13 @@ def presented_token(request: Request) -> tuple[str, bool]:
 
 
 def viewer(request: Request) -> Viewer:
-    """The signed-in viewer; NotSignedInError without a live token."""
+    """The signed-in viewer; a 401 `ApiError` without a live token."""
     token, from_cookie = presented_token(request)
     if not token:
-        raise NotSignedInError("sign in with an API token")
+        raise not_signed_in("sign in with an API token")
     record = get_service(request).auth.verify(token)
     if record is None:
-        raise NotSignedInError("invalid or revoked token")
+        raise not_signed_in("invalid or revoked token")
     actor = f"token {record.name}"
     csrf = request.cookies.get(CSRF_COOKIE, "") if from_cookie else ""
     return Viewer(Caller(record, actor), from_cookie, csrf)
@@ -83,9 +86,9 @@ def actor_for(request: Request, submitted_csrf: str | None) -> Viewer:
         expected = request.cookies.get(CSRF_COOKIE, "")
         given = submitted_csrf or request.headers.get("x-csrf-token", "")
         if not expected or not given or not hmac.compare_digest(expected, given):
-            raise ForbiddenError("missing or wrong CSRF token: reload the page and try again")
+            raise forbidden("missing or wrong CSRF token: reload the page and try again")
     if not seen.is_admin:
-        raise ForbiddenError(
+        raise forbidden(
             f"token {seen.caller.token.name!r} may view but not act: use an admin token"
         )
     return seen
@@ -102,7 +105,7 @@ def actor_for_signout(request: Request, submitted_csrf: str | None) -> Viewer:
     if seen.from_cookie and not (
         expected and submitted_csrf and hmac.compare_digest(expected, submitted_csrf)
     ):
-        raise ForbiddenError("missing or wrong CSRF token")
+        raise forbidden("missing or wrong CSRF token")
     return seen
 
 
@@ -110,7 +113,7 @@ def still_valid(request: Request) -> bool:
     """Whether the request's token is still live (a live stream ends when it is revoked)."""
     try:
         viewer(request)
-    except NotSignedInError:
+    except ApiError:
         return False
     return True
 
@@ -119,5 +122,5 @@ def rollout_actor_for(request: Request, submitted_csrf: str | None) -> Viewer:
     """As `actor_for`, for rollouts, which belong to no environment: a token for all of them."""
     seen = actor_for(request, submitted_csrf)
     if seen.caller.token.environment != "*":
-        raise ForbiddenError("only a token for all environments may steer rollouts")
+        raise forbidden("only a token for all environments may steer rollouts")
     return seen
