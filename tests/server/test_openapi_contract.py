@@ -118,6 +118,20 @@ def test_every_answer_is_documented_and_every_documented_code_is_answered(
         call("POST", "/api/admin/alerts", caller, {"status": "resolved", "alerts": []})
     for body in BAD_BODIES.values():
         call("POST", "/api/admin/alerts", body=body)
+    rollouts = "/api/admin/rollouts"
+    for caller in who:
+        call("GET", rollouts, caller)
+        call("GET", f"{rollouts}/ro-nope", caller)
+        call("POST", f"{rollouts}/ro-nope/pause", caller)
+    rollout = store.create_rollout(
+        service="shop", plan_path="/p.yaml", plan_text="", steps=[("promote", {})], actor="t"
+    )
+    call("GET", f"{rollouts}?state=bogus")
+    call("GET", f"{rollouts}/{rollout.id}")
+    call("POST", f"{rollouts}/{rollout.id}/approve")  # 409: it waits for no approval
+    call("POST", f"{rollouts}/{rollout.id}/pause", body={"comment": "x" * 501})
+    call("POST", f"{rollouts}/{rollout.id}/explode")
+    call("POST", f"{rollouts}/{rollout.id}/pause")
 
     assert set(seen) == set(documented)
     for operation, codes in seen.items():

@@ -10,6 +10,7 @@ import typer
 
 from rollsafe import __version__
 from rollsafe.cli import (
+    approvals,
     backups,
     controllers,
     demo,
@@ -35,6 +36,7 @@ app = typer.Typer(
 app.add_typer(plans.app, name="plan")
 app.add_typer(journal.app, name="journal")
 app.add_typer(rollouts.app, name="rollout")
+rollouts.app.command("approve")(approvals.approve)
 app.add_typer(flags.app, name="flags")
 app.add_typer(backups.app, name="backup")
 app.add_typer(reports.app, name="report")

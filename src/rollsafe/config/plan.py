@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
 
 from rollsafe.config.analysis import AnalysisConfig
+from rollsafe.config.approvals import ApproveStep
 from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.config.command_target import CommandTarget
 from rollsafe.config.drills import DrillPolicy
@@ -141,7 +142,17 @@ class PromoteStep(StrictModel):
     pass
 
 
-STEP_KINDS = ("backup", "deploy", "canary", "flag", "analysis", "pause", "promote", "test")
+STEP_KINDS = (
+    "backup",
+    "deploy",
+    "canary",
+    "flag",
+    "analysis",
+    "pause",
+    "promote",
+    "test",
+    "approve",
+)
 
 
 class Step(StrictModel):
@@ -155,6 +166,7 @@ class Step(StrictModel):
     pause: PauseStep | None = None
     promote: PromoteStep | None = None
     test: TestStep | None = None
+    approve: ApproveStep | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from rollsafe.config.plan import (
     Step,
 )
 from rollsafe.controller.analysis import run_analysis
+from rollsafe.controller.approvals import run_approve
 from rollsafe.controller.context import StepContext, StepOutcome
 from rollsafe.controller.retries import with_retries
 from rollsafe.controller.testgate import run_test_step
@@ -146,4 +147,5 @@ _RUNNERS: dict[str, Callable[[StepContext, Any], StepOutcome]] = {
     "pause": _pause,
     "promote": _promote,
     "test": run_test_step,
+    "approve": run_approve,
 }

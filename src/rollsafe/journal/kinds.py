@@ -137,6 +137,13 @@ class Kind(enum.StrEnum):
     """A git range's regression risk: score, level, breakdown, commits and files touched."""
     RISK_CAUTION_APPLIED = "risk.caution_applied"
     """How a plan's ``risk:`` section changed the steps for the scored level."""
+    # Approval gates (``approve`` steps): waiting for a person, and what ended the wait.
+    APPROVAL_WAITING = "approval.waiting"
+    """An approve step began to wait: its index, message, timeout and deadline."""
+    APPROVAL_GRANTED = "approval.granted"
+    """A person approved the waiting step (the entry's actor is who)."""
+    APPROVAL_TIMED_OUT = "approval.timed_out"
+    """Nobody approved before the timeout; the step's ``on_timeout`` outcome follows."""
 
 
 ROLLBACK_LEVEL_KINDS = frozenset(

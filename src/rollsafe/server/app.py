@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from rollsafe import __version__
 from rollsafe.errors import RollsafeError
 from rollsafe.sdk.protocol import STREAM_PATH
-from rollsafe.server import admin, client, errors, openapi
+from rollsafe.server import admin, client, errors, openapi, rollouts_api, ui
 from rollsafe.server import alerts as alert_receiver
 from rollsafe.server.auth import Authenticator, scope_needed
 from rollsafe.server.descriptors import AcceptErrors, open_file_limit, stream_limit
@@ -134,6 +134,8 @@ def create_app(store: StoreSource, settings: ServerSettings | None = None) -> Fa
     app.include_router(admin.router)
     app.include_router(client.router)
     app.include_router(alert_receiver.router)
+    app.include_router(rollouts_api.router)
+    app.include_router(ui.router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, Any]:
