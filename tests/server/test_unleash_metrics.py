@@ -228,3 +228,35 @@ def test_a_body_that_is_not_json_gets_400(server: BackgroundServer, tokens: Toke
 def test_register_and_metrics_need_a_token(server: BackgroundServer) -> None:
     assert httpx.post(f"{server.url}/api/client/register", json=REGISTER).status_code == 401
     assert httpx.post(f"{server.url}/api/client/metrics", json=metrics_body()).status_code == 401
+
+
+def test_flags_get_shows_what_sdks_reported(
+    server: BackgroundServer, tokens: Tokens, store: SqliteStore, db: Any
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    store.put_flag("checkout", rollout_feature("checkout", 50), actor="test")
+    store.put_flag("quiet", rollout_feature("quiet", 50), actor="test")
+    assert post(server, tokens, "metrics", metrics_body(impactMetrics=IMPACT)).status_code == 202
+
+    def get(*args: str) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, "-m", "rollsafe", "--home", str(db.parent), "flags", "get", *args],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        shown = json.loads(done.stdout)
+        assert isinstance(shown, dict)
+        return shown
+
+    shown = get("checkout", "--json")
+    assert shown["version"] == 1
+    usage = shown["usage"]
+    assert (usage["yes"], usage["no"], usage["variants"]) == (7, 3, {"new": 4, "old": 3})
+    assert usage["applications"] == ["checkout-svc"]
+    orders = {
+        m["labels"]["checkout"]: m["value"] for m in usage["impactMetrics"] if m["name"] == "orders"
+    }
+    assert orders == {"new": 40, "old": 38}
+    assert "usage" not in get("quiet")
