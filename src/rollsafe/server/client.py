@@ -39,6 +39,7 @@ Environment = Annotated[
         200: {"description": "An Unleash /api/client/features document with meta.revision"},
         304: {"description": "Unchanged since the ETag sent in If-None-Match"},
         **NOT_FOUND,
+        400: {"model": ErrorBody, "description": "A malformed filter (tag=type:value)"},
     },
 )
 async def features(

@@ -25,7 +25,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from rollsafe.server import unleash_payloads as payloads
 from rollsafe.server import unleash_views as views
-from rollsafe.server.admin import ERRORS, NOT_FOUND
+from rollsafe.server.admin import ERRORS, INVALID, NOT_FOUND
 from rollsafe.server.auth import Caller
 from rollsafe.server.client import open_stream
 from rollsafe.server.errors import ApiError
@@ -38,15 +38,21 @@ from rollsafe.store.usage import summarize_impact
 MAX_BODY = 1024 * 1024
 """Bytes an SDK's register or metrics body may have."""
 
-router = APIRouter(tags=["client"], responses=ERRORS)
+router = APIRouter(tags=["client"])
 
 Environment = Annotated[
     str | None, Query(description="Defaults to the token's environment, else 'default'.")
 ]
 ACCEPTED: dict[int | str, dict[str, Any]] = {
+    # No 403: the environment is the token's (a token for all may name one in the body).
+    401: ERRORS[401],
+    503: ERRORS[503],
     202: {"description": "Accepted"},
     400: {"model": ErrorBody, "description": "Malformed body; problems name the field"},
     413: {"model": ErrorBody, "description": "The body is larger than 1 MiB"},
+}
+BAD_FILTER: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "A malformed filter (tag=type:value)"}
 }
 SINCE = Annotated[
     float, Query(ge=0, description="Only windows starting at or after this epoch second.")
@@ -80,7 +86,9 @@ async def metrics(request: Request, caller: ClientCaller, service: ServiceDep) -
     responses={
         200: {"description": "An Unleash delta document: hydration, or the events since"},
         304: {"description": "Nothing changed since the revision in If-None-Match"},
+        **ERRORS,
         **NOT_FOUND,
+        **BAD_FILTER,
     },
 )
 async def delta(
@@ -102,7 +110,7 @@ async def delta(
     return _json(document, headers)
 
 
-@router.get("/api/client/features/{name}", responses=NOT_FOUND)
+@router.get("/api/client/features/{name}", responses={**ERRORS, **NOT_FOUND})
 async def one_feature(
     name: str, caller: ClientCaller, service: ServiceDep, environment: Environment = None
 ) -> Response:
@@ -110,7 +118,9 @@ async def one_feature(
     return _json(views.feature(service.feed.state(env), name), {"Cache-Control": "no-cache"})
 
 
-@router.get("/api/admin/metrics/flags/{name}", tags=["admin"], responses=NOT_FOUND)
+@router.get(
+    "/api/admin/metrics/flags/{name}", tags=["admin"], responses={**ERRORS, **NOT_FOUND, **INVALID}
+)
 def flag_metrics(
     name: str,
     caller: AdminCaller,
@@ -124,7 +134,9 @@ def flag_metrics(
     return {"flag": name, "environment": env, **usage.as_json()}
 
 
-@router.get("/api/admin/metrics/impact", tags=["admin"], responses=NOT_FOUND)
+@router.get(
+    "/api/admin/metrics/impact", tags=["admin"], responses={**ERRORS, **NOT_FOUND, **INVALID}
+)
 def impact_metrics(
     caller: AdminCaller,
     service: ServiceDep,
@@ -194,6 +206,7 @@ def _json(document: Any, headers: dict[str, str]) -> Response:
             "description": "unleash-connected, then unleash-updated per change; or one"
             " fetch-mode event (data: polling) when no stream slot is left",
         },
+        **ERRORS,
         **NOT_FOUND,
     },
 )
