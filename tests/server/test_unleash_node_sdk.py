@@ -27,6 +27,7 @@ pytestmark = pytest.mark.slow
 
 NODE_DIR = Path(__file__).parent / "node"
 CONTEXTS = 300
+NODE = shutil.which("node") or "node"
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ def test_the_node_sdk_registers_sends_metrics_and_evaluates_like_the_engine(
 ) -> None:
     store.put_flags(FLAGS, actor="test")
     done = subprocess.run(
-        ["node", str(node_check), "evaluate", f"{server.url}/api", tokens.client, str(CONTEXTS)],
+        [NODE, str(node_check), "evaluate", f"{server.url}/api", tokens.client, str(CONTEXTS)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr + done.stdout
@@ -96,7 +97,7 @@ def test_the_node_sdk_streams_and_hears_changes(
 ) -> None:
     store.put_flags(FLAGS, actor="test")
     with subprocess.Popen(
-        ["node", str(node_check), "stream", f"{server.url}/api", tokens.client],
+        [NODE, str(node_check), "stream", f"{server.url}/api", tokens.client],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     ) as process:  # fmt: skip
         try:
