@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from rollsafe.flags import Engine, rollout_feature
-from rollsafe.server import BackgroundServer
+from rollsafe.server import BackgroundServer, ServerSettings
 from rollsafe.store.sqlite import SqliteStore
-from tests.server.servers import Tokens
+from tests.server.servers import StreamReader, Tokens, bearer, in_thread
 from tests.server.test_unleash_sdk import FLAGS
 
 pytestmark = pytest.mark.slow
@@ -117,3 +117,41 @@ def test_the_node_sdk_streams_and_hears_changes(
             assert process.wait(20) == 0
         finally:
             process.kill()
+
+
+def test_a_full_server_sends_the_node_sdk_back_to_polling(
+    node_check: Path, db: Path, tokens: Tokens, store: SqliteStore
+) -> None:
+    store.put_flags(FLAGS, actor="test")
+    server = in_thread(db, ServerSettings(heartbeat=0.3, poll_interval=0.02, max_streams=1))
+    holder = StreamReader(f"{server.url}/api/client/streaming", tokens.client)
+    try:
+        holder.wait_for(1)  # the only stream slot is taken
+        with subprocess.Popen(
+            [NODE, str(node_check), "stream", f"{server.url}/api", tokens.client],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        ) as process:  # fmt: skip
+            try:
+                assert process.stdout is not None
+                reports = lines(process.stdout)
+                # Synchronized all the same: fetch-mode sent it to polling /features.
+                assert next(reports) == {"ready": True}
+                with httpx.Client(base_url=server.url, headers=bearer(tokens.admin)) as api:
+                    api.put(
+                        "/api/admin/flags/search",
+                        json={"definition": rollout_feature("search", 100), "expected_version": 1},
+                    ).raise_for_status()
+                    assert next(reports)["search"] is True  # by its next poll (1 s)
+                    api.post("/api/admin/flags/search/kill").raise_for_status()
+                    assert next(reports)["search"] is False
+                final = next(reports)
+                assert final["done"] == [True, False]
+                # The SDK says why it polls, and nothing else went wrong.
+                assert final["warnings"] == [
+                    "Server has explicitly requested switching to polling mode"
+                ]
+            finally:
+                process.kill()
+    finally:
+        holder.close()
+        server.stop()
