@@ -7,6 +7,9 @@ metrics). Bad bodies get 400 naming the field and store nothing.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -14,6 +17,8 @@ import pytest
 
 from rollsafe.flags import rollout_feature
 from rollsafe.server import BackgroundServer
+from rollsafe.server.tokens import new_token
+from rollsafe.store.records import TokenScope
 from rollsafe.store.sqlite import SqliteStore
 from tests.server.servers import Tokens, bearer
 
@@ -233,9 +238,6 @@ def test_register_and_metrics_need_a_token(server: BackgroundServer) -> None:
 def test_flags_get_shows_what_sdks_reported(
     server: BackgroundServer, tokens: Tokens, store: SqliteStore, db: Any
 ) -> None:
-    import json
-    import subprocess
-    import sys
 
     store.put_flag("checkout", rollout_feature("checkout", 50), actor="test")
     store.put_flag("quiet", rollout_feature("quiet", 50), actor="test")
@@ -260,3 +262,33 @@ def test_flags_get_shows_what_sdks_reported(
     }
     assert orders == {"new": 40, "old": 38}
     assert "usage" not in get("quiet")
+
+
+def test_the_environment_is_the_tokens(
+    server: BackgroundServer, tokens: Tokens, api: httpx.Client, store: SqliteStore
+) -> None:
+
+    store.create_environment("staging", actor="test")
+    bound, record = new_token(
+        "staging-sdk", TokenScope.CLIENT, environment="staging", created_by="t"
+    )
+    store.add_token(record, actor="test")
+    # A bound token's environment wins over what the SDK says (Node sends "default").
+    answer = httpx.post(
+        f"{server.url}/api/client/metrics",
+        json=metrics_body(environment="default"),
+        headers=bearer(bound),
+    )
+    assert answer.status_code == 202
+    staged = api.get("/api/admin/metrics/flags/checkout", params={"environment": "staging"})
+    assert staged.json()["yes"] == 7
+    assert api.get("/api/admin/metrics/flags/checkout").json()["yes"] == 0
+    # A token for all environments takes the body's, which must exist.
+    assert post(server, tokens, "metrics", metrics_body(environment="staging")).status_code == 202
+    assert api.get(
+        "/api/admin/metrics/flags/checkout", params={"environment": "staging"}
+    ).json()["yes"] == 14  # fmt: skip
+    refused = post(server, tokens, "metrics", metrics_body(environment="nowhere"))
+    assert (refused.status_code, refused.json()["problems"][0]["field"]) == (400, "environment")
+    [app] = api.get("/api/admin/status").json()["applications"]
+    assert app["environment"] == "staging"
