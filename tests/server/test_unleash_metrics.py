@@ -8,13 +8,13 @@ metrics). Bad bodies get 400 naming the field and store nothing.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from rollsafe.cli import app
 from rollsafe.flags import rollout_feature
 from rollsafe.server import BackgroundServer
 from rollsafe.server.tokens import new_token
@@ -244,11 +244,10 @@ def test_flags_get_shows_what_sdks_reported(
     assert post(server, tokens, "metrics", metrics_body(impactMetrics=IMPACT)).status_code == 202
 
     def get(*args: str) -> dict[str, Any]:
-        done = subprocess.run(
-            [sys.executable, "-m", "rollsafe", "--home", str(db.parent), "flags", "get", *args],
-            check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
-        shown = json.loads(done.stdout)
+        # In-process, as the console script runs the command (a subprocess takes seconds).
+        result = CliRunner().invoke(app, ["--home", str(db.parent), "flags", "get", *args])
+        assert result.exit_code == 0, result.output
+        shown = json.loads(result.stdout)
         assert isinstance(shown, dict)
         return shown
 
