@@ -94,3 +94,17 @@ def test_register_replaces_what_an_instance_said(store: Store) -> None:
 def test_limits_are_the_documented_ones() -> None:
     assert rules.RETENTION == limits.RETENTION == 48 * 3600
     assert rules.MAX_METRIC_ROWS == limits.MAX_METRIC_ROWS
+
+
+def test_a_flood_within_one_window_stays_bounded(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rules, "MAX_METRIC_ROWS", 5)
+    many = {f"t{i}": ToggleCount(1, 0) for i in range(4)}
+    store.record_client_metrics(report(toggles=many))
+    assert len(store.impact_windows()) == 0
+    kept = sum(len(store.flag_usage(f"t{i}").toggles) for i in range(4))
+    assert kept == 4  # under the limit: all kept
+    store.record_client_metrics(report(app="other", toggles=many))  # 8 rows in one window
+    kept = sum(len(store.flag_usage(f"t{i}").toggles) for i in range(4))
+    assert kept <= 5

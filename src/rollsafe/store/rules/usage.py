@@ -138,16 +138,28 @@ def _prune_applications(tx: Transaction, now: float) -> None:
     _keep_newest(tx, "client_applications", "last_seen", MAX_APPLICATIONS)
 
 
-def _keep_newest(tx: Transaction, table: str, column: str, limit: int) -> None:
-    """Delete the oldest rows of ``table`` beyond ``limit`` (ties at the edge go too)."""
+def _count(tx: Transaction, table: str) -> int:
     row = tx.one(f"SELECT count(*) AS n FROM {table}")  # noqa: S608
-    if row is None or int(row["n"]) <= limit:
+    return int(row["n"]) if row is not None else 0
+
+
+def _keep_newest(tx: Transaction, table: str, column: str, limit: int) -> None:
+    """Delete the oldest rows of ``table`` beyond ``limit``.
+
+    Rows go by whole windows: those older than the window holding the ``limit``-th
+    newest row, then, if that is not enough (one window alone beyond the limit, a
+    flood), that window too. Never more than ``limit`` rows remain.
+    """
+    if _count(tx, table) <= limit:
         return
     edge = tx.one(
         f"SELECT {column} AS edge FROM {table} ORDER BY {column} DESC LIMIT 1 OFFSET ?",  # noqa: S608
         (limit,),
     )
-    if edge is not None:
+    if edge is None:
+        return
+    tx.execute(f"DELETE FROM {table} WHERE {column} < ?", (edge["edge"],))  # noqa: S608
+    if _count(tx, table) > limit:
         tx.execute(f"DELETE FROM {table} WHERE {column} <= ?", (edge["edge"],))  # noqa: S608
 
 
