@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import re
+from typing import Any
 
 import httpx
 import pytest
@@ -132,6 +133,7 @@ def test_every_answer_is_documented_and_every_documented_code_is_answered(
     call("POST", f"{rollouts}/{rollout.id}/pause", body={"comment": "x" * 501})
     call("POST", f"{rollouts}/{rollout.id}/explode")
     call("POST", f"{rollouts}/{rollout.id}/pause")
+    _unleash_calls(call, seen, who, server, store)
 
     assert set(seen) == set(documented)
     for operation, codes in seen.items():
@@ -186,3 +188,41 @@ def test_an_unreadable_body_is_a_422_naming_the_body(api: httpx.Client) -> None:
 def test_the_published_document_keeps_no_unused_fastapi_schema(server: BackgroundServer) -> None:
     document = httpx.get(f"{server.url}/openapi.json").json()
     assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def _unleash_calls(
+    call: Any,
+    seen: dict[tuple[str, str], set[str]],
+    who: dict[str, dict[str, str]],
+    server: BackgroundServer,
+    store: SqliteStore,
+) -> None:
+    """The rest of Unleash's client API (server/unleash.py) and the usage it records."""
+    store.put_flag("search", rollout_feature("search", 10), actor="test")
+    for path in ("register", "metrics"):
+        call("POST", f"/api/client/{path}", "none", {"appName": "a"})
+        call("POST", f"/api/client/{path}", "client", {"appName": "a"})
+        call("POST", f"/api/client/{path}", "client", {"appName": 5})
+        call("POST", f"/api/client/{path}", "client", HUGE)
+    for caller in who:
+        call("GET", "/api/client/delta", caller)
+        call("GET", "/api/client/features/search", caller)
+    for what in ("delta", "features", "features/search"):
+        call("GET", f"/api/client/{what}?environment=default", "staging")
+        call("GET", f"/api/client/{what}?environment=nowhere", "client")
+    call("GET", "/api/client/features/nope", "client")
+    call("GET", "/api/client/delta?tag=bad", "client")
+    call("GET", "/api/client/features?tag=bad", "client")
+    revision = call("GET", "/api/client/delta", "client").headers["etag"]
+    who["delta"] = {**who["client"], "If-None-Match": revision}
+    call("GET", "/api/client/delta", "delta")
+    for what in ("flags/search", "impact"):
+        for caller in ("admin", "none", "client"):
+            call("GET", f"/api/admin/metrics/{what}", caller)
+        call("GET", f"/api/admin/metrics/{what}?environment=nowhere")
+        call("GET", f"/api/admin/metrics/{what}?since=-1")
+    for caller in ("none", "client", "staging"):
+        url = f"{server.url}/api/client/streaming?environment=default"
+        with httpx.stream("GET", url, headers=who[caller]) as stream:
+            seen[("GET", "/api/client/streaming")].add(str(stream.status_code))
+    call("GET", "/api/client/streaming?environment=nowhere", "client")

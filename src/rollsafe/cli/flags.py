@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from rollsafe.cli.flag_usage import flag_usage_summary
 from rollsafe.cli.home import home_of
 from rollsafe.cli.output import EXIT_INVALID, console, fail, print_json, reported_errors
 from rollsafe.errors import ConflictError, FlagError
@@ -85,12 +86,20 @@ def list_(
 
 @app.command()
 def get(
-    ctx: typer.Context, name: Annotated[str, typer.Argument()], env: Env = DEFAULT_ENVIRONMENT
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument()],
+    env: Env = DEFAULT_ENVIRONMENT,
+    as_json: Annotated[bool, typer.Option("--json", help="The same JSON (always JSON).")] = False,
 ) -> None:
-    """Print one flag's Unleash feature document."""
+    """Print one flag's Unleash feature document, with what SDKs reported about it (``usage``)."""
+    del as_json
     with reported_errors(), home_of(ctx).existing_store() as store:
         record = store.get_flag(name, env)
-    print_json({"version": record.version, "updated_by": record.updated_by, **record.definition})
+        usage = flag_usage_summary(store, name, env)
+    shown = {"version": record.version, "updated_by": record.updated_by, **record.definition}
+    if usage is not None:
+        shown["usage"] = usage
+    print_json(shown)
 
 
 @app.command()

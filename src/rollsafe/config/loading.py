@@ -116,6 +116,7 @@ _UNION_TAGS = {
     "prometheus",
     "http",
     "router",
+    "unleash",
     "sqlite",
     "files",
     "postgres",

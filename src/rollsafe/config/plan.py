@@ -27,6 +27,7 @@ from rollsafe.config.router_metrics import RouterMetrics
 from rollsafe.config.routers import NginxRouter
 from rollsafe.config.test_gate import TestStep
 from rollsafe.config.types import Duration, Percent, StrictModel
+from rollsafe.config.unleash_metrics import UnleashMetrics
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 Name = Annotated[str, Field(pattern=_NAME, max_length=100)]
@@ -215,7 +216,8 @@ Metrics = Annotated[
     | Annotated[PrometheusMetrics, Tag("prometheus")]
     | Annotated[CommandMetrics, Tag("command")]
     | Annotated[HttpMetrics, Tag("http")]
-    | Annotated[RouterMetrics, Tag("router")],
+    | Annotated[RouterMetrics, Tag("router")]
+    | Annotated[UnleashMetrics, Tag("unleash")],
     _tag("provider", "scrape"),
 ]
 

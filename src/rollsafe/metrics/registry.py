@@ -19,6 +19,7 @@ from rollsafe.metrics.prometheus import PrometheusSource
 from rollsafe.metrics.router import RouterSource
 from rollsafe.metrics.scrape import ScrapeSource
 from rollsafe.metrics.templates import TemplateSource
+from rollsafe.metrics.unleash import UnleashSource
 from rollsafe.typing import MetricSource
 
 
@@ -58,6 +59,7 @@ FACTORIES: dict[str, SourceFactory] = {
     "command": lambda config, needs: CommandSource(config, needs.current_release),
     "http": lambda config, needs: HttpSource(config, needs.current_release),
     "router": _router,
+    "unleash": lambda config, needs: UnleashSource(config),
 }
 
 

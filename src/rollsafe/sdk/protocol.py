@@ -40,9 +40,22 @@ def delta_event(change: FlagChange) -> dict[str, Any]:
     return {"type": "feature-updated", "eventId": change.revision, "feature": feature_of(change)}
 
 
-def hydration(features: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """A delta document replacing everything with ``features``."""
-    return {"events": [{"type": "hydration", "features": list(features), "segments": []}]}
+def hydration(features: Iterable[dict[str, Any]], event_id: int = 0) -> dict[str, Any]:
+    """A delta document replacing everything with ``features``.
+
+    ``eventId`` is required by Unleash's delta format: the SDKs built on its
+    Yggdrasil engine (Python, Ruby, .NET...) silently ignore a hydration without it.
+    """
+    return {
+        "events": [
+            {
+                "eventId": event_id,
+                "type": "hydration",
+                "features": list(features),
+                "segments": [],
+            }
+        ]
+    }
 
 
 def changed_names(document: Mapping[str, Any]) -> set[str] | None:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Response
 from rollsafe.errors import ConflictError, FlagError
 from rollsafe.flags import Engine
 from rollsafe.server import tokens
+from rollsafe.server.applications import connected_applications
 from rollsafe.server.errors import ApiError
 from rollsafe.server.models import (
     EnvironmentIn,
@@ -246,13 +247,13 @@ def revoke_token(token_id: str, caller: AdminCaller, service: ServiceDep) -> Any
 
 @router.get("/status", response_model=Status)
 async def status(caller: AdminCaller, service: ServiceDep) -> Any:
-    del caller
     return Status(
         revision=service.feed.revision,
         streams=service.feed.stream_count,
         dropped_streams=service.feed.dropped,
         max_streams=service.settings.max_streams,
         notifications=service.feed.notifications,
+        applications=await connected_applications(service, caller.token.environment),
     )
 
 

@@ -19,7 +19,16 @@ from starlette.types import Receive, Scope, Send
 from rollsafe import __version__
 from rollsafe.errors import RollsafeError
 from rollsafe.sdk.protocol import STREAM_PATH
-from rollsafe.server import admin, client, errors, openapi, rollouts_api, ui
+from rollsafe.server import (
+    admin,
+    client,
+    errors,
+    openapi,
+    rollouts_api,
+    ui,
+    unleash,
+    unleash_stream,
+)
 from rollsafe.server import alerts as alert_receiver
 from rollsafe.server.auth import Authenticator, scope_needed
 from rollsafe.server.descriptors import AcceptErrors, open_file_limit, stream_limit
@@ -73,6 +82,8 @@ class FlagServiceApp(FastAPI):
             return
         if scope["path"] == STREAM_PATH and scope["method"] == "GET":
             await client.serve_stream(service, caller, scope, receive, send)
+        elif scope["path"] == unleash_stream.STREAMING_PATH and scope["method"] == "GET":
+            await unleash_stream.serve(service, caller, scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
 
@@ -136,6 +147,7 @@ def create_app(store: StoreSource, settings: ServerSettings | None = None) -> Fa
     app.include_router(alert_receiver.router)
     app.include_router(rollouts_api.router)
     app.include_router(ui.router)
+    app.include_router(unleash.router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, Any]:

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.types import Receive, Scope, Send
 
 from rollsafe.errors import RollsafeError
+from rollsafe.server import unleash_views
 from rollsafe.server.admin import ERRORS, NOT_FOUND
 from rollsafe.server.auth import Caller
 from rollsafe.server.errors import ApiError, store_unavailable
@@ -38,6 +39,7 @@ Environment = Annotated[
         200: {"description": "An Unleash /api/client/features document with meta.revision"},
         304: {"description": "Unchanged since the ETag sent in If-None-Match"},
         **NOT_FOUND,
+        400: {"model": ErrorBody, "description": "A malformed filter (tag=type:value)"},
     },
 )
 async def features(
@@ -45,15 +47,25 @@ async def features(
     service: ServiceDep,
     environment: Environment = None,
     if_none_match: Annotated[str | None, Header()] = None,
+    project: Annotated[list[str] | None, Query()] = None,
+    name_prefix: Annotated[str | None, Query(alias="namePrefix")] = None,
+    tag: Annotated[list[str] | None, Query(description="type:value")] = None,
+    unleash_client_spec: Annotated[str | None, Header()] = None,
 ) -> Response:
+    """Filtered by ``project``, ``namePrefix`` and ``tag`` as Unleash does (`unleash_views`)."""
     env = caller.environment(environment)
     _check_environment(service, env)
     state = service.feed.state(env)
-    etag = state.etag()
+    filters = unleash_views.filters_of(project or [], name_prefix, tag or [])
+    etag = state.etag() if filters.empty else f'"{env}:{state.revision}:{filters.key()}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if if_none_match is not None and _matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
-    return Response(state.document(), media_type="application/json", headers=headers)
+    if filters.empty:
+        body = state.document()
+    else:
+        body = unleash_views.document(state, filters, unleash_client_spec)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get(

@@ -68,7 +68,7 @@ class EnvironmentState:
         return f'"{self.name}:{self.revision}"'
 
     def hydration(self) -> dict[str, Any]:
-        return hydration(self.features())
+        return hydration(self.features(), self.revision)
 
     def changes_after(self, revision: int) -> dict[str, Any]:
         changed = sorted(

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rollsafe.server.applications import ApplicationOut
 from rollsafe.store.records import (
     EnvironmentRecord,
     FlagRecord,
@@ -136,4 +137,8 @@ class Status(BaseModel):
         description="'listening': PostgreSQL NOTIFY brings other replicas' changes at once;"
         " 'reconnecting': its connection is down, changes come by polling; 'off': SQLite,"
         " polling only."
+    )
+    applications: list[ApplicationOut] = Field(
+        default_factory=list,
+        description="SDK instances that registered or sent metrics (`server/applications.py`).",
     )

@@ -20,6 +20,13 @@ from rollsafe.store.records import (
     StepState,
     TokenRecord,
 )
+from rollsafe.store.usage import (
+    ApplicationRecord,
+    FlagUsage,
+    ImpactWindow,
+    MetricsReport,
+    Registration,
+)
 
 
 class Store(Protocol):
@@ -142,6 +149,22 @@ class Store(Protocol):
     def delete_router(self, root: str, *, actor: str) -> None:
         """Forget the router of ``root`` (idempotent)."""
         ...
+
+    # What Unleash SDKs report: instances, toggle counts, impact metrics (bounded, not journaled)
+    def register_application(self, app: Registration) -> None: ...
+    def record_client_metrics(self, report: MetricsReport) -> None: ...
+    def list_applications(self) -> list[ApplicationRecord]: ...
+    def flag_usage(
+        self, name: str, environment: str = DEFAULT_ENVIRONMENT, *, since: float = 0.0
+    ) -> FlagUsage: ...
+    def impact_windows(
+        self,
+        environment: str = DEFAULT_ENVIRONMENT,
+        *,
+        flag: str | None = None,
+        metric: str | None = None,
+        since: float = 0.0,
+    ) -> list[ImpactWindow]: ...
 
     # Journal
     def append(

@@ -28,8 +28,15 @@ from rollsafe.store.records import (
     StepState,
     TokenRecord,
 )
-from rollsafe.store.rules import backups, flags, journaling, rollouts, routers, tokens
+from rollsafe.store.rules import backups, flags, journaling, rollouts, routers, tokens, usage
 from rollsafe.store.transaction import Reader, Transaction
+from rollsafe.store.usage import (
+    ApplicationRecord,
+    FlagUsage,
+    ImpactWindow,
+    MetricsReport,
+    Registration,
+)
 
 T = TypeVar("T")
 
@@ -259,6 +266,36 @@ class RuledStore(ABC):
     def delete_router(self, root: str, *, actor: str) -> None:
         """Forget the router of ``root`` (idempotent)."""
         self._write(lambda tx: routers.delete(tx, root, actor=actor))
+
+    # -- SDK usage (not journaled; bounded by rules/usage.py) --------------
+
+    def register_application(self, app: Registration) -> None:
+        now = time.time()
+        self._write(lambda tx: usage.register(tx, app, now=now))
+
+    def record_client_metrics(self, report: MetricsReport) -> None:
+        now = time.time()
+        self._write(lambda tx: usage.record_metrics(tx, report, now=now))
+
+    def list_applications(self) -> list[ApplicationRecord]:
+        return self._read(usage.applications)
+
+    def flag_usage(
+        self, name: str, environment: str = DEFAULT_ENVIRONMENT, *, since: float = 0.0
+    ) -> FlagUsage:
+        return self._read(lambda db: usage.flag_usage(db, name, environment, since=since))
+
+    def impact_windows(
+        self,
+        environment: str = DEFAULT_ENVIRONMENT,
+        *,
+        flag: str | None = None,
+        metric: str | None = None,
+        since: float = 0.0,
+    ) -> list[ImpactWindow]:
+        return self._read(
+            lambda db: usage.impact_windows(db, environment, flag=flag, metric=metric, since=since)
+        )
 
     # -- journal ----------------------------------------------------------
 

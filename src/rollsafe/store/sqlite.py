@@ -140,6 +140,50 @@ MIGRATIONS: list[str] = [
         updated_by TEXT NOT NULL
     );
     """,
+    # What Unleash SDKs report: instances (register), toggle counts and impact metrics
+    # per minute window (metrics); bounded by rules/usage.py, never journaled.
+    """
+    CREATE TABLE client_applications (
+        app_name TEXT NOT NULL,
+        instance_id TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        sdk_version TEXT NOT NULL,
+        strategies TEXT NOT NULL,
+        started TEXT NOT NULL,
+        interval_ms INTEGER,
+        platform TEXT NOT NULL,
+        token_name TEXT NOT NULL,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        PRIMARY KEY (app_name, instance_id)
+    );
+    CREATE INDEX client_applications_seen ON client_applications(last_seen);
+    CREATE TABLE client_metrics (
+        environment TEXT NOT NULL,
+        toggle TEXT NOT NULL,
+        app_name TEXT NOT NULL,
+        window_start REAL NOT NULL,
+        yes_count INTEGER NOT NULL,
+        no_count INTEGER NOT NULL,
+        variants TEXT NOT NULL,
+        PRIMARY KEY (environment, toggle, app_name, window_start)
+    );
+    CREATE INDEX client_metrics_window ON client_metrics(window_start);
+    CREATE TABLE impact_metrics (
+        environment TEXT NOT NULL,
+        name TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        window_start REAL NOT NULL,
+        kind TEXT NOT NULL,
+        help TEXT NOT NULL,
+        value REAL NOT NULL,
+        count INTEGER NOT NULL,
+        total REAL NOT NULL,
+        buckets TEXT NOT NULL,
+        PRIMARY KEY (environment, name, labels, window_start)
+    );
+    CREATE INDEX impact_metrics_window ON impact_metrics(window_start);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
