@@ -22,6 +22,7 @@ from rollsafe.config.metric_sources import (
 from rollsafe.config.notify import WebhookNotify
 from rollsafe.config.router_metrics import RouterMetrics
 from rollsafe.config.routers import NginxRouter
+from rollsafe.config.slo import PlanSlos
 from rollsafe.config.types import Duration, Percent, StrictModel
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -219,6 +220,8 @@ class Plan(StrictModel):
     guards: list[Guard] = Field(default_factory=lambda: list(DEFAULT_GUARDS))
     rollback: RollbackPolicy = RollbackPolicy()
     notify: list[WebhookNotify] = Field(default_factory=list)
+    slos: PlanSlos | None = None
+    """Service-level objectives: burn-rate guards and the error-budget policy (docs/slo.md)."""
     steps: Annotated[list[Step], Field(min_length=1)]
 
     @model_validator(mode="before")
