@@ -21,6 +21,7 @@ from rollsafe.cli import (
     rollouts,
     server,
     service,
+    slo,
 )
 from rollsafe.cli.home import Home
 
@@ -42,6 +43,7 @@ app.command("demo")(demo.demo)
 app.command("rollback")(rollouts.rollback)
 app.add_typer(server.app, name="server")
 app.add_typer(service.app, name="service")
+app.add_typer(slo.app, name="slo")
 
 
 def _version(value: bool) -> None:

@@ -48,7 +48,7 @@ def with_slo_file(plan: Plan, base: Path) -> Plan:
     merged = SloSection.model_validate(
         {
             **loaded.model_dump(exclude={"version", "service", "objectives"}),
-            **{k: v for k, v in own.items()},
+            **own,
             "objectives": [*loaded.objectives, *section.objectives],
             "file": path,
         }

@@ -19,7 +19,7 @@ from rollsafe.controller.context import StepContext
 from rollsafe.errors import MetricsError, RollsafeError
 from rollsafe.guards import GuardEvaluator, GuardEvent
 from rollsafe.journal.kinds import Kind, guard_kind
-from rollsafe.slo import slo_evaluators
+from rollsafe.slo import BurnRateEvaluator, slo_evaluators
 
 
 class GuardMonitor:
@@ -42,7 +42,10 @@ class GuardMonitor:
 
     def _run(self) -> None:
         context = self.context
-        evaluators = [GuardEvaluator(context.plan.guards), *slo_evaluators(context.plan.slos)]
+        evaluators: list[GuardEvaluator | BurnRateEvaluator] = [
+            GuardEvaluator(context.plan.guards),
+            *slo_evaluators(context.plan.slos),
+        ]
         needs_health = any(guard.metric == "health" for guard in context.plan.guards)
         config = context.plan.analysis
         blindness = Blindness("guards", config.blind_after, config.on_blind)

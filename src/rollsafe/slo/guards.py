@@ -30,7 +30,7 @@ from rollsafe.config.slo import Objective, SloSettings, Tier
 from rollsafe.guards import GuardEvent, Sample, combine
 from rollsafe.guards.phases import Alerting, Phase
 from rollsafe.slo.durations import prom_duration
-from rollsafe.slo.windows import CountWindow, Counts, Reading
+from rollsafe.slo.windows import Counts, CountWindow, Reading
 from rollsafe.stats import rate_bounds, rate_exceeds
 
 UNIT = "times the error budget's sustainable rate"
@@ -66,9 +66,7 @@ class CompiledTier:
     @classmethod
     def of(cls, objective: Objective, tier: Tier, compress: float) -> CompiledTier:
         long, short = tier.long / compress, tier.short / compress
-        name = (
-            f"slo-{objective.name}-{tier.severity}-{prom_duration(long)}-{prom_duration(short)}"
-        )
+        name = f"slo-{objective.name}-{tier.severity}-{prom_duration(long)}-{prom_duration(short)}"
         return cls(name, tier, long, short, tier.for_ / compress)
 
 
@@ -171,7 +169,10 @@ class BurnRateEvaluator:
             "target": objective.target,
             "period": self.period,
             "compress": self.compress,
-            "counts": {"errors": long.bad if long else 0.0, "requests": long.total if long else 0.0},
+            "counts": {
+                "errors": long.bad if long else 0.0,
+                "requests": long.total if long else 0.0,
+            },
             "coverage": long.coverage if long else 0.0,
             "lower_bound": lower,
             "confidence": 1 - objective.alpha,
