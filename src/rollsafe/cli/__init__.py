@@ -16,6 +16,7 @@ from rollsafe.cli import (
     flags,
     journal,
     judge,
+    overrides,
     plans,
     reports,
     rollouts,
@@ -44,6 +45,7 @@ app.command("rollback")(rollouts.rollback)
 app.add_typer(server.app, name="server")
 app.add_typer(service.app, name="service")
 app.add_typer(slo.app, name="slo")
+rollouts.app.command("override")(overrides.override)
 
 
 def _version(value: bool) -> None:

@@ -41,6 +41,7 @@ def load_plan(path: str | Path, text: str | None = None, *, on_disk: bool = Fals
     plan = plan.model_copy(update={"target": target, "backups": backups})
     plan = slo_files.with_slo_file(plan, base)
     problems = plan.unresolved_references() + (missing_on_disk(plan) if on_disk else [])
+    problems += slo_files.problems(plan)
     if problems:
         raise PlanError([_locate(str(path), lines, loc, message) for loc, message in problems])
     return plan

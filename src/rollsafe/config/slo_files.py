@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rollsafe.config import reading
+from rollsafe.config.metric_sources import PrometheusMetrics
 from rollsafe.config.slo import SloFile, SloSection
 from rollsafe.errors import PlanError
 
@@ -54,3 +55,19 @@ def with_slo_file(plan: Plan, base: Path) -> Plan:
         }
     )
     return plan.model_copy(update={"slos": merged})
+
+
+def problems(plan: Plan) -> list[tuple[tuple[str | int, ...], str]]:
+    """What the ``slos`` section needs from the rest of the plan, where it is missing."""
+    slos = plan.slos
+    if slos is None or slos.budget.floor <= 0 or slos.budget.prometheus:
+        return []
+    if isinstance(plan.metrics, PrometheusMetrics):
+        return []
+    return [
+        (
+            ("slos", "budget", "floor"),
+            "an error-budget floor needs the SLI's history: set slos.budget.prometheus "
+            "(or use metrics: {provider: prometheus})",
+        )
+    ]
