@@ -152,9 +152,9 @@ def _objective_groups(
             f"{tier.burn:g}x too fast ({long}/{short})",
             "description": f"{objective.name}: {objective.target:.6g} of requests good over "
             f"{period}; the error ratio over both {long} and {short} is above "
-            f"{tier.burn:g} x {budget:g}. Error budget left: "
-            '{{ with printf `slo:period_error_budget_remaining:ratio{sloth_id="%s"}` '
-            "$labels.sloth_id | query }}{{ . | first | value | humanizePercentage }}{{ end }}",
+            f"{tier.burn:g} x {budget:g}: at this rate the budget lasts "
+            f"{prom_duration(objective.period / compress / tier.burn)} or less. See "
+            "slo:period_error_budget_remaining:ratio for what is left.",
         }
         alerts.append(alert)
     prefix = f"rollsafe-slo-{service}-{objective.name}"
