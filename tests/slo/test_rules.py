@@ -148,7 +148,7 @@ def test_promtool_unit_test_fires_the_page_alert_when_the_maths_says(tmp_path: P
                             {"exp_labels": expected_labels, "exp_annotations": page["annotations"]}
                         ],
                     },
-                ],  # fmt: skip
+                ],
             }
         ],
     }
