@@ -112,7 +112,7 @@ class BurnRateEvaluator:
         """Feed one look (per-arm observations); return new events. Health is not an SLI."""
         del failing_instances
         sample = combine(observations, self.objective.arm) if observations else None
-        counts = None if sample is None else sli_counts(self.objective, sample)
+        counts = None if sample is None else sli_counts(self.objective, sample, t)
         events: list[GuardEvent] = []
         for state in self._tiers:
             if counts is not None:
@@ -187,13 +187,13 @@ class BurnRateEvaluator:
         return BurnEvent(kind, compiled.name, state.alerting.severity, t, evidence)
 
 
-def sli_counts(objective: Objective, sample: Sample) -> Counts | None:
-    """(bad, total) cumulative counts of the SLI in one look; None when it lacks them."""
+def sli_counts(objective: Objective, sample: Sample, t: float) -> Counts | None:
+    """(bad, total) cumulative counts of the SLI in the look at ``t``; None when it lacks them."""
     if objective.sli == "availability":
         errors, requests = sample.counters.get("errors"), sample.counters.get("requests")
         if errors is None or requests is None:
             return None
-        return Counts(sample.t, errors, requests)
+        return Counts(t, errors, requests)
     threshold = objective.threshold or 0.0
     bounds = sorted(sample.buckets)
     if not bounds or not math.isinf(bounds[-1]):
@@ -202,7 +202,7 @@ def sli_counts(objective: Objective, sample: Sample) -> Counts | None:
     # The smallest bucket bound at or above the threshold: requests counted good there
     # may be slightly slower than the threshold, so bad ones are never overcounted.
     good_bound = next((b for b in bounds if b >= threshold - 1e-9), bounds[-1])
-    return Counts(sample.t, max(total - sample.buckets[good_bound], 0.0), total)
+    return Counts(t, max(total - sample.buckets[good_bound], 0.0), total)
 
 
 def slo_evaluators(slos: SloSettings | None) -> list[BurnRateEvaluator]:
