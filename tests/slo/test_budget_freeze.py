@@ -11,6 +11,7 @@ server: nothing listens on its port.
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,3 +183,17 @@ def test_the_cli_override_journals_its_actor(rig: Rig) -> None:
         app, ["--home", home, "--store", store, "rollout", "override", "ro-nope", "--reason", "x"]
     )
     assert refused.exit_code == 1
+
+
+@pytest.mark.slow
+def test_slo_budget_shows_what_the_policy_reads(tmp_path: Path, budgets: Budgets) -> None:
+    for job, code in (("burning", 1), ("healthy", 0)):
+        path = tmp_path / f"{job}.yaml"
+        section = slos(budgets.url, job).removeprefix("slos:\n")
+        path.write_text("version: 1\nservice: shop\n" + textwrap.dedent(section))
+        result = CliRunner().invoke(app, ["slo", "budget", str(path), "--json"])
+        assert result.exit_code == code, result.output
+        report = json.loads(result.output)
+        assert report["frozen"] is bool(code)
+        remaining = report["budgets"][0]["remaining"]
+        assert remaining < -7 if code else remaining == 1.0

@@ -9,15 +9,19 @@ from typing import Annotated, Any
 import typer
 import yaml
 
+from rollsafe.cli.exits import Exit
 from rollsafe.cli.output import console, print_json, reported_errors
 from rollsafe.config import load_plan, parse_duration
 from rollsafe.config.reading import read_text
 from rollsafe.config.slo import SloSettings, is_slo_document
 from rollsafe.config.slo_files import load_slo_file
 from rollsafe.errors import PlanError
+from rollsafe.slo.budget import budget_url, remaining_budgets
 from rollsafe.slo.rules import rules as build_rules
 
-app = typer.Typer(help="Service-level objectives: Prometheus rules.", no_args_is_help=True)
+app = typer.Typer(
+    help="Service-level objectives: Prometheus rules and error budgets.", no_args_is_help=True
+)
 
 
 def load_slos(path: Path) -> tuple[str, SloSettings, object]:
@@ -91,3 +95,38 @@ def rules(
         print(json.dumps(document, indent=2))
     else:
         print(text, end="")
+
+
+@app.command()
+def budget(
+    file: Annotated[Path, typer.Argument(help="A plan with slos:, or an SLO file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the budgets as JSON.")] = False,
+) -> None:
+    """Show each SLO's remaining error budget, read from Prometheus as the policy reads it.
+
+    Exits 0 when every budget is known and at or above the floor, 1 otherwise.
+    """
+    with reported_errors():
+        service, settings, metrics = load_slos(file)
+        if budget_url(settings, metrics) is None:
+            raise PlanError(
+                [f"{file}:1: slos.budget.prometheus: no Prometheus to read the budgets from"]
+            )
+        budgets = remaining_budgets(settings, metrics)
+    floor = settings.budget.floor
+    short = [b for b in budgets if b.remaining is None or b.remaining < floor]
+    if as_json:
+        print_json(
+            {
+                "service": service,
+                "floor": floor,
+                "frozen": bool(short),
+                "budgets": [b.to_dict() for b in budgets],
+            }
+        )
+    else:
+        for b in budgets:
+            left = b.error if b.remaining is None else f"{b.remaining:.1%} left"
+            console.print(f"{service} {b.slo} ({b.target:.6g}): {left}")
+    if short:
+        raise typer.Exit(Exit.ERROR)
