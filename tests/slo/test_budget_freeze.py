@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from rollsafe.cli import app
 from rollsafe.controller.budgets import override
 from rollsafe.store import RolloutState, StepState
-from tests.controller.rig import PLAN, STEP, Rig, store_template
+from tests.controller.rig import PLAN, STEP, Rig
 from tests.metrics.exposition import Exposition
 from tests.metrics.prometheus_server import Prometheus
 from tests.ports import unused_port
@@ -63,15 +63,6 @@ def budgets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Budgets]:
         prometheus.stop()
         burning.stop()
         healthy.stop()
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    rig = Rig(tmp_path, template=store_template(tmp_path / "template"))
-    try:
-        yield rig
-    finally:
-        rig.close()
 
 
 def slos(url: str, job: str, *, floor: float = 0.25, on_unknown: str = "wait") -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from rollsafe.config.slo import Objective, SloSettings
+from rollsafe.guards import GuardEvent
 from rollsafe.slo import BurnRateEvaluator, slo_evaluators
-from rollsafe.slo.guards import BurnEvent
 from tests.slo.traffic import looks
 
 COMPRESS = 60.0
@@ -20,11 +20,18 @@ def objective(**fields: object) -> Objective:
     return Objective.model_validate({"name": "checkout", "target": 0.999, **fields})
 
 
-def run(evaluator: BurnRateEvaluator, seconds: float, rate: float, **kw: object) -> list[BurnEvent]:
+def run(
+    evaluator: BurnRateEvaluator,
+    seconds: float,
+    rate: float,
+    *,
+    per_second: int = 100,
+    step: float = 1.0,
+) -> list[GuardEvent]:
     events = []
-    for t, observations in looks(seconds, lambda _t: rate, **kw):  # type: ignore[arg-type]
+    for t, observations in looks(seconds, lambda _t: rate, per_second=per_second, step=step):
         events.extend(evaluator.update(t, observations))
-    return events  # type: ignore[return-value]
+    return events
 
 
 def test_a_fast_burn_trips_the_page_tier_when_the_maths_says() -> None:

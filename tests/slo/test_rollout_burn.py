@@ -11,16 +11,12 @@ and incident trigger naming the SLO. A healthy release is promoted.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from rollsafe.report.incident import build_incident, render_markdown
 from rollsafe.store import RolloutState
 from rollsafe.testing import ReplaySource
 from rollsafe.typing import Observation
-from tests.controller.rig import PLAN, Rig, store_template
+from tests.controller.rig import PLAN, Rig
 
 SLOS = """\
 slos:
@@ -38,15 +34,6 @@ def traffic(error_rate: float) -> ReplaySource:
         return [{"t": t, "arm": "canary", "requests": requests, "errors": requests * error_rate}]
 
     return ReplaySource(look)
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    rig = Rig(tmp_path, template=store_template(tmp_path / "template"))
-    try:
-        yield rig
-    finally:
-        rig.close()
 
 
 def start(rig: Rig, error_rate: float) -> str:

@@ -80,7 +80,8 @@ def test_a_plan_with_a_list_of_objectives(tmp_path: Path) -> None:
         (
             "slos:\n  - name: a\n    target: 0.99\n    windows:\n"
             "      - {burn: 2, long: 1fortnight, short: 1h, severity: page}\n",
-            "plan.yaml:10: slos[0].windows[0].long: must be a duration like 5m, 1h or 28d",
+            "plan.yaml:10: slos[0].windows[0].long: must be a duration like 10s, 5m or 1h, got "
+            "'1fortnight' (or days and weeks: 28d, 4w)",
         ),
         (
             "slos:\n  - name: a\n    target: 0.99\n    period: 2d\n    windows: sre-workbook\n",
@@ -95,6 +96,12 @@ def test_a_plan_with_a_list_of_objectives(tmp_path: Path) -> None:
             "slos:\n  - name: a\n    target: 0.99\n    queries:\n"
             "      total: sum(rate(x_total[{window}])\n      errors: sum(rate(y[{window}]))\n",
             "plan.yaml:10: slos[0].queries.total: PromQL syntax error at character 22",
+        ),
+        (
+            "slos:\n  - name: a\n    target: 0.99\n    queries:\n"
+            "      total: sum(rate(x[{window}]))\n      errors: sum(rate(y[{window}]))\n"
+            "      good: sum(rate(z[{window}]))\n",
+            "plan.yaml:9: slos[0].queries: give exactly one of errors and good, beside total",
         ),
         (
             "slos:\n  - {name: a, target: 0.99}\n  - {name: a, target: 0.9}\n",

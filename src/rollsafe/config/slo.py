@@ -23,7 +23,6 @@ plans of one service share them; ``rollsafe slo rules`` reads either kind of fil
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -31,28 +30,24 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from rollsafe.config.promql import check
-from rollsafe.config.types import StrictModel
+from rollsafe.config.types import StrictModel, parse_duration
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 _LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_DAYS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(d|w)\s*$")
+_DAY_SECONDS = {"d": 86400.0, "w": 604800.0}
 WINDOW_PLACEHOLDER = "{window}"
 
 
 def parse_long_duration(value: Any) -> float:
-    """Seconds from ``28d``, ``4w``, ``6h``, ``5m``, ``30s``, ``250ms`` or a bare number."""
-    if isinstance(value, bool):
-        raise ValueError(f"must be a duration like 5m, 1h or 28d, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.match(value)):
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
-    else:
-        raise ValueError(f"must be a duration like 5m, 1h or 28d, got {value!r}")
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"must be a finite, non-negative duration, got {value!r}")
-    return seconds
+    """Seconds from ``28d`` or ``4w``, or from what plans' durations accept (``6h``, ``5m``,
+    ``30s``, ``250ms``, a bare number)."""
+    if isinstance(value, str) and (match := _DAYS.match(value)):
+        return float(match.group(1)) * _DAY_SECONDS[match.group(2)]
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise ValueError(f"{error} (or days and weeks: 28d, 4w)") from None
 
 
 LongDuration = Annotated[float, BeforeValidator(parse_long_duration)]
