@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rollsafe.cli import app
+from rollsafe.cli.output import describe
 from rollsafe.controller.budgets import override
 from rollsafe.store import RolloutState, StepState
 from tests.controller.rig import PLAN, STEP, Rig
@@ -140,6 +141,8 @@ def test_an_unreadable_budget_waits_and_abort_still_rolls_back(rig: Rig) -> None
     assert rollout.state is RolloutState.PAUSED
     assert "error budget is unknown" in rollout.reason
     assert rig.journaled(rollout_id, "slo.budget_frozen")[0]["unknown"] == ["availability"]
+    checked = next(e for e in rig.stores[-1].journal(rollout_id) if e.kind == "slo.budget_checked")
+    assert describe(checked) == "  error budget left: availability unknown (floor 25%)"
 
     # Aborting reads no budget: rollbacks are never blocked.
     aborted = rig.controller().abort(rollout_id)
