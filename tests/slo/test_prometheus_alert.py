@@ -1,13 +1,13 @@
 """Generated rules in a real Prometheus: the page alert fires when the burn-rate maths says.
 
 A real shop (uvicorn on loopback, release 1.1.0 with its ``errors`` fault: 5% of
-fast checkouts answer 500, seeded) is scraped every 0.5 s by a real Prometheus
-that evaluates ``rollsafe slo rules`` output every 0.5 s. The SLO is 99.9% over
-28 days compressed 180 times, so the 14.4x tier watches 20 s / 1.7 s. After a
+fast checkouts answer 500, seeded) is scraped every 0.25 s by a real Prometheus
+that evaluates ``rollsafe slo rules`` output every 0.25 s. The SLO is 99.9% over
+28 days compressed 360 times, so the 14.4x tier watches 10 s / 0.83 s. After a
 clean phase longer than the long window, the test turns the fast path on (an
 error burst) and records every answer it gets. From those answers it computes
-when the tier's condition first holds (errors over the last 20 s and over the
-last 1.7 s both above 14.4 x 0.1% of requests): the alert must fire no earlier
+when the tier's condition first holds (errors over the last 10 s and over the
+last 0.83 s both above 14.4 x 0.1% of requests): the alert must fire no earlier
 than a second before that and within the scrape, evaluation and extrapolation
 lag after it.
 """
@@ -29,8 +29,8 @@ from tests.demo.servers import FakeFlags, Shops, checkout_body
 
 pytestmark = pytest.mark.slow
 
-COMPRESS = 180
-LONG, SHORT = 3600 / COMPRESS, 300 / COMPRESS  # 20 s and 1.67 s
+COMPRESS = 360
+LONG, SHORT = 3600 / COMPRESS, 300 / COMPRESS  # 10 s and 0.83 s
 LIMIT = 14.4 * 0.001
 SLOS = f"""\
 version: 1
@@ -111,7 +111,7 @@ def test_the_page_alert_fires_when_the_burn_rate_maths_predicts(
     rules = tmp_path / "rules.yml"
     done = subprocess.run(
         [sys.executable, "-m", "rollsafe", "slo", "rules", str(tmp_path / "slos.yaml"),
-         "-o", str(rules), "--interval", "500ms"],
+         "-o", str(rules), "--interval", "250ms"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -124,8 +124,8 @@ def test_the_page_alert_fires_when_the_burn_rate_maths_predicts(
     url, flags = shop
     server = PrometheusServer(
         tmp_path / "prometheus",
-        scrape_interval="500ms",
-        extra_config={"global": {"evaluation_interval": "500ms"}, "rule_files": [str(rules)]},
+        scrape_interval="250ms",
+        extra_config={"global": {"evaluation_interval": "250ms"}, "rule_files": [str(rules)]},
     )
     server.start(
         [{"job_name": "shop", "static_configs": [{"targets": [url.removeprefix("http://")]}]}]
@@ -144,7 +144,7 @@ def test_the_page_alert_fires_when_the_burn_rate_maths_predicts(
                     assert isinstance(labels, dict)
                     # Prometheus has seconds of history only, so its longer windows are
                     # short too and other tiers fire early: the page tier is the one timed.
-                    page = (labels["long"], labels["short"]) == ("20s", "1s667ms")
+                    page = (labels["long"], labels["short"]) == ("10s", "833ms")
                     if page and alert["state"] == "firing":
                         assert labels["severity"] == "page"
                         assert labels["slo"] == "checkout-availability"
@@ -154,7 +154,7 @@ def test_the_page_alert_fires_when_the_burn_rate_maths_predicts(
         predicted = load.predicted_firing(burst)
         assert predicted is not None
         print(f"burst at 0; predicted {predicted - burst:.2f} s; fired {fired - burst:.2f} s")
-        # Scrape (0.5 s) + rule evaluation (0.5 s, twice: records then alerts) + rate()'s
+        # Scrape (0.25 s) + rule evaluation (0.25 s, twice: records then alerts) + rate()'s
         # extrapolation and the error series appearing with its first error: within 4 s.
         assert predicted - 1.0 <= fired <= predicted + 4.0
     finally:
