@@ -1,7 +1,8 @@
 #!/bin/sh
-# Install the real servers some tests run on loopback (nginx, prometheus) when missing.
+# Install the real servers some tests run on loopback (nginx, prometheus, alertmanager)
+# and the browser the dashboard's tests drive (chromium) when missing.
 #
-# Idempotent and quiet: does nothing when both binaries exist; otherwise installs only
+# Idempotent and quiet: does nothing when every binary exists; otherwise installs only
 # the missing Debian packages (no recommends), running `apt-get update` first. Needs
 # root or passwordless sudo, and apt-get (Debian, Ubuntu). The packages' own services
 # are left as Debian sets them up: the tests run their own processes on free loopback
@@ -15,6 +16,9 @@ have() {
 }
 have nginx || missing="$missing nginx"
 have prometheus || missing="$missing prometheus"
+have prometheus-alertmanager || missing="$missing prometheus-alertmanager"
+# Debian's Chromium: the dashboard's browser tests drive it through Playwright (PyPI).
+have chromium || missing="$missing chromium"
 [ -z "$missing" ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then

@@ -26,7 +26,13 @@ these at the boundary that meets them, so callers handle one family::
     │   ├── EventTooLargeError
     │   └── HTTPFramingError
     ├── StreamLimitError                503 too_many_streams
+    ├── GateError
+    │   ├── TestReportError
+    │   └── RiskInputError
     ├── ApiError                        its own status and code (rollsafe.server.errors)
+    │   └── PayloadError                400 invalid_alert (rollsafe.server.alertmanager)
+    ├── RefusedError                    409 refused
+    │   └── DrillRequiredError
     └── TemporaryError                  transient: retried before a step fails
 
     * also a TemporaryError (kopf's vocabulary): the condition is expected to
@@ -179,3 +185,35 @@ class StreamLimitError(RollsafeError):
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"this server already serves {limit} streams; retry later")
+
+
+class RefusedError(RollsafeError):
+    """A policy of the plan refused to start a rollout; nothing was written.
+
+    The CLI exits with its own code (``Exit.REFUSED``), so a pipeline can tell a
+    rollout held back by policy from a bad plan or a failure.
+    """
+
+    status = 409
+    code = "refused"
+
+
+class DrillRequiredError(RefusedError):
+    """The plan requires a successful rollback drill more recent than the last one."""
+
+
+class GateError(RollsafeError):
+    """A gate could not read its evidence (a test report, a git range, a coverage report).
+
+    A gate that cannot read its evidence fails: missing evidence never passes.
+    """
+
+
+class TestReportError(GateError):
+    """A JUnit XML report is missing or unparsable; the message names ``file:line:column``."""
+
+    __test__ = False  # not a pytest test class, whatever its name says
+
+
+class RiskInputError(GateError):
+    """The risk score's inputs are unusable: an unknown revision range, a bad coverage file."""

@@ -29,7 +29,7 @@ VOCABULARY = SRC / "journal" / "kinds.py"
 BELOW_THE_JOURNAL = {SRC / "config" / "notify.py"}
 PREFIXES = sorted({kind.value.split(".")[0] for kind in Kind})
 # A dotted lowercase name under a kind's prefix that is not a kind (a file name).
-NOT_KINDS = {"backup.db"}
+NOT_KINDS = {"backup.db", "drill.md", "drill.json"}
 KIND_LIKE = re.compile(rf"^(?:{'|'.join(PREFIXES)})\.[a-z_]+$")
 KIND_PREFIX = re.compile(rf"^(?:{'|'.join(PREFIXES)})\.")
 

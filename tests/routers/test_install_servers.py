@@ -13,6 +13,7 @@ SCRIPT = Path(__file__).parents[2] / "scripts" / "install-servers.sh"
 def test_with_both_servers_installed_the_script_does_nothing_quietly() -> None:
     assert shutil.which("nginx", path="/usr/sbin:/usr/bin") is not None
     assert shutil.which("prometheus", path="/usr/sbin:/usr/bin") is not None
+    assert shutil.which("prometheus-alertmanager", path="/usr/sbin:/usr/bin") is not None
     started = time.monotonic()
     result = subprocess.run([SCRIPT], capture_output=True, text=True, timeout=30, check=False)
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")

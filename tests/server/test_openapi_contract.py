@@ -114,6 +114,24 @@ def test_every_answer_is_documented_and_every_documented_code_is_answered(
             seen[("GET", "/api/client/stream")].add(str(stream.status_code))
     call("GET", "/api/client/stream?environment=nowhere", "client")
     call("GET", "/health", "none")
+    for caller in who:  # Alertmanager's webhook (tests/server/test_alert_rollbacks.py)
+        call("POST", "/api/admin/alerts", caller, {"status": "resolved", "alerts": []})
+    for body in BAD_BODIES.values():
+        call("POST", "/api/admin/alerts", body=body)
+    rollouts = "/api/admin/rollouts"
+    for caller in who:
+        call("GET", rollouts, caller)
+        call("GET", f"{rollouts}/ro-nope", caller)
+        call("POST", f"{rollouts}/ro-nope/pause", caller)
+    rollout = store.create_rollout(
+        service="shop", plan_path="/p.yaml", plan_text="", steps=[("promote", {})], actor="t"
+    )
+    call("GET", f"{rollouts}?state=bogus")
+    call("GET", f"{rollouts}/{rollout.id}")
+    call("POST", f"{rollouts}/{rollout.id}/approve")  # 409: it waits for no approval
+    call("POST", f"{rollouts}/{rollout.id}/pause", body={"comment": "x" * 501})
+    call("POST", f"{rollouts}/{rollout.id}/explode")
+    call("POST", f"{rollouts}/{rollout.id}/pause")
 
     assert set(seen) == set(documented)
     for operation, codes in seen.items():

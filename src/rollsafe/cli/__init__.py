@@ -10,15 +10,18 @@ import typer
 
 from rollsafe import __version__
 from rollsafe.cli import (
+    approvals,
     backups,
     controllers,
     demo,
+    drills,
     flags,
     journal,
     judge,
     overrides,
     plans,
     reports,
+    risk,
     rollouts,
     server,
     service,
@@ -35,6 +38,7 @@ app = typer.Typer(
 app.add_typer(plans.app, name="plan")
 app.add_typer(journal.app, name="journal")
 app.add_typer(rollouts.app, name="rollout")
+rollouts.app.command("approve")(approvals.approve)
 app.add_typer(flags.app, name="flags")
 app.add_typer(backups.app, name="backup")
 app.add_typer(reports.app, name="report")
@@ -46,6 +50,8 @@ app.add_typer(server.app, name="server")
 app.add_typer(service.app, name="service")
 app.add_typer(slo.app, name="slo")
 rollouts.app.command("override")(overrides.override)
+app.command("drill")(drills.drill)
+app.command("risk")(risk.risk)
 
 
 def _version(value: bool) -> None:

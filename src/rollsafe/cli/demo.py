@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from rollsafe.cli.demo_ui import DemoDashboard
 from rollsafe.cli.exits import Exit, of_demo
 from rollsafe.cli.home import home_of
 from rollsafe.cli.output import (
@@ -59,6 +61,17 @@ def demo(
             "(use a database of its own: the demo switches its flags off first).",
         ),
     ] = None,
+    ui: Annotated[
+        bool,
+        typer.Option(
+            "--ui",
+            help="Serve the dashboard over the demo's store, print its URL and a sign-in "
+            "token, and keep it up after the rollout until Ctrl-C.",
+        ),
+    ] = False,
+    ui_port: Annotated[
+        int, typer.Option("--ui-port", help="Loopback port of the dashboard (0: any free one).")
+    ] = 8484,
 ) -> None:
     """Roll out shop 1.1.0 over 1.0.0 under load, gated by canary analysis."""
     store = store or home_of(ctx).store_url  # `rollsafe --store URL demo` works too
@@ -73,7 +86,8 @@ def demo(
             f"[bold]rollsafe demo[/bold]: shop 1.0.0 → 1.1.0 (fault: {fault}, "
             f"metrics: {metrics}, router: {router}) in {workdir}"
         )
-    with reported_errors():
+    dashboard = DemoDashboard(workdir, store, ui_port) if ui else None
+    with reported_errors(), dashboard or nullcontext():
         try:
             result = run_demo(
                 workdir,
@@ -83,6 +97,7 @@ def demo(
                 store_url=store,
                 metrics=metrics,
                 router=router,
+                before_rollout=dashboard.start if dashboard is not None else None,
             )
         except KeyboardInterrupt:
             console.print("[yellow]interrupted; every demo process was stopped[/yellow]")
@@ -104,5 +119,7 @@ def demo(
             console.print(f"incident report: {result.report}")
         where = f"--store {redacted(store)}" if store else f"--home {result.home}"
         console.print(f"journal: rollsafe {where} journal show --rollout {result.rollout_id}")
+        if dashboard is not None:
+            dashboard.keep_up(result.rollout_id)
     if (code := of_demo(result.outcome)) is not Exit.OK:
         raise typer.Exit(code)

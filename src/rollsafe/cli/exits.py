@@ -25,6 +25,9 @@ class Exit(enum.IntEnum):
     """The rollout is paused or has not ended yet: it waits for a person or a controller."""
     FAILED = 5
     """The rollout failed: no rollback level recovered the service. Look now."""
+    REFUSED = 6
+    """A policy of the plan refused to start the rollout (a required drill too old or
+    missing); nothing was written. Satisfy it and start again."""
     INTERRUPTED = 130
     """Ctrl-C: the rollout is left as it was, to resume or abort."""
 

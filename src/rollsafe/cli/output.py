@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from rollsafe.cli.exits import Exit
+from rollsafe.cli.gatelines import describe_gate
 from rollsafe.cli.readable import first_line, plain, step_result
-from rollsafe.errors import PlanError, RollsafeError
+from rollsafe.errors import PlanError, RefusedError, RollsafeError
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
 from rollsafe.store import JournalFollower
@@ -43,6 +44,8 @@ def reported_errors() -> Iterator[None]:
         for problem in error.problems:
             errors.print(f"[red]error:[/red] {escape(problem)}")
         raise typer.Exit(Exit.USAGE) from None
+    except RefusedError as error:
+        fail(str(error), Exit.REFUSED)
     except RollsafeError as error:
         fail(str(error))
 
@@ -58,6 +61,8 @@ def describe(entry: JournalEntry) -> str | None:
     Reasons show their first line only: a command's own end prints the whole once.
     """
     data, kind = entry.data, entry.kind
+    if (gate := describe_gate(entry)) is not None:
+        return gate
     if kind == Kind.ROLLOUT_CREATED:
         return f"[bold]rollout {entry.rollout_id}[/bold] created: {len(data['steps'])} steps"
     if kind == Kind.STEP_RUNNING:
@@ -126,6 +131,12 @@ def describe(entry: JournalEntry) -> str | None:
     if kind.startswith("rollout."):
         reason = f": {escape(first_line(data['reason']))}" if data.get("reason") else ""
         return f"[bold]● {kind}[/bold]{reason}"
+    if kind == Kind.ALERT_ROLLBACK:
+        alert = data["alert"]
+        return f"[bold red]⚠ alert {escape(alert['name'])}[/bold red]: {escape(data['action'])}"
+    if kind == Kind.DRILL_FINISHED:
+        verdict = "[green]passed[/green]" if data["ok"] else "[red]failed[/red]"
+        return f"[bold]drill {verdict}[/bold]"
     return None
 
 

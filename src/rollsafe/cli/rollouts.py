@@ -12,15 +12,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from rollsafe.cli.drills import drill_line, drill_summary
 from rollsafe.cli.exits import Exit, of_rollback, of_rollout
 from rollsafe.cli.home import Home, home_of
 from rollsafe.cli.incidents import write_incident_if_due
-from rollsafe.cli.output import console, journal_tail, print_json, reported_errors
+from rollsafe.cli.output import console, fail, journal_tail, print_json, reported_errors
 from rollsafe.cli.readable import plain, step_result
 from rollsafe.config import load_plan
 from rollsafe.controller import Controller
+from rollsafe.controller.drill_records import last_drill
 from rollsafe.controller.lease import owner_is_dead
-from rollsafe.errors import NotFoundError
+from rollsafe.errors import NotFoundError, RiskInputError
 from rollsafe.store import Rollout, RolloutState, StepRecord, Store
 
 app = typer.Typer(help="Run rollouts from plans and steer them.", no_args_is_help=True)
@@ -43,6 +45,14 @@ def start(
         bool,
         typer.Option("--detach", help="Only create it; a 'rollsafe controller run' drives it."),
     ] = False,
+    risk_range: Annotated[
+        str | None,
+        typer.Option(
+            "--risk-range",
+            metavar="BASE..HEAD",
+            help="Score this git range's risk; the plan's risk.caution applies (docs/risk.md).",
+        ),
+    ] = None,
 ) -> None:
     """Create a rollout from PLAN and drive it until it ends or pauses.
 
@@ -54,7 +64,11 @@ def start(
         load_plan(plan, on_disk=True)
         store = home.open_store()
         controller = Controller(store, home.path)
-        rollout = controller.create(plan)
+        try:
+            rollout = controller.create(plan, risk_range=risk_range)
+        except RiskInputError as error:
+            store.close()
+            fail(str(error), Exit.USAGE)
         if detach:
             store.close()
             if as_json:
@@ -139,8 +153,15 @@ def status(
     with reported_errors(), home_of(ctx).existing_store() as store:
         rollout = _pick(store, rollout_id)
         steps = store.steps(rollout.id)
+        drill = last_drill(store, rollout.service)
     if as_json:
-        print_json({**_summary(rollout), "steps": [_step_summary(s) for s in steps]})
+        print_json(
+            {
+                **_summary(rollout),
+                "steps": [_step_summary(s) for s in steps],
+                "last_drill": drill_summary(drill),
+            }
+        )
     else:
         colour = _COLOURS.get(rollout.state, "white")
         console.print(
@@ -159,6 +180,7 @@ def status(
                 escape(step_result(s.result)),
             )
         console.print(table)
+        console.print(escape(drill_line(rollout.service, drill)))
     _exit(of_rollout(rollout.state))
 
 

@@ -21,6 +21,8 @@ DEFAULT_EVENTS = (
     "rollout.aborted",
     "rollout.failed",
     "rollout.paused",
+    "approval.waiting",
+    "approval.timed_out",
 )
 
 

@@ -9,8 +9,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
 
 from rollsafe.config.analysis import AnalysisConfig
+from rollsafe.config.approvals import ApproveStep
 from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.config.command_target import CommandTarget
+from rollsafe.config.drills import DrillPolicy
 from rollsafe.config.guards import DEFAULT_GUARDS, Guard, RollbackPolicy
 from rollsafe.config.health import HealthCheck
 from rollsafe.config.metric_sources import (
@@ -20,9 +22,11 @@ from rollsafe.config.metric_sources import (
     ScrapeMetrics,
 )
 from rollsafe.config.notify import WebhookNotify
+from rollsafe.config.risk import RiskConfig
 from rollsafe.config.router_metrics import RouterMetrics
 from rollsafe.config.routers import NginxRouter
 from rollsafe.config.slo import PlanSlos
+from rollsafe.config.test_gate import TestStep
 from rollsafe.config.types import Duration, Percent, StrictModel
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -139,7 +143,17 @@ class PromoteStep(StrictModel):
     pass
 
 
-STEP_KINDS = ("backup", "deploy", "canary", "flag", "analysis", "pause", "promote")
+STEP_KINDS = (
+    "backup",
+    "deploy",
+    "canary",
+    "flag",
+    "analysis",
+    "pause",
+    "promote",
+    "test",
+    "approve",
+)
 
 
 class Step(StrictModel):
@@ -152,6 +166,8 @@ class Step(StrictModel):
     analysis: AnalysisStep | None = None
     pause: PauseStep | None = None
     promote: PromoteStep | None = None
+    test: TestStep | None = None
+    approve: ApproveStep | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -222,7 +238,11 @@ class Plan(StrictModel):
     notify: list[WebhookNotify] = Field(default_factory=list)
     slos: PlanSlos | None = None
     """Service-level objectives: burn-rate guards and the error-budget policy (docs/slo.md)."""
+    risk: RiskConfig | None = None
+    """How to score the change's regression risk, and the caution each level adds."""
     steps: Annotated[list[Step], Field(min_length=1)]
+    drill: DrillPolicy = DrillPolicy()
+    """Rollback drills (``rollsafe drill``): levels, time targets, required freshness."""
 
     @model_validator(mode="before")
     @classmethod

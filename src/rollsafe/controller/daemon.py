@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from rollsafe.controller.drill_records import is_drill
 from rollsafe.controller.lease import DEFAULT_TTL, owner_id, owner_is_dead
 from rollsafe.controller.runner import Controller
 from rollsafe.errors import ConflictError, RollsafeError
@@ -30,8 +31,13 @@ CLAIMABLE = {RolloutState.PENDING, RolloutState.RUNNING, RolloutState.ROLLING_BA
 
 
 def unowned(rollout: Rollout, now: float) -> bool:
-    """Nobody is driving this rollout: no owner, a lapsed lease, or a dead owner process."""
-    if rollout.state not in CLAIMABLE:
+    """Nobody is driving this rollout: no owner, a lapsed lease, or a dead owner process.
+
+    A rollback drill is never claimed: resumed here, its steps would end promoted and
+    leave the candidate live. ``rollsafe drill`` drives it; one cut short is rolled back
+    by a person (``rollsafe rollout abort``).
+    """
+    if rollout.state not in CLAIMABLE or is_drill(rollout):
         return False
     return (
         rollout.owner is None or (rollout.lease_until or 0.0) <= now or owner_is_dead(rollout.owner)

@@ -16,8 +16,10 @@ from pathlib import Path
 from rollsafe.config import Plan, load_plan, read_plan_text
 from rollsafe.controller.adapters import Adapters
 from rollsafe.controller.budgets import budget_freeze
+from rollsafe.controller.caution import assess_plan
 from rollsafe.controller.commands import journal_commands
 from rollsafe.controller.context import BASELINE_EVENT, StepContext
+from rollsafe.controller.drill_records import require_fresh_drill
 from rollsafe.controller.frontdoor import FrontDoorWatch
 from rollsafe.controller.lease import DEFAULT_TTL, LeaseKeeper, owner_id, owner_is_dead
 from rollsafe.controller.monitor import GuardMonitor
@@ -30,6 +32,7 @@ from rollsafe.store import JournalFollower, Rollout, RolloutState, StepState, St
 
 RESUMABLE = {RolloutState.PENDING, RolloutState.RUNNING, RolloutState.PAUSED}
 _CHANGES_NOTHING = {"backup", "analysis", "pause"}
+_CHANGES_NOTHING |= {"test"}
 """Step kinds that leave the service as it was: a failure after only these has nothing to undo."""
 
 
@@ -59,17 +62,30 @@ class Controller:
         self.owner = owner or owner_id()
         self.lease_ttl = lease_ttl
 
-    def create(self, plan_path: Path, *, actor: str = "cli") -> Rollout:
-        """Validate the plan (PlanError, nothing written) and record a pending rollout."""
+    def create(
+        self, plan_path: Path, *, actor: str = "cli", risk_range: str | None = None
+    ) -> Rollout:
+        """Validate the plan (PlanError, nothing written) and record a pending rollout.
+
+        With a risk range (``risk_range`` or the plan's ``risk.range``) the change is
+        scored first and the plan made as careful as its level asks (controller/caution.py).
+        """
         text = read_plan_text(plan_path)
         plan = load_plan(plan_path, text)
-        return self.store.create_rollout(
+        require_fresh_drill(self.store, plan)  # DrillRequiredError: refused, nothing written
+        assessed = assess_plan(plan_path, text, plan, self.store, risk_range)
+        if assessed is not None:
+            text, plan = assessed.text, assessed.plan
+        rollout = self.store.create_rollout(
             service=plan.service,
             plan_path=str(plan_path.resolve()),
             plan_text=text,
             steps=[(step.kind, step.spec.model_dump(mode="json")) for step in plan.steps],
             actor=actor,
         )
+        if assessed is not None:
+            assessed.journal(self.store, rollout.id, actor)
+        return rollout
 
     def run(self, rollout_id: str, *, resume: bool = False) -> Rollout:
         """Drive a rollout until it ends or pauses. ``resume`` continues a paused one."""

@@ -18,8 +18,10 @@ from rollsafe.config.plan import (
     Step,
 )
 from rollsafe.controller.analysis import run_analysis
+from rollsafe.controller.approvals import run_approve
 from rollsafe.controller.context import StepContext, StepOutcome
 from rollsafe.controller.retries import with_retries
+from rollsafe.controller.testgate import run_test_step
 from rollsafe.errors import NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
 
@@ -144,4 +146,6 @@ _RUNNERS: dict[str, Callable[[StepContext, Any], StepOutcome]] = {
     "analysis": _analysis,
     "pause": _pause,
     "promote": _promote,
+    "test": run_test_step,
+    "approve": run_approve,
 }

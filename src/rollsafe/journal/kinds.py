@@ -123,6 +123,36 @@ class Kind(enum.StrEnum):
     TOKEN_CREATED = "token.created"  # noqa: S105
     TOKEN_REVOKED = "token.revoked"  # noqa: S105
 
+    # Alerts in: Alertmanager webhooks received by the flag service (server/alerts.py).
+    ALERT_ROLLBACK = "alert.rollback"
+    """A firing alert matched a rollout: its rollback was requested (the alert and actor)."""
+    ALERT_IGNORED = "alert.ignored"
+    """An alert that asked for nothing: resolved, or matching no rollout (and why)."""
+
+    # Rollback drills (``rollsafe drill``): each level deliberately triggered and timed.
+    DRILL_STARTED = "drill.started"
+    """A drill began: the plan, the levels to drill and their targets."""
+    DRILL_FINISHED = "drill.finished"
+    """A drill's result: each level's timings against its target, restored row counts."""
+    # Gates: test suites and the regression risk of a change.
+    TEST_RUN = "test.run"
+    """One run of a test step's command: argv, exit, duration, the report and its counts."""
+    TEST_VERDICT = "test.verdict"
+    """A test gate's verdict: counts, pass rate, failures and flaky tests, why it failed."""
+    TEST_QUARANTINED = "test.quarantined"
+    """Flaky tests a test step appended to the plan's quarantine file."""
+    RISK_SCORED = "risk.scored"
+    """A git range's regression risk: score, level, breakdown, commits and files touched."""
+    RISK_CAUTION_APPLIED = "risk.caution_applied"
+    """How a plan's ``risk:`` section changed the steps for the scored level."""
+    # Approval gates (``approve`` steps): waiting for a person, and what ended the wait.
+    APPROVAL_WAITING = "approval.waiting"
+    """An approve step began to wait: its index, message, timeout and deadline."""
+    APPROVAL_GRANTED = "approval.granted"
+    """A person approved the waiting step (the entry's actor is who)."""
+    APPROVAL_TIMED_OUT = "approval.timed_out"
+    """Nobody approved before the timeout; the step's ``on_timeout`` outcome follows."""
+
 
 ROLLBACK_LEVEL_KINDS = frozenset(
     {Kind.ROLLBACK_LEVEL_STARTED, Kind.ROLLBACK_LEVEL_ENDED, Kind.ROLLBACK_LEVEL_SKIPPED}

@@ -20,6 +20,7 @@ from rollsafe.journal.payloads import (
     levels_skipped,
     rollback_finished,
 )
+from rollsafe.report.gates import gates_of, render_gates
 from rollsafe.support.private import private_directory, write_private_text
 
 TODO = "**To answer (person):**"
@@ -87,6 +88,7 @@ def build_incident(entries: Sequence[JournalEntry]) -> dict[str, Any]:
         "releases": _releases(entries),
         "data": _data(entries),
         "blindness": _blindness(entries),
+        "gates": gates_of(entries),
         "timeline": [_timeline_row(e, start) for e in entries if e.kind in _SHOWN_IN_TIMELINE],
     }
     report["summary"] = _summary(report)
@@ -166,6 +168,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     for lost in data["lost_rows"]:
         lines += _lost_rows_lines(lost)
     lines += _render_blindness(report["blindness"])
+    lines += render_gates(report["gates"])
     lines += ["", "## Timeline", "", "| +s | time | event | detail |", "|---|---|---|---|"]
     lines += [
         f"| {row['offset']} | {row['at']} | {row['event']} | {row['detail']} |"

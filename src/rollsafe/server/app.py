@@ -19,7 +19,8 @@ from starlette.types import Receive, Scope, Send
 from rollsafe import __version__
 from rollsafe.errors import RollsafeError
 from rollsafe.sdk.protocol import STREAM_PATH
-from rollsafe.server import admin, client, errors, openapi
+from rollsafe.server import admin, client, errors, openapi, rollouts_api, ui
+from rollsafe.server import alerts as alert_receiver
 from rollsafe.server.auth import Authenticator, scope_needed
 from rollsafe.server.descriptors import AcceptErrors, open_file_limit, stream_limit
 from rollsafe.server.errors import ApiError, store_unavailable
@@ -132,6 +133,9 @@ def create_app(store: StoreSource, settings: ServerSettings | None = None) -> Fa
     openapi.install(app)
     app.include_router(admin.router)
     app.include_router(client.router)
+    app.include_router(alert_receiver.router)
+    app.include_router(rollouts_api.router)
+    app.include_router(ui.router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, Any]:
