@@ -18,12 +18,14 @@ from rollsafe.cli import (
     flags,
     journal,
     judge,
+    overrides,
     plans,
     reports,
     risk,
     rollouts,
     server,
     service,
+    slo,
 )
 from rollsafe.cli.home import Home
 
@@ -46,6 +48,8 @@ app.command("demo")(demo.demo)
 app.command("rollback")(rollouts.rollback)
 app.add_typer(server.app, name="server")
 app.add_typer(service.app, name="service")
+app.add_typer(slo.app, name="slo")
+rollouts.app.command("override")(overrides.override)
 app.command("drill")(drills.drill)
 app.command("risk")(risk.risk)
 

@@ -120,6 +120,14 @@ def describe(entry: JournalEntry) -> str | None:
     if kind == Kind.FLAG_CHANGED:
         after = data.get("after") or {}
         return f"⚑ flag {data['name']} v{data['version']}: {_flag_state(after)}"
+    if kind == Kind.SLO_BUDGET_CHECKED:
+        left = ", ".join(
+            f"{b['slo']} {'unknown' if b['remaining'] is None else format(b['remaining'], '.1%')}"
+            for b in data["budgets"]
+        )
+        return f"  error budget left: {escape(left)} (floor {data['floor']:.0%})"
+    if kind == Kind.SLO_BUDGET_OVERRIDE:
+        return f"[yellow]⚠ error budget overridden by {escape(entry.actor)}[/yellow]"
     if kind.startswith("rollout."):
         reason = f": {escape(first_line(data['reason']))}" if data.get("reason") else ""
         return f"[bold]● {kind}[/bold]{reason}"

@@ -10,7 +10,7 @@ from typing import Any, TypeVar, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from rollsafe.config import reading
+from rollsafe.config import reading, slo_files
 from rollsafe.config.command_target import CommandTarget
 from rollsafe.config.plan import Plan, ProcessTarget
 from rollsafe.errors import PlanError
@@ -39,7 +39,9 @@ def load_plan(path: str | Path, text: str | None = None, *, on_disk: bool = Fals
     )
     backups = [source.resolved(base) for source in plan.backups]
     plan = plan.model_copy(update={"target": target, "backups": backups})
+    plan = slo_files.with_slo_file(plan, base)
     problems = plan.unresolved_references() + (missing_on_disk(plan) if on_disk else [])
+    problems += slo_files.problems(plan)
     if problems:
         raise PlanError([_locate(str(path), lines, loc, message) for loc, message in problems])
     return plan

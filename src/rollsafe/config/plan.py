@@ -25,6 +25,7 @@ from rollsafe.config.notify import WebhookNotify
 from rollsafe.config.risk import RiskConfig
 from rollsafe.config.router_metrics import RouterMetrics
 from rollsafe.config.routers import NginxRouter
+from rollsafe.config.slo import PlanSlos
 from rollsafe.config.test_gate import TestStep
 from rollsafe.config.types import Duration, Percent, StrictModel
 from rollsafe.config.unleash_metrics import UnleashMetrics
@@ -237,6 +238,8 @@ class Plan(StrictModel):
     guards: list[Guard] = Field(default_factory=lambda: list(DEFAULT_GUARDS))
     rollback: RollbackPolicy = RollbackPolicy()
     notify: list[WebhookNotify] = Field(default_factory=list)
+    slos: PlanSlos | None = None
+    """Service-level objectives: burn-rate guards and the error-budget policy (docs/slo.md)."""
     risk: RiskConfig | None = None
     """How to score the change's regression risk, and the caution each level adds."""
     steps: Annotated[list[Step], Field(min_length=1)]

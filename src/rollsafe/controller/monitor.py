@@ -19,6 +19,7 @@ from rollsafe.controller.context import StepContext
 from rollsafe.errors import MetricsError, RollsafeError
 from rollsafe.guards import GuardEvaluator, GuardEvent
 from rollsafe.journal.kinds import Kind, guard_kind
+from rollsafe.slo import BurnRateEvaluator, slo_evaluators
 
 
 class GuardMonitor:
@@ -30,7 +31,7 @@ class GuardMonitor:
         self._thread = threading.Thread(target=self._run, name="guards", daemon=True)
 
     def __enter__(self) -> GuardMonitor:
-        if self.context.plan.guards:
+        if self.context.plan.guards or slo_evaluators(self.context.plan.slos):
             self._thread.start()
         return self
 
@@ -41,7 +42,10 @@ class GuardMonitor:
 
     def _run(self) -> None:
         context = self.context
-        evaluator = GuardEvaluator(context.plan.guards)
+        evaluators: list[GuardEvaluator | BurnRateEvaluator] = [
+            GuardEvaluator(context.plan.guards),
+            *slo_evaluators(context.plan.slos),
+        ]
         needs_health = any(guard.metric == "health" for guard in context.plan.guards)
         config = context.plan.analysis
         blindness = Blindness("guards", config.blind_after, config.on_blind)
@@ -66,7 +70,7 @@ class GuardMonitor:
                     if blindness.missed(t):
                         self._blind(blindness, t, str(error))
                 failing = _failing_instances(context) if needs_health else None
-                for event in evaluator.update(t, observations, failing):
+                for event in [e for ev in evaluators for e in ev.update(t, observations, failing)]:
                     context.journal(guard_kind(event.kind), event.to_dict())
                     if event.trips and self.tripped is None:
                         self.tripped = event

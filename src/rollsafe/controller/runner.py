@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rollsafe.config import Plan, load_plan, read_plan_text
 from rollsafe.controller.adapters import Adapters
+from rollsafe.controller.budgets import budget_freeze
 from rollsafe.controller.caution import assess_plan
 from rollsafe.controller.commands import journal_commands
 from rollsafe.controller.context import BASELINE_EVENT, StepContext
@@ -184,6 +185,8 @@ class Controller:
             return self._pause(rollout_id, stop.next_index, stop.reason)  # asked before it ran
         if stop is not None and stop.state is not RolloutState.PAUSED:
             return self._roll_back(context, stop.reason, final=stop.state)
+        if (frozen := budget_freeze(context)) is not None:
+            return self._pause(rollout_id, 0, frozen)  # before any step: waits for an override
         if rollout.state is not RolloutState.RUNNING:
             self.store.set_rollout_state(
                 rollout_id, RolloutState.RUNNING, actor=self.owner, expected=RESUMABLE

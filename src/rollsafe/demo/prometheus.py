@@ -91,9 +91,17 @@ class PrometheusServer:
     Prometheus answers ``/-/ready``; :attr:`url` is then its base URL.
     """
 
-    def __init__(self, root: Path, *, scrape_interval: str = SCRAPE_INTERVAL) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        scrape_interval: str = SCRAPE_INTERVAL,
+        extra_config: dict[str, Any] | None = None,
+    ) -> None:
         self.root = root
         self.scrape_interval = scrape_interval
+        self.extra_config = extra_config or {}
+        """Merged into the configuration (``global`` key by key): rule files, say."""
         self.url = ""
         self.config_file = root / "prometheus.yml"
         self.log_file = root / "prometheus.log"
@@ -103,7 +111,7 @@ class PrometheusServer:
     def start(self, scrape_configs: list[dict[str, Any]]) -> str:
         binary = prometheus_binary()
         self.root.mkdir(parents=True, exist_ok=True)
-        config = {
+        config: dict[str, Any] = {
             "global": {
                 "scrape_interval": self.scrape_interval,
                 "scrape_timeout": self.scrape_interval,
@@ -111,6 +119,9 @@ class PrometheusServer:
             },
             "scrape_configs": scrape_configs,
         }
+        for key, value in self.extra_config.items():
+            merge = isinstance(value, dict) and isinstance(config.get(key), dict)
+            config[key] = {**config[key], **value} if merge else value
         self.config_file.write_text(yaml.safe_dump(config, sort_keys=False))
         # Another process may take the free port before Prometheus binds it: try another.
         for _ in range(3):

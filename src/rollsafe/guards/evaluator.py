@@ -17,21 +17,14 @@ critical trips (roll back now); major trips unless the condition clears within
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from rollsafe.config.guards import UNITS, Guard
+from rollsafe.guards.phases import Alerting, Phase
 from rollsafe.guards.windows import Sample, Window, combine
 from rollsafe.stats import rate_bounds, rate_exceeds
-
-
-class Phase(enum.StrEnum):
-    INACTIVE = "inactive"
-    PENDING = "pending"
-    FIRING = "firing"
-    TRIPPED = "tripped"
 
 
 @dataclass(frozen=True)
@@ -80,9 +73,7 @@ def _percent(value: float | None) -> str:
 class _State:
     guard: Guard
     window: Window
-    phase: Phase = Phase.INACTIVE
-    since: float | None = None
-    fired_at: float | None = None
+    alerting: Alerting
 
 
 @dataclass
@@ -91,7 +82,10 @@ class GuardEvaluator:
     _states: list[_State] = field(init=False)
 
     def __post_init__(self) -> None:
-        self._states = [_State(guard, Window(guard.window)) for guard in self.guards]
+        self._states = [
+            _State(guard, Window(guard.window), Alerting(guard.severity, guard.for_, guard.grace))
+            for guard in self.guards
+        ]
 
     def update(
         self,
@@ -121,48 +115,21 @@ class GuardEvaluator:
 
     @property
     def tripped(self) -> list[str]:
-        return [s.guard.name for s in self._states if s.phase is Phase.TRIPPED]
+        return [s.guard.name for s in self._states if s.alerting.phase is Phase.TRIPPED]
 
     def _step(self, state: _State, t: float) -> list[GuardEvent]:
-        guard = state.guard
-        if state.phase is Phase.TRIPPED:
+        if state.alerting.phase is Phase.TRIPPED:
             return []
-        value = measure(guard, state.window)
-        if not holds(guard, state.window, value):
-            cleared = state.phase is Phase.FIRING
-            state.phase, state.since, state.fired_at = Phase.INACTIVE, None, None
-            if cleared:
-                return [self._event("cleared", state, t, value)]
-            return []
-        if state.phase is Phase.INACTIVE:
-            state.phase, state.since = Phase.PENDING, t
-        if (
-            state.phase is Phase.PENDING
-            and state.since is not None
-            and t - state.since >= guard.for_
-        ):
-            state.phase, state.fired_at = Phase.FIRING, t
-            fired = self._event("firing", state, t, value)
-            if guard.severity == "critical" or (guard.severity == "major" and guard.grace <= 0):
-                state.phase = Phase.TRIPPED
-                return [fired, self._event("tripped", state, t, value)]
-            return [fired]
-        if (
-            state.phase is Phase.FIRING
-            and guard.severity == "major"
-            and state.fired_at is not None
-            and t - state.fired_at >= guard.grace
-        ):
-            state.phase = Phase.TRIPPED
-            return [self._event("tripped", state, t, value)]
-        return []
+        value = measure(state.guard, state.window)
+        kinds = state.alerting.step(t, holds(state.guard, state.window, value))
+        return [self._event(kind, state, t, value) for kind in kinds]
 
     @staticmethod
     def _event(kind: str, state: _State, t: float, value: float | None) -> GuardEvent:
         evidence = _evidence(state.guard, state.window, value)
-        evidence["pending_since"] = state.since
-        if state.fired_at is not None:
-            evidence["firing_since"] = state.fired_at
+        evidence["pending_since"] = state.alerting.since
+        if state.alerting.fired_at is not None:
+            evidence["firing_since"] = state.alerting.fired_at
         return GuardEvent(kind, state.guard.name, state.guard.severity, t, evidence)
 
 

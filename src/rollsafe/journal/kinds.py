@@ -79,6 +79,14 @@ class Kind(enum.StrEnum):
     METRICS_BLIND = "metrics.blind"
     """Nobody has seen data for ``blind_after`` seconds; what the rollout does about it."""
 
+    # Error budgets (docs/slo.md): the policy checked before a rollout's first step.
+    SLO_BUDGET_CHECKED = "slo.budget_checked"
+    """Each objective's remaining error budget, and the plan's floor."""
+    SLO_BUDGET_FROZEN = "slo.budget_frozen"
+    """A rollout waits for an override: a budget is below the floor (or unknown)."""
+    SLO_BUDGET_OVERRIDE = "slo.budget_override"
+    """Someone let a frozen rollout start anyway: who (the actor) and why."""
+
     # Rollback: the ladder of levels, each started and ended (or skipped).
     ROLLBACK_STARTED = "rollback.started"
     """Why, and which levels will be tried."""
