@@ -12,6 +12,7 @@ from rollsafe.controller import approvals
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
 from rollsafe.server.ui import charts, evidence
+from rollsafe.server.ui.drills import last_drill_section
 from rollsafe.server.ui.layout import action_form, badge, esc, table, when
 from rollsafe.server.ui.session import Viewer
 from rollsafe.store import Rollout, RolloutState, StepState, Store
@@ -117,6 +118,7 @@ def rollout_body(store: Store, rollout_id: str, viewer: Viewer, note: str = "") 
     parts.append(_guards(entries))
     parts.append(_levels(entries))
     parts.append(_incident(store, rollout))
+    parts.append(last_drill_section(store, rollout.service))
     parts.append(_journal_tail(entries))
     return "".join(parts)
 
