@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from rollsafe.controller import approvals
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
-from rollsafe.server.ui import charts, evidence
+from rollsafe.server.ui import charts, evidence, step_text
 from rollsafe.server.ui.drills import last_drill_section
 from rollsafe.server.ui.layout import action_form, badge, esc, table, when
 from rollsafe.server.ui.session import Viewer
@@ -155,16 +155,16 @@ def _steps(steps: list[Any]) -> str:
     rows = []
     for s in steps:
         took = f"{s.ended_at - s.started_at:.1f}s" if s.started_at and s.ended_at else ""
-        spec = " ".join(f"{k}={v}" for k, v in s.spec.items() if v is not None)
         rows.append(
             [
                 esc(s.index),
-                f"<strong>{esc(s.kind)}</strong> {esc(spec)}",
+                f"<strong>{esc(s.kind)}</strong> {esc(step_text.spec_text(s.spec))}",
                 badge(s.state),
                 esc(s.attempts),
-                esc(when(s.started_at)),
+                f'<span class="ts">{esc(when(s.started_at))}</span>',
                 esc(took),
-                f"<code>{esc(_brief(s.result))}</code>",
+                f'<span title="{esc(_brief(s.result, 4000))}">'
+                f"{esc(step_text.result_text(s.kind, s.result))}</span>",
             ]
         )
     headers = ["#", "step", "state", "attempts", "started", "took", "result"]
@@ -235,7 +235,7 @@ def _levels(entries: list[JournalEntry]) -> str:
             esc(level.level),
             esc(level.name),
             badge(level.outcome),
-            esc(when(level.started)),
+            f'<span class="ts">{esc(when(level.started))}</span>',
             esc("" if level.action_seconds is None else f"{level.action_seconds:.2f}s"),
             esc("" if level.seconds is None else f"{level.seconds:.2f}s"),
             f"<code>{esc(level.detail[:200])}</code>",
@@ -270,7 +270,7 @@ def _journal_tail(entries: list[JournalEntry]) -> str:
     rows = [
         [
             esc(e.seq),
-            esc(when(e.ts)),
+            f'<span class="ts">{esc(when(e.ts))}</span>',
             f"<code>{esc(e.kind)}</code>",
             esc(e.actor),
             f"<code>{esc(_brief(e.data))}</code>",
