@@ -146,7 +146,7 @@ def _actions(rollout: Rollout, viewer: Viewer, wait: approvals.Wait | None) -> s
             )
         )
     shown = "".join(b for b in buttons if b)
-    return f'<p class="actions">{shown}</p>' if shown else ""
+    return f'<div class="actions">{shown}</div>' if shown else ""  # a form closes a <p>
 
 
 def _steps(steps: list[Any]) -> str:
