@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from rollsafe import __version__
 from rollsafe.errors import RollsafeError
 from rollsafe.sdk.protocol import STREAM_PATH
-from rollsafe.server import admin, client, errors, openapi
+from rollsafe.server import admin, client, errors, ofrep, openapi
 from rollsafe.server.auth import Authenticator, scope_needed
 from rollsafe.server.descriptors import AcceptErrors, open_file_limit, stream_limit
 from rollsafe.server.errors import ApiError, store_unavailable
@@ -132,6 +132,7 @@ def create_app(store: StoreSource, settings: ServerSettings | None = None) -> Fa
     openapi.install(app)
     app.include_router(admin.router)
     app.include_router(client.router)
+    app.include_router(ofrep.router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, Any]:
