@@ -253,6 +253,8 @@ async def status(caller: AdminCaller, service: ServiceDep) -> Any:
         dropped_streams=service.feed.dropped,
         max_streams=service.settings.max_streams,
         notifications=service.feed.notifications,
+        requests_by_token=service.usage.by_token(),
+        requests_by_application=service.usage.by_application(),
     )
 
 

@@ -20,6 +20,7 @@ from rollsafe import __version__
 from rollsafe.errors import RollsafeError
 from rollsafe.sdk.protocol import STREAM_PATH
 from rollsafe.server import admin, client, errors, ofrep, openapi
+from rollsafe.server.accesslog import TOKEN_KEY, AccessLog
 from rollsafe.server.auth import Authenticator, scope_needed
 from rollsafe.server.descriptors import AcceptErrors, open_file_limit, stream_limit
 from rollsafe.server.errors import ApiError, store_unavailable
@@ -56,7 +57,17 @@ class FlagServiceApp(FastAPI):
     bypass the middleware stack (see `client.serve_stream`).
     """
 
+    access_log: AccessLog | None = None
+    """Set when the access log is on (`ServerSettings.access_log`)."""
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        access_log = self.access_log
+        if access_log is not None and scope["type"] == "http":
+            await access_log.serve(self._serve, scope, receive, send)
+        else:
+            await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         service = getattr(self.state, "service", None)
         needed = scope_needed(scope["path"]) if scope["type"] == "http" else None
         if needed is None or not isinstance(service, Service):
@@ -70,6 +81,8 @@ class FlagServiceApp(FastAPI):
         except RollsafeError as error:
             await store_unavailable(error)(scope, receive, send)
             return
+        service.usage.count(caller.token, scope)
+        scope[TOKEN_KEY] = caller.token.name
         if scope["path"] == STREAM_PATH and scope["method"] == "GET":
             await client.serve_stream(service, caller, scope, receive, send)
         else:
@@ -120,6 +133,8 @@ def create_app(store: StoreSource, settings: ServerSettings | None = None) -> Fa
             finally:
                 loop.set_exception_handler(previous_handler)
                 await feed.stop()
+                if isinstance(app, FlagServiceApp) and app.access_log is not None:
+                    app.access_log.close()
 
     app = FlagServiceApp(
         title="rollsafe flag service",
@@ -128,6 +143,8 @@ def create_app(store: StoreSource, settings: ServerSettings | None = None) -> Fa
         lifespan=lifespan,
         max_body_size=MAX_BODY,
     )
+    if requested.access_log is not None:
+        app.access_log = AccessLog(requested.access_log)
     errors.install(app)
     openapi.install(app)
     app.include_router(admin.router)

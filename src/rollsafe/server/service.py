@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from rollsafe.server.auth import Authenticator, Caller
 from rollsafe.server.feed import ChangeFeed
 from rollsafe.server.settings import ServerSettings
+from rollsafe.server.usage import Usage
 from rollsafe.store.protocol import Store
 from rollsafe.store.records import TokenScope
 
@@ -23,6 +24,8 @@ class Service:
     feed: ChangeFeed
     auth: Authenticator
     settings: ServerSettings
+    usage: Usage = field(default_factory=Usage)
+    """Requests per token and per application (``/api/admin/status``)."""
 
     def environment_exists(self, name: str) -> bool:
         return any(e.name == name for e in self.reader.list_environments())
