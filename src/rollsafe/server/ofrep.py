@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from starlette.requests import ClientDisconnect
 
 from rollsafe.flags.resolution import (
     NO_VALUE,
@@ -201,7 +202,10 @@ class _BadRequestError(Exception):
 
 async def _context(request: Request) -> object:
     """The body's ``context`` (None when the body is empty); `_BadRequestError` if unusable."""
-    body = await request.body()
+    try:
+        body = await request.body()
+    except ClientDisconnect:  # gone before its body came: nobody reads the answer
+        raise _BadRequestError(ErrorCode.GENERAL, "the client disconnected") from None
     if not body.strip():
         return None
     if len(body) > MAX_CONTEXT_BYTES:
