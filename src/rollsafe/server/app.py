@@ -24,6 +24,7 @@ from rollsafe.server.accesslog import TOKEN_KEY, AccessLog
 from rollsafe.server.auth import Authenticator, scope_needed
 from rollsafe.server.descriptors import AcceptErrors, open_file_limit, stream_limit
 from rollsafe.server.errors import ApiError, store_unavailable
+from rollsafe.server.fastpath import FastRoutes
 from rollsafe.server.feed import ChangeFeed
 from rollsafe.server.service import Service
 from rollsafe.server.settings import ServerSettings
@@ -59,6 +60,8 @@ class FlagServiceApp(FastAPI):
 
     access_log: AccessLog | None = None
     """Set when the access log is on (`ServerSettings.access_log`)."""
+    fast_routes = FastRoutes()
+    """The hot routes served past FastAPI's routing (`rollsafe.server.fastpath`)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         access_log = self.access_log
@@ -83,7 +86,11 @@ class FlagServiceApp(FastAPI):
             return
         service.usage.count(caller.token, scope)
         scope[TOKEN_KEY] = caller.token.name
-        if scope["path"] == STREAM_PATH and scope["method"] == "GET":
+        fast = self.fast_routes.find(scope)
+        if fast is not None:
+            scope["app"] = self  # as Starlette sets it: request.app is the app
+            await self.fast_routes.serve(fast[0], fast[1], service, caller, scope, receive, send)
+        elif scope["path"] == STREAM_PATH and scope["method"] == "GET":
             await client.serve_stream(service, caller, scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
@@ -142,6 +149,13 @@ def create_app(store: StoreSource, settings: ServerSettings | None = None) -> Fa
         description=DESCRIPTION,
         lifespan=lifespan,
         max_body_size=MAX_BODY,
+    )
+    app.fast_routes = FastRoutes(
+        [
+            ("GET", "/api/client/features", client.features),
+            ("POST", "/ofrep/v1/evaluate/flags", ofrep.evaluate_flags),
+            ("POST", "/ofrep/v1/evaluate/flags/{key}", ofrep.evaluate_flag),
+        ]
     )
     if requested.access_log is not None:
         app.access_log = AccessLog(requested.access_log)

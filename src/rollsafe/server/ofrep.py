@@ -27,6 +27,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.requests import ClientDisconnect
 
+from rollsafe.flags.contexts import Context
 from rollsafe.flags.resolution import (
     NO_VALUE,
     ContextError,
@@ -74,31 +75,69 @@ _EVALUATION_REQUEST = {
 
 
 @dataclass(frozen=True, slots=True)
-class _Cached:
+class Evaluator:
+    """An environment's resolver at one revision, with what no context changes pre-encoded."""
+
     state: EnvironmentState
     revision: int
     resolver: Resolver
+    constant_json: bytes
+    """The bulk answer's items for the flags whose resolution is constant, joined by commas."""
+    dynamic: tuple[str, ...]
+    """The other flags, in document order."""
+    encoded: dict[tuple[str, str, str, str | None], bytes]
+    """Each bulk item encoded once: key, reason, variant and error code determine it.
+
+    Bounded by the flags' variants times the reasons, as the definitions are."""
+
+    @classmethod
+    def of(cls, state: EnvironmentState) -> Evaluator:
+        resolver = Resolver.from_features(state.features())
+        constants, dynamic = [], []
+        for key in resolver.flag_keys():
+            constant = resolver.constant(key)
+            if constant is None:
+                dynamic.append(key)
+            else:
+                constants.append(_item(constant))
+        encoded = _encode(constants)[1:-1]
+        return cls(state, state.revision, resolver, encoded, tuple(dynamic), {})
+
+    def bulk(self, context: Context) -> bytes:
+        """The bulk answer: constant flags first, then the others, each group in document
+        order (the same order for the same flags, so equal answers have equal ETags)."""
+        resolve = self.resolver.resolve
+        present = self.resolver.keys_present(context)
+        encoded = self.encoded
+        parts = [self.constant_json] if self.constant_json else []
+        for key in self.dynamic:
+            resolution = resolve(key, context, present)
+            identity = (key, resolution.reason, resolution.variant, resolution.error_code)
+            part = encoded.get(identity)
+            if part is None:
+                part = encoded[identity] = _encode(_item(resolution))
+            parts.append(part)
+        return b'{"flags":[' + b",".join(parts) + b"]}"
 
 
-class Resolvers:
-    """One `Resolver` per environment, rebuilt when the environment's flags changed."""
+class Evaluators:
+    """One `Evaluator` per environment, rebuilt when the environment's flags changed."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, _Cached] = {}
+        self._cache: dict[str, Evaluator] = {}
 
-    def of(self, state: EnvironmentState) -> Resolver:
+    def of(self, state: EnvironmentState) -> Evaluator:
         cached = self._cache.get(state.name)
         if cached is None or cached.state is not state or cached.revision != state.revision:
-            cached = _Cached(state, state.revision, Resolver.from_features(state.features()))
-            self._cache[state.name] = cached
-        return cached.resolver
+            cached = self._cache[state.name] = Evaluator.of(state)
+        return cached
 
 
-def _resolvers(request: Request) -> Resolvers:
-    resolvers = getattr(request.app.state, "ofrep_resolvers", None)
-    if not isinstance(resolvers, Resolvers):
-        resolvers = request.app.state.ofrep_resolvers = Resolvers()
-    return resolvers
+def _evaluators(request: Request) -> Evaluators:
+    evaluators = getattr(request.app.state, "ofrep_evaluators", None)
+    if not isinstance(evaluators, Evaluators):
+        evaluators = request.app.state.ofrep_evaluators = Evaluators()
+    return evaluators
 
 
 @router.post(
@@ -129,7 +168,7 @@ async def evaluate_flag(
         return _failure(error.code, error.details, key=key)
     except ContextError as error:
         return _failure(ErrorCode.INVALID_CONTEXT, str(error), key=key)
-    resolution = _resolvers(request).of(state).resolve(key, context)
+    resolution = _evaluators(request).of(state).resolver.resolve(key, context)
     if resolution.error_code is not None:
         return _failure(resolution.error_code, resolution.error_details, key=key)
     return Response(json.dumps(_success(resolution), separators=(",", ":")), media_type=_JSON)
@@ -161,9 +200,7 @@ async def evaluate_flags(
         return _failure(error.code, error.details)
     except ContextError as error:
         return _failure(ErrorCode.INVALID_CONTEXT, str(error))
-    resolutions = _resolvers(request).of(state).resolve_all(context)
-    flags = [_failure_body(r) if r.failed else _success(r) for r in resolutions]
-    body = json.dumps({"flags": flags}, separators=(",", ":")).encode()
+    body = _evaluators(request).of(state).bulk(context)
     etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if if_none_match is not None and _matches(if_none_match, etag):
@@ -235,6 +272,14 @@ def _success(resolution: Resolution) -> dict[str, Any]:
     if resolution.value is not NO_VALUE:
         result["value"] = resolution.value
     return result
+
+
+def _item(resolution: Resolution) -> dict[str, Any]:
+    return _failure_body(resolution) if resolution.failed else _success(resolution)
+
+
+def _encode(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def _failure_body(resolution: Resolution) -> dict[str, Any]:
