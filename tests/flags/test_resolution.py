@@ -187,3 +187,18 @@ def test_unusable_contexts_are_refused_naming_the_field(raw: object, field: str)
     with pytest.raises(ContextError) as caught:
         context_of(raw)
     assert caught.value.field == field
+
+
+def test_a_flag_on_for_everyone_needs_no_targeting_key_for_a_later_split() -> None:
+    r = resolver(flag("first-wins", strategies=[DEFAULT, HALF]))
+    result = r.resolve("first-wins", {})
+    assert (result.value, result.reason, result.failed) == (True, Reason.STATIC, False)
+    assert r.constant("first-wins") == result
+
+
+def test_bulk_helpers_agree_with_single_resolutions() -> None:
+    r = resolver(flag("half", strategies=[HALF]), flag("gold", strategies=[GOLD]))
+    for raw in ({"targetingKey": "u1", "tier": "gold"}, {"sessionId": "s"}, {}):
+        context = context_of(raw)
+        present = Resolver.keys_present(context)
+        assert [r.resolve(k, context, present) for k in r.flag_keys()] == r.resolve_all(context)
