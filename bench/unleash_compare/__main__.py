@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench.unleash_compare " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )
+    machine_line += f", {os.getloadavg()[0]:.2f} when it ended"
     section = render(
         results, peer, why_not, args=args, machine=machine_line, command=command.strip(),
         seconds=time.monotonic() - started,

@@ -46,6 +46,12 @@ def render(
         "",
         f"Machine: {machine}.",
         "",
+        "The machine's two cores are shared with other work (see the load average): a"
+        " pinned server got only part of its core, so its requests per second measure the"
+        " machine as much as the server. Requests per CPU-second of the server's own"
+        " processes are the per-core rate, and the ratios that hold from run to run;"
+        " both are given, and both marked against the goals.",
+        "",
         f"Each server alone, pinned with taskset to core {args.server_cores}, wrk (1 thread,"
         f" {args.connections} connections, {args.seconds:g} s after a 2 s warm-up) pinned to"
         f" core {args.load_cores}; the same 350 flags in both (bench/unleash_compare/flagset.py)."
@@ -53,7 +59,9 @@ def render(
         " the run: the rate per fully used core, which the other work on the machine"
         " disturbs less than the wall-clock rate. rollsafe serves from SQLite (it answers from"
         " memory either way); unleash-server 8.2.0 from npm, on the local PostgreSQL, with API"
-        " tokens. Unleash has no OFREP: its server-side evaluation of every flag for a context"
+        " tokens and its SDK rate limits lifted (by default 20,000 requests a minute, which"
+        " answers 429 within seconds at these rates). Unleash has no OFREP: its server-side"
+        " evaluation of every flag for a context"
         " is the frontend API (`POST /api/frontend`, enabled flags only), set beside OFREP's bulk"
         " evaluation.",
         "",
@@ -88,24 +96,26 @@ def render(
         lines.append(f"unleash-server was not measured: {why_not}.")
         lines.append("")
     edge = EDGE_RATE / EDGE_CPUS
-    for scenario in ("features", "evaluate all flags"):
+    for scenario in ("features", "features, ETag (304)", "evaluate all flags"):
         ours = by.get(("rollsafe", scenario))
         theirs = by.get(("unleash-server", scenario))
-        if ours is not None and theirs is not None and theirs.rate:
+        if ours is not None and theirs is not None and theirs.rate and theirs.per_cpu_second:
             ratio = ours.rate / theirs.rate
-            per_cpu = ours.per_cpu_second / theirs.per_cpu_second if theirs.per_cpu_second else 0
+            per_cpu = ours.per_cpu_second / theirs.per_cpu_second
             lines.append(
-                f"- Goal ≥ {GOAL_RATIO:g}x unleash-server, `{scenario}`: {ratio:.1f}x per second"
-                f" ({per_cpu:.1f}x per CPU-second) — {_mark(ratio >= GOAL_RATIO)}."
+                f"- Goal ≥ {GOAL_RATIO:g}x unleash-server, `{scenario}`: per CPU-second"
+                f" {per_cpu:.1f}x — {_mark(per_cpu >= GOAL_RATIO)}; per second on the"
+                f" shared core {ratio:.1f}x — {_mark(ratio >= GOAL_RATIO)}."
             )
     ours = by.get(("rollsafe", "features"))
     if ours is not None:
         lines.append(
             f"- Goal ≥ Unleash Edge's published per-core rate ({EDGE_RATE:,} req/s on"
             f" {EDGE_CPUS} CPUs = {edge:,.0f} req/s per core), `features` on one core:"
-            f" {ours.rate:,.0f} req/s ({ours.per_cpu_second:,.0f} per CPU-second), p99"
-            f" {ours.p99_ms:.1f} ms — {_mark(ours.rate >= edge)}. Edge's figure is its own"
-            " measurement on other hardware, not re-measured here."
+            f" {ours.per_cpu_second:,.0f} per CPU-second — {_mark(ours.per_cpu_second >= edge)};"
+            f" {ours.rate:,.0f} req/s on the shared core, p99 {ours.p99_ms:.1f} ms —"
+            f" {_mark(ours.rate >= edge)}. Edge's figure is its own measurement on other"
+            " hardware (p95 2.7 ms), not re-measured here."
         )
     if peer is not None:
         ours_count, theirs_count = peer["features"]

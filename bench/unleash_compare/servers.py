@@ -191,6 +191,10 @@ def unleash(flags: list[dict[str, Any]], cores: str | None) -> Iterator[Running]
         "INIT_BACKEND_API_TOKENS": client,
         "INIT_FRONTEND_API_TOKENS": frontend,
         "NODE_ENV": "production",
+        # Its rate limits (20,000 SDK requests and token checks per minute by default)
+        # would answer 429 within seconds: measure the server, not its limiter.
+        "SDK_API_RATE_LIMIT_PER_MINUTE": "1000000000",
+        "TOKEN_AUTHENTICATION_RATE_LIMIT_PER_MINUTE": "1000000000",
     }
     log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     process = subprocess.Popen(
