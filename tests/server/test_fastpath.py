@@ -105,3 +105,19 @@ def test_fast_and_documented_routes_give_the_same_answers(
     finally:
         fast.stop()
         slow.stop()
+
+
+def test_the_hot_routes_take_the_fast_path() -> None:
+    """A route that gained a parameter the fast path cannot fill silently falls back to
+    FastAPI (correct, several times slower): this says which, so the choice is deliberate."""
+    app = app_module.create_app(":memory:")
+    assert isinstance(app, app_module.FlagServiceApp)
+    for method, path in (
+        ("GET", "/api/client/features"),
+        ("POST", "/ofrep/v1/evaluate/flags"),
+        ("POST", "/ofrep/v1/evaluate/flags/some-flag"),
+    ):
+        assert app.fast_routes.find(scope(method, path)) is not None, (
+            f"{method} {path} lost its fast path: teach rollsafe.server.fastpath its new "
+            "parameters (KNOWN), or accept FastAPI's speed for it"
+        )
