@@ -67,6 +67,7 @@ class Sender:
         self._queue: queue.Queue[Message | None] = queue.Queue(maxsize=max_pending)
         self._closing = threading.Event()
         self._closed = False
+        self._in_flight: Message | None = None
         self._client = httpx.Client(timeout=timeout, transport=transport)
         self._thread = threading.Thread(target=self._run, name=f"notify-{label}", daemon=True)
         self._thread.start()
@@ -91,16 +92,17 @@ class Sender:
         """Wait for the queue until ``deadline`` (monotonic); report what is left, stop."""
         self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self._closing.set()  # any retry wait ends now; an attempt in flight ends by its timeout
-        left = 0
+        left = [] if self._in_flight is None else [self._in_flight.event]
         with contextlib.suppress(queue.Empty):
             while True:
-                left += self._queue.get_nowait() is not None
+                if (message := self._queue.get_nowait()) is not None:
+                    left.append(message.event)
         if left or self.dropped:
             self._report(
                 {
                     "undelivered": left,
                     "dropped": self.dropped,
-                    "error": "still queued when the run ended"
+                    "error": f"not delivered within {self.timeout:g}s of the run's end"
                     if left
                     else "dropped: the receiver was too slow",
                 }
@@ -111,7 +113,9 @@ class Sender:
 
     def _run(self) -> None:
         while (message := self._queue.get()) is not None:
+            self._in_flight = message
             outcome = self.deliver(message)
+            self._in_flight = None
             if outcome.ok:
                 self.sent += 1
                 continue

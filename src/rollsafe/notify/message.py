@@ -133,7 +133,11 @@ def _words(event: str, data: dict[str, Any]) -> tuple[str, str, list[tuple[str, 
             [("Now held by", str(data.get("holder") or "nobody"))],
         )
     if event == Kind.METRICS_BLIND:
-        return ("metrics are blind", _brief(data), [])
+        return (
+            f"{data.get('watcher', 'metrics')} blind: no metrics",
+            f"no metrics for {_seconds(data.get('blind_for')) or '?'}: {data.get('error', '')}",
+            [("Action", str(data.get("action", "")))],
+        )
     if event.startswith(_APPROVAL_PREFIX):
         state = event.removeprefix(_APPROVAL_PREFIX).replace("_", " ")
         title = "waiting for approval" if state == "waiting" else f"approval {state}"
