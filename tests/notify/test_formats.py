@@ -17,6 +17,7 @@ from rollsafe.config.notify import Notify, NotifyChannel
 from rollsafe.journal import JournalEntry, Kind
 from rollsafe.notify import build_notifications, verify
 from rollsafe.notify.delivery import retry_after
+from rollsafe.notify.signing import sign
 from rollsafe.store import SqliteStore
 from tests.notify.receiver import Receiver, Reply
 
@@ -254,3 +255,27 @@ def test_retry_after_reads_seconds_and_dates() -> None:
     assert retry_after("soon") is None
     later = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
     assert 25 < (retry_after(later) or 0) <= 30
+
+
+def test_the_documented_receiver_snippet_verifies_a_real_request(
+    receiver: Receiver, store: SqliteStore
+) -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "notifications.md").read_text()
+    snippet = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(snippet, "docs/notifications.md", "exec"), namespace)  # noqa: S102
+    verify_rollsafe = namespace["verify_rollsafe"]
+    config = channel(url=receiver.url, secret_env="HOOK_SECRET")
+    send(config, [entry(store)], environ={"HOOK_SECRET": "k"})
+    (request,) = receiver.received
+    assert verify_rollsafe(b"k", request.headers, request.body) is True
+    assert verify_rollsafe(b"other", request.headers, request.body) is False
+    assert verify_rollsafe(b"k", request.headers, request.body + b" ") is False
+    # Correctly signed, but 301 s ago: outside the replay window.
+    stale = {**request.headers, **sign(b"k", request.body, time.time() - 301)}
+    assert verify(b"k", request.body, *stale_pair(stale), time.time() - 300) is None
+    assert verify_rollsafe(b"k", stale, request.body) is False
+
+
+def stale_pair(headers: dict[str, str]) -> tuple[str, str]:
+    return headers["X-Rollsafe-Timestamp"], headers["X-Rollsafe-Signature"]

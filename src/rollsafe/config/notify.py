@@ -170,7 +170,11 @@ Notify = Annotated[
     | Annotated[SlackNotify, Tag("slack")]
     | Annotated[TeamsNotify, Tag("teams")]
     | Annotated[DiscordNotify, Tag("discord")],
-    Discriminator(_type_of),
+    Discriminator(
+        _type_of,
+        custom_error_type="notify_type",
+        custom_error_message="type must be webhook, slack, teams or discord",
+    ),
 ]
 """One ``notify:`` entry; ``type`` defaults to ``webhook``."""
 
