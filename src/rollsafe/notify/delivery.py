@@ -68,6 +68,7 @@ class Sender:
         self._closing = threading.Event()
         self._closed = False
         self._in_flight: Message | None = None
+        self._lock = threading.Lock()
         self._client = httpx.Client(timeout=timeout, transport=transport)
         self._thread = threading.Thread(target=self._run, name=f"notify-{label}", daemon=True)
         self._thread.start()
@@ -92,13 +93,15 @@ class Sender:
         """Wait for the queue until ``deadline`` (monotonic); report what is left, stop."""
         self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self._closing.set()  # any retry wait ends now; an attempt in flight ends by its timeout
-        left = [] if self._in_flight is None else [self._in_flight.event]
+        with self._lock:  # from here on the thread reports nothing: counted here instead
+            self._closed = True
+            left = [] if self._in_flight is None else [self._in_flight.event]
         with contextlib.suppress(queue.Empty):
             while True:
                 if (message := self._queue.get_nowait()) is not None:
                     left.append(message.event)
         if left or self.dropped:
-            self._report(
+            self._emit(
                 {
                     "undelivered": left,
                     "dropped": self.dropped,
@@ -107,21 +110,25 @@ class Sender:
                     else "dropped: the receiver was too slow",
                 }
             )
-        self._closed = True
         if not self._thread.is_alive():
             self._client.close()
 
     def _run(self) -> None:
         while (message := self._queue.get()) is not None:
-            self._in_flight = message
+            with self._lock:
+                self._in_flight = message
             outcome = self.deliver(message)
-            self._in_flight = None
+            with self._lock:
+                self._in_flight = None
+                late = self._closed
             if outcome.ok:
                 self.sent += 1
                 continue
             self.failed += 1
             log.warning("notification to %s failed: %s", self.label, outcome.error)
-            self._report(
+            if late:
+                continue  # the run ended meanwhile; close() reported it as undelivered
+            self._emit(
                 {
                     "event": message.event,
                     "seq": message.entry.seq,
@@ -155,9 +162,9 @@ class Sender:
             if attempt > self.retries or self._closing.wait(min(wait, MAX_WAIT)):
                 return Attempted(False, attempt, error, status)
 
-    def _report(self, data: dict[str, Any]) -> None:
-        if self.on_failure is None or self._closed:
-            return  # after the run ended: only the log hears of it
+    def _emit(self, data: dict[str, Any]) -> None:
+        if self.on_failure is None:
+            return
         try:
             self.on_failure({"channel": self.label, **data})
         except Exception as error:  # a thread of its own: nothing above to catch it
