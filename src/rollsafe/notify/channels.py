@@ -82,27 +82,48 @@ def build_notifications(
     environ = os.environ if environ is None else environ
     channels = []
     for index, config in enumerate(configs):
-        label = f"notify[{index}] {config.type}"
         try:
-            url = _url(config, environ)
-            provider = PROVIDERS[config.type](config, environ)
+            channels.append(
+                open_channel(
+                    index, config, environ, on_failure, backoff=backoff, transport=transport
+                )
+            )
         except RollsafeError as error:
+            label = channel_label(index, config)
             log.warning("%s left out: %s", label, error)
             if on_failure is not None:
                 on_failure({"channel": label, "error": str(error), "disabled": True})
-            continue
-        sender = Sender(
-            provider,
-            url,
-            label=label,
-            timeout=config.timeout,
-            retries=config.retries,
-            on_failure=on_failure,
-            transport=transport,
-            backoff=BACKOFF if backoff is None else backoff,
-        )
-        channels.append(Channel(config, sender))
     return Notifications(channels, service)
+
+
+def channel_label(index: int, config: NotifyChannel) -> str:
+    """How journal entries and reports name a channel: ``notify[0] slack``."""
+    return f"notify[{index}] {config.type}"
+
+
+def open_channel(
+    index: int,
+    config: NotifyChannel,
+    environ: Mapping[str, str],
+    on_failure: FailureReport | None = None,
+    *,
+    backoff: float | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> Channel:
+    """One channel with its sender thread; RollsafeError when its URL or secret is missing."""
+    url = _url(config, environ)
+    provider = PROVIDERS[config.type](config, environ)
+    sender = Sender(
+        provider,
+        url,
+        label=channel_label(index, config),
+        timeout=config.timeout,
+        retries=config.retries,
+        on_failure=on_failure,
+        transport=transport,
+        backoff=BACKOFF if backoff is None else backoff,
+    )
+    return Channel(config, sender)
 
 
 def _url(config: NotifyChannel, environ: Mapping[str, str]) -> str:
