@@ -9,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from rollsafe.cli import app
 from tests.config.test_plan_errors import VALID
 from tests.notify.receiver import Receiver
 
@@ -45,6 +48,10 @@ def test_each_channel_is_tried_and_reported(tmp_path: Path, receiver: Receiver) 
     (body,) = receiver.bodies()
     assert body["text"] == ":rotating_light: [test] shop: guard error-rate tripped"
 
-    bad = rollsafe(tmp_path, "notify", "test", str(plan), "--event", "nope", env=env)
-    assert bad.returncode == 2
-    assert "--event must be one of" in bad.stdout + bad.stderr
+
+def test_an_unknown_sample_event_is_refused(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(VALID)
+    result = CliRunner().invoke(app, ["notify", "test", str(plan), "--event", "nope"])
+    assert result.exit_code == 2
+    assert "--event must be one of" in result.output
