@@ -144,3 +144,14 @@ def test_bad_notify_entries_are_refused_naming_the_field(
     (problem,) = plan_with(tmp_path, notify)
     assert problem.startswith(f"{tmp_path}/plan.yaml:14: {field}"), problem
     assert says in problem
+
+
+def test_an_entry_whose_data_surprises_the_wording_still_goes_out() -> None:
+    # A level entry whose verification is not a mapping: worded generically, not dropped.
+    odd = make(Kind.ROLLBACK_LEVEL_ENDED, {"recovered": False, "verification": "not a dict"})
+    notifications = build_notifications([WebhookNotify(url="http://127.0.0.1:9/")], "shop")
+    try:
+        message = notifications._describe(odd)
+    finally:
+        notifications.close()
+    assert (message.event, message.title) == ("rollback.level_failed", "shop: rollback.level_ended")

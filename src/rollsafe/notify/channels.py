@@ -22,7 +22,7 @@ from rollsafe.errors import RollsafeError
 from rollsafe.journal import JournalEntry
 from rollsafe.notify import discord, slack, teams, webhook
 from rollsafe.notify.delivery import BACKOFF, FailureReport, Sender
-from rollsafe.notify.message import describe, event_of
+from rollsafe.notify.message import Message, describe, event_of
 from rollsafe.notify.provider import PROVIDERS
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,23 @@ class Notifications:
         message = None
         for channel in self.channels:
             if channel.wants(entry):
-                message = message or describe(entry, self.service)
+                message = message or self._describe(entry)
                 channel.sender.put(message)
+
+    def _describe(self, entry: JournalEntry) -> Message:
+        """``entry`` in words; an entry whose data surprises the wording still goes out."""
+        try:
+            return describe(entry, self.service)
+        except Exception as error:  # the follower's thread: a raise would end notifications
+            log.error("cannot word journal entry %s (%s): %s", entry.seq, entry.kind, error)
+            return Message(
+                event=event_of(entry),
+                severity="info",
+                title=f"{self.service}: {entry.kind}",
+                text="",
+                service=self.service,
+                entry=entry,
+            )
 
     def close(self) -> None:
         if not self.channels:

@@ -140,7 +140,10 @@ class Sender:
 
     def deliver(self, message: Message) -> Attempted:
         """POST ``message``, retrying what a retry can fix; never raises."""
-        body = encode(self.provider.payload(message))
+        try:
+            body = encode(self.provider.payload(message))
+        except Exception as broken:  # a format's bug must not end the channel's thread
+            return Attempted(False, 0, f"cannot build the {self.provider.name} payload: {broken}")
         attempt, status, error = 0, None, ""
         while True:
             attempt += 1
