@@ -155,3 +155,9 @@ def test_an_entry_whose_data_surprises_the_wording_still_goes_out() -> None:
     finally:
         notifications.close()
     assert (message.event, message.title) == ("rollback.level_failed", "shop: rollback.level_ended")
+
+
+def test_a_minor_guard_trip_is_a_warning_not_a_failure() -> None:
+    minor = describe(make(Kind.GUARD_TRIPPED, {"guard": "g", "severity": "minor"}), "shop")
+    critical = describe(make(Kind.GUARD_TRIPPED, {"guard": "g", "severity": "critical"}), "shop")
+    assert (minor.severity, critical.severity) == ("warning", "failure")

@@ -74,6 +74,8 @@ def describe(entry: JournalEntry, service: str) -> Message:
     event = event_of(entry)
     data = entry.data
     severity = _SEVERITY.get(event, "warning" if event.startswith(_APPROVAL_PREFIX) else "info")
+    if event == Kind.GUARD_TRIPPED and data.get("severity") == "minor":
+        severity = "warning"  # a minor guard only notifies: nothing is rolled back
     title, text, fields = _words(event, data)
     fields = [(name, _clip(value, 300)) for name, value in fields if value]
     if entry.rollout_id:
