@@ -33,7 +33,7 @@ def test_every_known_event_is_a_kind_or_derived_from_one() -> None:
     for event in KNOWN_EVENTS:
         if event in DERIVED_EVENTS:
             assert DERIVED_EVENTS[event] in kinds, event
-        elif not event.startswith("approval."):  # the approve step's kinds (issue 13 item 2)
+        else:
             assert event in kinds, event
     assert set(SUCCESS_EVENTS).isdisjoint(FAILURE_EVENTS)  # success stays opt-in
 
@@ -64,13 +64,22 @@ def test_a_channel_hears_only_its_events_derived_ones_by_their_condition() -> No
         notifications.close()
 
 
-def test_waiting_for_approval_is_sent_by_default_by_its_name() -> None:
-    # The approve step (issue 13 item 2) journals approval.waiting; known here by name so
-    # a plan's default channel hears it as soon as that kind exists.
-    waiting = make("approval.waiting", {"index": 2, "message": "Check the dashboard first"})
+def test_waiting_for_approval_says_how_to_approve_and_is_sent_by_default() -> None:
+    data = {
+        "index": 2,
+        "message": "Check the dashboard first",
+        "timeout": 60.0,
+        "on_timeout": "rollback",
+        "deadline": 1764900000.0,
+    }
+    waiting = make(Kind.APPROVAL_WAITING, data)
     message = describe(waiting, "shop")
     assert (message.title, message.severity) == ("shop: waiting for approval", "warning")
-    assert message.text == "Check the dashboard first"
+    assert message.text == (
+        "Check the dashboard first Approve with 'rollsafe rollout approve r-1' or on the dashboard."
+    )
+    assert ("Deadline", "2025-12-05T02:00:00+00:00") in message.fields
+    assert ("Then", "rollback") in message.fields
     notifications = build_notifications(
         [SlackNotify(type="slack", url="http://127.0.0.1:9/")], "shop"
     )

@@ -133,6 +133,23 @@ def test_a_failed_pre_rollout_step_is_notified(rig: Rig, receiver: Receiver) -> 
     assert sent(receiver, "rollout.failed")["severity"] == "failure"
 
 
+def test_waiting_for_approval_is_notified(rig: Rig, receiver: Receiver) -> None:
+    step = "approve: {timeout: 100ms, on_timeout: continue, message: 'Look at the canary'}"
+    _, rollout_id = rig.create(
+        ["deploy", step, "promote"],
+        extra=notify(receiver, "[approval.waiting, approval.timed_out]"),
+    )
+
+    rollout = notifying_controller(rig).run(rollout_id)
+
+    assert rollout.state is RolloutState.PROMOTED
+    assert events(receiver) == ["approval.waiting", "approval.timed_out"]
+    waiting = sent(receiver, "approval.waiting")
+    assert waiting["title"] == "shop: waiting for approval"
+    assert waiting["text"].startswith("Look at the canary Approve with 'rollsafe rollout approve")
+    assert waiting["fields"]["Then"] == "continue"
+
+
 def test_a_lost_lease_is_journaled_and_notified(rig: Rig, receiver: Receiver) -> None:
     _, rollout_id = rig.create(
         ["deploy", "pause: {duration: 400ms}", "promote"], extra=notify(receiver)

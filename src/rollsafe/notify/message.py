@@ -31,9 +31,9 @@ _SEVERITY: dict[str, Severity] = {
     Kind.ROLLOUT_PAUSED: "warning",
     Kind.GUARD_FIRING: "warning",
     Kind.ROLLOUT_PROMOTED: "success",
+    Kind.APPROVAL_WAITING: "warning",
+    Kind.APPROVAL_TIMED_OUT: "warning",
 }
-_APPROVAL_PREFIX = "approval."
-"""Approve-step kinds (waiting, timed out) are known by name: they may not exist yet."""
 
 TEXT_LIMIT = 1500
 """Characters of free text (reasons, errors) a message carries: chat channels cap bodies."""
@@ -73,10 +73,10 @@ def describe(entry: JournalEntry, service: str) -> Message:
     """``entry`` in words: a title, a sentence or two, and a few labelled fields."""
     event = event_of(entry)
     data = entry.data
-    severity = _SEVERITY.get(event, "warning" if event.startswith(_APPROVAL_PREFIX) else "info")
+    severity = _SEVERITY.get(event, "info")
     if event == Kind.GUARD_TRIPPED and data.get("severity") == "minor":
         severity = "warning"  # a minor guard only notifies: nothing is rolled back
-    title, text, fields = _words(event, data)
+    title, text, fields = _approval(event, entry) or _words(event, data)
     fields = [(name, _clip(value, 300)) for name, value in fields if value]
     if entry.rollout_id:
         fields.insert(0, ("Rollout", entry.rollout_id))
@@ -140,11 +140,6 @@ def _words(event: str, data: dict[str, Any]) -> tuple[str, str, list[tuple[str, 
             f"no metrics for {_seconds(data.get('blind_for')) or '?'}: {data.get('error', '')}",
             [("Action", str(data.get("action", "")))],
         )
-    if event.startswith(_APPROVAL_PREFIX):
-        state = event.removeprefix(_APPROVAL_PREFIX).replace("_", " ")
-        title = "waiting for approval" if state == "waiting" else f"approval {state}"
-        message = data.get("message") or ""
-        return (title, str(message) or _brief(data), [("Step", str(data.get("index", "")))])
     if event.startswith("rollout.") and "to" in data:
         return (
             f"rollout {str(data['to']).replace('_', ' ')}",
@@ -152,6 +147,39 @@ def _words(event: str, data: dict[str, Any]) -> tuple[str, str, list[tuple[str, 
             [("Step", str(data.get("step_index", "")))],
         )
     return (event, _brief(data), [])
+
+
+def _approval(event: str, entry: JournalEntry) -> tuple[str, str, list[tuple[str, str]]] | None:
+    """An approve step's wait in words: what to do, by when, and how it ended."""
+    data = entry.data
+    if event == Kind.APPROVAL_WAITING:
+        how = f"Approve with 'rollsafe rollout approve {entry.rollout_id}' or on the dashboard."
+        message = str(data.get("message") or "")
+        deadline = data.get("deadline")
+        until = (
+            datetime.datetime.fromtimestamp(deadline, datetime.UTC).isoformat(timespec="seconds")
+            if isinstance(deadline, int | float)
+            else "no timeout"
+        )
+        return (
+            "waiting for approval",
+            f"{message} {how}".strip(),
+            [
+                ("Step", str(data.get("index", ""))),
+                ("Deadline", until),
+                ("Then", str(data.get("on_timeout") or "")),
+            ],
+        )
+    if event == Kind.APPROVAL_TIMED_OUT:
+        return (
+            "approval timed out",
+            f"nobody approved within {_seconds(data.get('waited')) or '?'}: "
+            f"the rollout goes on with {data.get('outcome', '?')}",
+            [("Step", str(data.get("index", "")))],
+        )
+    if event == Kind.APPROVAL_GRANTED:
+        return ("approved", f"approved by {entry.actor}", [("Step", str(data.get("index", "")))])
+    return None
 
 
 def _verdict(data: dict[str, Any]) -> Any:
