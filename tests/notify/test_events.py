@@ -64,6 +64,17 @@ def test_a_channel_hears_only_its_events_derived_ones_by_their_condition() -> No
         notifications.close()
 
 
+def test_subscribing_to_a_kind_hears_every_entry_of_it_failed_or_not() -> None:
+    config = WebhookNotify(url="http://127.0.0.1:9/", events=["rollback.level_ended"])
+    notifications = build_notifications([config], "shop")
+    (channel,) = notifications.channels
+    try:
+        assert channel.wants(make(Kind.ROLLBACK_LEVEL_ENDED, {"recovered": False}))
+        assert channel.wants(make(Kind.ROLLBACK_LEVEL_ENDED, {"recovered": True}))
+    finally:
+        notifications.close()
+
+
 def test_waiting_for_approval_says_how_to_approve_and_is_sent_by_default() -> None:
     data = {
         "index": 2,

@@ -43,7 +43,10 @@ class Channel:
         self._kinds = events | {DERIVED_EVENTS[e] for e in events if e in DERIVED_EVENTS}
 
     def wants(self, entry: JournalEntry) -> bool:
-        return entry.kind in self._kinds and event_of(entry) in self._events
+        """Its kind is subscribed (all such entries), or the derived event it is."""
+        if entry.kind not in self._kinds:
+            return False
+        return entry.kind in self._events or event_of(entry) in self._events
 
 
 class Notifications:
