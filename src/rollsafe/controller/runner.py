@@ -8,10 +8,11 @@ replaced by one that calls ``run`` again and continues from there.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rollsafe.config import Plan, load_plan, read_plan_text
 from rollsafe.controller.adapters import Adapters
@@ -27,7 +28,7 @@ from rollsafe.controller.rollback import roll_back
 from rollsafe.controller.steps import run_step
 from rollsafe.errors import ConflictError
 from rollsafe.flags import rollout_feature
-from rollsafe.journal import JournalEntry
+from rollsafe.journal import JournalEntry, Kind
 from rollsafe.store import JournalFollower, Rollout, RolloutState, StepState, Store
 
 RESUMABLE = {RolloutState.PENDING, RolloutState.RUNNING, RolloutState.PAUSED}
@@ -124,7 +125,7 @@ class Controller:
     @contextmanager
     def _notifying(self, rollout: Rollout) -> Iterator[None]:
         """Send the plan's notifications from the journal, beside (never in front of) the work."""
-        notifiers = self.adapters.notifiers(self.plan_of(rollout))
+        notifiers = self.adapters.notifiers(self.plan_of(rollout), self._notify_failed(rollout))
         if not notifiers:
             yield
             return
@@ -139,6 +140,14 @@ class Controller:
         finally:
             for notifier in notifiers:
                 notifier.close()
+
+    def _notify_failed(self, rollout: Rollout) -> Callable[[dict[str, Any]], None]:
+        """Journal a notification that was not delivered (a notifier's thread calls it)."""
+
+        def journal(data: dict[str, Any]) -> None:
+            self.store.append(Kind.NOTIFY_FAILED, data, actor=self.owner, rollout_id=rollout.id)
+
+        return journal
 
     def _take_lease(self, rollout: Rollout) -> None:
         dead = rollout.owner if rollout.owner and owner_is_dead(rollout.owner) else None
