@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from rollsafe.charts import series as evidence
+from rollsafe.charts import svg
+from rollsafe.charts.figures import analysis_charts
 from rollsafe.controller import approvals
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
-from rollsafe.server.ui import charts, evidence
 from rollsafe.server.ui.layout import action_form, badge, esc, table, when
 from rollsafe.server.ui.session import Viewer
 from rollsafe.store import Rollout, RolloutState, StepState, Store
@@ -175,30 +177,9 @@ def _steps(steps: list[Any]) -> str:
 
 def _analysis(view: evidence.AnalysisView) -> str:
     arms = sorted(view.arms)
-    error = charts.Chart("error rate per look", unit="%")
-    latency = charts.Chart("latency p50 (dashed) and p99", unit="s")
-    memory = charts.Chart("memory", unit="B")
-    for position, arm in enumerate(arms):
-        series = view.arms[arm]
-        colour = charts.colour_of(arm, position)
-        error.lines.append(charts.Line(arm, series.error_rate, colour))
-        latency.lines.append(charts.Line(f"{arm} p99", series.latency[0.99], colour))
-        latency.lines.append(charts.Line(f"{arm} p50", series.latency[0.5], colour, dashed=True))
-        memory.lines.append(charts.Line(arm, series.memory, colour))
-    figures = [charts.render(error), charts.render(latency)]
-    if any(view.arms[a].memory for a in arms):
-        figures.append(charts.render(memory))
-    judge = []
-    for metric in view.metrics:
-        e_chart = charts.Chart(f"{metric.name}: e-value (log)", log_y=True)
-        e_chart.lines.append(charts.Line("e-value", metric.e_value, "#e45756"))
-        if math.isfinite(metric.threshold):
-            e_chart.references.append((metric.threshold, f"fail at {metric.threshold:g}"))
-        effect = charts.Chart(f"{metric.name}: {metric.effect} with interval")
-        effect.lines.append(charts.Line("estimate", metric.estimate, "#4c78a8"))
-        effect.band = (metric.low, metric.high, "#4c78a8")
-        effect.references.append((0.0, "no effect"))
-        judge += [charts.render(e_chart), charts.render(effect)]
+    drawn = analysis_charts(view)
+    figures = [svg.render(chart) for chart in drawn.arms]
+    judge = [svg.render(chart) for chart in drawn.judge]
     verdict = view.verdict or {}
     summary = (
         f"verdict {badge(verdict.get('verdict'))} {esc(verdict.get('reason', ''))}"
