@@ -32,12 +32,12 @@ from tests.controller.rig import Rig
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
-def broken_canary(looks: int = 30) -> list[Observation]:
-    """Both arms with latency histograms and memory; the canary fails 4% of requests and
+def broken_canary(looks: int = 80) -> list[Observation]:
+    """Both arms with latency histograms and memory; the canary fails 3% of requests and
     is slower, the baseline 1%: the judge needs several looks to decide."""
     data: list[Observation] = []
     for look in range(1, looks + 1):
-        for arm, rate, fast_share in (("canary", 0.04, 0.6), ("baseline", 0.01, 0.9)):
+        for arm, rate, fast_share in (("canary", 0.03, 0.6), ("baseline", 0.01, 0.9)):
             total = 400.0 * look
             data.append(
                 {
@@ -58,7 +58,8 @@ def broken_canary(looks: int = 30) -> list[Observation]:
 
 def failed_rollout(rig: Rig) -> Rollout:
     rig.source = ReplaySource(broken_canary())
-    controller, rollout_id = rig.create(["canary", "analysis", "deploy", "promote"])
+    steps = ["canary", "analysis: {duration: 2s}", "deploy", "promote"]
+    controller, rollout_id = rig.create(steps)
     rollout = controller.run(rollout_id)
     assert rollout.state is RolloutState.ROLLED_BACK, rollout.reason
     return rollout

@@ -142,7 +142,7 @@ def render(chart: Chart) -> str:
         parts.append(
             f'<line x1="{mx:.1f}" y1="{TOP}" x2="{mx:.1f}" y2="{HEIGHT - BOTTOM}" class="marker" '
             f'data-marker="{html.escape(label)}"/>'
-            f'<text x="{mx + offset:.1f}" y="{TOP + 9}" class="marker-label" '
+            f'<text x="{mx + offset:.1f}" y="{HEIGHT - BOTTOM - 4}" class="marker-label" '
             f'text-anchor="{anchor}">{html.escape(label)}</text>'
         )
     legend_x = LEFT
