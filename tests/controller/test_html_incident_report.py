@@ -17,13 +17,14 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from rollsafe.charts import svg
+from rollsafe.charts import series, svg
+from rollsafe.charts.series import plan_of
 from rollsafe.cli import app as cli
 from rollsafe.cli.incidents import write_incident_if_due
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
 from rollsafe.report import html_report, write_incident
-from rollsafe.report.html import DECISION
+from rollsafe.report.html import DECISION, pictures
 from rollsafe.store import Rollout, RolloutState
 from rollsafe.testing import ReplaySource
 from rollsafe.typing import Observation
@@ -246,3 +247,26 @@ def _poisoned(entries: list[JournalEntry]) -> list[JournalEntry]:
             )
         out.append(dataclasses.replace(entry, data=data, actor=EVIL))
     return out
+
+
+def test_a_decision_after_the_analysis_shows_it_unmarked(rig: Rig) -> None:
+    rollout = failed_rollout(rig)
+    entries = rig.stores[-1].journal(rollout.id)
+    plan = plan_of(rollout.plan_path, rollout.plan_text)
+    view = series.analyses(entries, plan)[0]
+    assert view.ended_at is not None
+    # Journal times map onto the look drawn at or before them, and only inside the step.
+    first_look, first_x = view.look_times[0]
+    assert view.x_at(first_look) == first_x
+    assert view.x_at(view.started_at - 1) is None
+    assert view.x_at(view.ended_at + 1) is None
+    assert view.x_at(view.ended_at) == view.look_times[-1][1]
+
+    inside, _ = pictures(entries, plan, view.ended_at)
+    later, note = pictures(entries, plan, view.ended_at + 30)
+
+    assert all(f'data-marker="{DECISION}"' in p.svg for p in inside if p.svg.startswith("<svg"))
+    assert [p.title for p in later] == [p.title for p in inside]
+    assert not [p for p in later if "data-marker" in p.svg]
+    assert "outside every analysis step" in note
+    assert "30.0 s earlier" in note

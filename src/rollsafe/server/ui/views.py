@@ -237,8 +237,12 @@ def incident_path(store: Store, rollout_id: str) -> Path | None:
 def _incident(store: Store, rollout: Rollout) -> str:
     if not rollout.state.is_final or rollout.state is RolloutState.PROMOTED:
         return ""
-    if incident_path(store, rollout.id) is not None:
-        link = f'<a href="/ui/rollouts/{esc(rollout.id)}/incident">incident report</a>'
+    markdown = incident_path(store, rollout.id)
+    if markdown is not None:
+        base = f"/ui/rollouts/{esc(rollout.id)}/incident"
+        link = f'<a href="{base}">incident report</a>'
+        if markdown.with_name("incident.html").is_file():
+            link += f' · <a href="{base}.html">with charts</a>'
     else:
         link = f"write it with <code>rollsafe report incident {esc(rollout.id)}</code>"
     return f"<h2>Incident</h2><p>{link}</p>"
