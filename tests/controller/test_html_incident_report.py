@@ -150,7 +150,11 @@ def test_the_controllers_report_has_every_chart_marked_at_the_decision(rig: Rig)
     assert "[the HTML report](incident.html)" in md
     linked = [line.split("](")[1].rstrip(")") for line in md.splitlines() if line.startswith("![")]
     assert len(linked) == len(charts)
+    # Private as the rest of the report (0600 files, 0700 directories).
+    assert page_path.stat().st_mode & 0o777 == 0o600
+    assert (markdown.parent / "charts").stat().st_mode & 0o777 == 0o700
     for relative in linked:
+        assert (markdown.parent / relative).stat().st_mode & 0o777 == 0o600
         root = ET.parse(markdown.parent / relative).getroot()  # noqa: S314 - our own output
         assert root.tag == "{http://www.w3.org/2000/svg}svg"
         assert root.find("{http://www.w3.org/2000/svg}style") is not None
