@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from rollsafe.controller.blindness import BLIND_EVENT
+from rollsafe.journal import Kind
 from rollsafe.store import RolloutState, StepState
 from rollsafe.testing import ReplaySource, steady
 from rollsafe.typing import Observation
@@ -225,3 +226,33 @@ def test_a_broken_release_caught_in_the_watch_window_is_rolled_back(rig: Rig) ->
     assert "guard health" in rollout.reason
     assert rig.target.current_release() == "1.0.0"
     assert rig.step_states(rollout_id)[1] is StepState.FAILED
+
+
+# -- one controller at a time -------------------------------------------------
+
+
+def test_a_controller_that_lost_its_lease_stops_and_writes_nothing_more(rig: Rig) -> None:
+    """Another controller took the lease mid-wait: the first one must not promote (or
+    roll back) a rollout it no longer drives; the new holder reruns the step."""
+    _, rollout_id = rig.create(["deploy", "pause: {duration: 5s}", "promote"])
+    controller = rig.controller()
+    controller.lease_ttl = 0.15  # renewed every 50 ms: the loss is seen at once
+    rig.on_first(
+        "deploy",
+        lambda: rig.stores[-1].acquire_lease(
+            rollout_id, "other-host:1", 30, take_over_from=controller.owner
+        ),
+    )
+
+    started = time.monotonic()
+    rollout = controller.run(rollout_id)
+
+    assert time.monotonic() - started < 3.0  # the 5 s wait was cut short by the loss
+    assert rollout.state is RolloutState.RUNNING
+    assert rollout.owner == "other-host:1"
+    steps = rig.stores[-1].steps(rollout_id)
+    assert [s.state for s in steps] == [StepState.SUCCEEDED, StepState.RUNNING, StepState.PENDING]
+    kinds = rig.kinds(rollout_id)
+    assert Kind.ROLLOUT_LEASE_LOST in kinds
+    assert Kind.ROLLOUT_PROMOTED not in kinds
+    assert Kind.ROLLBACK_STARTED not in kinds

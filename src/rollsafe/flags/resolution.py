@@ -41,6 +41,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
+from rollsafe.errors import RollsafeError
 from rollsafe.flags.contexts import Context, resolve
 from rollsafe.flags.engine import Engine
 from rollsafe.flags.features import Feature
@@ -101,8 +102,11 @@ _KEYED_STICKINESS: Mapping[str, frozenset[str]] = {
 _KEY_FIELDS = ("userId", "sessionId")
 
 
-class ContextError(ValueError):
+class ContextError(RollsafeError):
     """An evaluation context the engine cannot use; ``field`` names where (``context.x``)."""
+
+    status = 400
+    code = "invalid_context"
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
