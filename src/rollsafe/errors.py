@@ -16,6 +16,7 @@ these at the boundary that meets them, so callers handle one family::
     │   ├── RouterError
     │   └── TargetBusyError *
     ├── MetricsError
+    ├── ContextError                    400 invalid_context (rollsafe.flags.resolution)
     ├── FlagError                       422 invalid_flag
     │   ├── UnsupportedRegexError
     │   └── CatastrophicRegexError
@@ -31,6 +32,7 @@ these at the boundary that meets them, so callers handle one family::
     │   └── RiskInputError
     ├── ApiError                        its own status and code (rollsafe.server.errors)
     │   └── PayloadError                400 invalid_alert (rollsafe.server.alertmanager)
+    ├── LeaseLostError                  409 lease_lost (unwinds a controller; never fails a step)
     ├── RefusedError                    409 refused
     │   └── DrillRequiredError
     └── TemporaryError                  transient: retried before a step fails
@@ -108,6 +110,17 @@ class ConflictError(StoreError):
 
 class StoreUnavailableError(StoreError, TemporaryError):
     """The store is briefly unreachable (a restarting server, a busy database file)."""
+
+
+class LeaseLostError(RollsafeError):
+    """This controller lost its rollout's lease: another one drives the rollout now.
+
+    Raised to unwind a controller mid-step without writing anything more; the new
+    holder runs the interrupted step again (every step is idempotent).
+    """
+
+    status = 409
+    code = "lease_lost"
 
 
 class TargetError(RollsafeError):

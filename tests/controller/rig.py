@@ -81,11 +81,14 @@ class Rig:
         watch: str = "0s",
         levels: str = "[flags, release, restore]",
         guards: str = "[]",
+        extra: str = "",
     ) -> tuple[Controller, str]:
+        """``extra``: more top-level plan sections (``notify: [...]``), one per line."""
         plan = self.root / "plan.yaml"
         body = "\n".join(f"  - {STEP.get(step, step)}" for step in steps)
         plan.write_text(
             PLAN.format(root=self.root, steps=body, watch=watch, levels=levels, guards=guards)
+            + extra
         )
         controller = self.controller()
         return controller, controller.create(plan).id

@@ -88,5 +88,10 @@ def test_the_controller_reports_the_rollouts_it_ends_unpromoted(
         markdown = reports / ids[name] / "incident.md"
         assert ids[name] in markdown.read_text()
         assert f"incident report: {markdown}" in run.stdout
+        # and its HTML page (no analysis step here: no charts, said so), linked from it
+        page = (reports / ids[name] / "incident.html").read_text()
+        assert ids[name] in page
+        assert "no analysis step looked at metrics" in page
+        assert "](incident.html)" in markdown.read_text()
     assert not (reports / ids["promoting"]).exists()
     store.close()

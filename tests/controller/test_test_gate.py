@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from rollsafe.journal.kinds import Kind
+from rollsafe.report.html import render_html
 from rollsafe.report.incident import build_incident, render_markdown
 from rollsafe.store import RolloutState
 from tests.controller.rig import Rig, request
@@ -127,6 +128,12 @@ def test_a_failing_test_fails_the_gate_after_its_reruns_and_rolls_back(rig: Rig)
     assert "- test gate 1: **FAILED** after 3 run(s); pass rate 75.0% (needs 100.0%)" in markdown
     assert "  - failed: `test_broken::test_broken` (failed → failed → failed)" in markdown
     assert "  - flaky: `test_flaky::test_flaky` (failed → passed)" in markdown
+    # and so does its HTML page, with an anchor to the section.
+    entries = rig.stores[-1].journal(rollout_id)
+    page = render_html(report, entries, [], "no charts")
+    assert '<a href="#gates">Gates</a>' in page
+    assert "test gate 1: **FAILED** after 3 run(s)" in page
+    assert "flaky: `test_flaky::test_flaky` (failed → passed)" in page
 
 
 def test_a_pass_rate_threshold_and_quarantine_let_a_known_failure_through(rig: Rig) -> None:

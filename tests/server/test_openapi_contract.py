@@ -134,6 +134,21 @@ def test_every_answer_is_documented_and_every_documented_code_is_answered(
     call("POST", f"{rollouts}/{rollout.id}/explode")
     call("POST", f"{rollouts}/{rollout.id}/pause")
     _unleash_calls(call, seen, who, server, store)
+    # OFREP (server/ofrep.py): the client API's tokens, OFREP's error codes.
+    ofrep_flag = {**feature, "name": "ofrep"}
+    call("PUT", "/api/admin/flags/ofrep", body={"definition": ofrep_flag, "expected_version": 0})
+    user = {"context": {"targetingKey": "u"}}
+    for caller in ("none", "client", "staging"):
+        call("POST", "/ofrep/v1/evaluate/flags/ofrep?environment=default", caller, user)
+        call("POST", "/ofrep/v1/evaluate/flags?environment=default", caller, user)
+        call("GET", "/ofrep/v1/configuration", caller)
+    call("POST", "/ofrep/v1/evaluate/flags/nope", "client", user)
+    call("POST", "/ofrep/v1/evaluate/flags/ofrep", "client", {"context": []})
+    call("POST", "/ofrep/v1/evaluate/flags?environment=nowhere", "client", user)
+    call("POST", "/ofrep/v1/evaluate/flags", "client", {"context": []})
+    etag = call("POST", "/ofrep/v1/evaluate/flags", "client", user).headers["etag"]
+    who["ofrep-etag"] = {**who["client"], "If-None-Match": etag}
+    call("POST", "/ofrep/v1/evaluate/flags", "ofrep-etag", user)
 
     assert set(seen) == set(documented)
     for operation, codes in seen.items():

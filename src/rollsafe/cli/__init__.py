@@ -18,6 +18,7 @@ from rollsafe.cli import (
     flags,
     journal,
     judge,
+    notify,
     overrides,
     plans,
     reports,
@@ -52,6 +53,7 @@ app.add_typer(slo.app, name="slo")
 rollouts.app.command("override")(overrides.override)
 app.command("drill")(drills.drill)
 app.command("risk")(risk.risk)
+app.add_typer(notify.app, name="notify")
 
 
 def _version(value: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -41,6 +42,16 @@ def server(
         ),
     ] = 10_000,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    access_log: Annotated[
+        bool,
+        typer.Option("--access-log", help="Log one line per request to standard error."),
+    ] = False,
+    access_log_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--access-log-file", help="Append the access log to this file (implies --access-log)."
+        ),
+    ] = None,
 ) -> None:
     """Serve flags from this home's store until interrupted (Ctrl-C)."""
     if ctx.invoked_subcommand is not None:
@@ -52,14 +63,25 @@ def server(
             fail(f"{option}: must be positive, got {value:g}", EXIT_INVALID)
     if max_streams < 1:
         fail(f"--max-streams: must be at least 1, got {max_streams}", EXIT_INVALID)
+    if access_log_file is not None:
+        try:  # refused now, naming the option, rather than when the server starts
+            with access_log_file.open("a", encoding="utf-8"):
+                pass
+        except OSError as error:
+            fail(f"--access-log-file: cannot append to {access_log_file}: {error.strerror}",
+                 EXIT_INVALID)  # fmt: skip
     # Imported here: the web stack is not needed by the other commands.
     from rollsafe.server import ServerSettings, serve
 
     home = home_of(ctx)
     with reported_errors(), home.store() as store:  # create and migrate the store before serving
         where = store.where
+    log_target = str(access_log_file) if access_log_file is not None else "-"
     settings = ServerSettings(
-        heartbeat=heartbeat, poll_interval=poll_interval, max_streams=max_streams
+        heartbeat=heartbeat,
+        poll_interval=poll_interval,
+        max_streams=max_streams,
+        access_log=log_target if access_log or access_log_file is not None else None,
     )
     console.print(f"flag service on http://{host}:{port} (store {where})")
     started = serve(

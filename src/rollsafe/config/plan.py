@@ -21,7 +21,7 @@ from rollsafe.config.metric_sources import (
     PrometheusMetrics,
     ScrapeMetrics,
 )
-from rollsafe.config.notify import WebhookNotify
+from rollsafe.config.notify import Notify
 from rollsafe.config.risk import RiskConfig
 from rollsafe.config.router_metrics import RouterMetrics
 from rollsafe.config.routers import NginxRouter
@@ -237,7 +237,7 @@ class Plan(StrictModel):
     analysis: AnalysisConfig = AnalysisConfig()
     guards: list[Guard] = Field(default_factory=lambda: list(DEFAULT_GUARDS))
     rollback: RollbackPolicy = RollbackPolicy()
-    notify: list[WebhookNotify] = Field(default_factory=list)
+    notify: list[Notify] = Field(default_factory=list)
     slos: PlanSlos | None = None
     """Service-level objectives: burn-rate guards and the error-budget policy (docs/slo.md)."""
     risk: RiskConfig | None = None

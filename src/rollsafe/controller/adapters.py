@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from rollsafe.config import Plan
 from rollsafe.config.routers import NginxRouter as NginxRouterConfig
@@ -21,7 +21,7 @@ from rollsafe.errors import RollsafeError
 from rollsafe.journal import JournalEntry
 from rollsafe.metrics import SourceNeeds
 from rollsafe.metrics import build_source as build_metric_source
-from rollsafe.notify import WebhookNotifier
+from rollsafe.notify import build_notifications
 from rollsafe.routers import NginxRouter, TrafficRouter
 from rollsafe.routers.liveness import front_door_problems
 from rollsafe.store import Store
@@ -133,9 +133,21 @@ class TrafficFactory(Protocol):
     ) -> Traffic | None: ...
 
 
-def build_notifiers(plan: Plan) -> list[Notifier]:
-    """The plan's webhooks, each sending from its own thread."""
-    return [WebhookNotifier(config) for config in plan.notify]
+class NotifierFactory(Protocol):
+    """Builds a plan's notifiers; ``on_failure`` hears of each undelivered notification."""
+
+    def __call__(
+        self, plan: Plan, on_failure: Callable[[dict[str, Any]], None] | None = None
+    ) -> list[Notifier]: ...
+
+
+def build_notifiers(
+    plan: Plan, on_failure: Callable[[dict[str, Any]], None] | None = None
+) -> list[Notifier]:
+    """The plan's channels (Slack, Teams, Discord, webhooks), sending from threads of their own."""
+    if not plan.notify:
+        return []
+    return [build_notifications(plan.notify, plan.service, on_failure)]
 
 
 @dataclass(frozen=True)
@@ -151,6 +163,6 @@ class Adapters:
     source: Callable[[Plan, Target], MetricSource] = build_source
     """A fresh metric source for one analysis, the guards or one verification."""
     traffic: TrafficFactory = build_traffic
-    notifiers: Callable[[Plan], list[Notifier]] = build_notifiers
+    notifiers: NotifierFactory = build_notifiers
     front_door: Callable[[TrafficRouter, str, float], list[str]] = front_door_problems
     """What keeps users from being served through the router (the front-door guard)."""

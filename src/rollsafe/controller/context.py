@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from rollsafe.config import Plan
 from rollsafe.controller.adapters import Adapters
 from rollsafe.controller.retries import RetryPolicy
 from rollsafe.controller.traffic import Traffic
+from rollsafe.errors import LeaseLostError
 from rollsafe.journal.kinds import Kind
 from rollsafe.store import Store
 from rollsafe.targets import Target
@@ -44,6 +46,13 @@ class StepContext:
     """Where steps get a metric source (or anything else to build) from."""
     retries: RetryPolicy = field(default_factory=RetryPolicy)
     """How a step that meets a transient error runs again (`rollsafe.controller.retries`)."""
+    lease_lost: threading.Event = field(default_factory=threading.Event)
+    """Set when another controller took the rollout's lease (`controller/lease.py`)."""
+
+    def check_lease(self) -> None:
+        """Stop here, writing nothing more, if another controller drives the rollout now."""
+        if self.lease_lost.is_set():
+            raise LeaseLostError(f"rollout {self.rollout_id}: another controller holds its lease")
 
     def requested(self) -> str | None:
         """A pause or abort another process asked for, if any."""
@@ -60,9 +69,11 @@ class StepContext:
         """Wait, waking early for a request; returns the request if one came."""
         deadline = time.monotonic() + seconds
         while (remaining := deadline - time.monotonic()) > 0:
+            self.check_lease()
             if request := self.requested():
                 return request
-            time.sleep(min(poll, remaining))
+            self.lease_lost.wait(min(poll, remaining))
+        self.check_lease()
         return self.requested()
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
+import time
 
+from rollsafe.journal import Kind
 from rollsafe.store import Store
 from rollsafe.support.procfs import proc_stat
 
 DEFAULT_TTL = 15.0
+
+log = logging.getLogger(__name__)
 
 
 def owner_id() -> str:
@@ -59,7 +64,34 @@ class LeaseKeeper:
         self.store.release_lease(self.rollout_id, self.owner)
 
     def _run(self) -> None:
+        renewed = time.monotonic()
         while not self._stop.wait(self.ttl / 3):
-            if not self.store.acquire_lease(self.rollout_id, self.owner, self.ttl):
-                self.lost.set()
-                return
+            try:
+                if self.store.acquire_lease(self.rollout_id, self.owner, self.ttl):
+                    renewed = time.monotonic()
+                    continue
+                reason = "another controller holds it"
+            except Exception as error:  # the store unreachable: retry until the lease expires
+                log.warning("cannot renew the lease on %s: %s", self.rollout_id, error)
+                if time.monotonic() - renewed < self.ttl:
+                    continue
+                reason = f"not renewed for {self.ttl:g}s: {error}"
+            self.lost.set()
+            self._journal_loss(reason)
+            return
+
+    def _journal_loss(self, reason: str) -> None:
+        """Journal the loss (so notifications go out); best effort, the store may be down."""
+        try:
+            holder = self.store.get_rollout(self.rollout_id).owner
+            data = {"owner": self.owner, "holder": holder, "ttl": self.ttl, "reason": reason}
+            self.store.append(
+                Kind.ROLLOUT_LEASE_LOST, data, actor=self.owner, rollout_id=self.rollout_id
+            )
+        except Exception as error:  # a thread of its own: nothing above to catch it
+            log.error(
+                "lost the lease on %s (%s) and cannot journal it: %s",
+                self.rollout_id,
+                reason,
+                error,
+            )

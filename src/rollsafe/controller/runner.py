@@ -8,10 +8,13 @@ replaced by one that calls ``run`` again and continues from there.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rollsafe.config import Plan, load_plan, read_plan_text
 from rollsafe.controller.adapters import Adapters
@@ -25,14 +28,15 @@ from rollsafe.controller.lease import DEFAULT_TTL, LeaseKeeper, owner_id, owner_
 from rollsafe.controller.monitor import GuardMonitor
 from rollsafe.controller.rollback import roll_back
 from rollsafe.controller.steps import run_step
-from rollsafe.errors import ConflictError
+from rollsafe.errors import ConflictError, LeaseLostError
 from rollsafe.flags import rollout_feature
-from rollsafe.journal import JournalEntry
+from rollsafe.journal import JournalEntry, Kind
 from rollsafe.store import JournalFollower, Rollout, RolloutState, StepState, Store
 
+log = logging.getLogger(__name__)
+
 RESUMABLE = {RolloutState.PENDING, RolloutState.RUNNING, RolloutState.PAUSED}
-_CHANGES_NOTHING = {"backup", "analysis", "pause"}
-_CHANGES_NOTHING |= {"test"}
+_CHANGES_NOTHING = {"backup", "analysis", "pause", "test"}
 """Step kinds that leave the service as it was: a failure after only these has nothing to undo."""
 
 
@@ -94,10 +98,15 @@ class Controller:
             return rollout
         self._take_lease(rollout)
         with (
-            LeaseKeeper(self.store, rollout_id, self.owner, self.lease_ttl),
+            LeaseKeeper(self.store, rollout_id, self.owner, self.lease_ttl) as keeper,
             self._notifying(rollout),
         ):
-            return self._drive(rollout_id, resume=resume)
+            try:
+                return self._drive(rollout_id, resume=resume, lease_lost=keeper.lost)
+            except LeaseLostError as error:
+                # The new holder drives the rollout from the store: write nothing more.
+                log.warning("%s; stopping", error)
+                return self.store.get_rollout(rollout_id)
 
     def abort(self, rollout_id: str, *, actor: str = "cli") -> Rollout:
         """Ask the owner to abort; with no live owner, roll back here and now."""
@@ -124,7 +133,7 @@ class Controller:
     @contextmanager
     def _notifying(self, rollout: Rollout) -> Iterator[None]:
         """Send the plan's notifications from the journal, beside (never in front of) the work."""
-        notifiers = self.adapters.notifiers(self.plan_of(rollout))
+        notifiers = self.adapters.notifiers(self.plan_of(rollout), self._notify_failed(rollout))
         if not notifiers:
             yield
             return
@@ -140,6 +149,14 @@ class Controller:
             for notifier in notifiers:
                 notifier.close()
 
+    def _notify_failed(self, rollout: Rollout) -> Callable[[dict[str, Any]], None]:
+        """Journal a notification that was not delivered (a notifier's thread calls it)."""
+
+        def journal(data: dict[str, Any]) -> None:
+            self.store.append(Kind.NOTIFY_FAILED, data, actor=self.owner, rollout_id=rollout.id)
+
+        return journal
+
     def _take_lease(self, rollout: Rollout) -> None:
         dead = rollout.owner if rollout.owner and owner_is_dead(rollout.owner) else None
         if not self.store.acquire_lease(
@@ -150,7 +167,7 @@ class Controller:
                 "use 'rollsafe rollout pause' or 'abort' to stop it"
             )
 
-    def _context(self, rollout: Rollout) -> StepContext:
+    def _context(self, rollout: Rollout, lease_lost: threading.Event | None = None) -> StepContext:
         plan = self.plan_of(rollout)
         target = self.adapters.target(plan, self.home, self.store.address)
         traffic = self.adapters.traffic(plan, self.home, target, self.store, actor=self.owner)
@@ -163,6 +180,7 @@ class Controller:
             self.owner,
             traffic,
             adapters=self.adapters,
+            lease_lost=lease_lost or threading.Event(),
         )
         journal_commands(context)
         return context
@@ -171,9 +189,9 @@ class Controller:
     def plan_of(rollout: Rollout) -> Plan:
         return load_plan(Path(rollout.plan_path), rollout.plan_text)
 
-    def _drive(self, rollout_id: str, *, resume: bool) -> Rollout:
+    def _drive(self, rollout_id: str, *, resume: bool, lease_lost: threading.Event) -> Rollout:
         rollout = self.store.get_rollout(rollout_id)
-        context = self._context(rollout)
+        context = self._context(rollout, lease_lost)
         if rollout.state is RolloutState.ROLLING_BACK:
             return self._roll_back(context, rollout.reason or "resumed rollback")
         if rollout.state is RolloutState.PAUSED and not resume and rollout.requested is None:
@@ -211,11 +229,13 @@ class Controller:
         for record in self.store.steps(rollout_id):
             if record.state is StepState.SUCCEEDED:
                 continue
+            context.check_lease()
             if (stop := self._requested_stop(rollout_id, record.index)) is not None:
                 return stop
             step = context.plan.steps[record.index]
             self.store.set_step_state(rollout_id, record.index, StepState.RUNNING, actor=self.owner)
             outcome = run_step(context, step)
+            context.check_lease()  # its outcome is the new holder's to record
             if outcome.status == "succeeded":
                 self.store.set_step_state(
                     rollout_id,

@@ -22,7 +22,7 @@ from rollsafe.controller.approvals import run_approve
 from rollsafe.controller.context import StepContext, StepOutcome
 from rollsafe.controller.retries import with_retries
 from rollsafe.controller.testgate import run_test_step
-from rollsafe.errors import NotFoundError, RollsafeError
+from rollsafe.errors import LeaseLostError, NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
 
 
@@ -31,6 +31,8 @@ def run_step(context: StepContext, step: Step) -> StepOutcome:
     runner = _RUNNERS[step.kind]
     try:
         return with_retries(context, step.kind, lambda: runner(context, step.spec))
+    except LeaseLostError:
+        raise  # not the step's failure: another controller runs it again
     except RollsafeError as error:
         return StepOutcome("failed", {"error": str(error)}, reason=f"{step.kind} failed: {error}")
     except Exception as error:

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from rollsafe.charts.series import plan_of
 from rollsafe.config import Plan, ScrapeMetrics, load_plan
 from rollsafe.controller import Controller
 from rollsafe.controller.adapters import build_router, build_target
@@ -175,7 +176,8 @@ def run_demo(
             entries = store.journal(rollout.id)
             report = None
             if rollout.state is not RolloutState.PROMOTED:
-                report = write_incident(home / "reports" / rollout.id, entries)
+                stored = plan_of(rollout.plan_path, rollout.plan_text)
+                report = write_incident(home / "reports" / rollout.id, entries, plan=stored)
             return DemoResult(
                 outcome=outcome,
                 rollout_id=rollout.id,

@@ -336,6 +336,23 @@ class Engine:
 
     # -- inspecting -----------------------------------------------------------------------
 
+    def feature(self, name: str) -> Feature | None:
+        """The compiled feature ``name`` (its ``check`` without dependencies), or None.
+
+        For callers that explain an evaluation (`rollsafe.flags.resolution`): which
+        strategy matched, which variants applied. Shared and immutable: never change it.
+        """
+        return self._features.get(name)
+
+    def dependencies_met(self, name: str, context: Context | None = None) -> bool:
+        """Whether the parents flag ``name`` depends on allow it (True without dependencies)."""
+        dependencies = self._dependency_checks.get(name)
+        if dependencies is None:
+            feature = self._features.get(name)
+            # A feature with dependencies but no linked check has a missing parent.
+            return feature is None or not feature.dependencies or feature.check is never
+        return dependencies(context or EMPTY_CONTEXT)
+
     def __contains__(self, name: object) -> bool:
         return name in self._features
 

@@ -153,6 +153,12 @@ class Kind(enum.StrEnum):
     APPROVAL_TIMED_OUT = "approval.timed_out"
     """Nobody approved before the timeout; the step's ``on_timeout`` outcome follows."""
 
+    # Leases and notifications: the controller's own troubles, which people must hear of.
+    ROLLOUT_LEASE_LOST = "rollout.lease_lost"
+    """The controller driving the rollout could not renew its lease (and who holds it now)."""
+    NOTIFY_FAILED = "notify.failed"
+    """A notification was not delivered after its retries (channel, event, error); never sent."""
+
 
 ROLLBACK_LEVEL_KINDS = frozenset(
     {Kind.ROLLBACK_LEVEL_STARTED, Kind.ROLLBACK_LEVEL_ENDED, Kind.ROLLBACK_LEVEL_SKIPPED}

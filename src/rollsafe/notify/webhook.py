@@ -1,65 +1,58 @@
-"""Send journal entries to a webhook from a thread of its own.
+"""The generic webhook: rollsafe's own JSON, HMAC-signed when the plan names a secret.
 
-A rollout never waits on a notification: entries go into a bounded queue
-(the oldest is dropped when a receiver is too slow), each POST has a timeout,
-and a failure is logged, never raised.
+The body carries the message in words (``title``, ``text``, ``fields``) and
+the whole journal entry (``entry``, with its hash), so a receiver can act on
+the data itself. With ``secret_env`` set, every request is signed as
+`rollsafe.notify.signing` describes (docs/notifications.md has a receiver).
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import queue
-import threading
+from collections.abc import Mapping
 from typing import Any
 
-import httpx
+from rollsafe.config.notify import NotifyChannel, WebhookNotify
+from rollsafe.errors import RollsafeError
+from rollsafe.notify.message import Message
+from rollsafe.notify.provider import register
+from rollsafe.notify.signing import sign
 
-from rollsafe.config.notify import WebhookNotify
-from rollsafe.journal import JournalEntry
 
-log = logging.getLogger(__name__)
+class Webhook:
+    name = "webhook"
+
+    def __init__(self, secret: bytes | None = None) -> None:
+        self._secret = secret
+
+    @property
+    def signed(self) -> bool:
+        return self._secret is not None
+
+    def payload(self, message: Message) -> dict[str, Any]:
+        return {
+            "event": message.event,
+            "severity": message.severity,
+            "service": message.service,
+            "rollout_id": message.rollout_id,
+            "title": message.title,
+            "text": message.text,
+            "fields": dict(message.fields),
+            "time": message.time,
+            "entry": message.entry.to_dict(),
+        }
+
+    def headers(self, body: bytes, now: float) -> dict[str, str]:
+        return sign(self._secret, body, now) if self._secret is not None else {}
 
 
-class WebhookNotifier:
-    def __init__(self, config: WebhookNotify, *, max_pending: int = 100) -> None:
-        self.config = config
-        self.sent = 0
-        self.failed = 0
-        self.dropped = 0
-        self._events = set(config.events)
-        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=max_pending)
-        self._thread = threading.Thread(target=self._run, name="notify-webhook", daemon=True)
-        self._thread.start()
-
-    def __call__(self, entry: JournalEntry) -> None:
-        """Queue ``entry`` if its kind is one to send; returns at once."""
-        if entry.kind not in self._events:
-            return
-        message = {"text": f"rollsafe {entry.kind} ({entry.rollout_id})", "entry": entry.to_dict()}
-        while True:
-            try:
-                self._queue.put_nowait(message)
-                return
-            except queue.Full:
-                try:
-                    self._queue.get_nowait()
-                    self.dropped += 1
-                except queue.Empty:
-                    pass
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Send what is queued (bounded by ``timeout``), then stop."""
-        with contextlib.suppress(queue.Full):
-            self._queue.put(None, timeout=timeout)
-        self._thread.join(timeout=timeout)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=self.config.timeout) as client:
-            while (message := self._queue.get()) is not None:
-                try:
-                    client.post(self.config.url, json=message).raise_for_status()
-                    self.sent += 1
-                except httpx.HTTPError as error:
-                    self.failed += 1
-                    log.warning("webhook %s failed: %s", self.config.url, error)
+@register("webhook")
+def build(config: NotifyChannel, environ: Mapping[str, str]) -> Webhook:
+    if not isinstance(config, WebhookNotify) or config.secret_env is None:
+        return Webhook()
+    secret = environ.get(config.secret_env)
+    if not secret:
+        raise RollsafeError(
+            f"notify: secret_env names {config.secret_env}, which is not set "
+            "(refusing to send unsigned)"
+        )
+    return Webhook(secret.encode())

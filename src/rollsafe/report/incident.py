@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rollsafe.config import Plan
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import ROLLBACK_LEVEL_KINDS, Kind
 from rollsafe.journal.payloads import (
@@ -21,9 +22,12 @@ from rollsafe.journal.payloads import (
     rollback_finished,
 )
 from rollsafe.report.gates import gates_of, render_gates
+from rollsafe.report.html import decision_time, pictures, render_html, standalone_svg
 from rollsafe.support.private import private_directory, write_private_text
 
 TODO = "**To answer (person):**"
+HTML_NAME = "incident.html"
+CHARTS_DIR = "charts"
 
 _SHOWN_IN_TIMELINE = {
     Kind.ROLLOUT_CREATED, Kind.ROLLOUT_BASELINE, Kind.STEP_RUNNING, Kind.STEP_SUCCEEDED,
@@ -95,7 +99,14 @@ def build_incident(entries: Sequence[JournalEntry]) -> dict[str, Any]:
     return report
 
 
-def render_markdown(report: dict[str, Any]) -> str:
+def render_markdown(
+    report: dict[str, Any],
+    *,
+    html_name: str | None = None,
+    charts: Sequence[tuple[str, str]] = (),
+) -> str:
+    """The Markdown report; ``html_name`` and ``charts`` (title, relative path of an
+    ``.svg``) link the HTML report and the chart files written beside it."""
     trigger = report["trigger"] or {}
     lines = [
         f"# Incident: {report['service']} rollout {report['rollout_id']}",
@@ -107,6 +118,18 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         report["summary"],
         "",
+    ]
+    if html_name is not None:
+        lines += [
+            "## Pictures",
+            "",
+            f"The charts around the decision point, the rollback levels, the guards and the "
+            f"journal excerpt are in [the HTML report]({html_name}) (one file, opens offline).",
+            "",
+        ]
+        lines += [f"![{_md_text(title)}]({path})" for title, path in charts]
+        lines += [""] if charts else []
+    lines += [
         "## Trigger and evidence",
         "",
     ]
@@ -208,17 +231,38 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_incident(directory: Path, entries: Sequence[JournalEntry]) -> Path:
-    """Write ``incident.md`` and ``incident.json`` into ``directory``; return the Markdown path."""
+def write_incident(
+    directory: Path, entries: Sequence[JournalEntry], *, plan: Plan | None = None
+) -> Path:
+    """Write ``incident.md``, ``incident.json``, ``incident.html`` and the charts as
+    ``charts/*.svg`` into ``directory``; return the Markdown path. ``plan`` (the
+    rollout's, as stored) lets the charts replay the judge's evidence."""
     report = build_incident(entries)
     private_directory(directory)
     write_private_text(
         directory / "incident.json",
         json.dumps(report, indent=2, sort_keys=True, default=str) + "\n",
     )
+    drawn, note = pictures(entries, plan, decision_time(report, entries))
+    write_private_text(directory / HTML_NAME, render_html(report, entries, drawn, note))
+    linked = []
+    for stale in sorted((directory / CHARTS_DIR).glob("*.svg")):
+        stale.unlink()  # a report written again shows only its own charts
+    for picture in drawn:
+        text = standalone_svg(picture)
+        if text is None:
+            continue
+        private_directory(directory / CHARTS_DIR)
+        write_private_text(directory / CHARTS_DIR / picture.filename, text)
+        linked.append((picture.title, f"{CHARTS_DIR}/{picture.filename}"))
     markdown = directory / "incident.md"
-    write_private_text(markdown, render_markdown(report))
+    write_private_text(markdown, render_markdown(report, html_name=HTML_NAME, charts=linked))
     return markdown
+
+
+def html_report(markdown: Path) -> Path:
+    """The HTML report written beside a Markdown report by `write_incident`."""
+    return markdown.with_name(HTML_NAME)
 
 
 def _trigger(entries: Sequence[JournalEntry]) -> dict[str, Any] | None:
@@ -544,6 +588,11 @@ def _seconds(value: float | None) -> str:
 
 def _or_none(value: Any) -> str:
     return "none" if value is None else str(value)
+
+
+def _md_text(value: str) -> str:
+    """A chart title as Markdown link text (no brackets to end it early)."""
+    return value.replace("[", "(").replace("]", ")")
 
 
 def _plain(value: Any) -> str:

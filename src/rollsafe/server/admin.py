@@ -254,6 +254,8 @@ async def status(caller: AdminCaller, service: ServiceDep) -> Any:
         max_streams=service.settings.max_streams,
         notifications=service.feed.notifications,
         applications=await connected_applications(service, caller.token.environment),
+        requests_by_token=service.usage.by_token(),
+        requests_by_application=service.usage.by_application(),
     )
 
 

@@ -23,6 +23,7 @@ from rollsafe.server import (
     admin,
     client,
     errors,
+    ofrep,
     openapi,
     rollouts_api,
     ui,
@@ -30,9 +31,11 @@ from rollsafe.server import (
     unleash_stream,
 )
 from rollsafe.server import alerts as alert_receiver
+from rollsafe.server.accesslog import TOKEN_KEY, AccessLog
 from rollsafe.server.auth import Authenticator, scope_needed
 from rollsafe.server.descriptors import AcceptErrors, open_file_limit, stream_limit
 from rollsafe.server.errors import ApiError, store_unavailable
+from rollsafe.server.fastpath import FastRoutes
 from rollsafe.server.feed import ChangeFeed
 from rollsafe.server.service import Service
 from rollsafe.server.settings import ServerSettings
@@ -66,7 +69,19 @@ class FlagServiceApp(FastAPI):
     bypass the middleware stack (see `client.serve_stream`).
     """
 
+    access_log: AccessLog | None = None
+    """Set when the access log is on (`ServerSettings.access_log`)."""
+    fast_routes = FastRoutes()
+    """The hot routes served past FastAPI's routing (`rollsafe.server.fastpath`)."""
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        access_log = self.access_log
+        if access_log is not None and scope["type"] == "http":
+            await access_log.serve(self._serve, scope, receive, send)
+        else:
+            await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         service = getattr(self.state, "service", None)
         needed = scope_needed(scope["path"]) if scope["type"] == "http" else None
         if needed is None or not isinstance(service, Service):
@@ -80,7 +95,13 @@ class FlagServiceApp(FastAPI):
         except RollsafeError as error:
             await store_unavailable(error)(scope, receive, send)
             return
-        if scope["path"] == STREAM_PATH and scope["method"] == "GET":
+        service.usage.count(caller.token, scope)
+        scope[TOKEN_KEY] = caller.token.name
+        fast = self.fast_routes.find(scope)
+        if fast is not None:
+            scope["app"] = self  # as Starlette sets it: request.app is the app
+            await self.fast_routes.serve(fast[0], fast[1], service, caller, scope, receive, send)
+        elif scope["path"] == STREAM_PATH and scope["method"] == "GET":
             await client.serve_stream(service, caller, scope, receive, send)
         elif scope["path"] == unleash_stream.STREAMING_PATH and scope["method"] == "GET":
             await unleash_stream.serve(service, caller, scope, receive, send)
@@ -132,6 +153,8 @@ def create_app(store: StoreSource, settings: ServerSettings | None = None) -> Fa
             finally:
                 loop.set_exception_handler(previous_handler)
                 await feed.stop()
+                if isinstance(app, FlagServiceApp) and app.access_log is not None:
+                    app.access_log.close()
 
     app = FlagServiceApp(
         title="rollsafe flag service",
@@ -140,6 +163,15 @@ def create_app(store: StoreSource, settings: ServerSettings | None = None) -> Fa
         lifespan=lifespan,
         max_body_size=MAX_BODY,
     )
+    app.fast_routes = FastRoutes(
+        [
+            ("GET", "/api/client/features", client.features),
+            ("POST", "/ofrep/v1/evaluate/flags", ofrep.evaluate_flags),
+            ("POST", "/ofrep/v1/evaluate/flags/{key}", ofrep.evaluate_flag),
+        ]
+    )
+    if requested.access_log is not None:
+        app.access_log = AccessLog(requested.access_log)
     errors.install(app)
     openapi.install(app)
     app.include_router(admin.router)
@@ -148,6 +180,7 @@ def create_app(store: StoreSource, settings: ServerSettings | None = None) -> Fa
     app.include_router(rollouts_api.router)
     app.include_router(ui.router)
     app.include_router(unleash.router)
+    app.include_router(ofrep.router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Who is calling: a bearer token checked against the store, with its scope and environment.
 
-``Authorization: Bearer <token>`` (or the bare token, as Unleash SDKs send it).
+``Authorization: Bearer <token>`` (or the bare token, as Unleash SDKs send it, or
+``X-API-Key: <token>``, as OFREP providers may).
 Missing or unknown tokens get 401, a token without the needed scope or
 environment 403, each with a JSON message saying which. The app checks the token
 for the scope of the path (`scope_needed`) before it reads a request's body, so a
@@ -24,7 +25,11 @@ from rollsafe.store.records import DEFAULT_ENVIRONMENT, TokenRecord, TokenScope
 
 _CACHE_SIZE = 1024
 
-SCOPE_OF_PREFIX = (("/api/admin/", TokenScope.ADMIN), ("/api/client/", TokenScope.CLIENT))
+SCOPE_OF_PREFIX = (
+    ("/api/admin/", TokenScope.ADMIN),
+    ("/api/client/", TokenScope.CLIENT),
+    ("/ofrep/", TokenScope.CLIENT),
+)
 """The scope every route under each prefix needs, checked before anything else is read."""
 
 
@@ -97,6 +102,8 @@ class Authenticator:
     def caller(self, request: Request, scope: TokenScope) -> Caller:
         header = request.headers.get("authorization", "").strip()
         presented = header[7:].strip() if header.lower().startswith("bearer ") else header
+        if not presented:  # OFREP providers may send the token as X-API-Key
+            presented = request.headers.get("x-api-key", "").strip()
         if not presented:
             raise ApiError(
                 401,

@@ -128,6 +128,17 @@ class TokenCreated(TokenOut):
     token: str = Field(description="The secret; shown once, stored only as its SHA-256.")
 
 
+class TokenRequests(BaseModel):
+    id: str
+    name: str
+    requests: int = Field(description="Requests accepted with this token since the server started.")
+
+
+class ApplicationRequests(BaseModel):
+    name: str = Field(description="From the UNLEASH-APPNAME (or appName) header; '(unnamed)'.")
+    requests: int
+
+
 class Status(BaseModel):
     revision: int = Field(description="The store's flag revision this server has applied.")
     streams: int = Field(description="Open SSE streams.")
@@ -141,4 +152,10 @@ class Status(BaseModel):
     applications: list[ApplicationOut] = Field(
         default_factory=list,
         description="SDK instances that registered or sent metrics (`server/applications.py`).",
+    )
+    requests_by_token: list[TokenRequests] = Field(
+        default_factory=list, description="Since start, most first; at most 1,000 (then '(other)')."
+    )
+    requests_by_application: list[ApplicationRequests] = Field(
+        default_factory=list, description="Since start, most first; at most 1,000 (then '(other)')."
     )

@@ -32,6 +32,8 @@ class ServerSettings:
     """Seconds one write to a stream may block before the client is dropped as too slow."""
     max_stream_age: float = 3600.0
     """Seconds a stream stays open; the client then reconnects (and resumes) on its own."""
+    access_log: str | None = None
+    """Where the access log goes: ``"-"`` standard error, else a file appended to; None: off."""
     token_cache_ttl: float = 2.0
     """Seconds a verified token is trusted without reading the store again.
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from rollsafe.config import Plan
 from rollsafe.controller.adapters import Adapters, Notifier
@@ -53,7 +54,9 @@ def fake_adapters(
         traffic.catch_up()
         return traffic
 
-    def build_notifiers(plan: Plan) -> list[Notifier]:
+    def build_notifiers(
+        plan: Plan, on_failure: Callable[[dict[str, Any]], None] | None = None
+    ) -> list[Notifier]:
         return list(notifiers)
 
     def front_door(routed: TrafficRouter, health_path: str, timeout: float) -> list[str]:

@@ -266,6 +266,30 @@ def incident(request: Request, rollout_id: str) -> Response:
     return PlainTextResponse(path.read_text(encoding="utf-8"), media_type="text/markdown")
 
 
+REPORT_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+"""The HTML incident report needs nothing but its inline CSS: no script may run in it,
+even if an escaping bug let one through (it holds journal strings)."""
+
+
+@router.get("/rollouts/{rollout_id}/incident.html", response_class=HTMLResponse)
+def incident_page(request: Request, rollout_id: str) -> Response:
+    """The HTML incident report the CLI or controller wrote (see docs/reports.md); the
+    Markdown report's relative link to ``incident.html`` lands here."""
+    seen = _page_viewer(request)
+    if isinstance(seen, Response):
+        return seen
+    path = views.incident_path(get_service(request).reader, rollout_id)
+    page = path.with_name("incident.html") if path is not None else None
+    if page is None or not page.is_file():
+        return PlainTextResponse(f"no HTML incident report for {rollout_id}", status_code=404)
+    return HTMLResponse(
+        page.read_text(encoding="utf-8"), headers={"Content-Security-Policy": REPORT_POLICY}
+    )
+
+
 def _environment(seen: Viewer) -> str:
     bound = seen.caller.token.environment
     return DEFAULT_ENVIRONMENT if bound == "*" else bound

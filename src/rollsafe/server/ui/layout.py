@@ -15,9 +15,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from rollsafe.charts import svg
 from rollsafe.server.ui.session import CSRF_FIELD, Viewer
 
-STYLE = (Path(__file__).parent / "dashboard.css").read_text(encoding="utf-8")
+STYLE = (Path(__file__).parent / "dashboard.css").read_text(encoding="utf-8") + svg.CSS
+"""The dashboard's rules, and the charts' (shared with the HTML incident report)."""
 
 
 def esc(value: Any) -> str:

@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from rollsafe.charts import series as evidence
+from rollsafe.charts import svg
+from rollsafe.charts.figures import analysis_charts
 from rollsafe.controller import approvals
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
-from rollsafe.server.ui import charts, evidence, step_text
+from rollsafe.server.ui import step_text
 from rollsafe.server.ui.drills import last_drill_section
 from rollsafe.server.ui.layout import action_form, badge, esc, table, when
 from rollsafe.server.ui.session import Viewer
@@ -177,30 +180,9 @@ def _steps(steps: list[Any]) -> str:
 
 def _analysis(view: evidence.AnalysisView) -> str:
     arms = sorted(view.arms)
-    error = charts.Chart("error rate per look", unit="%")
-    latency = charts.Chart("latency p50 (dashed) and p99", unit="s")
-    memory = charts.Chart("memory", unit="B")
-    for position, arm in enumerate(arms):
-        series = view.arms[arm]
-        colour = charts.colour_of(arm, position)
-        error.lines.append(charts.Line(arm, series.error_rate, colour))
-        latency.lines.append(charts.Line(f"{arm} p99", series.latency[0.99], colour))
-        latency.lines.append(charts.Line(f"{arm} p50", series.latency[0.5], colour, dashed=True))
-        memory.lines.append(charts.Line(arm, series.memory, colour))
-    figures = [charts.render(error), charts.render(latency)]
-    if any(view.arms[a].memory for a in arms):
-        figures.append(charts.render(memory))
-    judge = []
-    for metric in view.metrics:
-        e_chart = charts.Chart(f"{metric.name}: e-value (log)", log_y=True)
-        e_chart.lines.append(charts.Line("e-value", metric.e_value, "#e45756"))
-        if math.isfinite(metric.threshold):
-            e_chart.references.append((metric.threshold, f"fail at {metric.threshold:g}"))
-        effect = charts.Chart(f"{metric.name}: {metric.effect} with interval")
-        effect.lines.append(charts.Line("estimate", metric.estimate, "#4c78a8"))
-        effect.band = (metric.low, metric.high, "#4c78a8")
-        effect.references.append((0.0, "no effect"))
-        judge += [charts.render(e_chart), charts.render(effect)]
+    drawn = analysis_charts(view)
+    figures = [svg.render(chart) for chart in drawn.arms]
+    judge = [svg.render(chart) for chart in drawn.judge]
     verdict = view.verdict or {}
     summary = (
         f"verdict {badge(verdict.get('verdict'))} {esc(verdict.get('reason', ''))}"
@@ -258,8 +240,12 @@ def incident_path(store: Store, rollout_id: str) -> Path | None:
 def _incident(store: Store, rollout: Rollout) -> str:
     if not rollout.state.is_final or rollout.state is RolloutState.PROMOTED:
         return ""
-    if incident_path(store, rollout.id) is not None:
-        link = f'<a href="/ui/rollouts/{esc(rollout.id)}/incident">incident report</a>'
+    markdown = incident_path(store, rollout.id)
+    if markdown is not None:
+        base = f"/ui/rollouts/{esc(rollout.id)}/incident"
+        link = f'<a href="{base}">incident report</a>'
+        if markdown.with_name("incident.html").is_file():
+            link += f' · <a href="{base}.html">with charts</a>'
     else:
         link = f"write it with <code>rollsafe report incident {esc(rollout.id)}</code>"
     return f"<h2>Incident</h2><p>{link}</p>"

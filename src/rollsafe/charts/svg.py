@@ -1,10 +1,12 @@
-"""Line charts as inline SVG, drawn on the server: no JavaScript, no chart library.
+"""Line charts as inline SVG strings: no JavaScript, no chart library.
 
-A chart is a few polylines over shared axes, with an optional band (an interval)
-and horizontal reference lines (a threshold, zero). The page embeds the SVG as
-it is; a live update replaces it with the next one. Numbers are escaped by
-construction (only floats are formatted into coordinates) and labels through
-`html.escape`.
+A chart is a few polylines over shared axes, with an optional band (an interval),
+horizontal reference lines (a threshold, zero), vertical markers (the decision
+point) and an optional x window that clips what is drawn. The dashboard embeds the
+SVG in its pages (a live update replaces it) and the HTML incident report in its
+single offline file. Numbers are escaped by construction (only floats are
+formatted into coordinates) and labels through `html.escape`, so a journal
+string such as ``<script>`` renders as text.
 """
 
 from __future__ import annotations
@@ -41,6 +43,20 @@ class Chart:
     references: list[tuple[float, str]] = field(default_factory=list)
     """Horizontal lines: value and label (a threshold, zero)."""
     log_y: bool = False
+    markers: list[tuple[float, str]] = field(default_factory=list)
+    """Vertical lines: x and label (the point a rollout was decided)."""
+    window: tuple[float, float] | None = None
+    """Only points with x inside (low, high) are drawn, when set."""
+
+
+CSS = (
+    "svg .title{font-size:12px;font-weight:600;fill:#1d2330}"
+    "svg .tick,svg .legend{font-size:10px;fill:#5b6577}"
+    "svg .axis{stroke:#9aa3b2}svg .reference{stroke:#8a1212;stroke-dasharray:3 3}"
+    "svg .marker{stroke:#7a5600;stroke-width:1.5;stroke-dasharray:5 2}"
+    "svg .marker-label{font-size:10px;fill:#7a5600;font-weight:600}"
+)
+"""The rules the SVG's classes need; pages that embed charts include them."""
 
 
 def colour_of(arm: str, position: int) -> str:
@@ -49,6 +65,8 @@ def colour_of(arm: str, position: int) -> str:
 
 def render(chart: Chart) -> str:
     """The chart as an ``<svg>`` element (or a note when it has no data yet)."""
+    if chart.window is not None:
+        chart = _clipped(chart, chart.window)
     points = [p for line in chart.lines for p in line.points]
     if chart.band is not None:
         points += [*chart.band[0], *chart.band[1]]
@@ -61,7 +79,7 @@ def render(chart: Chart) -> str:
     values = [y for _, y in points] + [value for value, _ in chart.references]
     transform = _log if chart.log_y else float
     ys = [transform(v) for v in values if not chart.log_y or v > 0]
-    xs = [x for x, _ in points]
+    xs = [x for x, _ in points] + [x for x, _ in chart.markers]
     x0, x1 = min(xs), max(xs)
     y0, y1 = (min(ys), max(ys)) if ys else (0.0, 1.0)
     if not chart.log_y:
@@ -117,6 +135,16 @@ def render(chart: Chart) -> str:
             f'<text x="{WIDTH - RIGHT - 2}" y="{y - 3:.1f}" class="tick" text-anchor="end">'
             f"{html.escape(label)}</text>"
         )
+    for x, label in chart.markers:
+        mx = sx(x)
+        anchor = "end" if mx > (LEFT + WIDTH) / 2 else "start"
+        offset = -3 if anchor == "end" else 3
+        parts.append(
+            f'<line x1="{mx:.1f}" y1="{TOP}" x2="{mx:.1f}" y2="{HEIGHT - BOTTOM}" class="marker" '
+            f'data-marker="{html.escape(label)}"/>'
+            f'<text x="{mx + offset:.1f}" y="{HEIGHT - BOTTOM - 4}" class="marker-label" '
+            f'text-anchor="{anchor}">{html.escape(label)}</text>'
+        )
     legend_x = LEFT
     for position, line in enumerate(chart.lines):
         if not line.points:
@@ -135,6 +163,27 @@ def render(chart: Chart) -> str:
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _clipped(chart: Chart, window: tuple[float, float]) -> Chart:
+    low, high = window
+
+    def inside(points: Sequence[Point]) -> list[Point]:
+        return [(x, y) for x, y in points if low <= x <= high]
+
+    band = None
+    if chart.band is not None:
+        band = (inside(chart.band[0]), inside(chart.band[1]), chart.band[2])
+    return Chart(
+        chart.title,
+        chart.unit,
+        [Line(line.label, inside(line.points), line.colour, line.dashed) for line in chart.lines],
+        band,
+        list(chart.references),
+        chart.log_y,
+        [(x, label) for x, label in chart.markers if low <= x <= high],
+        None,
+    )
 
 
 def _log(value: float) -> float:

@@ -1,5 +1,6 @@
-"""What the rollout page shows, read from the journal alone: series per arm, the judge's
-evidence look by look, guards, rollback levels.
+"""What a rollout's charts show, read from the journal alone: series per arm, the judge's
+evidence look by look, guards, rollback levels. The dashboard's rollout page and the
+HTML incident report both draw from here, so they show the same evidence.
 
 The journal keeps each look's raw observations (cumulative counters per arm), not
 rates: the page derives per-look error rates and latency quantiles from the
@@ -59,12 +60,27 @@ class AnalysisView:
     metrics: list[MetricEvidence]
     verdict: dict[str, Any] | None
     looks: int
+    started_at: float = 0.0
+    """When the step started (journal time)."""
+    ended_at: float | None = None
+    """When the step ended (succeeded or failed), None while it runs."""
+    look_times: list[tuple[float, float]] = field(default_factory=list)
+    """Each look's journal time and its x on the charts (seconds from the first look)."""
+
+    def x_at(self, ts: float) -> float | None:
+        """Where journal time ``ts`` falls on this step's charts: the x of the last look
+        at or before it (looks are what the charts draw), or None outside the step."""
+        if ts < self.started_at or (self.ended_at is not None and ts > self.ended_at):
+            return None
+        before = [x for at, x in self.look_times if at <= ts]
+        return before[-1] if before else None
 
 
 def analyses(entries: Sequence[JournalEntry], plan: Plan | None) -> list[AnalysisView]:
     """One view per analysis step that has looked at least once, in step order."""
     views: dict[int, AnalysisView] = {}
     observations: dict[int, list[list[dict[str, Any]]]] = {}
+    looked_at: dict[int, list[float]] = {}
     current: int | None = None
     for entry in entries:
         data = entry.data
@@ -72,20 +88,35 @@ def analyses(entries: Sequence[JournalEntry], plan: Plan | None) -> list[Analysi
             current = data.get("index") if data.get("kind") == "analysis" else None
             if current is not None:
                 mode = (data.get("spec") or {}).get("mode", "compare")
-                views[current] = AnalysisView(current, mode, {}, [], None, 0)
+                views[current] = AnalysisView(current, mode, {}, [], None, 0, entry.ts)
                 observations[current] = []
+                looked_at[current] = []
         elif current is None:
             continue
         elif entry.kind == Kind.ANALYSIS_OBSERVATION:
             observations[current].append(list(data.get("observations") or []))
+            looked_at[current].append(entry.ts)
         elif entry.kind == Kind.ANALYSIS_VERDICT:
             views[current].verdict = data.get("verdict")
+        elif entry.kind in (Kind.STEP_SUCCEEDED, Kind.STEP_FAILED) and data.get("index") == current:
+            views[current].ended_at = entry.ts
+            current = None
     for index, view in views.items():
         looks = observations[index]
         view.looks = len(looks)
         view.arms = arm_series(looks)
         view.metrics = replay_judge(looks, plan, view.mode)
+        start = _start(looks)
+        view.look_times = [
+            (at, max((float(o.get("t", 0.0)) for o in look), default=start) - start)
+            for at, look in zip(looked_at[index], looks, strict=True)
+        ]
     return [views[i] for i in sorted(views) if views[i].looks]
+
+
+def _start(looks: Sequence[Sequence[dict[str, Any]]]) -> float:
+    """The charts' time zero: the first observation's ``t``."""
+    return min((float(o.get("t", 0.0)) for look in looks for o in look), default=0.0)
 
 
 def arm_series(looks: Sequence[Sequence[dict[str, Any]]]) -> dict[str, ArmSeries]:
@@ -166,7 +197,7 @@ def replay_judge(
         return []
     judge = Judge(plan.analysis, mode="health" if mode == "health" else "compare")
     found: dict[str, MetricEvidence] = {}
-    start = min((float(o.get("t", 0.0)) for look in looks for o in look), default=0.0)
+    start = _start(looks)
     for look in looks:
         verdict = None
         for observation in look:
