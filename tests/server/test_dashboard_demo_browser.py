@@ -278,6 +278,8 @@ def test_an_operator_follows_approves_and_aborts_a_running_demo_rollout(
     levels = page.locator("#levels")
     sync_api.expect(levels).to_contain_text("flags")
     sync_api.expect(levels).to_contain_text("release")
+    aborted = page.locator(f'section.analysis[data-step="{ABORT_AT}"]')
+    sync_api.expect(aborted).to_contain_text("no verdict: interrupted by abort")
     assert page.evaluate("window.notReloaded") is True  # the rollback came over SSE
     page.screenshot(path=str(tmp_path / "rollout.png"), full_page=True)
     rows = [row.split("\t") for row in levels.locator("tbody tr").all_inner_texts()]

@@ -117,7 +117,7 @@ def rollout_body(store: Store, rollout_id: str, viewer: Viewer, note: str = "") 
         )
     parts.append(_steps(steps))
     for view in evidence.analyses(entries, plan):
-        parts.append(_analysis(view))
+        parts.append(_analysis(view, _unjudged(steps, view.index)))
     parts.append(_guards(entries))
     parts.append(_levels(entries))
     parts.append(_incident(store, rollout))
@@ -178,7 +178,15 @@ def _steps(steps: list[Any]) -> str:
     )
 
 
-def _analysis(view: evidence.AnalysisView) -> str:
+def _unjudged(steps: list[Any], index: int) -> str:
+    """Why an analysis step that ended has no verdict (an abort, a pause); empty if it runs."""
+    if not 0 <= index < len(steps) or steps[index].ended_at is None:
+        return ""
+    step = steps[index]
+    return f"no verdict: {step_text.result_text(step.kind, step.result) or step.state}"
+
+
+def _analysis(view: evidence.AnalysisView, unjudged: str = "") -> str:
     arms = sorted(view.arms)
     drawn = analysis_charts(view)
     figures = [svg.render(chart) for chart in drawn.arms]
@@ -187,7 +195,7 @@ def _analysis(view: evidence.AnalysisView) -> str:
     summary = (
         f"verdict {badge(verdict.get('verdict'))} {esc(verdict.get('reason', ''))}"
         if verdict
-        else "judging…"
+        else esc(unjudged) or "judging…"
     )
     arm_names = ", ".join(arms) or "none yet"
     return (
