@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from rollsafe.flags import rollout_feature
@@ -28,7 +29,7 @@ from rollsafe.server import BackgroundServer
 from rollsafe.store import RolloutState
 from rollsafe.testing import ReplaySource
 from tests.controller.rig import Rig
-from tests.server.servers import Tokens
+from tests.server.servers import Tokens, bearer
 from tests.server.test_dashboard_http import looks_with_latency
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -174,6 +175,15 @@ def test_the_kill_switch_reaches_a_streaming_sdk_client_within_a_second(
     page: Any, server: BackgroundServer, tokens: Tokens, rig: Rig
 ) -> None:
     rig.controller().store.put_flag("checkout", rollout_feature("checkout", 100), actor="test")
+    # The server sees store writes by polling: start the client once it serves the flag,
+    # or its first sync may come before the flag does.
+    deadline = time.monotonic() + 10
+    while (
+        "checkout"
+        not in httpx.get(f"{server.url}/api/client/features", headers=bearer(tokens.client)).text
+    ):
+        assert time.monotonic() < deadline, "the server never served the new flag"
+        time.sleep(0.05)
     heard: list[float] = []
     with FlagClient(server.url, tokens.client) as flags:
         assert flags.wait_until_ready(5)
