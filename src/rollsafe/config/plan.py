@@ -13,6 +13,7 @@ from rollsafe.config.backup_sources import PostgresBackupSource
 from rollsafe.config.command_target import CommandTarget
 from rollsafe.config.guards import DEFAULT_GUARDS, Guard, RollbackPolicy
 from rollsafe.config.health import HealthCheck
+from rollsafe.config.load_step import LoadStep
 from rollsafe.config.metric_sources import (
     CommandMetrics,
     HttpMetrics,
@@ -138,7 +139,7 @@ class PromoteStep(StrictModel):
     pass
 
 
-STEP_KINDS = ("backup", "deploy", "canary", "flag", "analysis", "pause", "promote")
+STEP_KINDS = ("backup", "deploy", "canary", "flag", "analysis", "pause", "promote", "load")
 
 
 class Step(StrictModel):
@@ -151,6 +152,7 @@ class Step(StrictModel):
     analysis: AnalysisStep | None = None
     pause: PauseStep | None = None
     promote: PromoteStep | None = None
+    load: LoadStep | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from rollsafe.config.plan import (
 )
 from rollsafe.controller.analysis import run_analysis
 from rollsafe.controller.context import StepContext, StepOutcome
+from rollsafe.controller.loadgate import run_load
 from rollsafe.controller.retries import with_retries
 from rollsafe.errors import NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
@@ -144,4 +145,5 @@ _RUNNERS: dict[str, Callable[[StepContext, Any], StepOutcome]] = {
     "analysis": _analysis,
     "pause": _pause,
     "promote": _promote,
+    "load": run_load,
 }

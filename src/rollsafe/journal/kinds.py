@@ -115,6 +115,28 @@ class Kind(enum.StrEnum):
     TOKEN_CREATED = "token.created"  # noqa: S105
     TOKEN_REVOKED = "token.revoked"  # noqa: S105
 
+    # The load step (a performance gate) and pipelines across environments.
+    LOAD_STARTED = "load.started"
+    """A load step began: the URLs of both arms, the tool, duration and rate."""
+    LOAD_VERDICT = "load.verdict"
+    """A load step's result: per-arm counts and quantiles, throughput, the judge's verdict."""
+    PIPELINE_STARTED = "pipeline.started"
+    """A pipeline run began (or resumed): its file, release and stages in order."""
+    PIPELINE_STAGE_STARTED = "pipeline.stage_started"
+    """Intent: a stage's rollout is about to be created in the stage's own store."""
+    PIPELINE_STAGE_ROLLOUT = "pipeline.stage_rollout"
+    """The stage's rollout exists: its id and store (a resumed run drives it on)."""
+    PIPELINE_STAGE_ENDED = "pipeline.stage_ended"
+    """The stage's rollout ended: its state and reason."""
+    PIPELINE_GATE = "pipeline.gate"
+    """One gate between stages: its kind, whether it passed, and its evidence."""
+    PIPELINE_STAGE_ROLLED_BACK = "pipeline.stage_rolled_back"
+    """A stage that promoted but failed a gate was rolled back."""
+    PIPELINE_PROMOTED = "pipeline.promoted"
+    """A stage passed its gates: the release may move to the next stage."""
+    PIPELINE_FINISHED = "pipeline.finished"
+    """The run ended: promoted through every stage, or stopped at one (and why)."""
+
 
 ROLLBACK_LEVEL_KINDS = frozenset(
     {Kind.ROLLBACK_LEVEL_STARTED, Kind.ROLLBACK_LEVEL_ENDED, Kind.ROLLBACK_LEVEL_SKIPPED}

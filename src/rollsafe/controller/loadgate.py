@@ -1,0 +1,255 @@
+"""The ``load`` step: the same traffic at baseline and candidate, judged side by side.
+
+Latency goes through the canary judge (``rollsafe.judge``) exactly as live traffic
+does: each arm's histogram is one stream of observations, the judge looks every
+second (the built-in generator stops early once it fails), and its practical
+margins decide what counts: the candidate must be slower by more than
+``slowdown_margin`` *and* by more than ``margin`` of the baseline at a compared
+quantile. Errors go through its ratio test and error ceiling. Throughput is
+compared directly: the candidate completing fewer than ``1 - margin`` of the
+baseline's successful requests per second fails the gate. A run that cannot
+show a pass (too few requests, evidence leaning towards a regression) is
+inconclusive, never a pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rollsafe.config.analysis import AnalysisConfig, HistogramMetric, RatioMetric
+from rollsafe.config.load_step import LoadStep
+from rollsafe.controller import loadgen, wrk
+from rollsafe.controller.context import StepContext, StepOutcome
+from rollsafe.errors import RollsafeError
+from rollsafe.journal.kinds import Kind
+from rollsafe.judge import Judge, Verdict
+from rollsafe.judge.latency import QUANTILES, quantile
+
+ARMS = ("baseline", "canary")
+"""The judge's names; the candidate is the canary arm."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    verdict: str
+    """pass, fail or inconclusive: the judge's verdict combined with the throughput check."""
+    reason: str
+    summary: dict[str, Any]
+    interrupted_by: str | None = None
+
+
+def judge_config(spec: LoadStep, alpha: float) -> AnalysisConfig:
+    """The judge's settings for a load run: errors and latency, with the step's margins."""
+    return AnalysisConfig(
+        alpha=alpha,
+        metrics=[
+            RatioMetric(),
+            HistogramMetric(
+                slowdown_margin=spec.slowdown_margin, slowdown_relative_margin=spec.margin
+            ),
+        ],
+        min_requests=spec.min_requests,
+        warmup=spec.warmup,
+    )
+
+
+def measure(
+    urls: dict[str, str],
+    spec: LoadStep,
+    *,
+    alpha: float = 0.01,
+    requested: Callable[[], str | None] = lambda: None,
+) -> LoadResult:
+    """Drive ``urls`` (``baseline`` and ``candidate``) and judge them. Blocks for the run."""
+    arms = {"baseline": urls["baseline"], "canary": urls["candidate"]}
+    records = {arm: loadgen.ArmRecord(url) for arm, url in arms.items()}
+    judge = Judge(judge_config(spec, alpha))
+    for arm in ARMS:  # the reference: counting starts from zero
+        judge.update(records[arm].observation(0.0, arm))
+    tool = _tool(spec)
+    interrupted: list[str] = []
+    verdict: Verdict | None = None
+    if tool == "wrk":
+        results = wrk.run_pair(
+            arms, duration=spec.duration, connections=spec.connections, timeout=spec.timeout
+        )
+        elapsed = max(result.seconds for result in results.values())
+        for arm, result in results.items():
+            records[arm].sent = result.requests
+            records[arm].add_histogram(result.latencies)
+            records[arm].errors = result.errors
+            records[arm].ok = max(0, result.requests - result.errors)
+        for arm in ARMS:
+            verdict = judge.update(records[arm].observation(elapsed, arm))
+        rates = {arm: results[arm].rate for arm in ARMS}
+        extra: dict[str, Any] = {arm: {"wrk_percentiles": results[arm].percentiles} for arm in ARMS}
+    else:
+
+        def tick(t: float) -> bool:
+            nonlocal verdict
+            if request := requested():
+                interrupted.append(request)
+                return True
+            for arm in ARMS:
+                verdict = judge.update(records[arm].observation(t, arm))
+            return verdict is not None and verdict.verdict == "fail"
+
+        elapsed = _run_async(
+            loadgen.drive(
+                records,
+                duration=spec.duration,
+                rate=spec.rate,
+                connections=spec.connections,
+                timeout=spec.timeout,
+                tick=tick,
+            )
+        )
+        if not interrupted:
+            for arm in ARMS:
+                verdict = judge.update(records[arm].observation(round(elapsed, 3), arm))
+        rates = {arm: records[arm].ok / elapsed if elapsed > 0 else 0.0 for arm in ARMS}
+        extra = {arm: {} for arm in ARMS}
+    if interrupted:
+        return LoadResult("inconclusive", f"{interrupted[0]} requested", {}, interrupted[0])
+    if verdict is None or verdict.decided_at is None:
+        verdict = judge.conclude()
+    return _judged(spec, tool, elapsed, records, rates, extra, verdict)
+
+
+def _judged(
+    spec: LoadStep,
+    tool: str,
+    elapsed: float,
+    records: dict[str, loadgen.ArmRecord],
+    rates: dict[str, float],
+    extra: dict[str, dict[str, Any]],
+    verdict: Verdict,
+) -> LoadResult:
+    ratio = rates["canary"] / rates["baseline"] if rates["baseline"] > 0 else None
+    throughput_ok = ratio is not None and ratio >= 1 - spec.margin
+    arms = {
+        ("candidate" if arm == "canary" else arm): {
+            **_arm_summary(records[arm], rates[arm]),
+            **extra[arm],
+        }
+        for arm in ARMS
+    }
+    throughput = {
+        "baseline_rps": round(rates["baseline"], 2),
+        "candidate_rps": round(rates["canary"], 2),
+        "ratio": None if ratio is None else round(ratio, 4),
+        "min_ratio": round(1 - spec.margin, 4),
+        "ok": throughput_ok,
+    }
+    summary: dict[str, Any] = {
+        "tool": tool,
+        "elapsed": round(elapsed, 3),
+        "rate": spec.rate,
+        "connections": spec.connections,
+        "margin": spec.margin,
+        "slowdown_margin": spec.slowdown_margin,
+        "arms": arms,
+        "throughput": throughput,
+        "judge": verdict.to_dict(),
+    }
+    reasons = [m.reason for m in verdict.metrics if m.verdict == verdict.verdict]
+    if ratio is None:
+        reasons.append("the baseline completed no request: no throughput to compare")
+    elif not throughput_ok:
+        reasons.append(
+            f"throughput: candidate {rates['canary']:.1f}/s vs baseline "
+            f"{rates['baseline']:.1f}/s ({ratio:.0%}), below {1 - spec.margin:.0%}"
+        )
+    if verdict.verdict == "fail" or (ratio is not None and not throughput_ok):
+        outcome = "fail"
+    elif verdict.verdict == "pass" and throughput_ok:
+        outcome = "pass"
+    else:
+        outcome = "inconclusive"
+    summary["verdict"] = outcome
+    reason = "; ".join(reasons) or (verdict.reason or outcome)
+    return LoadResult(outcome, reason, summary)
+
+
+def _arm_summary(record: loadgen.ArmRecord, rate: float) -> dict[str, Any]:
+    cumulative: list[float] = []
+    running = 0
+    for count in record.buckets:
+        running += count
+        cumulative.append(running)
+    bounds = list(loadgen.BOUNDS)
+    values: dict[str, Any] = {
+        "url": record.url,
+        "sent": record.sent,
+        "ok": record.ok,
+        "errors": record.errors,
+        "dropped": record.dropped,
+        "rps": round(rate, 2),
+        "mean_ms": round(1000 * record.latency_sum / record.ok, 3) if record.ok else None,
+    }
+    for q in QUANTILES:
+        value = quantile(bounds, cumulative, q) if running else None
+        values[f"p{round(100 * q)}_ms"] = None if value is None else round(1000 * value, 3)
+    if record.by_error:
+        values["by_error"] = dict(sorted(record.by_error.items()))
+    return values
+
+
+def _tool(spec: LoadStep) -> str:
+    if spec.tool == "auto":
+        return "wrk" if spec.rate is None and wrk.installed() else "builtin"
+    return spec.tool
+
+
+def _run_async(coroutine: Any) -> float:
+    """Run the generator on its own event loop, in its own thread: the caller may be in one."""
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rollsafe-load") as pool:
+        result: float = pool.submit(asyncio.run, coroutine).result()
+    return result
+
+
+def target_urls(context: StepContext, spec: LoadStep) -> dict[str, str]:
+    """The step's URLs, or the target's first stable and first canary instance."""
+    if spec.baseline is not None and spec.candidate is not None:
+        return {"baseline": spec.baseline, "candidate": spec.candidate}
+    traffic = context.traffic
+    stable = traffic.target.stable_instances() if traffic is not None else []
+    canary = traffic.target.canary_instances() if traffic is not None else []
+    if not stable or not canary:
+        raise RollsafeError(
+            "a load step without baseline/candidate URLs needs a canary beside the stable "
+            "release: put a canary step before it (or give both URLs)"
+        )
+    return {
+        "baseline": f"http://127.0.0.1:{stable[0].port}{spec.path}",
+        "candidate": f"http://127.0.0.1:{canary[0].port}{spec.path}",
+    }
+
+
+def run_load(context: StepContext, spec: LoadStep) -> StepOutcome:
+    urls = target_urls(context, spec)
+    context.journal(
+        Kind.LOAD_STARTED,
+        {"urls": urls, "tool": _tool(spec), "duration": spec.duration, "rate": spec.rate},
+    )
+    result = measure(urls, spec, alpha=context.plan.analysis.alpha, requested=context.requested)
+    if result.interrupted_by is not None:
+        return context.interruption(result.interrupted_by)
+    context.journal(Kind.LOAD_VERDICT, result.summary)
+    if result.verdict == "pass":
+        return StepOutcome("succeeded", result.summary)
+    if result.verdict == "fail":
+        return StepOutcome("failed", result.summary, reason=f"load gate failed: {result.reason}")
+    why = f"load gate inconclusive: {result.reason}"
+    if (spec.on_inconclusive or context.plan.analysis.on_inconclusive) == "rollback":
+        return StepOutcome("failed", result.summary, reason=why)
+    return StepOutcome(
+        "paused",
+        result.summary,
+        reason=f"{why}; resume to run it again, or abort",
+        rerun_on_resume=True,
+    )
