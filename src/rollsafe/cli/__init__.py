@@ -16,6 +16,7 @@ from rollsafe.cli import (
     flags,
     journal,
     judge,
+    pipelines,
     plans,
     reports,
     rollouts,
@@ -42,6 +43,7 @@ app.command("demo")(demo.demo)
 app.command("rollback")(rollouts.rollback)
 app.add_typer(server.app, name="server")
 app.add_typer(service.app, name="service")
+app.add_typer(pipelines.app, name="pipeline")
 
 
 def _version(value: bool) -> None:

@@ -108,7 +108,7 @@ def run_pair(
         script = Path(scratch) / "latency.lua"
         script.write_text(_SCRIPT)
         running = {
-            arm: subprocess.Popen(  # noqa: S603: argv list, no shell
+            arm: subprocess.Popen(  # an argv list, no shell
                 [
                     binary,
                     "-t1",

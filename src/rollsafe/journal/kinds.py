@@ -132,6 +132,8 @@ class Kind(enum.StrEnum):
     """One gate between stages: its kind, whether it passed, and its evidence."""
     PIPELINE_STAGE_ROLLED_BACK = "pipeline.stage_rolled_back"
     """A stage that promoted but failed a gate was rolled back."""
+    PIPELINE_APPROVED = "pipeline.approved"
+    """A person approved a stage's approval gate (``rollsafe pipeline approve``)."""
     PIPELINE_PROMOTED = "pipeline.promoted"
     """A stage passed its gates: the release may move to the next stage."""
     PIPELINE_FINISHED = "pipeline.finished"
