@@ -7,6 +7,7 @@ the gate, the same service twice must pass it.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -18,18 +19,22 @@ from rollsafe.controller import Controller, loadgen, wrk
 from rollsafe.controller.loadgate import measure
 from rollsafe.errors import RollsafeError
 from rollsafe.journal.kinds import Kind
+from rollsafe.report.incident import build_incident, render_markdown
 from rollsafe.store import RolloutState, open_store_url
 from tests.load.services import slow_service
 
-BASE = 0.05
-"""50 ms per request: a 20% slower release is 10 ms slower, beyond both practical margins."""
+BASE = 0.2
+"""200 ms per request: a 20% slower release is 40 ms slower. What the gate measures is the
+latency its client sees, service time plus the client's own delays; on a busy machine those
+add tens of milliseconds to both arms and dilute a 20% slower service towards the 10%
+margin (at 50 ms per request, 1 run in 10 then passed). 200 ms keeps the dilution small."""
 
 
 def quick(baseline: str, candidate: str, **options: object) -> LoadStep:
     settings: dict[str, object] = {
-        "duration": 3,
-        "rate": 40,
-        "connections": 4,
+        "duration": 2.5,
+        "rate": 50,
+        "connections": 16,
         "warmup": 0.5,
         "baseline": baseline,
         "candidate": candidate,
@@ -119,7 +124,7 @@ def test_the_same_release_twice_passes() -> None:
     arms = result.summary["arms"]
     assert arms["baseline"]["ok"] >= 80
     assert arms["candidate"]["ok"] >= 80
-    assert 45 <= arms["candidate"]["p50_ms"] <= 80
+    assert 195 <= arms["candidate"]["p50_ms"] <= 300
     assert result.summary["throughput"]["ok"] is True
 
 
@@ -131,13 +136,13 @@ def test_a_release_slowed_by_20_percent_fails() -> None:
     assert "latency" in result.reason
     assert "slower" in result.reason
     arms = result.summary["arms"]
-    assert arms["candidate"]["p50_ms"] > arms["baseline"]["p50_ms"] + 5
+    assert arms["candidate"]["p50_ms"] > arms["baseline"]["p50_ms"] + 20
     assert result.summary["judge"]["verdict"] == "fail"
 
 
 @pytest.mark.slow
 def test_a_slowdown_within_the_margin_passes() -> None:
-    # 3% slower (1.5 ms) is below both practical margins: it must not fail the gate.
+    # 3% slower (6 ms) is below the 10% practical margin: it must not fail the gate.
     with slow_service(BASE) as baseline, slow_service(BASE * 1.03) as candidate:
         result = measure({"baseline": baseline, "candidate": candidate}, quick(baseline, candidate))
     assert result.verdict == "pass", result.reason
@@ -161,9 +166,9 @@ def test_wrk_judges_the_same_way() -> None:
         )
     assert healthy.summary["tool"] == "wrk"
     assert healthy.verdict == "pass", healthy.reason
-    assert healthy.summary["arms"]["baseline"]["wrk_percentiles"]["50"] > 0.045
+    assert healthy.summary["arms"]["baseline"]["wrk_percentiles"]["50"] > 0.19
     assert slowed.verdict == "fail"
-    assert slowed.summary["throughput"]["ok"] is False  # closed loop: slower is fewer per second
+    assert "latency" in slowed.reason
 
 
 PLAN = """\
@@ -181,18 +186,19 @@ rollback:
   verify: {{for: 1s, interval: 200ms}}
 steps:
   - deploy: {{release: 2.0.0}}
-  - load: {{baseline: "{baseline}", candidate: "{candidate}", duration: 2500ms, rate: 40,
-            connections: 4, warmup: 500ms}}
+  - load: {{baseline: "{baseline}", candidate: "{candidate}", duration: 2500ms, rate: 50,
+            connections: 16, warmup: 500ms}}
   - promote:
 """
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("factor", "state"), [(1.0, "promoted"), (1.2, "rolled_back")])
+@pytest.mark.parametrize(("factor", "state"), [(1.0, "promoted"), (1.5, "rolled_back")])
 def test_a_load_step_gates_a_rollout_and_is_journaled(
     tmp_path: Path, healthy_endpoint: str, factor: float, state: str
 ) -> None:
-    with slow_service(BASE) as baseline, slow_service(BASE * factor) as candidate:
+    # The wiring, not the sensitivity, is under test here (the tests above): a clear slowdown.
+    with slow_service(BASE / 2) as baseline, slow_service(BASE / 2 * factor) as candidate:
         plan = tmp_path / "plan.yaml"
         plan.write_text(
             PLAN.format(endpoint=healthy_endpoint, baseline=baseline, candidate=candidate)
@@ -204,11 +210,15 @@ def test_a_load_step_gates_a_rollout_and_is_journaled(
             entries = store.journal(rollout.id)
         finally:
             store.close()
-    assert rollout.state is RolloutState(state), rollout.reason
     verdicts = [e.data for e in entries if e.kind == Kind.LOAD_VERDICT]
+    assert rollout.state is RolloutState(state), json.dumps(verdicts)[:3000]
     assert len(verdicts) == 1
-    assert verdicts[0]["verdict"] == ("pass" if factor == 1.0 else "fail")
+    assert verdicts[0]["outcome"] == ("pass" if factor == 1.0 else "fail")
     started = [e.data for e in entries if e.kind == Kind.LOAD_STARTED]
     assert started[0]["urls"] == {"baseline": baseline, "candidate": candidate}
+    report = render_markdown(build_incident(entries))
+    assert "## Performance gates" in report
+    assert f"### Load step 1: {verdicts[0]['outcome']} (builtin" in report
     if state == "rolled_back":
         assert "load gate failed" in (rollout.reason or "")
+        assert "latency: p50" in report  # the trigger: the judge's words for the slowdown

@@ -23,7 +23,9 @@ version: 1
 service: shop
 target:
   type: command
-  deploy: [["sh", "-c", "echo {{release}} >> {{state_dir}}/deploys.log"]]
+  deploy:
+    - ["sh", "-c", "test ! -e releases/{{release}}/undeployable"]
+    - ["sh", "-c", "echo {{release}} >> {{state_dir}}/deploys.log"]
   endpoints: ["{endpoint}"]
   health: {{timeout: 500ms, interval: 100ms, retries: 2}}
   cwd: .
@@ -85,9 +87,10 @@ class PipelineRig:
             + "".join(extra.get("more", ""))
         )
 
-    def break_release(self, release: str) -> None:
+    def break_release(self, release: str, how: str = "broken") -> None:
+        """``broken``: staging's smoke test fails it; ``undeployable``: its deploy fails."""
         (self.root / "releases" / release).mkdir(parents=True)
-        (self.root / "releases" / release / "broken").touch()
+        (self.root / "releases" / release / how).touch()
 
     def store(self) -> Store:
         self.home.mkdir(exist_ok=True)

@@ -8,6 +8,7 @@ endpoint (tests/endpoints.py).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import signal
 import time
@@ -79,7 +80,7 @@ def test_a_good_release_goes_through_every_stage_and_a_broken_one_stops_at_stagi
 
 
 def test_an_approval_gate_waits_for_a_person(rig: PipelineRig, healthy_endpoint: str) -> None:
-    rig.write(healthy_endpoint, more="    gates: [{approval: }]\n")  # on production
+    rig.write(healthy_endpoint, dev_soak="500ms", more="    gates: [{approval: }]\n")
     waiting = rig.run("1.0.0")
     assert waiting["state"] == "awaiting approval at production"
     assert waiting["stages"][2]["state"] == "awaiting approval"
@@ -146,3 +147,30 @@ def test_a_pipeline_killed_mid_stage_resumes_where_it_was(
     out, _ = status.communicate(timeout=60)
     assert status.returncode == 0
     assert [s["state"] for s in json.loads(out)["stages"]] == ["passed"] * 3
+
+
+def test_a_stage_whose_rollout_fails_stops_the_pipeline_there(rig: PipelineRig) -> None:
+    assert rig.run("1.0.0")["state"] == "promoted"
+    rig.break_release("2.0.0", "undeployable")
+
+    stopped = rig.run("2.0.0")
+
+    assert stopped["state"] == "stopped"
+    assert stopped["reason"].startswith("stage dev ended rolled_back")
+    assert [s["state"] for s in stopped["stages"]] == ["rolled_back", "pending", "pending"]
+    assert {stage: rig.live(stage) for stage in ("dev", "staging", "production")} == {
+        "dev": "1.0.0",
+        "staging": "1.0.0",
+        "production": "1.0.0",
+    }
+
+
+def test_a_second_runner_is_refused_while_one_runs(rig: PipelineRig) -> None:
+    rig.home.mkdir()
+    with (rig.home / "pipeline-shop.lock").open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        second = rig.cli("run", str(rig.file), "--release", "1.0.0")
+        _, err = second.communicate(timeout=60)
+    assert second.returncode == 1
+    assert "pipeline shop is being run by another process" in err
+    assert not any(k == Kind.PIPELINE_STARTED for k, _ in kinds(rig))

@@ -81,9 +81,11 @@ def approve(
 def _drive(ctx: typer.Context, file: Path, release: str | None, as_json: bool) -> None:
     with reported_errors():
         pipeline, plans = load_pipeline(file, release=release)
-        with home_of(ctx).store() as store:
+        home = home_of(ctx)
+        with home.store() as store:
             say = (lambda line: None) if as_json else (lambda line: console.print(escape(line)))
-            report = PipelineRunner(pipeline, file, plans, store, say=say).run()
+            runner = PipelineRunner(pipeline, file, plans, store, say=say)
+            report = runner.run(lock=home.path / f"pipeline-{pipeline.name}.lock")
     _show(report, as_json)
     raise typer.Exit(_exit(report))
 

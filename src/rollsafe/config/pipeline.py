@@ -9,6 +9,7 @@ approval) and only then may the release move to the stages after it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -157,6 +158,8 @@ def load_pipeline(path: Path, *, release: str | None = None) -> tuple[Pipeline, 
     problems = [_locate(str(path), lines, loc, message) for loc, message in pipeline.problems()]
     if problems:
         raise PlanError(problems)
+    if release is not None and not re.match(_RELEASE, release):
+        raise PlanError([f"--release: {release!r} is not a release name (letters, digits, ._-)"])
     release = release or pipeline.release
     base = path.resolve().parent
     stages = [

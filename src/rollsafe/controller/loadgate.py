@@ -170,7 +170,7 @@ def _judged(
         outcome = "pass"
     else:
         outcome = "inconclusive"
-    summary["verdict"] = outcome
+    summary["outcome"] = outcome  # not "verdict": readers take a step's "verdict" as the judge's
     reason = "; ".join(reasons) or (verdict.reason or outcome)
     return LoadResult(outcome, reason, summary)
 
@@ -243,10 +243,11 @@ def run_load(context: StepContext, spec: LoadStep) -> StepOutcome:
     if result.verdict == "pass":
         return StepOutcome("succeeded", result.summary)
     if result.verdict == "fail":
-        return StepOutcome("failed", result.summary, reason=f"load gate failed: {result.reason}")
+        reason = f"load gate failed: {result.reason}"
+        return StepOutcome("failed", {**result.summary, "error": reason}, reason=reason)
     why = f"load gate inconclusive: {result.reason}"
     if (spec.on_inconclusive or context.plan.analysis.on_inconclusive) == "rollback":
-        return StepOutcome("failed", result.summary, reason=why)
+        return StepOutcome("failed", {**result.summary, "error": why}, reason=why)
     return StepOutcome(
         "paused",
         result.summary,

@@ -15,6 +15,7 @@ created just before a crash is found again instead of created twice.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import time
@@ -28,7 +29,7 @@ from rollsafe.config.pipeline import CommandGate, Gate, Pipeline, SoakGate, Stag
 from rollsafe.controller.adapters import Adapters
 from rollsafe.controller.loadgate import measure
 from rollsafe.controller.runner import Controller
-from rollsafe.errors import RollsafeError
+from rollsafe.errors import ConflictError, RollsafeError
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
 from rollsafe.store import RolloutState, Store, open_store_url
@@ -134,8 +135,25 @@ class PipelineRunner:
 
     # -- driving ----------------------------------------------------------------
 
-    def run(self) -> dict[str, Any]:
-        """Start a run, or continue the unfinished one; returns the status when it stops."""
+    def run(self, *, lock: Path | None = None) -> dict[str, Any]:
+        """Start a run, or continue the unfinished one; returns the status when it stops.
+
+        ``lock``: a file held for the whole run, so a second runner on this machine is
+        refused (ConflictError) instead of driving the same stages beside the first.
+        """
+        if lock is None:
+            return self._run()
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with lock.open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ConflictError(
+                    f"pipeline {self.pipeline.name} is being run by another process ({lock})"
+                ) from None
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
         run = self.current_run()
         if run is None or _last(self.entries(run), Kind.PIPELINE_FINISHED) is not None:
             count = sum(

@@ -20,6 +20,7 @@ from rollsafe.journal.payloads import (
     levels_skipped,
     rollback_finished,
 )
+from rollsafe.report.load import load_gates, render_load_gates
 from rollsafe.support.private import private_directory, write_private_text
 
 TODO = "**To answer (person):**"
@@ -34,6 +35,7 @@ _SHOWN_IN_TIMELINE = {
     Kind.ROLLOUT_ROLLBACK_REQUESTED, Kind.ROLLOUT_ABORT_REQUESTED, Kind.ROLLOUT_ROLLED_BACK,
     Kind.ROLLOUT_ABORTED, Kind.ROLLOUT_FAILED, Kind.ROLLOUT_PROMOTED, Kind.ROLLOUT_PAUSED,
     Kind.METRICS_BLIND, Kind.STEP_RETRY,
+    Kind.LOAD_VERDICT,
 }  # fmt: skip
 
 
@@ -87,6 +89,7 @@ def build_incident(entries: Sequence[JournalEntry]) -> dict[str, Any]:
         "releases": _releases(entries),
         "data": _data(entries),
         "blindness": _blindness(entries),
+        "load_gates": load_gates(entries),
         "timeline": [_timeline_row(e, start) for e in entries if e.kind in _SHOWN_IN_TIMELINE],
     }
     report["summary"] = _summary(report)
@@ -166,6 +169,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     for lost in data["lost_rows"]:
         lines += _lost_rows_lines(lost)
     lines += _render_blindness(report["blindness"])
+    lines += render_load_gates(report["load_gates"])
     lines += ["", "## Timeline", "", "| +s | time | event | detail |", "|---|---|---|---|"]
     lines += [
         f"| {row['offset']} | {row['at']} | {row['event']} | {row['detail']} |"
@@ -444,6 +448,8 @@ def _timeline_row(entry: JournalEntry, start: float) -> dict[str, Any]:
         detail = f"{data.get('watcher')} blind {data.get('blind_for')} s: {data.get('error')}"
     elif entry.kind == Kind.ANALYSIS_VERDICT:
         detail = f"{data['verdict']['verdict']} after {data.get('elapsed')} s"
+    elif entry.kind == Kind.LOAD_VERDICT:
+        detail = f"load {data.get('outcome')} after {data.get('elapsed')} s"
     elif data.get("reason"):
         detail = str(data["reason"])
     return {
