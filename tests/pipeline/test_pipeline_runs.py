@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from rollsafe.controller import Controller
 from rollsafe.journal.kinds import Kind
 from rollsafe.store import RolloutState, open_store_url
 from tests.pipeline.rig import PipelineRig
@@ -174,3 +175,26 @@ def test_a_second_runner_is_refused_while_one_runs(rig: PipelineRig) -> None:
     assert second.returncode == 1
     assert "pipeline shop is being run by another process" in err
     assert not any(k == Kind.PIPELINE_STARTED for k, _ in kinds(rig))
+
+
+def test_a_paused_stage_waits_until_its_rollout_is_resumed_by_hand(
+    rig: PipelineRig, healthy_endpoint: str
+) -> None:
+    rig.write(healthy_endpoint)
+    text = rig.file.read_text().replace("{pause: {duration: 0s}}", "{pause: }")
+    rig.file.write_text(text)
+
+    first = rig.run("1.0.0")
+    again = rig.run("1.0.0")  # the pipeline does not resume a person's pause for them
+
+    assert first["state"] == again["state"] == "paused at staging"
+    staging = open_store_url(str(rig.root / ".rollsafe-staging" / "rollsafe.db"))
+    try:  # `rollsafe rollout resume` in the stage's home
+        (rollout,) = staging.list_rollouts()
+        resumed = Controller(staging, rig.root / ".rollsafe-staging").run(rollout.id, resume=True)
+        assert resumed.state is RolloutState.PROMOTED
+    finally:
+        staging.close()
+    done = rig.run("1.0.0")
+    assert done["state"] == "promoted"
+    assert [s["state"] for s in done["stages"]] == ["passed"] * 3

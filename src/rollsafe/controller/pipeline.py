@@ -98,9 +98,9 @@ class PipelineRunner:
             state = "not started"
         else:
             state = "running"
-            waiting = [s for s in stages if s["state"] == "awaiting approval"]
+            waiting = [s for s in stages if s["state"] in ("awaiting approval", "paused")]
             if waiting:
-                state = f"awaiting approval at {waiting[0]['name']}"
+                state = f"{waiting[0]['state']} at {waiting[0]['name']}"
         return {
             "pipeline": self.pipeline.name,
             "release": self.pipeline.release,
@@ -206,7 +206,9 @@ class PipelineRunner:
         store = open_store_url(stage.store or str(home / "rollsafe.db"))
         try:
             ended = _last(entries, Kind.PIPELINE_STAGE_ENDED)
-            if ended is None:
+            if ended is None or ended.data["state"] == RolloutState.PAUSED.value:
+                # Not ended, or paused for a person: drive it (a paused one stays paused
+                # until `rollsafe rollout resume` in the stage's home, then ends here).
                 state, reason = self._roll_out(run, stage, entries, store, home)
                 self._journal(
                     Kind.PIPELINE_STAGE_ENDED,
@@ -252,9 +254,7 @@ class PipelineRunner:
                 {"stage": stage.name, "rollout_id": rollout_id, "store": store.where},
             )
         self.say(f"stage {stage.name}: rollout {rollout_id}")
-        controller = Controller(store, home, adapters=self.adapters)
-        paused = store.get_rollout(rollout_id).state is RolloutState.PAUSED
-        rollout = controller.run(rollout_id, resume=paused)
+        rollout = Controller(store, home, adapters=self.adapters).run(rollout_id)
         return rollout.state.value, rollout.reason
 
     def _gates(self, run: str, stage: Stage, store: Store, home: Path) -> str:
