@@ -72,6 +72,7 @@ def measure(
         judge.update(records[arm].observation(0.0, arm))
     tool = _tool(spec)
     interrupted: list[str] = []
+    lags: list[float] = []
     verdict: Verdict | None = None
     if tool == "wrk":
         results = wrk.run_pair(
@@ -106,6 +107,7 @@ def measure(
                 connections=spec.connections,
                 timeout=spec.timeout,
                 tick=tick,
+                lags=lags,
             )
         )
         if not interrupted:
@@ -117,7 +119,7 @@ def measure(
         return LoadResult("inconclusive", f"{interrupted[0]} requested", {}, interrupted[0])
     if verdict is None or verdict.decided_at is None:
         verdict = judge.conclude()
-    return _judged(spec, tool, elapsed, records, rates, extra, verdict)
+    return _judged(spec, tool, elapsed, records, rates, extra, verdict, lags)
 
 
 def _judged(
@@ -128,6 +130,7 @@ def _judged(
     rates: dict[str, float],
     extra: dict[str, dict[str, Any]],
     verdict: Verdict,
+    lags: list[float],
 ) -> LoadResult:
     ratio = rates["canary"] / rates["baseline"] if rates["baseline"] > 0 else None
     throughput_ok = ratio is not None and ratio >= 1 - spec.margin
@@ -164,15 +167,51 @@ def _judged(
             f"throughput: candidate {rates['canary']:.1f}/s vs baseline "
             f"{rates['baseline']:.1f}/s ({ratio:.0%}), below {1 - spec.margin:.0%}"
         )
+    blurred = _blurred(spec, arms["baseline"].get("p50_ms"), lags, summary)
     if verdict.verdict == "fail" or (ratio is not None and not throughput_ok):
         outcome = "fail"
-    elif verdict.verdict == "pass" and throughput_ok:
+    elif verdict.verdict == "pass" and throughput_ok and blurred is None:
         outcome = "pass"
     else:
         outcome = "inconclusive"
+        if blurred is not None and verdict.verdict == "pass":
+            reasons.append(blurred)
     summary["outcome"] = outcome  # not "verdict": readers take a step's "verdict" as the judge's
     reason = "; ".join(reasons) or (verdict.reason or outcome)
     return LoadResult(outcome, reason, summary)
+
+
+def _blurred(
+    spec: LoadStep, baseline_p50_ms: float | None, lags: list[float], summary: dict[str, Any]
+) -> str | None:
+    """Why a pass would not be evidence: the client's own delays as large as the margin.
+
+    The smallest slowdown the gate must catch is ``margin`` of the baseline's
+    latency and at least ``slowdown_margin``; when the generator's event loop was
+    typically late by that much (its median lag), its measurements cannot tell
+    such a slowdown from its own delays (a starved client measured 250 ms on a
+    service answering at once, and a 1.5x slower candidate then passed 1 run in 5).
+    Fails stand: they need the arms to differ beyond the margins, which the
+    client's delays, shared by both arms, do not create.
+    """
+    if not lags:
+        return None
+    ordered = sorted(lags)
+    p50, p90 = ordered[len(ordered) // 2], ordered[int(0.9 * (len(ordered) - 1))]
+    summary["client_lag_ms"] = {
+        "p50": round(1000 * p50, 3),
+        "p90": round(1000 * p90, 3),
+        "max": round(1000 * ordered[-1], 3),
+    }
+    detectable = max(spec.slowdown_margin, spec.margin * (baseline_p50_ms or 0.0) / 1000)
+    summary["client_lag_ms"]["limit"] = round(1000 * detectable, 3)
+    if p50 <= detectable:
+        return None
+    return (
+        f"the load generator was itself late by {1000 * p50:.3g} ms (median of its event loop), "
+        f"more than the {1000 * detectable:.3g} ms slowdown it must detect: a pass would "
+        "not be evidence (run the gate where its client has CPU to spare, or use wrk)"
+    )
 
 
 def _arm_summary(record: loadgen.ArmRecord, rate: float) -> dict[str, Any]:
@@ -189,7 +228,8 @@ def _arm_summary(record: loadgen.ArmRecord, rate: float) -> dict[str, Any]:
         "errors": record.errors,
         "dropped": record.dropped,
         "rps": round(rate, 2),
-        "mean_ms": round(1000 * record.latency_sum / record.ok, 3) if record.ok else None,
+        # Over the histogram's requests: wrk's distribution need not count what its summary does.
+        "mean_ms": round(1000 * record.latency_sum / running, 3) if running else None,
     }
     for q in QUANTILES:
         value = quantile(bounds, cumulative, q) if running else None

@@ -101,8 +101,13 @@ async def drive(
     timeout: float,
     tick: Tick,
     interval: float = 1.0,
+    lags: list[float] | None = None,
 ) -> float:
-    """Send traffic to every arm for ``duration`` seconds; returns the seconds it ran."""
+    """Send traffic to every arm for ``duration`` seconds; returns the seconds it ran.
+
+    ``lags`` receives the event loop's own delays, sampled every 10 ms (see
+    :func:`_heartbeat`).
+    """
     started = time.monotonic()
     deadline = started + duration
     stop = asyncio.Event()
@@ -119,6 +124,7 @@ async def drive(
             )
             for arm, record in records.items()
         ]
+        heartbeat = asyncio.create_task(_heartbeat(stop, lags if lags is not None else []))
         while not stop.is_set():
             now = time.monotonic()
             if now >= deadline:
@@ -127,11 +133,36 @@ async def drive(
             if tick(round(time.monotonic() - started, 3)):
                 stop.set()
         stop.set()
-        await asyncio.gather(*senders)
+        await asyncio.gather(*senders, heartbeat)
     finally:
         for client in clients.values():
             await client.aclose()
     return time.monotonic() - started
+
+
+HEARTBEAT = 0.01
+MAX_LAGS = 100_000
+"""Samples kept (about 17 minutes at one per 10 ms); later ones replace a random one."""
+
+
+async def _heartbeat(stop: asyncio.Event, lags: list[float]) -> None:
+    """How late the event loop wakes up: the delay the client adds to every measurement.
+
+    A latency is measured when the loop gets round to the response, so a loop
+    starved of CPU adds its own delay to both arms, and blurs differences smaller
+    than it. The gate turns a pass into inconclusive when this is as large as
+    the margin it must detect.
+    """
+    seen = 0
+    while not stop.is_set():
+        begun = time.monotonic()
+        await asyncio.sleep(HEARTBEAT)
+        lag = max(0.0, time.monotonic() - begun - HEARTBEAT)
+        seen += 1
+        if len(lags) < MAX_LAGS:
+            lags.append(lag)
+        else:
+            lags[seen % MAX_LAGS] = lag
 
 
 async def _request(client: httpx.AsyncClient, record: ArmRecord) -> None:
