@@ -7,7 +7,7 @@
    for ``--duration`` seconds. Per (base, factor): pass / inconclusive / fail counts and
    the median time to a fail.
 2. Generator capacity: both generators in closed loop against two instant services
-   side by side (``connections`` 16 per arm), requests/s per arm.
+   side by side (1, 4 and 16 connections per arm), requests/s per arm.
 
 ``python -m bench.load_gate --runs 5`` prints a JSON summary; the figures are in
 docs/benchmarks.md.
@@ -76,12 +76,12 @@ def detection(
     }
 
 
-def capacity(tool: str, duration: float) -> dict[str, Any]:
+def capacity(tool: str, duration: float, connections: int) -> dict[str, Any]:
     with service(0.0) as baseline, service(0.0) as candidate:
         spec = LoadStep(
             duration=duration,
             rate=None,
-            connections=16,
+            connections=connections,
             warmup=0.5,
             tool="wrk" if tool == "wrk" else "builtin",
             baseline=baseline,
@@ -91,9 +91,11 @@ def capacity(tool: str, duration: float) -> dict[str, Any]:
     arms = result.summary["arms"]
     return {
         "tool": tool,
+        "connections": connections,
         "baseline_rps": arms["baseline"]["rps"],
         "candidate_rps": arms["candidate"]["rps"],
         "p50_ms": arms["baseline"]["p50_ms"],
+        "p99_ms": arms["baseline"]["p99_ms"],
         "outcome": result.verdict,
     }
 
@@ -103,15 +105,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--duration", type=float, default=3.0)
+    parser.add_argument("--capacity-only", action="store_true", help="skip the detection runs")
     args = parser.parse_args()
     started = time.monotonic()
     rows = [
         detection(base, factor, args.runs, args.rate, args.duration)
         for base in (0.05, 0.2)
         for factor in (1.0, 1.05, 1.1, 1.2, 1.5)
+        if not args.capacity_only
     ]
     tools = ["builtin"] + (["wrk"] if shutil.which("wrk") else [])
-    generators = [capacity(tool, 5.0) for tool in tools]
+    generators = [capacity(tool, 5.0, n) for tool in tools for n in (1, 4, 16)]
     print(
         json.dumps(
             {

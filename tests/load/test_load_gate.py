@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from rollsafe.config.load_step import LoadStep
 from rollsafe.controller import Controller, loadgen, wrk
-from rollsafe.controller.loadgate import _blurred, measure
+from rollsafe.controller.loadgate import LoadResult, _blurred, _overrun, measure
 from rollsafe.errors import RollsafeError
 from rollsafe.journal.kinds import Kind
 from rollsafe.report.incident import build_incident, render_markdown
@@ -34,12 +34,30 @@ def quick(baseline: str, candidate: str, **options: object) -> LoadStep:
     settings: dict[str, object] = {
         "duration": 2.5,
         "rate": 50,
-        "connections": 16,
+        "connections": 32,
         "warmup": 0.5,
         "baseline": baseline,
         "candidate": candidate,
     }
     return LoadStep.model_validate(settings | options)
+
+
+STARVED = ("the load generator was itself late", "requests (all connections busy)")
+"""The gate's words for "this machine was too busy to measure": inconclusive, never a pass."""
+
+
+def measured(baseline: str, candidate: str, spec: LoadStep) -> LoadResult:
+    """The gate's result, measured again (up to 3 times) while the machine is too busy.
+
+    On a shared 2-core machine the client is sometimes starved for seconds; the
+    gate then says so (inconclusive) instead of passing on its own noise. Those
+    runs are retried: what these tests check is the verdict on a measurable run.
+    """
+    for _ in range(3):
+        result = measure({"baseline": baseline, "candidate": candidate}, spec)
+        if not (result.verdict == "inconclusive" and any(w in result.reason for w in STARVED)):
+            return result
+    return result
 
 
 # -- process-free ------------------------------------------------------------
@@ -119,7 +137,7 @@ def test_bad_load_options_are_refused(options: dict[str, object], message: str) 
 @pytest.mark.slow
 def test_the_same_release_twice_passes() -> None:
     with slow_service(BASE) as baseline, slow_service(BASE) as candidate:
-        result = measure({"baseline": baseline, "candidate": candidate}, quick(baseline, candidate))
+        result = measured(baseline, candidate, quick(baseline, candidate))
     assert result.verdict == "pass", result.reason
     arms = result.summary["arms"]
     assert arms["baseline"]["ok"] >= 80
@@ -131,7 +149,7 @@ def test_the_same_release_twice_passes() -> None:
 @pytest.mark.slow
 def test_a_release_slowed_by_20_percent_fails() -> None:
     with slow_service(BASE) as baseline, slow_service(BASE * 1.2) as candidate:
-        result = measure({"baseline": baseline, "candidate": candidate}, quick(baseline, candidate))
+        result = measured(baseline, candidate, quick(baseline, candidate))
     assert result.verdict == "fail"
     assert "latency" in result.reason
     assert "slower" in result.reason
@@ -144,7 +162,7 @@ def test_a_release_slowed_by_20_percent_fails() -> None:
 def test_a_slowdown_within_the_margin_passes() -> None:
     # 3% slower (6 ms) is below the 10% practical margin: it must not fail the gate.
     with slow_service(BASE) as baseline, slow_service(BASE * 1.03) as candidate:
-        result = measure({"baseline": baseline, "candidate": candidate}, quick(baseline, candidate))
+        result = measured(baseline, candidate, quick(baseline, candidate))
     assert result.verdict == "pass", result.reason
 
 
@@ -156,13 +174,9 @@ def test_wrk_judges_the_same_way() -> None:
         slow_service(BASE) as same,
         slow_service(BASE * 1.2) as slower,
     ):
-        healthy = measure(
-            {"baseline": baseline, "candidate": same},
-            quick(baseline, same, tool="wrk", rate=None, duration=2),
-        )
-        slowed = measure(
-            {"baseline": baseline, "candidate": slower},
-            quick(baseline, slower, tool="wrk", rate=None, duration=2),
+        healthy = measured(baseline, same, quick(baseline, same, tool="wrk", rate=None, duration=2))
+        slowed = measured(
+            baseline, slower, quick(baseline, slower, tool="wrk", rate=None, duration=2)
         )
     assert healthy.summary["tool"] == "wrk"
     assert healthy.verdict == "pass", healthy.reason
@@ -211,6 +225,10 @@ def test_a_load_step_gates_a_rollout_and_is_journaled(
         finally:
             store.close()
     verdicts = [e.data for e in entries if e.kind == Kind.LOAD_VERDICT]
+    if factor == 1.0 and rollout.state is RolloutState.PAUSED:
+        # A machine too busy to measure pauses the rollout (never passes it): say so.
+        assert any(w in (rollout.reason or "") for w in STARVED), rollout.reason
+        pytest.skip(f"the machine was too busy to measure: {rollout.reason}")
     assert rollout.state is RolloutState(state), json.dumps(verdicts)[:3000]
     assert len(verdicts) == 1
     assert verdicts[0]["outcome"] == ("pass" if factor == 1.0 else "fail")
@@ -236,3 +254,13 @@ def test_a_starved_client_cannot_pass_a_release() -> None:
     assert _blurred(spec, 100.0, [0.002] * 60, {}) is None
     assert _blurred(spec, 10.0, [0.004] * 60, {}) is None  # 5 ms floor: slowdown_margin
     assert _blurred(spec, 10.0, [0.006] * 60, {}) is not None
+
+
+def test_arms_that_could_not_keep_the_rate_cannot_pass() -> None:
+    kept, skipping = loadgen.ArmRecord("http://a/"), loadgen.ArmRecord("http://b/")
+    kept.sent, skipping.sent, skipping.dropped = 100, 97, 3
+    reason = _overrun({"baseline": kept, "canary": skipping})
+    assert reason is not None
+    assert "candidate arm skipped 3 of 100 requests" in reason
+    skipping.sent, skipping.dropped = 99, 1  # 1%: within the limit
+    assert _overrun({"baseline": kept, "canary": skipping}) is None

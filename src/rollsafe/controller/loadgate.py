@@ -167,7 +167,7 @@ def _judged(
             f"throughput: candidate {rates['canary']:.1f}/s vs baseline "
             f"{rates['baseline']:.1f}/s ({ratio:.0%}), below {1 - spec.margin:.0%}"
         )
-    blurred = _blurred(spec, arms["baseline"].get("p50_ms"), lags, summary)
+    blurred = _blurred(spec, arms["baseline"].get("p50_ms"), lags, summary) or _overrun(records)
     if verdict.verdict == "fail" or (ratio is not None and not throughput_ok):
         outcome = "fail"
     elif verdict.verdict == "pass" and throughput_ok and blurred is None:
@@ -188,11 +188,12 @@ def _blurred(
 
     The smallest slowdown the gate must catch is ``margin`` of the baseline's
     latency and at least ``slowdown_margin``; when the generator's event loop was
-    typically late by that much (its median lag), its measurements cannot tell
-    such a slowdown from its own delays (a starved client measured 250 ms on a
-    service answering at once, and a 1.5x slower candidate then passed 1 run in 5).
-    Fails stand: they need the arms to differ beyond the margins, which the
-    client's delays, shared by both arms, do not create.
+    late by that much at one look in ten (its p90 lag), its measurements cannot
+    tell such a slowdown from its own delays. Measured on this project's 2-core
+    machine at load average 13-15: a 20% slower candidate (200 ms) passed 4 runs
+    of 16 by the median lag, every one with a p90 lag above this limit (75-174 ms
+    against 33-77 ms) and none of the 12 fails. Fails stand: they need the arms
+    to differ beyond the margins, which delays shared by both arms do not create.
     """
     if not lags:
         return None
@@ -205,13 +206,37 @@ def _blurred(
     }
     detectable = max(spec.slowdown_margin, spec.margin * (baseline_p50_ms or 0.0) / 1000)
     summary["client_lag_ms"]["limit"] = round(1000 * detectable, 3)
-    if p50 <= detectable:
+    if p90 <= detectable:
         return None
     return (
-        f"the load generator was itself late by {1000 * p50:.3g} ms (median of its event loop), "
+        f"the load generator was itself late by {1000 * p90:.3g} ms (p90 of its event loop), "
         f"more than the {1000 * detectable:.3g} ms slowdown it must detect: a pass would "
         "not be evidence (run the gate where its client has CPU to spare, or use wrk)"
     )
+
+
+DROPPED_LIMIT = 0.01
+"""Share of due requests an arm may skip (all its connections busy) for a pass to count."""
+
+
+def _overrun(records: dict[str, loadgen.ArmRecord]) -> str | None:
+    """Why a pass would not be evidence: the arms could not keep the offered rate.
+
+    When both arms skip requests, the client or the machine, not the candidate,
+    set the pace: latencies then hold queueing of their own (in the runs above,
+    p90 1.5-2.7 s for a 200 ms service). A candidate that alone skips requests
+    fails on throughput instead.
+    """
+    for arm, record in records.items():
+        due = record.sent + record.dropped
+        if due and record.dropped > DROPPED_LIMIT * due:
+            name = "candidate" if arm == "canary" else arm
+            return (
+                f"the {name} arm skipped {record.dropped} of {due} requests (all connections "
+                "busy): the run did not hold the offered rate, so a pass would not be evidence "
+                "(more connections, a lower rate, or a less busy machine)"
+            )
+    return None
 
 
 def _arm_summary(record: loadgen.ArmRecord, rate: float) -> dict[str, Any]:
