@@ -20,6 +20,7 @@ from rollsafe.cli import (
     judge,
     notify,
     overrides,
+    pipelines,
     plans,
     reports,
     risk,
@@ -54,6 +55,7 @@ rollouts.app.command("override")(overrides.override)
 app.command("drill")(drills.drill)
 app.command("risk")(risk.risk)
 app.add_typer(notify.app, name="notify")
+app.add_typer(pipelines.app, name="pipeline")
 
 
 def _version(value: bool) -> None:

@@ -108,6 +108,8 @@ def describe(entry: JournalEntry) -> str | None:
         verdict = data["verdict"]
         colour = {"pass": "green", "fail": "red"}.get(verdict["verdict"], "yellow")
         return f"  verdict [{colour}]{verdict['verdict']}[/{colour}] after {data['elapsed']}s"
+    if kind == Kind.LOAD_VERDICT:
+        return _load_verdict(data)
     if kind == Kind.ROLLBACK_LEVEL_ENDED:
         return _level_ended(data)
     if kind.startswith("rollback."):
@@ -138,6 +140,17 @@ def describe(entry: JournalEntry) -> str | None:
         verdict = "[green]passed[/green]" if data["ok"] else "[red]failed[/red]"
         return f"[bold]drill {verdict}[/bold]"
     return None
+
+
+def _load_verdict(data: dict[str, Any]) -> str:
+    """``load.verdict``: the outcome, each arm's p50/p99 and rate, the throughput ratio."""
+    colour = {"pass": "green", "fail": "red"}.get(data.get("outcome", ""), "yellow")
+    arms = "  ".join(
+        f"{arm} p50 {values.get('p50_ms')} ms p99 {values.get('p99_ms')} ms {values.get('rps')}/s"
+        for arm, values in data.get("arms", {}).items()
+    )
+    ratio = data.get("throughput", {}).get("ratio")
+    return f"  load [{colour}]{data.get('outcome')}[/{colour}]: {arms}; throughput ratio {ratio}"
 
 
 def _arm(observation: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from rollsafe.config.command_target import CommandTarget
 from rollsafe.config.drills import DrillPolicy
 from rollsafe.config.guards import DEFAULT_GUARDS, Guard, RollbackPolicy
 from rollsafe.config.health import HealthCheck
+from rollsafe.config.load_step import LoadStep
 from rollsafe.config.metric_sources import (
     CommandMetrics,
     HttpMetrics,
@@ -154,6 +155,7 @@ STEP_KINDS = (
     "promote",
     "test",
     "approve",
+    "load",
 )
 
 
@@ -169,6 +171,7 @@ class Step(StrictModel):
     promote: PromoteStep | None = None
     test: TestStep | None = None
     approve: ApproveStep | None = None
+    load: LoadStep | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -20,6 +20,7 @@ from rollsafe.config.plan import (
 from rollsafe.controller.analysis import run_analysis
 from rollsafe.controller.approvals import run_approve
 from rollsafe.controller.context import StepContext, StepOutcome
+from rollsafe.controller.loadgate import run_load
 from rollsafe.controller.retries import with_retries
 from rollsafe.controller.testgate import run_test_step
 from rollsafe.errors import LeaseLostError, NotFoundError, RollsafeError
@@ -150,4 +151,5 @@ _RUNNERS: dict[str, Callable[[StepContext, Any], StepOutcome]] = {
     "promote": _promote,
     "test": run_test_step,
     "approve": run_approve,
+    "load": run_load,
 }

@@ -23,6 +23,7 @@ from rollsafe.journal.payloads import (
 )
 from rollsafe.report.gates import gates_of, render_gates
 from rollsafe.report.html import decision_time, pictures, render_html, standalone_svg
+from rollsafe.report.load import load_gates, render_load_gates
 from rollsafe.support.private import private_directory, write_private_text
 
 TODO = "**To answer (person):**"
@@ -39,6 +40,7 @@ _SHOWN_IN_TIMELINE = {
     Kind.ROLLOUT_ROLLBACK_REQUESTED, Kind.ROLLOUT_ABORT_REQUESTED, Kind.ROLLOUT_ROLLED_BACK,
     Kind.ROLLOUT_ABORTED, Kind.ROLLOUT_FAILED, Kind.ROLLOUT_PROMOTED, Kind.ROLLOUT_PAUSED,
     Kind.METRICS_BLIND, Kind.STEP_RETRY,
+    Kind.LOAD_VERDICT,
 }  # fmt: skip
 
 
@@ -93,6 +95,7 @@ def build_incident(entries: Sequence[JournalEntry]) -> dict[str, Any]:
         "data": _data(entries),
         "blindness": _blindness(entries),
         "gates": gates_of(entries),
+        "load_gates": load_gates(entries),
         "timeline": [_timeline_row(e, start) for e in entries if e.kind in _SHOWN_IN_TIMELINE],
     }
     report["summary"] = _summary(report)
@@ -192,6 +195,7 @@ def render_markdown(
         lines += _lost_rows_lines(lost)
     lines += _render_blindness(report["blindness"])
     lines += render_gates(report["gates"])
+    lines += render_load_gates(report["load_gates"])
     lines += ["", "## Timeline", "", "| +s | time | event | detail |", "|---|---|---|---|"]
     lines += [
         f"| {row['offset']} | {row['at']} | {row['event']} | {row['detail']} |"
@@ -491,6 +495,8 @@ def _timeline_row(entry: JournalEntry, start: float) -> dict[str, Any]:
         detail = f"{data.get('watcher')} blind {data.get('blind_for')} s: {data.get('error')}"
     elif entry.kind == Kind.ANALYSIS_VERDICT:
         detail = f"{data['verdict']['verdict']} after {data.get('elapsed')} s"
+    elif entry.kind == Kind.LOAD_VERDICT:
+        detail = f"load {data.get('outcome')} after {data.get('elapsed')} s"
     elif data.get("reason"):
         detail = str(data["reason"])
     return {
