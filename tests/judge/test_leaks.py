@@ -93,6 +93,8 @@ def test_restart_is_seen_and_cut() -> None:
     failed_at, check = judge(memory(rng, 1800, restarts=(500.0,)), memory(rng, 1800))
     assert failed_at is None
     assert all(test.restarts == 1 for test in check.tests)
+    reason = check.describe(check.snapshot(), LEVELS, "inconclusive").reason
+    assert "1 restart(s) seen" in reason
 
 
 def test_a_leak_that_restarts_is_still_found_after_the_restart() -> None:

@@ -72,11 +72,12 @@ class SlopeCheck(Check):
 
     def snapshot(self) -> Any:
         tests = tuple((test.state(), test.slope, test.block) for test in self.tests)
-        return self.canary.slope, self.baseline.slope, tests
+        restarts = max(test.restarts for test in self.tests)
+        return self.canary.slope, self.baseline.slope, tests, restarts
 
     def describe(self, snapshot: Any, levels: Levels, state: Outcome) -> MetricVerdict:
         name, limit = self.name, self.metric.limit_bytes_per_hour
-        slope_c, slope_b, tests = snapshot
+        slope_c, slope_b, tests, restarts = snapshot
         # Show the block length with the most evidence either way.
         test_state, slope, block = max(
             tests, key=lambda item: max(map(abs, envelope_log_e(item[0])))
@@ -96,6 +97,8 @@ class SlopeCheck(Check):
             "pass": f"canary does not outgrow baseline by {_mb(limit)}/h",
             "inconclusive": f"not enough evidence yet ({blocks} windows of {block:g}s)",
         }[state]
+        if restarts:
+            words += f"; {restarts} restart(s) seen, growth across them and warm-up set aside"
         estimate = _hourly(slope)
         shown = "n/a" if estimate is None else f"{_mb(estimate)}/h"
         reason = (
