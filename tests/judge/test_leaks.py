@@ -88,6 +88,13 @@ def test_healthy_canary_never_fails(canary: dict[str, Any], baseline: dict[str, 
         assert failed_at is None
 
 
+def test_growth_at_the_limit_is_not_a_failure() -> None:
+    rng = np.random.default_rng(50)
+    for _ in range(10):
+        failed_at, _check = judge(memory(rng, 1800, 50), memory(rng, 1800))
+        assert failed_at is None
+
+
 def test_restart_is_seen_and_cut() -> None:
     rng = np.random.default_rng(11)
     failed_at, check = judge(memory(rng, 1800, restarts=(500.0,)), memory(rng, 1800))
