@@ -59,3 +59,6 @@ bench-router: $(STAMP) servers
 
 clean:
 	rm -rf $(VENV) .rollsafe .rollsafe-demo .pytest_cache .mypy_cache .ruff_cache
+
+bench-judge-leaks: $(STAMP)
+	$(BIN)/python -m bench.judge.leaks

@@ -64,6 +64,9 @@ class SlopeMetric(StrictModel):
     limit_bytes_per_hour: Annotated[float, Field(gt=0)] = 50e6
     block: Annotated[Duration, Field(gt=0)] = 10.0
     """Seconds per increment of the growth test; noise is assumed independent across blocks."""
+    warmup: Annotated[Duration, Field(ge=0)] = 120.0
+    """Memory growth counts from this long after the analysis starts and after a restart of
+    either arm (a fresh process grows while it warms up; that is no leak)."""
 
 
 Metric = Annotated[RatioMetric | HistogramMetric | SlopeMetric, Field(discriminator="kind")]

@@ -7,21 +7,25 @@ from typing import Any
 
 from rollsafe.config.analysis import SlopeMetric
 from rollsafe.judge.checks import Check, Levels, e_value
+from rollsafe.judge.envelope import EnvelopeGrowth, envelope_bounds, envelope_log_e
 from rollsafe.judge.verdicts import MetricVerdict, Outcome
-from rollsafe.stats import GrowthTest, StreamingSlope, growth_log_e, slope_bounds
+from rollsafe.stats import StreamingSlope
 
 _HOUR = 3600.0
-SCALES = (1, 6, 30)
-"""Block lengths, as multiples of the metric's ``block``: short blocks suit random-walk noise,
-long ones bounded noise on the level (a GC sawtooth). Bonferroni over the three."""
+SCALES = (3, 6, 18)
+"""Window lengths, as multiples of the metric's ``block`` (30 s, 1 and 3 minutes by default):
+the floor of a GC sawtooth needs a window about one collection long; short windows give
+more increments (a faster verdict), long ones cover collections up to three minutes apart.
+Bonferroni over the three."""
 
 
 class SlopeCheck(Check):
     """Tests the growth of (canary - baseline) against ``limit_bytes_per_hour``.
 
     The difference removes what both arms share (load, time of day) and any
-    constant offset between them (a fresh process is smaller). See
-    :class:`rollsafe.stats.GrowthTest` for the test and its assumptions.
+    constant offset between them (a fresh process is smaller). The test reads the
+    floor of each window (what survives a garbage collection), skips warm-up and
+    cuts the series at restarts: see :mod:`rollsafe.judge.envelope`.
     """
 
     kind = "slope"
@@ -30,7 +34,9 @@ class SlopeCheck(Check):
         self.name = metric.name
         self.metric = metric
         limit = metric.limit_bytes_per_hour / _HOUR
-        self.tests = [GrowthTest(limit, metric.block * scale) for scale in SCALES]
+        self.tests = [
+            EnvelopeGrowth(limit, metric.block * scale, metric.warmup) for scale in SCALES
+        ]
         self._log_scales = math.log(len(SCALES))
         self.canary = StreamingSlope()
         self.baseline = StreamingSlope()
@@ -41,10 +47,10 @@ class SlopeCheck(Check):
         self.readings += 1
         self.canary.update(t, canary)
         self.baseline.update(t, baseline)
-        difference = canary - baseline
         for i, test in enumerate(self.tests):
-            if test.update(t, difference):
-                self._log_e[i] = test.log_e()
+            if test.update(t, canary, baseline):
+                fail, pass_ = envelope_log_e(test.state())
+                self._log_e[i] = max(fail, pass_)
 
     def has_data(self) -> bool:
         return self.readings >= 2
@@ -66,19 +72,22 @@ class SlopeCheck(Check):
 
     def snapshot(self) -> Any:
         tests = tuple((test.state(), test.slope, test.block) for test in self.tests)
-        return self.canary.slope, self.baseline.slope, tests
+        restarts = max(test.restarts for test in self.tests)
+        return self.canary.slope, self.baseline.slope, tests, restarts
 
     def describe(self, snapshot: Any, levels: Levels, state: Outcome) -> MetricVerdict:
         name, limit = self.name, self.metric.limit_bytes_per_hour
-        slope_c, slope_b, tests = snapshot
+        slope_c, slope_b, tests, restarts = snapshot
         # Show the block length with the most evidence either way.
-        test_state, slope, block = max(tests, key=lambda item: max(map(abs, growth_log_e(item[0]))))
+        test_state, slope, block = max(
+            tests, key=lambda item: max(map(abs, envelope_log_e(item[0])))
+        )
         blocks = test_state[0]
         alpha, log_scales = levels.alpha, self._log_scales
         threshold = math.exp(levels.fail)
-        log_fail, log_pass = growth_log_e(test_state)
+        log_fail, log_pass = envelope_log_e(test_state)
         log_fail -= log_scales
-        bounds = slope_bounds(test_state, alpha / len(SCALES))
+        bounds = envelope_bounds(test_state, alpha / len(SCALES))
         arms: dict[str, dict[str, float | None]] = {
             "canary": {"slope_bytes_per_hour": _hourly(slope_c)},
             "baseline": {"slope_bytes_per_hour": _hourly(slope_b)},
@@ -86,8 +95,10 @@ class SlopeCheck(Check):
         words = {
             "fail": f"canary grows faster than baseline by more than {_mb(limit)}/h",
             "pass": f"canary does not outgrow baseline by {_mb(limit)}/h",
-            "inconclusive": f"not enough evidence yet ({blocks} blocks of {block:g}s)",
+            "inconclusive": f"not enough evidence yet ({blocks} windows of {block:g}s)",
         }[state]
+        if restarts:
+            words += f"; {restarts} restart(s) seen, growth across them and warm-up set aside"
         estimate = _hourly(slope)
         shown = "n/a" if estimate is None else f"{_mb(estimate)}/h"
         reason = (
