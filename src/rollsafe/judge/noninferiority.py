@@ -1,0 +1,223 @@
+"""Early pass: anytime-valid evidence that the canary is no worse than practical margins.
+
+A healthy analysis step need not wait out its duration: it may end as soon as
+every metric shows, with confidence sequences valid under continuous
+monitoring, that the canary is *no worse than a practical margin*:
+
+- **error rate**: canary rate <= baseline rate + max(relative x baseline rate,
+  absolute margin), and canary rate <= ``max_error_rate``;
+- **latency**: at every finite histogram bound, the canary's share of requests
+  slower than the bound obeys the same kind of margin against the baseline's;
+- **memory growth**: the growth test's evidence that the canary does not outgrow
+  the baseline by ``limit_bytes_per_hour`` reached ``1/alpha``.
+
+Each rate comparison uses a *box* of two confidence sequences, one per arm, each
+at level ``alpha/2`` (Robbins' beta-binomial mixture, :func:`rollsafe.stats.rate_bounds`):
+with probability at least ``1 - alpha`` both hold at every look at once. On
+that event, if the canary's upper bound ``U_c`` and the baseline's lower bound
+``L_b`` satisfy ``U_c <= L_b + max(r x L_b, a)``, every pair of true rates in
+the box satisfies the margin (the allowance grows with the baseline's rate, so
+``L_b`` is the worst case). So a canary truly worse than the margin passes a
+comparison, at any look ever, with probability at most ``alpha``.
+
+The verdict passes only when *every* comparison does (an intersection-union
+test): if any one metric or bound is truly worse, passing needs that one
+comparison to pass, which has probability at most ``alpha``. No split of
+``alpha`` across metrics or bounds is needed.
+
+Assumption: each arm's rate is constant over the step (the mixture is a
+martingale for independent Bernoulli trials with one rate). Drifts shared by
+both arms widen neither bound but can move them together; a drift in one arm
+only is not covered.
+
+A floor (``min_requests`` per arm, ``min_duration`` seconds) keeps a step from
+passing on a handful of requests even when the bounds would allow it (they
+cannot with the default margins, but a generous margin could).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rollsafe.config.analysis import AnalysisConfig
+from rollsafe.judge.checks import Check, Levels, screen_half_width
+from rollsafe.judge.growth import SlopeCheck
+from rollsafe.judge.latency import HistogramCheck
+from rollsafe.judge.ratios import CeilingCheck, RatioCheck
+from rollsafe.stats import rate_bounds
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """One non-inferiority comparison: an upper confidence bound against its margin."""
+
+    metric: str
+    what: str
+    upper: float
+    """Anytime-valid upper bound of the effect (e.g. canary rate - baseline rate)."""
+    margin: float
+    """The largest effect still counted as no worse."""
+    passed: bool
+    """The comparison shows the canary no worse (for rates: ``upper <= margin``)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "what": self.what,
+            "upper": self.upper,
+            "margin": self.margin,
+            "passed": self.passed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EarlyPassEvidence:
+    """Why a step passed early: the comparisons, the traffic and the time it took."""
+
+    t: float
+    elapsed: float
+    requests: dict[str, float]
+    alpha: float
+    comparisons: tuple[Comparison, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "t": self.t,
+            "elapsed": self.elapsed,
+            "requests": dict(self.requests),
+            "alpha": self.alpha,
+            "comparisons": [c.to_dict() for c in self.comparisons],
+        }
+
+    def summary(self) -> str:
+        """One line for a reason: the tightest comparison, as the closest call."""
+        rates = [c for c in self.comparisons if c.upper == c.upper] or list(self.comparisons)
+        closest = max(rates, key=lambda c: c.upper - c.margin)
+        counts = ", ".join(f"{arm} {n:g}" for arm, n in self.requests.items())
+        return (
+            f"passed early after {self.elapsed:.0f}s ({counts} requests): every metric within "
+            f"its margin at alpha {self.alpha:g}; closest: {closest.metric} {closest.what} "
+            f"upper bound {closest.upper:.3g} <= margin {closest.margin:.3g}"
+        )
+
+
+def rate_comparison(
+    metric: str,
+    what: str,
+    x_c: float,
+    n_c: float,
+    x_b: float,
+    n_b: float,
+    relative: float,
+    absolute: float,
+    alpha: float,
+) -> Comparison | None:
+    """The box comparison of two rates, or None when a cheap screen shows it cannot pass.
+
+    The screen's half-widths are narrower than the exact bounds', so skipping on it
+    only ever delays a pass, never makes one.
+    """
+    if n_c <= 0 or n_b <= 0:
+        return None
+    p_c, p_b = x_c / n_c, x_b / n_b
+    # The exact bounds lie outside these: U_c >= p_c + s_c and L_b <= low.
+    low = max(p_b - screen_half_width(x_b, n_b, alpha / 2), 0.0)
+    if p_c + screen_half_width(x_c, n_c, alpha / 2) - low > max(relative * low, absolute):
+        return None
+    high_c = rate_bounds(x_c, n_c, alpha / 2)[1]
+    low_b = rate_bounds(x_b, n_b, alpha / 2)[0]
+    upper, margin = high_c - low_b, max(relative * low_b, absolute)
+    return Comparison(metric, what, upper, margin, upper <= margin)
+
+
+def evaluate(
+    checks: list[Check],
+    config: AnalysisConfig,
+    levels: Levels,
+    t: float,
+    elapsed: float,
+    requests: dict[str, float],
+) -> EarlyPassEvidence | None:
+    """The evidence for an early pass when every check shows the canary no worse, else None.
+
+    ``requests`` is the traffic per arm; the floor in ``config.early_pass`` is checked
+    here too. Checks of an unknown kind block an early pass (no claim without a test).
+    """
+    early = config.early_pass
+    if not early.enabled or not checks:
+        return None
+    if elapsed < early.min_duration or any(n < early.min_requests for n in requests.values()):
+        return None
+    alpha = levels.alpha
+    found: list[Comparison] = []
+    # Cheapest and likeliest to block first: errors, then memory, then latency bounds.
+    for check in sorted(checks, key=_order):
+        comparisons = _compare(check, config, levels, alpha)
+        if comparisons is None or not all(c.passed for c in comparisons):
+            return None
+        found += comparisons
+    return EarlyPassEvidence(t, elapsed, dict(requests), alpha, tuple(found))
+
+
+def _order(check: Check) -> int:
+    return {"ratio": 0, "ceiling": 1, "slope": 2, "histogram": 3}.get(check.kind, 4)
+
+
+def _compare(
+    check: Check, config: AnalysisConfig, levels: Levels, alpha: float
+) -> list[Comparison] | None:
+    early = config.early_pass
+    if isinstance(check, RatioCheck):
+        if not check.has_data():
+            return None
+        comparison = rate_comparison(
+            check.name,
+            "rate difference (canary - baseline)",
+            check.x_c,
+            check.n_c,
+            check.x_b,
+            check.n_b,
+            early.error_relative_margin,
+            early.error_margin,
+            alpha,
+        )
+        return None if comparison is None else [comparison]
+    if isinstance(check, CeilingCheck):
+        x, n = check.test.events, check.test.trials
+        if n <= 0:
+            return None
+        high, limit = rate_bounds(x, n, alpha / 2)[1], check.test.q
+        return [Comparison(check.name, f"{check.arm} error rate", high, limit, high <= limit)]
+    if isinstance(check, SlopeCheck):
+        if not check.has_data() or not check.passes(levels):
+            return None
+        metric = check.describe(check.snapshot(), levels, "pass")
+        upper = metric.high if metric.high is not None else float("nan")
+        limit = check.metric.limit_bytes_per_hour
+        # The growth test's pass (e >= 1/alpha) is the evidence; its bound is shown beside.
+        what = f"growth canary - baseline, bytes/h (pass e-value {metric.pass_e_value:.3g})"
+        return [Comparison(check.name, what, upper, limit, True)]
+    if isinstance(check, HistogramCheck):
+        if not check.has_data():
+            return None
+        cum_c, cum_b = (list(map(float, row)) for row in check.cumulative)
+        n_c, n_b = cum_c[-1], cum_b[-1]
+        found: list[Comparison] = []
+        for k, bound in enumerate(check.bounds):
+            comparison = rate_comparison(
+                check.name,
+                f"share slower than {1000 * bound:g} ms (canary - baseline)",
+                n_c - cum_c[k],
+                n_c,
+                n_b - cum_b[k],
+                n_b,
+                early.latency_relative_margin,
+                early.latency_margin,
+                alpha,
+            )
+            if comparison is None:
+                return None
+            found.append(comparison)
+        return found
+    return None
