@@ -96,7 +96,8 @@ def test_a_fixed_n_interval_looked_at_repeatedly_would_not_be_valid() -> None:
 
 def test_the_comparison_reports_its_bound_and_margin() -> None:
     comparison = rate_comparison("error_rate", "diff", 10, 10_000, 12, 10_000, 0.2, 0.005, 0.01)
-    assert comparison is not None and comparison.passed
+    assert comparison is not None
+    assert comparison.passed
     assert 0 < comparison.upper <= comparison.margin == 0.005
     # Far worse: the screen rules it out before any exact bound is computed.
     assert rate_comparison("error_rate", "diff", 900, 10_000, 10, 10_000, 0.2, 0.005, 0.01) is None
