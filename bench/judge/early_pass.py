@@ -10,10 +10,15 @@ of the duration and how many steps passed early. Errors and latency are judged
 (memory growth blocks early passes: see docs/benchmarks.md); part 1b shows the
 default metrics with memory for one cell.
 
-Part 2 is the safety check: a canary whose error rate is exactly at the margin
-(1% baseline, 1.5% canary: margin max(20% x 1%, 0.5 pp) = 0.5 pp) and just
-beyond it (1.6%), 100 req/s per arm, looked at every second for 1200 s. The
-rate of early passes must be at most alpha (0.01).
+Part 2 is the safety check, with the default judge and with the early pass alone
+(fail margins so wide nothing fails, so every run is looked at for 1200 s): a
+canary whose error rate is exactly at the margin (1% baseline, 1.5% canary:
+margin max(20% x 1%, 0.5 pp) = 0.5 pp) and just beyond it (1.6%), 100 req/s
+per arm, looked at every second. The rate of early passes must be at most
+alpha (0.01).
+
+Part 3: the benchmark's healthy variants (drift, noise, incidents, changing
+shares, cold start), errors + latency, 600 s steps.
 
 Options: ``--runs N`` per cell (default 40), ``--margin-runs N`` (default 300).
 """
@@ -26,12 +31,18 @@ import statistics
 import sys
 import time
 
+from bench.judge.scenarios import HEALTHY
 from bench.judge.simulator import Scenario, observations, simulate
 from rollsafe.config.analysis import AnalysisConfig, HistogramMetric, RatioMetric
 from rollsafe.judge import Judge
 
 ERRORS_AND_LATENCY = AnalysisConfig(metrics=[RatioMetric(), HistogramMetric()])
 ERRORS_ONLY = AnalysisConfig(metrics=[RatioMetric()])
+EARLY_PASS_ALONE = AnalysisConfig(
+    metrics=[RatioMetric(relative_margin=100.0, absolute_margin=0.5)], max_error_rate=1.0
+)
+"""Fail margins so wide that nothing fails: every run lasts until it passes or ends, so
+the at-margin rows measure the early pass's own error rate, not the fail side's speed."""
 
 
 def step_time(
@@ -53,6 +64,20 @@ def _row(label: str, duration: int, ends: list[tuple[float, str]]) -> str:
     return (
         f"| {label} | {duration} s | {len(ends)} | {median:.0f} s ({median / duration:.0%}) "
         f"| {passed / len(ends):.0%} | {failed} |"
+    )
+
+
+def _margin_row(label: str, judge: str, ends: list[tuple[float, str]]) -> None:
+    passed = sum(how == "pass" for _, how in ends)
+    failed = sum(how == "fail" for _, how in ends)
+    # Clopper-Pearson-style bound for 0 passes (rule of three), else normal approximation.
+    share = passed / len(ends)
+    upper = (
+        3 / len(ends) if passed == 0 else share + 1.645 * math.sqrt(share * (1 - share) / len(ends))
+    )
+    print(
+        f"| {label} | {judge} | {len(ends)} | {share:.1%} | {upper:.1%} | {failed} |",
+        flush=True,
     )
 
 
@@ -81,24 +106,30 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         "| canary vs margin (errors only, 100 req/s per arm, 1200 s, a look a second) "
-        "| runs | passed early | 95% upper bound | failed |"
+        "| judge | runs | passed early | 95% upper bound | failed |"
     )
-    print("|---|---:|---:|---:|---:|")
-    for label, rate in (("at the margin: 1% → 1.5%", 0.015), ("beyond: 1% → 1.6%", 0.016)):
-        scenario = Scenario(label, False, rps=100.0, canary_error_rate=rate)
+    print("|---|---|---:|---:|---:|---:|")
+    cases = (("at the margin: 1% → 1.5%", 0.015), ("beyond: 1% → 1.6%", 0.016))
+    judges = (("default", ERRORS_ONLY), ("early pass alone", EARLY_PASS_ALONE))
+    for judge, config in judges:
+        for label, rate in cases:
+            scenario = Scenario(label, False, rps=100.0, canary_error_rate=rate)
+            ends = [
+                step_time(scenario, 1200, 720_000 + run, config) for run in range(args.margin_runs)
+            ]
+            _margin_row(label, judge, ends)
+    print()
+    print(
+        "| healthy variant, errors + latency | duration | runs | median step time "
+        "| passed early | failed |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    for index, scenario in enumerate(HEALTHY):
         ends = [
-            step_time(scenario, 1200, 720_000 + run, ERRORS_ONLY) for run in range(args.margin_runs)
+            step_time(scenario, 600, 900_000 + 1000 * index + run, ERRORS_AND_LATENCY)
+            for run in range(args.runs)
         ]
-        passed = sum(how == "pass" for _, how in ends)
-        failed = sum(how == "fail" for _, how in ends)
-        # Clopper-Pearson-style bound for 0 passes (rule of three), else normal approximation.
-        share = passed / len(ends)
-        upper = (
-            3 / len(ends)
-            if passed == 0
-            else share + 1.645 * math.sqrt(share * (1 - share) / len(ends))
-        )
-        print(f"| {label} | {len(ends)} | {share:.1%} | {upper:.1%} | {failed} |", flush=True)
+        print(_row(scenario.name, 600, ends), flush=True)
     print(f"\n({time.perf_counter() - started:.0f} s)")
     return 0
 
