@@ -1,10 +1,12 @@
 """Early pass: anytime-valid under repeated looks, and reachable for a healthy canary.
 
-Seeded simulations, errors only, a look after every batch of requests: a canary
-exactly at the early-pass margin passes early in at most alpha of the runs
-(plus binomial slack), however often the judge looks, while a healthy canary
-passes early in most runs. alpha is large here (0.2) so that a broken bound
-would show in a few hundred runs.
+Seeded simulations of error counts, a look after every batch of requests. The
+decision function itself (``rate_comparison``, what the judge asks for every
+rate) is looked at after every batch: a canary exactly at or beyond the margin
+passes in at most alpha of the runs (plus binomial slack), however often it is
+asked. Through the judge, a healthy canary passes early in most runs and never
+before the floor. alpha is large here (0.2) so that a broken bound would show
+in a few hundred runs.
 """
 
 from __future__ import annotations
@@ -19,59 +21,59 @@ from rollsafe.judge import Judge
 from rollsafe.judge.noninferiority import rate_comparison
 
 ALPHA = 0.2
-CONFIG = AnalysisConfig(
-    alpha=ALPHA,
-    metrics=[RatioMetric()],
-    max_error_rate=0.5,
-    min_requests=0,
-    early_pass=EarlyPass(
-        error_margin=0.02, error_relative_margin=0.0, min_requests=100, min_duration=5.0
-    ),
-)
 BASELINE = 0.05
-
-
-def run(canary_rate: float, seed: int, looks: int = 150, per_look: int = 100) -> float | None:
-    """The t of a pass (early, or the judge's strict sequential one), else None."""
-    rng = np.random.default_rng(seed)
-    judge = Judge(CONFIG)
-    totals = {"canary": [0, 0], "baseline": [0, 0]}
-    for t in range(looks):
-        for arm, rate in (("canary", canary_rate), ("baseline", BASELINE)):
-            counts = totals[arm]
-            counts[0] += per_look
-            counts[1] += int(rng.binomial(per_look, rate))
-            verdict = judge.update(
-                {"t": float(t), "arm": arm, "requests": counts[0], "errors": counts[1]}
-            )
-        if verdict.decided_at is not None:
-            return verdict.decided_at if verdict.verdict == "pass" else None
-    return None
 
 
 def slack(runs: int) -> float:
     return 3 * math.sqrt(ALPHA * (1 - ALPHA) / runs)
 
 
-def test_a_canary_at_the_margin_passes_early_in_at_most_alpha_of_runs() -> None:
-    runs = 250
-    passes = sum(run(BASELINE + 0.02, seed) is not None for seed in range(runs))
-    assert passes / runs <= ALPHA + slack(runs)
+def passes_under_repeated_looks(
+    canary: float,
+    baseline: float,
+    seed: int,
+    relative: float,
+    absolute: float,
+    looks: int = 150,
+    per_look: int = 100,
+) -> bool:
+    """Whether the comparison ever passes when asked after every batch (from 100 requests)."""
+    rng = np.random.default_rng(seed)
+    x_c = x_b = n = 0
+    for _ in range(looks):
+        n += per_look
+        x_c += int(rng.binomial(per_look, canary))
+        x_b += int(rng.binomial(per_look, baseline))
+        found = rate_comparison("e", "d", x_c, n, x_b, n, relative, absolute, ALPHA)
+        if found is not None and found.passed:
+            return True
+    return False
 
 
-def test_a_canary_beyond_the_margin_passes_early_less_often_still() -> None:
-    runs = 100
-    passes = sum(run(BASELINE + 0.03, 10_000 + seed) is not None for seed in range(runs))
-    assert passes / runs <= ALPHA + slack(runs)
+def pass_rate(canary: float, baseline: float, relative: float, absolute: float, runs: int) -> float:
+    passed = sum(
+        passes_under_repeated_looks(canary, baseline, seed, relative, absolute)
+        for seed in range(runs)
+    )
+    return passed / runs
 
 
-def test_a_healthy_canary_passes_early_in_most_runs_and_never_before_the_floor() -> None:
-    times = [run(BASELINE, 20_000 + seed, looks=300) for seed in range(40)]
-    passed = [t for t in times if t is not None]
-    assert len(passed) >= 0.8 * len(times)
-    # min_duration 5 s after the first look at t=0, and 100 requests per arm.
-    assert min(passed) >= 5.0
-    assert np.median(passed) < 200
+def test_a_canary_at_the_absolute_margin_passes_in_at_most_alpha_of_runs() -> None:
+    assert pass_rate(BASELINE + 0.02, BASELINE, 0.0, 0.02, 300) <= ALPHA + slack(300)
+
+
+def test_a_canary_beyond_the_margin_passes_less_often_still() -> None:
+    assert pass_rate(BASELINE + 0.03, BASELINE, 0.0, 0.02, 150) <= ALPHA + slack(150)
+
+
+def test_at_a_high_rate_the_relative_margin_holds_too() -> None:
+    # 40% "slow" requests (a latency bound near the median): margin 20% x 40% = 8 points.
+    assert pass_rate(0.48, 0.4, 0.2, 0.01, 200) <= ALPHA + slack(200)
+
+
+def test_the_same_comparison_passes_a_healthy_canary_in_most_runs() -> None:
+    assert pass_rate(BASELINE, BASELINE, 0.0, 0.02, 40) >= 0.8
+    assert pass_rate(0.4, 0.4, 0.2, 0.01, 40) >= 0.8
 
 
 def test_a_fixed_n_interval_looked_at_repeatedly_would_not_be_valid() -> None:
@@ -94,6 +96,54 @@ def test_a_fixed_n_interval_looked_at_repeatedly_would_not_be_valid() -> None:
     assert naive / runs > ALPHA + slack(runs)
 
 
+# -- through the judge ---------------------------------------------------------
+
+CONFIG = AnalysisConfig(
+    alpha=ALPHA,
+    metrics=[RatioMetric()],
+    max_error_rate=0.5,
+    min_requests=0,
+    early_pass=EarlyPass(
+        error_margin=0.02, error_relative_margin=0.0, min_requests=100, min_duration=5.0
+    ),
+)
+
+
+def judge_run(
+    canary_rate: float, seed: int, config: AnalysisConfig = CONFIG, looks: int = 300
+) -> tuple[str, float | None, bool]:
+    """(verdict, decided_at, passed early) of a judge looking after every 100 requests."""
+    rng = np.random.default_rng(seed)
+    judge = Judge(config)
+    totals = {"canary": [0, 0], "baseline": [0, 0]}
+    verdict = judge.verdict
+    for t in range(looks):
+        for arm, rate in (("canary", canary_rate), ("baseline", BASELINE)):
+            counts = totals[arm]
+            counts[0] += 100
+            counts[1] += int(rng.binomial(100, rate))
+            verdict = judge.update(
+                {"t": float(t), "arm": arm, "requests": counts[0], "errors": counts[1]}
+            )
+        if verdict.decided_at is not None:
+            break
+    return verdict.verdict, verdict.decided_at, verdict.early_pass is not None
+
+
+def test_through_the_judge_a_healthy_canary_passes_early_but_not_before_the_floor() -> None:
+    runs = [judge_run(BASELINE, 20_000 + seed) for seed in range(40)]
+    early = [t for verdict, t, was_early in runs if verdict == "pass" and was_early]
+    assert len(early) >= 0.8 * len(runs)
+    # min_duration 5 s after the first look at t=0, and 100 requests per arm.
+    assert min(t for t in early if t is not None) >= 5.0
+
+
+def test_through_the_judge_a_canary_at_the_margin_rarely_passes() -> None:
+    runs = 150
+    passed = sum(judge_run(BASELINE + 0.02, seed)[0] == "pass" for seed in range(runs))
+    assert passed / runs <= ALPHA + slack(runs)
+
+
 def test_the_comparison_reports_its_bound_and_margin() -> None:
     comparison = rate_comparison("error_rate", "diff", 10, 10_000, 12, 10_000, 0.2, 0.005, 0.01)
     assert comparison is not None
@@ -105,8 +155,5 @@ def test_the_comparison_reports_its_bound_and_margin() -> None:
 
 def test_early_pass_can_be_turned_off() -> None:
     config = CONFIG.model_copy(update={"early_pass": EarlyPass(enabled=False)})
-    judge = Judge(config)
-    for t in range(100):
-        for arm in ("canary", "baseline"):
-            verdict = judge.update({"t": float(t), "arm": arm, "requests": 1000 * t, "errors": 0})
-    assert verdict.early_pass is None
+    verdict, _t, early = judge_run(BASELINE, 1, config)
+    assert not early

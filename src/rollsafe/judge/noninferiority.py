@@ -37,6 +37,7 @@ cannot with the default margins, but a generous margin could).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,6 +103,85 @@ class EarlyPassEvidence:
         )
 
 
+SHIFTS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+"""Alternatives of the one-sided tests, in units of half the absolute margin: a healthy
+canary's true rate sits about half a margin from each arm's bound (below); larger
+shifts serve the relative margin where rates are high (latency bounds near the median).
+A uniform mixture over 9 costs log 9 in the threshold."""
+_MIN_SHIFT = 0.001
+"""The shifts' unit when the absolute margin is (nearly) zero, as a rate."""
+
+
+def _log_mix(x: float, n: float, q: float, thetas: tuple[float, ...]) -> float:
+    """log of the mean over ``thetas`` of the likelihood ratio theta vs q for x in n."""
+    total = 0.0
+    for theta in thetas:
+        if theta <= 0.0:
+            log_lr = -math.inf if x > 0 else -n * math.log1p(-q)
+        elif theta >= 1.0:
+            log_lr = -math.inf if x < n else -n * math.log(q)
+        else:
+            log_lr = x * math.log(theta / q) + (n - x) * math.log((1 - theta) / (1 - q))
+        total += math.exp(min(log_lr, 700.0))
+    return math.log(total / len(thetas)) if total > 0 else -math.inf
+
+
+def rejects_at_least(x: float, n: float, q: float, shift: float, alpha: float) -> bool:
+    """Anytime-valid evidence (level alpha) against "the rate is at least q".
+
+    A mixture of likelihood ratios of rates ``q - s`` (s = ``SHIFTS`` x ``shift``)
+    against ``q``: each is a nonnegative supermartingale when every trial's rate is
+    at least q, so by Ville's inequality the mixture ever reaching ``1/alpha`` has
+    probability at most alpha. It increases with q, so rejecting q rejects every
+    larger rate too.
+    """
+    if q >= 1.0:
+        return True  # no rate exceeds 1: "worse than q" cannot hold
+    if q <= 0.0:
+        return False
+    thetas = tuple(max(q - f * shift, 0.0) for f in SHIFTS)
+    return _log_mix(x, n, q, thetas) >= math.log(1 / alpha)
+
+
+def lower_bound(x: float, n: float, shift: float, alpha: float) -> float:
+    """An anytime-valid lower confidence bound (level alpha) for a rate.
+
+    The largest q for which "the rate is at most q" is rejected by the mixture of
+    rates ``q + s``; the mixture decreases in q, so every smaller q is rejected too.
+    Found by bisection, rounded down (towards the safe side).
+    """
+    if n <= 0 or x <= 0:
+        return 0.0
+    level = math.log(1 / alpha)
+    low, high = 0.0, x / n
+    for _ in range(50):
+        q = (low + high) / 2
+        if q <= 0.0:
+            break
+        thetas = tuple(min(q + f * shift, 1.0) for f in SHIFTS)
+        if _log_mix(x, n, q, thetas) >= level:
+            low = q
+        else:
+            high = q
+        if high - low <= 1e-9:
+            break
+    return low
+
+
+def upper_bound(x: float, n: float, shift: float, alpha: float) -> float:
+    """The smallest rate still not rejected by :func:`rejects_at_least` (for reports)."""
+    low, high = min(x / n, 1.0) if n > 0 else 0.0, 1.0
+    for _ in range(50):
+        q = (low + high) / 2
+        if rejects_at_least(x, n, q, shift, alpha):
+            high = q
+        else:
+            low = q
+        if high - low <= 1e-9:
+            break
+    return high
+
+
 def rate_comparison(
     metric: str,
     what: str,
@@ -113,22 +193,27 @@ def rate_comparison(
     absolute: float,
     alpha: float,
 ) -> Comparison | None:
-    """The box comparison of two rates, or None when a cheap screen shows it cannot pass.
+    """Whether canary rate <= baseline rate + max(relative x baseline rate, absolute) is
+    shown at level alpha; None when a cheap screen shows it cannot be yet.
 
-    The screen's half-widths are narrower than the exact bounds', so skipping on it
-    only ever delays a pass, never makes one.
+    The box: the baseline's lower bound ``L_b`` at alpha/2, then the test of "the
+    canary's rate is at least ``L_b + max(relative x L_b, absolute)``" at alpha/2.
+    The screen's half-widths are narrower than the tests', so skipping on it only
+    ever delays a pass, never makes one.
     """
     if n_c <= 0 or n_b <= 0:
         return None
     p_c, p_b = x_c / n_c, x_b / n_b
-    # The exact bounds lie outside these: U_c >= p_c + s_c and L_b <= low.
     low = max(p_b - screen_half_width(x_b, n_b, alpha / 2), 0.0)
     if p_c + screen_half_width(x_c, n_c, alpha / 2) - low > max(relative * low, absolute):
         return None
-    high_c = rate_bounds(x_c, n_c, alpha / 2)[1]
-    low_b = rate_bounds(x_b, n_b, alpha / 2)[0]
-    upper, margin = high_c - low_b, max(relative * low_b, absolute)
-    return Comparison(metric, what, upper, margin, upper <= margin)
+    shift = max(absolute, _MIN_SHIFT)
+    low_b = lower_bound(x_b, n_b, shift / 2, alpha / 2)
+    margin = max(relative * low_b, absolute)
+    passed = rejects_at_least(x_c, n_c, low_b + margin, shift / 2, alpha / 2)
+    high_c = upper_bound(x_c, n_c, shift / 2, alpha / 2)
+    upper = min(high_c - low_b, margin) if passed else high_c - low_b
+    return Comparison(metric, what, upper, margin, passed)
 
 
 def evaluate(
