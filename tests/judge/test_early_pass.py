@@ -155,5 +155,9 @@ def test_the_comparison_reports_its_bound_and_margin() -> None:
 
 def test_early_pass_can_be_turned_off() -> None:
     config = CONFIG.model_copy(update={"early_pass": EarlyPass(enabled=False)})
-    verdict, _t, early = judge_run(BASELINE, 1, config)
+    seed = next(seed for seed in range(20_000, 20_040) if judge_run(BASELINE, seed)[2])
+    _verdict, early_at, _early = judge_run(BASELINE, seed)
+    _verdict, decided_at, early = judge_run(BASELINE, seed, config)
     assert not early
+    assert early_at is not None
+    assert decided_at is None or decided_at > early_at  # only the strict pass, later
