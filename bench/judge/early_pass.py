@@ -11,7 +11,7 @@ of the duration and how many steps passed early. Errors and latency are judged
 default metrics with memory for one cell.
 
 Part 2 is the safety check, with the default judge and with the early pass alone
-(fail margins so wide nothing fails, so every run is looked at for 1200 s): a
+(its decision function asked every second, no fail side to end a run first): a
 canary whose error rate is exactly at the margin (1% baseline, 1.5% canary:
 margin max(20% x 1%, 0.5 pp) = 0.5 pp) and just beyond it (1.6%), 100 req/s
 per arm, looked at every second. The rate of early passes must be at most
@@ -35,14 +35,39 @@ from bench.judge.scenarios import HEALTHY
 from bench.judge.simulator import Scenario, observations, simulate
 from rollsafe.config.analysis import AnalysisConfig, HistogramMetric, RatioMetric
 from rollsafe.judge import Judge
+from rollsafe.judge.noninferiority import rate_comparison
 
 ERRORS_AND_LATENCY = AnalysisConfig(metrics=[RatioMetric(), HistogramMetric()])
 ERRORS_ONLY = AnalysisConfig(metrics=[RatioMetric()])
-EARLY_PASS_ALONE = AnalysisConfig(
-    metrics=[RatioMetric(relative_margin=100.0, absolute_margin=0.5)], max_error_rate=1.0
-)
-"""Fail margins so wide that nothing fails: every run lasts until it passes or ends, so
-the at-margin rows measure the early pass's own error rate, not the fail side's speed."""
+
+
+def early_pass_alone(scenario: Scenario, duration: int, seed: int) -> tuple[float, str]:
+    """The early pass's own decision (``rate_comparison`` at the default margins and
+    floor) asked every second, with no fail side to end the run first."""
+    early = ERRORS_ONLY.early_pass
+    run = simulate(scenario, duration, seed)
+    n_c = n_b = x_c = x_b = 0.0
+    for second in range(duration):
+        n_c += float(run.requests[0, second])
+        n_b += float(run.requests[1, second])
+        x_c += float(run.errors[0, second])
+        x_b += float(run.errors[1, second])
+        if second < early.min_duration or min(n_c, n_b) < early.min_requests:
+            continue
+        found = rate_comparison(
+            "error_rate",
+            "rate difference",
+            x_c,
+            n_c,
+            x_b,
+            n_b,
+            early.error_relative_margin,
+            early.error_margin,
+            ERRORS_ONLY.alpha,
+        )
+        if found is not None and found.passed:
+            return float(second), "pass"
+    return float(duration), "duration"
 
 
 def step_time(
@@ -110,14 +135,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("|---|---|---:|---:|---:|---:|")
     cases = (("at the margin: 1% → 1.5%", 0.015), ("beyond: 1% → 1.6%", 0.016))
-    judges = (("default", ERRORS_ONLY), ("early pass alone", EARLY_PASS_ALONE))
-    for judge, config in judges:
+    for judge in ("default judge", "early pass alone"):
         for label, rate in cases:
             scenario = Scenario(label, False, rps=100.0, canary_error_rate=rate)
             ends = [
-                step_time(scenario, 1200, 720_000 + run, config) for run in range(args.margin_runs)
+                step_time(scenario, 1200, 720_000 + run, ERRORS_ONLY)
+                if judge == "default judge"
+                else early_pass_alone(scenario, 1200, 720_000 + run)
+                for run in range(args.margin_runs)
             ]
             _margin_row(label, judge, ends)
+    healthy = Scenario("healthy: 1% → 1%", True, rps=100.0)
+    ends = [early_pass_alone(healthy, 1200, 720_000 + run) for run in range(args.runs)]
+    _margin_row(healthy.name, "early pass alone", ends)
     print()
     print(
         "| healthy variant, errors + latency | duration | runs | median step time "
