@@ -220,7 +220,7 @@ def rate_comparison(
     passed = rejects_at_least(x_c, n_c, low_b + margin, shift / 2, alpha / 2)
     high_c = upper_bound(x_c, n_c, shift / 2, alpha / 2)
     upper = min(high_c - low_b, margin) if passed else high_c - low_b
-    return Comparison(metric, what, upper, margin, passed)
+    return Comparison(metric, what, float(upper), float(margin), bool(passed))
 
 
 def evaluate(
