@@ -34,3 +34,20 @@ def test_a_healthy_step_passes_early_and_journals_bounds_against_margins(rig: Ri
     [verdict] = rig.journaled(rollout_id, Kind.ANALYSIS_VERDICT)
     assert verdict["passed_early"] is True
     assert verdict["verdict"]["early_pass"]["comparisons"] == early["comparisons"]
+
+
+def test_the_live_output_names_an_early_pass(rig: Rig) -> None:
+    from rollsafe.cli.output import describe
+
+    rig.source = ReplaySource(
+        steady(300, requests=500, canary_error_rate=0.01, baseline_error_rate=0.01)
+    )
+    controller, rollout_id = rig.create(["canary", "analysis: {duration: 60s}", "promote"])
+    controller.run(rollout_id)
+    [entry] = [
+        e for e in rig.stores[-1].journal(rollout_id) if e.kind == Kind.ANALYSIS_PASSED_EARLY
+    ]
+    line = describe(entry)
+    assert line is not None
+    assert "passed early[/green] after 4" in line  # some 40-odd seconds of observations
+    assert "of 60s" in line
