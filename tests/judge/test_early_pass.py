@@ -188,3 +188,19 @@ def test_with_latency_the_evidence_names_every_bound_and_is_json() -> None:
     assert len(latency) == len(BOUNDS)
     assert all(c["passed"] and c["upper"] <= c["margin"] for c in comparisons)
     assert {c["metric"] for c in comparisons} == {"error_rate", "error_rate_ceiling", "latency"}
+
+
+def test_the_plan_fields_parse_and_bad_values_are_refused_by_name() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    config = AnalysisConfig.model_validate(
+        {"early_pass": {"min_duration": "45s", "error_margin": 0.01, "enabled": False}}
+    )
+    assert config.early_pass.min_duration == 45.0
+    assert config.early_pass.error_margin == 0.01
+    assert not config.early_pass.enabled
+    with pytest.raises(ValidationError, match=r"early_pass\.error_margin"):
+        AnalysisConfig.model_validate({"early_pass": {"error_margin": 2}})
+    with pytest.raises(ValidationError, match=r"early_pass\.min_sample"):
+        AnalysisConfig.model_validate({"early_pass": {"min_sample": 10}})
