@@ -26,7 +26,8 @@ baseline's rate, every pair of true rates is then within the margin. So a
 canary truly worse than the margin passes a comparison, at any look ever, with
 probability at most ``alpha``. Betting on alternatives about one margin away
 (where a healthy canary sits) makes these bounds about 25% narrower than a
-uniform-prior mixture (Robbins' beta-binomial, :func:`rollsafe.stats.rate_bounds`).
+uniform-prior mixture (Robbins' beta-binomial, ``rollsafe.stats.rate_bounds``).
+The ceiling (``max_error_rate``) is the same one-sided test of the canary alone.
 
 The verdict passes only when *every* comparison does (an intersection-union
 test): if any one metric or bound is truly worse, passing needs that one
@@ -53,7 +54,6 @@ from rollsafe.judge.checks import Check, Levels, screen_half_width
 from rollsafe.judge.growth import SlopeCheck
 from rollsafe.judge.latency import HistogramCheck
 from rollsafe.judge.ratios import CeilingCheck, RatioCheck
-from rollsafe.stats import rate_bounds
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +62,9 @@ class Comparison:
 
     metric: str
     what: str
-    upper: float
-    """Anytime-valid upper bound of the effect (e.g. canary rate - baseline rate)."""
+    upper: float | None
+    """Anytime-valid upper bound of the effect (e.g. canary rate - baseline rate); None
+    when the comparison failed (not computed) or the test has no bound to show."""
     margin: float
     """The largest effect still counted as no worse."""
     passed: bool
@@ -100,8 +101,15 @@ class EarlyPassEvidence:
 
     def summary(self) -> str:
         """One line for a reason: the tightest comparison, as the closest call."""
-        rates = [c for c in self.comparisons if c.upper == c.upper] or list(self.comparisons)
-        closest = max(rates, key=lambda c: c.upper - c.margin)
+        # Closest to its margin, as a share of it (units differ: rates, bytes/hour).
+        bounded = [
+            (c.upper / c.margin, c)
+            for c in self.comparisons
+            if c.upper is not None and c.margin > 0
+        ]
+        if not bounded:
+            return f"passed early after {self.elapsed:.0f}s"
+        _, closest = max(bounded, key=lambda item: item[0])
         counts = ", ".join(f"{arm} {n:g}" for arm, n in self.requests.items())
         return (
             f"passed early after {self.elapsed:.0f}s ({counts} requests): every metric within "
@@ -217,10 +225,11 @@ def rate_comparison(
     shift = max(absolute, _MIN_SHIFT)
     low_b = lower_bound(x_b, n_b, shift / 2, alpha / 2)
     margin = max(relative * low_b, absolute)
-    passed = rejects_at_least(x_c, n_c, low_b + margin, shift / 2, alpha / 2)
-    high_c = upper_bound(x_c, n_c, shift / 2, alpha / 2)
-    upper = min(high_c - low_b, margin) if passed else high_c - low_b
-    return Comparison(metric, what, float(upper), float(margin), bool(passed))
+    if not rejects_at_least(x_c, n_c, low_b + margin, shift / 2, alpha / 2):
+        return Comparison(metric, what, None, float(margin), False)
+    # Only for the report (a bisection): the canary's bound, within the margin by the test.
+    upper = min(upper_bound(x_c, n_c, shift / 2, alpha / 2) - low_b, margin)
+    return Comparison(metric, what, float(upper), float(margin), True)
 
 
 def evaluate(
@@ -243,7 +252,8 @@ def evaluate(
         return None
     alpha = levels.alpha
     found: list[Comparison] = []
-    # Cheapest and likeliest to block first: errors, then memory, then latency bounds.
+    # Cheapest and likeliest to block first: memory (one comparison of cached evidence),
+    # errors, the ceiling, then the latency bounds.
     for check in sorted(checks, key=_order):
         comparisons = _compare(check, config, levels, alpha)
         if comparisons is None or not all(c.passed for c in comparisons):
@@ -253,7 +263,7 @@ def evaluate(
 
 
 def _order(check: Check) -> int:
-    return {"ratio": 0, "ceiling": 1, "slope": 2, "histogram": 3}.get(check.kind, 4)
+    return {"slope": 0, "ratio": 1, "ceiling": 2, "histogram": 3}.get(check.kind, 4)
 
 
 def _compare(
@@ -276,16 +286,17 @@ def _compare(
         )
         return None if comparison is None else [comparison]
     if isinstance(check, CeilingCheck):
-        x, n = check.test.events, check.test.trials
-        if n <= 0:
+        x, n, limit = check.test.events, check.test.trials, check.test.q
+        shift = max(early.error_margin, _MIN_SHIFT) / 2
+        if n <= 0 or not rejects_at_least(x, n, limit, shift, alpha / 2):
             return None
-        high, limit = rate_bounds(x, n, alpha / 2)[1], check.test.q
-        return [Comparison(check.name, f"{check.arm} error rate", high, limit, high <= limit)]
+        high = min(upper_bound(x, n, shift, alpha / 2), limit)
+        return [Comparison(check.name, f"{check.arm} error rate", high, limit, True)]
     if isinstance(check, SlopeCheck):
         if not check.has_data() or not check.passes(levels):
             return None
         metric = check.describe(check.snapshot(), levels, "pass")
-        upper = metric.high if metric.high is not None else float("nan")
+        upper = metric.high
         limit = check.metric.limit_bytes_per_hour
         # The growth test's pass (e >= 1/alpha) is the evidence; its bound is shown beside.
         what = f"growth canary - baseline, bytes/h (pass e-value {metric.pass_e_value:.3g})"
