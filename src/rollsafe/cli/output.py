@@ -104,6 +104,12 @@ def describe(entry: JournalEntry) -> str | None:
             f"[bold red]◌ {data['watcher']} blind for {data['blind_for']}s[/bold red]: "
             f"{escape(first_line(data['error']))}; on_blind: {data['action']}"
         )
+    if kind == Kind.ANALYSIS_PASSED_EARLY:
+        counts = ", ".join(f"{arm} {n:g}" for arm, n in data["requests"].items())
+        return (
+            f"  [green]passed early[/green] after {data['elapsed']:.0f}s of "
+            f"{data['duration']:g}s ({counts} requests, every metric within its margin)"
+        )
     if kind == Kind.ANALYSIS_VERDICT:
         verdict = data["verdict"]
         colour = {"pass": "green", "fail": "red"}.get(verdict["verdict"], "yellow")

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from rollsafe.config.early_pass import EarlyPass
 from rollsafe.config.types import Duration, Fraction, StrictModel
 
 
@@ -109,6 +110,9 @@ class AnalysisConfig(StrictModel):
     blind_after: Duration = 30.0
     """How long without any successful look counts as blind (a failed look or two is
     ordinary; each is journaled anyway)."""
+    early_pass: EarlyPass = EarlyPass()
+    """When a healthy step may end before its duration: anytime-valid evidence that the
+    canary is no worse than these margins on every metric (docs/judge.md, Early pass)."""
 
     @model_validator(mode="after")
     def _unique_metric_names(self) -> AnalysisConfig:

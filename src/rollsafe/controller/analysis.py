@@ -53,6 +53,12 @@ def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
         "elapsed": round(time.monotonic() - started, 3),
         "verdict": verdict.to_dict(),
     }
+    if verdict.early_pass is not None:
+        summary["passed_early"] = True
+        context.journal(
+            Kind.ANALYSIS_PASSED_EARLY,
+            {"duration": spec.duration, "reason": verdict.reason, **verdict.early_pass},
+        )
     context.journal(Kind.ANALYSIS_VERDICT, summary)
     return _outcome(verdict, summary, config.on_inconclusive)
 

@@ -64,6 +64,9 @@ class Kind(enum.StrEnum):
     """A look at the metrics failed (an ordinary, transient miss)."""
     ANALYSIS_VERDICT = "analysis.verdict"
     """The judge's decision on an analysis step, with its evidence."""
+    ANALYSIS_PASSED_EARLY = "analysis.passed_early"
+    """An analysis step ended before its duration: the canary shown no worse than the
+    early-pass margins on every metric (bounds vs margins, requests, elapsed)."""
     GUARD_FIRING = "guard.firing"
     """A guard's condition began to hold."""
     GUARD_TRIPPED = "guard.tripped"

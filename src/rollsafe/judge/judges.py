@@ -17,6 +17,7 @@ from rollsafe.judge.arms import ArmCounters
 from rollsafe.judge.checks import Check, Levels, e_value
 from rollsafe.judge.growth import SlopeCheck
 from rollsafe.judge.latency import HistogramCheck
+from rollsafe.judge.noninferiority import evaluate as early_pass_evidence
 from rollsafe.judge.ratios import CeilingCheck, RatioCheck
 from rollsafe.judge.verdicts import MetricVerdict, Outcome, Verdict
 
@@ -59,6 +60,9 @@ class Judge:
         self._levels = Levels(self.config.alpha, 1)
         self._looks = 0
         self._next_pass_look = 0
+        self._next_early_look = 0
+        self._t0: float | None = None
+        """``t`` of the first complete look: the early pass's ``min_duration`` counts from it."""
         self._t: float | None = None
         self._ignored_arms: set[str] = set()
         self._warm_from: float | None = None
@@ -106,6 +110,8 @@ class Judge:
     # -- looks ---------------------------------------------------------------
 
     def _compare_look(self, canary: ArmCounters, baseline: ArmCounters, t: float) -> Verdict:
+        if self._t0 is None:
+            self._t0 = t
         resets = canary.resets + baseline.resets
         if self._warm_from is None or resets != self._resets:
             self._warm_from, self._resets = t + self.config.warmup, resets
@@ -165,6 +171,10 @@ class Judge:
         if states:
             failed = ", ".join(states)
             return self._decide("fail", t, f"failed: {failed}", states, "sequential")
+        if self.mode == "compare" and self._looks >= self._next_early_look:
+            early = self._early_pass(t)
+            if early is not None:
+                return early
         if checks and self._looks >= self._next_pass_look and self._traffic_short() is None:
             for check in checks:
                 if not check.passes(levels):
@@ -185,6 +195,24 @@ class Judge:
         )
         return self._verdict
 
+    def _early_pass(self, t: float) -> Verdict | None:
+        """A pass on non-inferiority evidence before the step's duration, or None."""
+        config = self.config
+        if not config.early_pass.enabled or self._t0 is None:
+            return None
+        evidence = early_pass_evidence(
+            self._checks, config, self._levels, t, t - self._t0, dict(self._traffic)
+        )
+        if evidence is None:
+            # Look again a look later, or 2% of the looks so far: a pass can only be delayed
+            # (by at most 2% of the step), and the bisections stay off most looks.
+            self._next_early_look = self._looks + 1 + self._looks // 50
+            return None
+        states: dict[str, Outcome] = {check.name: "pass" for check in self._checks}
+        return self._decide(
+            "pass", t, evidence.summary(), states, "sequential", early=evidence.to_dict()
+        )
+
     def _decide(
         self,
         outcome: Outcome,
@@ -193,6 +221,7 @@ class Judge:
         states: dict[str, Outcome],
         basis: Literal["sequential", "duration"] = "sequential",
         notes: dict[str, str] | None = None,
+        early: dict[str, Any] | None = None,
     ) -> Verdict:
         self._final = Verdict(
             outcome,
@@ -202,6 +231,7 @@ class Judge:
             reason=reason,
             basis=basis,
             metrics=self._snapshot(states, notes or {}),
+            early_pass=early,
         )
         return self._final
 

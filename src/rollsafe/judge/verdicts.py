@@ -73,7 +73,17 @@ class Verdict:
     at the end of an analysis step). ``metrics`` is built on first access.
     """
 
-    __slots__ = ("_build", "_metrics", "basis", "decided_at", "looks", "reason", "t", "verdict")
+    __slots__ = (
+        "_build",
+        "_metrics",
+        "basis",
+        "decided_at",
+        "early_pass",
+        "looks",
+        "reason",
+        "t",
+        "verdict",
+    )
 
     def __init__(
         self,
@@ -85,6 +95,7 @@ class Verdict:
         reason: str,
         basis: Basis | None = None,
         metrics: Sequence[MetricVerdict] | Callable[[], list[MetricVerdict]] = (),
+        early_pass: dict[str, Any] | None = None,
     ) -> None:
         self.verdict: Outcome = verdict
         self.decided_at = decided_at
@@ -92,6 +103,9 @@ class Verdict:
         self.looks = looks
         self.reason = reason
         self.basis: Basis | None = basis
+        self.early_pass = early_pass
+        """For a pass before the step's duration on non-inferiority evidence
+        (rollsafe.judge.noninferiority): the comparisons, traffic and time; else None."""
         if callable(metrics):
             self._build: Callable[[], list[MetricVerdict]] | None = metrics
             self._metrics: list[MetricVerdict] | None = None
@@ -112,7 +126,7 @@ class Verdict:
         return self._metrics
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        result: dict[str, Any] = {
             "verdict": self.verdict,
             "decided_at": self.decided_at,
             "basis": self.basis,
@@ -121,6 +135,9 @@ class Verdict:
             "reason": self.reason,
             "metrics": [metric.to_dict() for metric in self.metrics],
         }
+        if self.early_pass is not None:
+            result["early_pass"] = self.early_pass
+        return result
 
     def __repr__(self) -> str:
         return (
