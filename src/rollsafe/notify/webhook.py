@@ -17,6 +17,7 @@ import httpx
 
 from rollsafe.config.notify import WebhookNotify
 from rollsafe.journal import JournalEntry
+from rollsafe.support.http import http_client
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class WebhookNotifier:
         self._thread.join(timeout=timeout)
 
     def _run(self) -> None:
-        with httpx.Client(timeout=self.config.timeout) as client:
+        with http_client(timeout=self.config.timeout) as client:
             while (message := self._queue.get()) is not None:
                 try:
                     client.post(self.config.url, json=message).raise_for_status()
