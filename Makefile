@@ -26,8 +26,14 @@ lock:
 demo: $(STAMP)
 	$(BIN)/rollsafe demo --fault errors || test $$? -eq 3
 
+# The suite mostly waits (analysis windows, services starting, settle times), so 4 workers
+# pay even on 2 cores (docs/benchmarks.md, "Test suite time"); WORKERS=0 runs it serially.
+# worksteal: idle workers take tests queued on busy ones, so a few long end-to-end tests
+# do not leave the others idle at the end.
+WORKERS ?= 4
+
 test: $(STAMP) lint typecheck servers
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(WORKERS) --dist worksteal
 
 # While working: everything but the end-to-end tests marked slow (those that start real
 # service processes); `make test` before committing still runs them all.
