@@ -28,12 +28,12 @@ demo: $(STAMP)
 
 # The suite mostly waits (analysis windows, services starting, settle times), so 4 workers
 # pay even on 2 cores (docs/benchmarks.md, "Test suite time"); WORKERS=0 runs it serially.
-# worksteal: idle workers take tests queued on busy ones, so a few long end-to-end tests
-# do not leave the others idle at the end.
+# loadgroup: the end-to-end tests that need CPU to keep their request rates run in two
+# groups, one test at a time each (tests/conftest.py), beside the other workers.
 WORKERS ?= 4
 
 test: $(STAMP) lint typecheck servers
-	$(BIN)/pytest -q -n $(WORKERS) --dist worksteal
+	$(BIN)/pytest -q -n $(WORKERS) --dist loadgroup
 
 # While working: everything but the end-to-end tests marked slow (those that start real
 # service processes); `make test` before committing still runs them all.
