@@ -17,12 +17,13 @@ def healthy_endpoint() -> Iterator[str]:
 
 
 # -- pytest-xdist ------------------------------------------------------------------------
-# `make test` runs on 4 workers with --dist loadgroup. These modules drive real services at
-# a request rate and judge what comes back within set windows (the demo, the load
-# generator, canaries under load): run all at once they starve each other of CPU on two
-# cores and analyses turn inconclusive. Each group runs on one worker, one test at a time,
-# beside the other workers' lighter tests; two groups of about equal length (seconds,
-# serial, docs/benchmarks.md) keep the critical path short.
+# `make test WORKERS=4` runs on 4 workers with --dist loadgroup. These modules drive real
+# services at a request rate and judge what comes back within set windows (the demo, the
+# load generator, canaries under load): run all at once they starve each other of CPU on
+# two cores and analyses turn inconclusive. Each group runs on one worker, one test at a
+# time, beside the other workers' lighter tests; two groups of about equal length (serial
+# seconds from a --durations profile) keep the critical path short. Even so they failed
+# beside the other workers on a loaded machine (docs/benchmarks.md, "Test suite time").
 _THROUGHPUT_GROUPS = {
     "tests/rollback/test_faults_end_to_end.py": "throughput-a",  # ~157 s
     "tests/demo/test_demo_scaled.py": "throughput-a",  # ~105 s
