@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
 from rollsafe.config import load_plan
@@ -21,6 +20,7 @@ from rollsafe.controller.traffic import Traffic
 from rollsafe.demo.load import LoadStats, generate_load
 from rollsafe.errors import PlanError
 from rollsafe.store import RolloutState, SqliteStore
+from rollsafe.support.http import http_client
 from tests.controller.conftest import Shop, with_steps
 
 pytestmark = pytest.mark.slow
@@ -65,7 +65,9 @@ def releases_served(url: str, requests: int) -> Counter[str]:
     """Which release answered each of ``requests`` health checks sent through the router."""
 
     def one(_: int) -> str:
-        with httpx.Client(timeout=5) as client:
+        # A new client (and connection) per request, as before; http_client's shared TLS
+        # context makes that ~1 ms instead of ~50 ms of CPU (2000 of them held the GIL).
+        with http_client(timeout=5) as client:
             return str(client.get(f"{url}/health").json()["release"])
 
     with ThreadPoolExecutor(8) as pool:

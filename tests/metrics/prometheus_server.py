@@ -15,7 +15,10 @@ from typing import Any
 import httpx
 
 from rollsafe.demo.prometheus import PrometheusServer
-from rollsafe.support.ports import free_port
+
+# Ports that another process binds later: below the ephemeral range, so connections other
+# tests make (under xdist, many at once) cannot take them first (tests/ports.py).
+from tests.ports import unused_port as free_port
 
 __all__ = ["Prometheus", "free_port"]
 

@@ -21,7 +21,10 @@ from rollsafe.server.tokens import new_token
 from rollsafe.store.protocol import Store
 from rollsafe.store.records import TokenScope
 from rollsafe.store.sqlite import SqliteStore
-from rollsafe.support.ports import free_port
+
+# Ports that another process binds later: below the ephemeral range, so connections other
+# tests make (under xdist, many at once) cannot take them first (tests/ports.py).
+from tests.ports import unused_port as free_port
 
 FAST = ServerSettings(heartbeat=0.3, poll_interval=0.02, send_timeout=1.0, token_cache_ttl=0.5)
 

@@ -10,6 +10,7 @@ import pytest
 
 from rollsafe.config import HealthCheck
 from rollsafe.config import ProcessTarget as ProcessTargetConfig
+from rollsafe.support.http import http_client
 from rollsafe.targets import ProcessTarget
 from rollsafe.targets.procs import marked, stop_groups
 
@@ -105,7 +106,7 @@ def pids_in(directory: Path) -> list[int]:
 
 
 def get(url: str) -> httpx.Response:
-    with httpx.Client(timeout=2.0, trust_env=False) as client:
+    with http_client(timeout=2.0, trust_env=False) as client:
         return client.get(url)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -220,7 +221,8 @@ def test_a_hanging_command_is_killed_with_its_children_at_the_timeout(
     # leave a busy machine room to start the interpreter and reap the group.
     assert 0.5 <= result.duration < 10.0
     assert time.monotonic() - started < 15.0
-    assert "timed out after 0.5s and was killed" in str(caught.value)
+    # The message gives the measured duration: 0.5s, or a little more on a loaded machine.
+    assert re.search(r"timed out after (0\.[5-9]|\d+\.\d)s and was killed", str(caught.value))
     pids = [int(pid) for pid in result.stdout.split()]
     assert len(pids) == 2
     assert not any(running(pid) for pid in pids)

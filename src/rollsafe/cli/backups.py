@@ -159,26 +159,22 @@ def restore(
     checked against the backup's manifest (exit 1 on a difference).
     """
     home = home_of(ctx)
-    with reported_errors():
-        store = home.open_existing_store()
-        try:
-            record = store.get_backup(backup_id)
-            destination = _destination(record, to)
-            result = restore_backup(
-                backup_file(record.path, home.path),
-                record.kind,
-                record.sha256,
-                destination,
-                manifest=record.manifest,
-            )
-            store.append(
-                Kind.BACKUP_RESTORED,
-                {"id": backup_id, "kind": record.kind, **result},
-                actor="cli",
-                rollout_id=record.rollout_id,
-            )
-        finally:
-            store.close()
+    with reported_errors(), home.existing_store() as store:
+        record = store.get_backup(backup_id)
+        destination = _destination(record, to)
+        result = restore_backup(
+            backup_file(record.path, home.path),
+            record.kind,
+            record.sha256,
+            destination,
+            manifest=record.manifest,
+        )
+        store.append(
+            Kind.BACKUP_RESTORED,
+            {"id": backup_id, "kind": record.kind, **result},
+            actor="cli",
+            rollout_id=record.rollout_id,
+        )
     if as_json:
         print_json({"id": backup_id, **result})
     else:

@@ -8,6 +8,7 @@ stays up after the rollout ends until Ctrl-C, so the page can be read at leisure
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from pathlib import Path
 
 from rollsafe.cli.output import console
@@ -24,12 +25,9 @@ class DemoDashboard:
         self.server: BackgroundServer | None = None
 
     def start(self) -> None:
-        store = open_store_url(self.store)
-        try:
+        with closing(open_store_url(self.store)) as store:
             token, record = new_token("demo-ui", TokenScope.ADMIN, created_by="demo")
             store.add_token(record, actor="demo")
-        finally:
-            store.close()
         self.server = BackgroundServer(self.store, port=self.port).start()
         console.print(
             f"[bold]dashboard[/bold]: {self.server.url}/ui  (sign in with the admin token "

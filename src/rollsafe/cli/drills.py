@@ -59,8 +59,7 @@ def drill(
     home = home_of(ctx)
     with reported_errors():
         numbers = _levels(levels)
-        store = home.open_store()
-        try:
+        with home.store() as store:
             controller = Controller(store, home.path)
             created = create_drill(controller, plan, numbers)
             if not as_json:
@@ -77,8 +76,6 @@ def drill(
                 raise typer.Exit(Exit.INTERRUPTED) from None
             directory = home.path / "reports" / run.rollout.id
             report = write_drill_report(directory, store.journal(run.rollout.id))
-        finally:
-            store.close()
     result: dict[str, Any] = {**run.result, "report": str(report)}
     if as_json:
         print_json(result)

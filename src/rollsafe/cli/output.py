@@ -23,7 +23,9 @@ from rollsafe.store import JournalFollower
 
 # No emoji codes: a message such as "plan.yaml:100: ..." must not print as "plan.yaml💯 ...".
 console = Console(highlight=False, emoji=False)
-errors = Console(stderr=True, highlight=False, emoji=False)
+# Errors are not wrapped at the (assumed 80-column) width: a long path in a message stays
+# whole, to copy and to grep (tests under xdist run in longer temporary paths).
+errors = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 # The names the commands used before cli.exits; they stay for the modules that import them.
 EXIT_FAILED = Exit.ERROR

@@ -9,6 +9,7 @@ import typer
 
 from rollsafe.cli.exits import of_rollout
 from rollsafe.cli.home import home_of
+from rollsafe.cli.incidents import write_incident_if_due
 from rollsafe.cli.output import console, print_json, reported_errors
 from rollsafe.cli.rollouts import _drive, _finish, _summary
 from rollsafe.controller import Controller
@@ -44,15 +45,17 @@ def override(
         raise typer.BadParameter("must say why", param_hint="--reason")
     home = home_of(ctx)
     who = actor or f"cli:{_login()}"
-    with reported_errors():
-        store = home.open_existing_store()
+    report = None
+    with reported_errors(), home.existing_store() as store:
         rollout = record_override(store, rollout_id, actor=who, reason=reason)
         if not as_json:
             console.print(f"error budget overridden for {rollout_id} by {who}")
-        if not resume:
-            store.close()
-            if as_json:
-                print_json({**_summary(rollout), "overridden_by": who})
-            raise typer.Exit(of_rollout(rollout.state))
-        rollout = _drive(home, Controller(store, home.path), rollout_id, quiet=as_json, resume=True)
-    _finish(store, rollout, as_json, home, of_rollout)
+        if resume:
+            controller = Controller(store, home.path)
+            rollout = _drive(home, controller, rollout_id, quiet=as_json, resume=True)
+            report = write_incident_if_due(home.path, store, rollout)
+    if not resume:
+        if as_json:
+            print_json({**_summary(rollout), "overridden_by": who})
+        raise typer.Exit(of_rollout(rollout.state))
+    _finish(rollout, report, as_json, of_rollout)

@@ -62,26 +62,24 @@ def start(
     with reported_errors():
         # Refuse a bad plan, or one naming a release not installed, before anything changes.
         load_plan(plan, on_disk=True)
-        store = home.open_store()
-        controller = Controller(store, home.path)
-        try:
-            rollout = controller.create(plan, risk_range=risk_range)
-        except RiskInputError as error:
-            store.close()
-            fail(str(error), Exit.USAGE)
-        if detach:
-            store.close()
-            if as_json:
-                print_json(_summary(rollout))
-            else:
-                console.print(
-                    f"rollout [bold]{rollout.id}[/bold] created; a controller will drive it"
-                )
-            return
-        if not as_json:
-            console.print(f"rollout [bold]{rollout.id}[/bold] for {rollout.service}")
-        rollout = _drive(home, controller, rollout.id, quiet=as_json)
-    _finish(store, rollout, as_json, home, of_rollout)
+        with home.store() as store:
+            controller = Controller(store, home.path)
+            try:
+                rollout = controller.create(plan, risk_range=risk_range)
+            except RiskInputError as error:
+                fail(str(error), Exit.USAGE)
+            if not detach:
+                if not as_json:
+                    console.print(f"rollout [bold]{rollout.id}[/bold] for {rollout.service}")
+                rollout = _drive(home, controller, rollout.id, quiet=as_json)
+                report = write_incident_if_due(home.path, store, rollout)
+    if detach:
+        if as_json:
+            print_json(_summary(rollout))
+        else:
+            console.print(f"rollout [bold]{rollout.id}[/bold] created; a controller will drive it")
+        return
+    _finish(rollout, report, as_json, of_rollout)
 
 
 @app.command()
@@ -95,10 +93,10 @@ def resume(
     A paused analysis runs again. Exits as 'start' does.
     """
     home = home_of(ctx)
-    with reported_errors():
-        store = home.open_existing_store()
+    with reported_errors(), home.existing_store() as store:
         rollout = _drive(home, Controller(store, home.path), rollout_id, quiet=as_json, resume=True)
-    _finish(store, rollout, as_json, home, of_rollout)
+        report = write_incident_if_due(home.path, store, rollout)
+    _finish(rollout, report, as_json, of_rollout)
 
 
 @app.command()
@@ -119,8 +117,7 @@ def abort(
     Exits 0 once rolled back, 5 when no level recovered the service (docs/cli.md).
     """
     home = home_of(ctx)
-    with reported_errors():
-        store = home.open_existing_store()
+    with reported_errors(), home.existing_store() as store:
         controller = Controller(store, home.path)
         with _progress(home, rollout_id, quiet=as_json):
             rollout = controller.abort(rollout_id)
@@ -128,7 +125,8 @@ def abort(
                 console.print(f"abort requested; {rollout.owner} is rolling back {rollout_id}")
             if wait:
                 rollout = _until_final(controller, rollout)
-    _finish(store, rollout, as_json, home, of_rollback)
+        report = write_incident_if_due(home.path, store, rollout)
+    _finish(rollout, report, as_json, of_rollback)
 
 
 @app.command()
@@ -238,15 +236,13 @@ def _until_final(controller: Controller, rollout: Rollout) -> Rollout:
 
 
 def _finish(
-    store: Store,
     rollout: Rollout,
+    report: Path | None,
     as_json: bool,
-    home: Home,
     exit_of: Callable[[RolloutState], Exit],
 ) -> None:
-    """Print how the rollout stands, its reason in full (once), and exit with its code."""
-    report = write_incident_if_due(home.path, store, rollout)
-    store.close()
+    """Print how the rollout stands, its reason in full (once), its incident report (written
+    before the store closed), and exit with its code."""
     if as_json:
         print_json(_summary(rollout))
     else:
@@ -315,9 +311,9 @@ def rollback(
     Exits 0 once rolled back, 5 when no level recovered the service (docs/cli.md).
     """
     home = home_of(ctx)
-    with reported_errors():
-        store = home.open_existing_store()
+    with reported_errors(), home.existing_store() as store:
         target = _pick(store, rollout_id)
         with _progress(home, target.id, quiet=as_json):
             rollout = Controller(store, home.path).roll_back_to(target.id, level)
-    _finish(store, rollout, as_json, home, of_rollback)
+        report = write_incident_if_due(home.path, store, rollout)
+    _finish(rollout, report, as_json, of_rollback)

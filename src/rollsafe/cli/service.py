@@ -63,15 +63,15 @@ def up(
     home = home_of(ctx)
     with reported_errors():
         loaded = _load(plan)
-        store = home.open_store()
-        target, traffic = _wired(loaded, home, store)
-        if release is not None:
-            target.deploy(release)
-        else:
-            target.start()
-        if traffic is not None:
-            target.announce()  # nothing may have changed: the router still comes up
-        _exit_with(status_of(loaded, target, _router(loaded, home, store, target)), as_json)
+        with home.store() as store:
+            target, traffic = _wired(loaded, home, store)
+            if release is not None:
+                target.deploy(release)
+            else:
+                target.start()
+            if traffic is not None:
+                target.announce()  # nothing may have changed: the router still comes up
+            _exit_with(status_of(loaded, target, _router(loaded, home, store, target)), as_json)
 
 
 @app.command()
@@ -92,23 +92,23 @@ def down(
     home = home_of(ctx)
     with reported_errors():
         loaded = _load(plan)
-        store = home.open_store()
-        target = _target(loaded, home, store)
-        router = _router(loaded, home, store, target)
-        if router is not None:
-            Traffic(router, target)  # its maintenance page answers while instances stop
-        target.stop()
-        if router is not None:
-            router.stop()
-        status = status_of(loaded, target, router)
-        left = [f"instance pid {pid}" for pid in sorted(procs.marked(target.root))]
-        if router is not None and router.running():
-            left.append(f"the router in {router.home}")
-        if left:
-            fail(f"still running after the stop: {', '.join(left)}")
-        if forget_router:
-            store.delete_router(str(target.root), actor=_ACTOR)
-        _exit_with(status, as_json, stopped=True)
+        with home.store() as store:
+            target = _target(loaded, home, store)
+            router = _router(loaded, home, store, target)
+            if router is not None:
+                Traffic(router, target)  # its maintenance page answers while instances stop
+            target.stop()
+            if router is not None:
+                router.stop()
+            status = status_of(loaded, target, router)
+            left = [f"instance pid {pid}" for pid in sorted(procs.marked(target.root))]
+            if router is not None and router.running():
+                left.append(f"the router in {router.home}")
+            if left:
+                fail(f"still running after the stop: {', '.join(left)}")
+            if forget_router:
+                store.delete_router(str(target.root), actor=_ACTOR)
+            _exit_with(status, as_json, stopped=True)
 
 
 @app.command()
@@ -117,9 +117,9 @@ def status(ctx: typer.Context, plan: PlanArgument, as_json: JsonOption = False) 
     home = home_of(ctx)
     with reported_errors():
         loaded = _load(plan)
-        store = home.open_store()
-        target = _target(loaded, home, store)
-        _exit_with(status_of(loaded, target, _router(loaded, home, store, target)), as_json)
+        with home.store() as store:
+            target = _target(loaded, home, store)
+            _exit_with(status_of(loaded, target, _router(loaded, home, store, target)), as_json)
 
 
 @app.command()
@@ -128,10 +128,10 @@ def restart(ctx: typer.Context, plan: PlanArgument, as_json: JsonOption = False)
     home = home_of(ctx)
     with reported_errors():
         loaded = _load(plan)
-        store = home.open_store()
-        target, _ = _wired(loaded, home, store)
-        target.restart()
-        _exit_with(status_of(loaded, target, _router(loaded, home, store, target)), as_json)
+        with home.store() as store:
+            target, _ = _wired(loaded, home, store)
+            target.restart()
+            _exit_with(status_of(loaded, target, _router(loaded, home, store, target)), as_json)
 
 
 def status_of(plan: Plan, target: ProcessTarget, router: NginxRouter | None) -> dict[str, Any]:

@@ -45,6 +45,7 @@ import yaml
 
 from rollsafe.config import ScrapeMetrics, load_plan
 from rollsafe.errors import RollsafeError
+from rollsafe.support.http import http_get
 from rollsafe.support.ports import free_port
 from rollsafe.targets.procs import start_ticks
 
@@ -167,7 +168,7 @@ class PrometheusServer:
                     return False
                 raise RollsafeError(f"Prometheus exited with code {code}:\n{self.log_tail()}")
             try:
-                if httpx.get(self.url + "/-/ready", timeout=1).status_code == 200:
+                if http_get(self.url + "/-/ready", timeout=1).status_code == 200:
                     return True
             except httpx.TransportError:
                 pass
@@ -181,9 +182,7 @@ class PrometheusServer:
     def active_targets(self) -> list[dict[str, Any]]:
         """``activeTargets`` of ``/api/v1/targets``: labels, ``health``, ``lastScrape``..."""
         try:
-            response = httpx.get(
-                self.url + "/api/v1/targets", params={"state": "active"}, timeout=2
-            )
+            response = http_get(self.url + "/api/v1/targets", params={"state": "active"}, timeout=2)
             response.raise_for_status()
             targets: list[dict[str, Any]] = response.json()["data"]["activeTargets"]
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:

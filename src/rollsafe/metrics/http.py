@@ -26,6 +26,7 @@ from rollsafe.config.placeholders import substitute
 from rollsafe.errors import MetricsError
 from rollsafe.metrics.arms import ARMS, arm_values, missing_release
 from rollsafe.metrics.readings import ArmReadings, Reading, parse_reading
+from rollsafe.support.http import http_client
 from rollsafe.typing import Arm, Observation
 
 
@@ -46,7 +47,7 @@ class HttpSource:
         self.config = config
         self.current_release = current_release
         self._owns_client = client is None
-        self._client = client or httpx.Client(timeout=config.timeout)
+        self._client = client or http_client(timeout=config.timeout)
         self._readings = ArmReadings()
 
     def observe(self, t: float) -> list[Observation]:

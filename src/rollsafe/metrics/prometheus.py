@@ -64,6 +64,7 @@ from rollsafe.config.promql import escape_string
 from rollsafe.errors import MetricsError
 from rollsafe.metrics.totals import ArmTotals
 from rollsafe.support.buckets import le_key
+from rollsafe.support.http import http_client
 from rollsafe.typing import Arm, Observation
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ class PrometheusSource:
     def __init__(self, config: PrometheusMetrics, *, client: httpx.Client | None = None) -> None:
         self.config = config
         self._owns_client = client is None
-        self._client = client or httpx.Client(timeout=config.timeout)
+        self._client = client or http_client(timeout=config.timeout)
         self._url = config.url.rstrip("/") + "/api/v1/query"
         self._series: dict[SeriesKey, _Series] = {}
         self._totals: dict[Arm, ArmTotals] = {"canary": ArmTotals(), "baseline": ArmTotals()}

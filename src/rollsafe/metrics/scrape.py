@@ -48,6 +48,7 @@ from rollsafe.config import ScrapeMetrics
 from rollsafe.errors import MetricsError, RollsafeError
 from rollsafe.metrics.totals import ArmTotals
 from rollsafe.support.buckets import le_key
+from rollsafe.support.http import http_client
 from rollsafe.typing import Arm, Observation
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class ScrapeSource:
         self.config = config
         self.endpoints = endpoints
         self._owns_client = client is None
-        self._client = client or httpx.Client(timeout=config.timeout)
+        self._client = client or http_client(timeout=config.timeout)
         self._instances: dict[str, _Instance] = {}
         self._totals: dict[Arm, ArmTotals] = {"canary": ArmTotals(), "baseline": ArmTotals()}
         self._looks = 0

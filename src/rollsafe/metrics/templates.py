@@ -35,6 +35,7 @@ from rollsafe.metrics.counters import CounterTracker
 from rollsafe.metrics.prometheus import query
 from rollsafe.metrics.readings import le_key
 from rollsafe.metrics.totals import ArmTotals
+from rollsafe.support.http import http_client
 from rollsafe.typing import Arm, Observation
 
 _QUERIES = ("requests", "errors", "latency_buckets", "memory")
@@ -61,7 +62,7 @@ class TemplateSource:
         self.queries: PrometheusQueries = config.queries
         self.current_release = current_release
         self._owns_client = client is None
-        self._client = client or httpx.Client(timeout=config.timeout)
+        self._client = client or http_client(timeout=config.timeout)
         self._url = config.url.rstrip("/") + "/api/v1/query"
         self._counters = CounterTracker()
         self._totals: dict[Arm, ArmTotals] = {arm: ArmTotals() for arm in ARMS}

@@ -25,6 +25,7 @@ import httpx
 from rollsafe.notify.message import Message
 from rollsafe.notify.provider import Provider, encode
 from rollsafe.notify.signing import DELIVERY_HEADER
+from rollsafe.support.http import http_client
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class Sender:
         self._closed = False
         self._in_flight: Message | None = None
         self._lock = threading.Lock()
-        self._client = httpx.Client(timeout=timeout, transport=transport)
+        self._client = http_client(timeout=timeout, transport=transport)
         self._thread = threading.Thread(target=self._run, name=f"notify-{label}", daemon=True)
         self._thread.start()
 

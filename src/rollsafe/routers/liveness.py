@@ -14,6 +14,7 @@ from __future__ import annotations
 import httpx
 
 from rollsafe.routers.base import RouterError, TrafficRouter
+from rollsafe.support.http import http_client
 
 
 def front_door_problems(router: TrafficRouter, health_path: str, timeout: float) -> list[str]:
@@ -28,7 +29,7 @@ def front_door_problems(router: TrafficRouter, health_path: str, timeout: float)
     problems: dict[str, str] = {}
     # A new connection for every probe: a kept-alive one may outlive what it reached.
     limits = httpx.Limits(max_keepalive_connections=0)
-    with httpx.Client(timeout=timeout, limits=limits) as client:
+    with http_client(timeout=timeout, limits=limits) as client:
         for address, _, arm in split.server_weights():
             status, error = _probe(client, f"http://{address}{health_path}")
             if error is not None:

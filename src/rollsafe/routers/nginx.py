@@ -51,6 +51,7 @@ from rollsafe.config.routers import NginxRouter as NginxRouterConfig
 from rollsafe.routers.base import RouterError, Split
 from rollsafe.routers.processes import accepting, children, is_nginx, wait_gone
 from rollsafe.routers.records import record_directives
+from rollsafe.support.http import http_client
 from rollsafe.support.ports import free_port
 
 log = logging.getLogger(__name__)
@@ -457,7 +458,7 @@ http {{
             return None
         # A new connection each time: a kept-alive one may belong to an old configuration's worker.
         try:
-            with httpx.Client(timeout=1.0, limits=httpx.Limits(max_keepalive_connections=0)) as c:
+            with http_client(timeout=1.0, limits=httpx.Limits(max_keepalive_connections=0)) as c:
                 response = c.get(f"{self.url}/config", headers={"Host": CONTROL_HOST})
         except httpx.HTTPError:
             return None

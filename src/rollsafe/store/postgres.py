@@ -10,7 +10,10 @@ Lost connections are retried with exponential backoff, and a write is never
 applied twice: a transaction that failed before its ``COMMIT`` was sent surely
 did not commit and is run again; one whose ``COMMIT`` got no answer is looked
 up by the token it wrote (after waiting on the head lock, so it is surely
-finished) and run again only if it is not there.
+finished) and run again only if it is not there. When the retries run out on
+such a transient cause, `StoreUnavailableError` (a `TemporaryError`) says so:
+the controller retries the step instead of failing it. Other errors are a
+plain, permanent `StoreError`.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import psycopg
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from rollsafe.errors import StoreError
+from rollsafe.errors import StoreError, StoreUnavailableError
 from rollsafe.journal import (
     GENESIS_HASH,
     JournalEntry,
@@ -363,12 +366,18 @@ class PostgresStore(RuledStore):
                 cause = error
             except psycopg.Error as error:
                 raise StoreError(f"cannot {what} {self.where}: {error}") from error
-            if attempt == self._retries or self._closed.is_set():
-                raise StoreError(
-                    f"cannot {what} {self.where} after {attempt + 1} attempts: {cause}"
-                ) from cause
+            if self._closed.is_set():
+                raise StoreError(f"cannot {what} {self.where}: the store is closed") from cause
             if not self._pool.closed:
                 self._pool.check()  # replace every other connection the server dropped
+            if attempt == self._retries:
+                # Every cause that reaches here clears by itself (a lost or refused connection,
+                # an exhausted pool, a serialization failure): transient, so the controller
+                # runs the step again (controller/retries.py) rather than rolling back.
+                raise StoreUnavailableError(
+                    f"cannot {what} {self.where} after {attempt + 1} attempts: {cause}",
+                    delay=self._max_backoff,
+                ) from cause
             time.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, self._max_backoff)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import httpx
 
 from rollsafe.config import HealthCheck
+from rollsafe.support.http import http_client
 from rollsafe.targets.state import Instance
 
 _BODY_LIMIT = 200
@@ -60,7 +61,7 @@ class HealthReport:
 
 def client(check: HealthCheck) -> httpx.Client:
     """A client for probes: explicit timeout, no proxies from the environment, no redirects."""
-    return httpx.Client(timeout=httpx.Timeout(check.timeout), trust_env=False)
+    return http_client(timeout=httpx.Timeout(check.timeout), trust_env=False)
 
 
 def probe(http: httpx.Client, base_url: str, check: HealthCheck) -> str | None:
