@@ -126,7 +126,8 @@ def rollsafe(flags: list[dict[str, Any]], cores: str | None) -> Iterator[Running
                 base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=30
             ) as api:
                 for flag in flags:
-                    definition = {k: flag[k] for k in ("name", "enabled", "strategies", "variants")}
+                    keys = ("name", "enabled", "strategies", "variants", "project", "tags")
+                    definition = {k: flag[k] for k in keys if k in flag}
                     api.put(
                         f"/api/admin/flags/{flag['name']}",
                         json={"definition": definition, "expected_version": 0},
@@ -228,6 +229,8 @@ def _load_unleash(url: str, admin: str, flags: list[dict[str, Any]]) -> None:
                 api.post(
                     f"{project}/{name}/environments/{ENVIRONMENT}/strategies", json=strategy
                 ).raise_for_status()
+            for tag in flag.get("tags", []):
+                api.post(f"{url}/api/admin/features/{name}/tags", json=tag).raise_for_status()
             if flag["enabled"]:
                 api.post(f"{project}/{name}/environments/{ENVIRONMENT}/on").raise_for_status()
 
