@@ -48,10 +48,10 @@ class Probe:
 REGISTER = {
     "appName": "peer-check", "instanceId": "peer-1", "sdkVersion": "unleash-client-node:6.12.2",
     "strategies": ["default", "flexibleRollout"], "started": "2026-12-05T00:00:00Z",
-    "interval": 15000, "environment": "development",
+    "interval": 15000, "environment": "default",
 }  # fmt: skip
 METRICS = {
-    "appName": "peer-check", "instanceId": "peer-1", "environment": "development",
+    "appName": "peer-check", "instanceId": "peer-1", "environment": "default",
     "bucket": {"start": "2026-12-05T00:00:00Z", "stop": "2026-12-05T00:00:15Z",
                "toggles": {PROBE_FLAG: {"yes": 3, "no": 1, "variants": {}}}},
 }  # fmt: skip
@@ -90,7 +90,8 @@ VARIANT_KEYS = ("name", "weight", "weightType", "stickiness", "payload", "overri
 
 def capture(server: servers.Running) -> dict[str, Any]:
     """Each probe's status and (for compared probes) its normalized document."""
-    headers = {"Authorization": server.client_token, "Unleash-AppName": "peer-check"}
+    headers = {"Authorization": server.peer_token or server.client_token}
+    headers["Unleash-AppName"] = "peer-check"
     out: dict[str, Any] = {}
     with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
         for probe in PROBES:
