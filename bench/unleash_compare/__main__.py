@@ -106,7 +106,8 @@ def peer_check(documents: dict[str, Any], flags: list[dict[str, Any]]) -> dict[s
         p for p in documents["unleash-openapi"]["paths"] if p.startswith("/api/client/")
     )
     ours_paths = set(documents["rollsafe-openapi"]["paths"])
-    covered = [p for p in theirs_client if p.replace(":", "") in ours_paths or p in ours_paths]
+    ours_shapes = {peer.template(p) for p in ours_paths}
+    covered = [p for p in theirs_client if peer.template(p) in ours_shapes]
     return {
         "features": (
             len(documents["rollsafe"]["features"]),

@@ -220,8 +220,8 @@ def render(rows: list[dict[str, Any]], their_paths: list[str]) -> str:
         "| request | rollsafe | unleash-server | documents |",
         "|---|---:|---:|---|",
     ]
-    probed = {_template(p.path) for p in PROBES}
-    unprobed = [p for p in their_paths if _template(p) not in probed]
+    probed = {template(p.path) for p in PROBES}
+    unprobed = [p for p in their_paths if template(p) not in probed]
     if unprobed:
         lines[2] += " Not probed: " + ", ".join(f"`{p}`" for p in unprobed) + "."
     for row in rows:
@@ -232,7 +232,7 @@ def render(rows: list[dict[str, Any]], their_paths: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _template(path: str) -> str:
+def template(path: str) -> str:
     """``/api/client/features/{featureName}`` and ``.../bench-004`` alike: a path's shape."""
     parts = path.split("/")
     if len(parts) == 5 and parts[3] == "features":
