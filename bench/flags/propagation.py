@@ -76,6 +76,7 @@ def measure(
     processes: int = 4,
     changes: int = 100,
     interval: float = 0.5,
+    path: str = "/api/client/stream",
 ) -> PropagationResult:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
@@ -105,7 +106,7 @@ def measure(
                 if kind == "sdk":
                     command = ["bench.flags.worker", url, client_token, str(count)]
                 else:
-                    command = ["bench.flags.rawreader", str(port), client_token, str(count)]
+                    command = ["bench.flags.rawreader", str(port), client_token, str(count), path]
                 workers.append(
                     subprocess.Popen(
                         [sys.executable, "-m", *command],

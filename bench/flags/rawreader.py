@@ -1,4 +1,7 @@
-"""``python -m bench.flags.rawreader PORT TOKEN N``: N bare SSE connections read with one selector.
+"""``python -m bench.flags.rawreader PORT TOKEN N [PATH]``: N bare SSE connections, one selector.
+
+PATH is the stream's path, ``/api/client/stream`` unless given (Unleash's
+``/api/client/streaming`` sends the same events).
 
 The lightest possible client, so what is measured is the server: prints
 ``ready`` once every stream got its first event, then keeps the arrival time of
@@ -19,10 +22,10 @@ import time
 NAME = re.compile(rb'"name":"([^"]+)"')
 
 
-def main(port: int, token: str, count: int) -> None:
+def main(port: int, token: str, count: int, path: str = "/api/client/stream") -> None:
     selector = selectors.DefaultSelector()
     request = (
-        f"GET /api/client/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
     ).encode()
     for index in range(count):
@@ -53,4 +56,4 @@ def main(port: int, token: str, count: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]))
+    main(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), *sys.argv[4:5])

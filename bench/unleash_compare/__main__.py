@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from bench.unleash_compare import flagset, load, servers
+from bench.unleash_compare import flagset, load, peer, servers, streams
 from bench.unleash_compare.load import Result, Scenario
 from bench.unleash_compare.report import render, replace_section
 from rollsafe.flags import Engine
@@ -66,6 +66,9 @@ def measure(
         ).json()
     else:
         documents["rollsafe-openapi"] = httpx.get(f"{server.url}/openapi.json", timeout=30).json()
+    documents[f"{server.name}-probes"] = peer.capture(server)
+    if server.name == "unleash-server":
+        documents["unleash-client-paths"] = peer.client_paths(server)
     results = []
     for scenario in scenarios(server):
         result = load.run(
@@ -103,7 +106,8 @@ def peer_check(documents: dict[str, Any], flags: list[dict[str, Any]]) -> dict[s
         p for p in documents["unleash-openapi"]["paths"] if p.startswith("/api/client/")
     )
     ours_paths = set(documents["rollsafe-openapi"]["paths"])
-    covered = [p for p in theirs_client if p.replace(":", "") in ours_paths or p in ours_paths]
+    ours_shapes = {peer.template(p) for p in ours_paths}
+    covered = [p for p in theirs_client if peer.template(p) in ours_shapes]
     return {
         "features": (
             len(documents["rollsafe"]["features"]),
@@ -133,6 +137,13 @@ def _version(command: list[str]) -> str:
     return words[1] if command[0] == "wrk" and len(words) > 1 else (words[0] if words else "?")
 
 
+def _append(section: str, text: str) -> str:
+    """``text`` after the rendered section (the end marker is added by `replace_section`)."""
+    if not text:
+        return section
+    return f"{section.rstrip()}\n\n{text}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.unleash_compare")
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -140,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-cores", default="1")
     parser.add_argument("--load-cores", default="0")
     parser.add_argument("--no-unleash", action="store_true")
+    parser.add_argument("--no-streams", action="store_true", help="skip the 10,000 streams")
+    parser.add_argument("--streams", type=int, default=10_000, help="streams to open (10,000)")
     parser.add_argument("--write", action="store_true", help="replace the docs section")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -153,21 +166,27 @@ def main(argv: list[str] | None = None) -> int:
     with servers.rollsafe(flags, args.server_cores) as running:
         results += measure(running, args, documents)
     why_not = "--no-unleash given" if args.no_unleash else servers.unleash_available()
-    peer = None
+    agreement = None
     if why_not is None:
         with servers.unleash(flags, args.server_cores) as running:
             results += measure(running, args, documents)
-        peer = peer_check(documents, flags)
+        agreement = peer_check(documents, flags)
     else:
         print(f"unleash-server not measured: {why_not}", file=sys.stderr)
+    stream_results = [] if args.no_streams else streams.measure(args.streams)
     command = "python -m bench.unleash_compare " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )
     machine_line += f", {os.getloadavg()[0]:.2f} when it ended"
     section = render(
-        results, peer, why_not, args=args, machine=machine_line, command=command.strip(),
+        results, agreement, why_not, args=args, machine=machine_line, command=command.strip(),
         seconds=time.monotonic() - started,
     )  # fmt: skip
+    extra = [streams.render(stream_results)]
+    if agreement is not None:
+        rows = peer.compare(documents["rollsafe-probes"], documents["unleash-server-probes"])
+        extra.append(peer.render(rows, documents["unleash-client-paths"]))
+    section = _append(section, "\n\n".join(e for e in extra if e))
     print(section)
     print(json.dumps([r.__dict__ for r in results], indent=1), file=sys.stderr)
     if args.write:

@@ -11,6 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 COUNT = 350
+TAGGED_EVERY = 25
+TAG = {"type": "simple", "value": "peer"}
+"""Every 25th flag carries this tag, for the protocol peer's ``tag`` filter (`peer`)."""
 ENVIRONMENT = "development"
 """The Unleash environment the flags live in (its client tokens ``default:development``)."""
 
@@ -52,10 +55,11 @@ def flags(count: int = COUNT) -> list[dict[str, Any]]:
                      "inverted": False, "caseInsensitive": False}
                 ],
             }  # fmt: skip
-        out.append(
-            {"name": name, "enabled": enabled, "strategies": [strategy], "variants": [],
-             "type": "release", "project": "default"}
-        )  # fmt: skip
+        flag = {"name": name, "enabled": enabled, "strategies": [strategy], "variants": [],
+                "type": "release", "project": "default"}  # fmt: skip
+        if index % TAGGED_EVERY == 0:
+            flag["tags"] = [dict(TAG)]
+        out.append(flag)
     return out
 
 

@@ -65,6 +65,9 @@ class Running:
     process: subprocess.Popen[bytes]
     evaluate_token: str = ""
     """The token of its server-side evaluation API (Unleash: a frontend token)."""
+    peer_token: str = ""
+    """A client token for all projects (Unleash replaces a ``project`` query by the
+    projects of a project-bound token); the client token when empty."""
 
 
 def pinned(command: list[str], cores: str | None) -> list[str]:
@@ -126,7 +129,8 @@ def rollsafe(flags: list[dict[str, Any]], cores: str | None) -> Iterator[Running
                 base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=30
             ) as api:
                 for flag in flags:
-                    definition = {k: flag[k] for k in ("name", "enabled", "strategies", "variants")}
+                    keys = ("name", "enabled", "strategies", "variants", "project", "tags")
+                    definition = {k: flag[k] for k in keys if k in flag}
                     api.put(
                         f"/api/admin/flags/{flag['name']}",
                         json={"definition": definition, "expected_version": 0},
@@ -177,6 +181,7 @@ def unleash(flags: list[dict[str, Any]], cores: str | None) -> Iterator[Running]
     admin = "*:*.rollsafe-bench-admin"
     client = f"default:{ENVIRONMENT}.rollsafe-bench-client"
     frontend = f"default:{ENVIRONMENT}.rollsafe-bench-frontend"
+    every_project = f"*:{ENVIRONMENT}.rollsafe-bench-peer"
     address = POSTGRES.removeprefix("postgresql://")
     user, _, host_port = address.rpartition("@")
     host, _, db_port = host_port.partition(":")
@@ -188,7 +193,9 @@ def unleash(flags: list[dict[str, Any]], cores: str | None) -> Iterator[Running]
         "DB_USER": user or "postgres",
         "DB_NAME": DATABASE,
         "INIT_ADMIN_API_TOKENS": admin,
-        "INIT_BACKEND_API_TOKENS": client,
+        "INIT_BACKEND_API_TOKENS": f"{client},{every_project}",
+        # The delta API (/api/client/delta) is behind this flag in 8.2: on, to compare it.
+        "UNLEASH_EXPERIMENTAL_DELTA_API": "true",
         "INIT_FRONTEND_API_TOKENS": frontend,
         "NODE_ENV": "production",
         # Its rate limits (20,000 SDK requests and token checks per minute by default)
@@ -211,7 +218,10 @@ def unleash(flags: list[dict[str, Any]], cores: str | None) -> Iterator[Running]
         _load_unleash(url, admin, flags)
         # Unleash serves client features from a cache refreshed on change events: wait for it.
         _wait_for_count(url, client, len(flags))
-        yield Running("unleash-server", url, client, admin, process, evaluate_token=frontend)
+        yield Running(
+            "unleash-server", url, client, admin, process,
+            evaluate_token=frontend, peer_token=every_project,
+        )  # fmt: skip
     finally:
         stop(process)
         log.close()
@@ -228,6 +238,8 @@ def _load_unleash(url: str, admin: str, flags: list[dict[str, Any]]) -> None:
                 api.post(
                     f"{project}/{name}/environments/{ENVIRONMENT}/strategies", json=strategy
                 ).raise_for_status()
+            for tag in flag.get("tags", []):
+                api.post(f"{url}/api/admin/features/{name}/tags", json=tag).raise_for_status()
             if flag["enabled"]:
                 api.post(f"{project}/{name}/environments/{ENVIRONMENT}/on").raise_for_status()
 

@@ -219,6 +219,10 @@ def _unleash_calls(
         call("POST", f"/api/client/{path}", "client", {"appName": "a"})
         call("POST", f"/api/client/{path}", "client", {"appName": 5})
         call("POST", f"/api/client/{path}", "client", HUGE)
+    call("POST", "/api/client/metrics/bulk", "none", {"metrics": []})
+    call("POST", "/api/client/metrics/bulk", "client", {"metrics": []})
+    call("POST", "/api/client/metrics/bulk", "client", {"metrics": {}})
+    call("POST", "/api/client/metrics/bulk", "client", HUGE)
     for caller in who:
         call("GET", "/api/client/delta", caller)
         call("GET", "/api/client/features/search", caller)

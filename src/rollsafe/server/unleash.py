@@ -23,6 +23,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from rollsafe.server import unleash_bulk
 from rollsafe.server import unleash_payloads as payloads
 from rollsafe.server import unleash_views as views
 from rollsafe.server.admin import ERRORS, INVALID, NOT_FOUND
@@ -78,6 +79,27 @@ async def metrics(request: Request, caller: ClientCaller, service: ServiceDep) -
         body, environment=environment, token_name=caller.token.name, now=time.time()
     )
     await run_in_threadpool(service.store.record_client_metrics, report)
+    return Response(status_code=202)
+
+
+@router.post("/api/client/metrics/bulk", status_code=202, responses=ACCEPTED)
+async def bulk_metrics(request: Request, caller: ClientCaller, service: ServiceDep) -> Response:
+    """Registrations and toggle counts of many applications (as Unleash Edge forwards them)."""
+    body = payloads.parse_json(await _body(request))
+    bulk = unleash_bulk.parse(
+        body,
+        environment_of=lambda item: _environment(service, caller, item),
+        token_name=caller.token.name,
+        now=time.time(),
+    )
+
+    def store() -> None:
+        for registration in bulk.registrations:
+            service.store.register_application(registration)
+        for report in bulk.reports:
+            service.store.record_client_metrics(report)
+
+    await run_in_threadpool(store)
     return Response(status_code=202)
 
 
