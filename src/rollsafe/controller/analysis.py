@@ -8,6 +8,7 @@ from typing import Any
 from rollsafe.config.plan import AnalysisStep, Metrics
 from rollsafe.controller.blindness import BLIND_EVENT, Blindness
 from rollsafe.controller.context import StepContext, StepOutcome
+from rollsafe.controller.inconclusive import end_of_step, meaningful_evidence
 from rollsafe.errors import MetricsError, RollsafeError
 from rollsafe.journal.kinds import Kind
 from rollsafe.judge import Judge, Verdict
@@ -39,9 +40,13 @@ def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
             if verdict is not None and verdict.decided_at is not None:
                 break
             if t >= spec.duration:
-                verdict = judge.conclude()
-                break
-            request = context.sleep(min(config.interval, spec.duration - t))
+                # An undecided step may look on for up to `extend` (controller/inconclusive.py).
+                ended = end_of_step(judge, config, t - spec.duration)
+                if ended is not None:
+                    verdict = ended
+                    break
+            until = spec.duration if t < spec.duration else spec.duration + config.extend
+            request = context.sleep(min(config.interval, until - t))
             if request:
                 return context.interruption(request)
     finally:
@@ -53,7 +58,21 @@ def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
         "elapsed": round(time.monotonic() - started, 3),
         "verdict": verdict.to_dict(),
     }
+    weak = None
+    if verdict.verdict == "inconclusive" and config.on_inconclusive == "rollback":
+        evidence = meaningful_evidence(verdict, config)
+        summary["meaningful_evidence"] = evidence
+        if evidence is None:
+            # Weak evidence is no reason to undo a release: the rollout goes on (docs/judge.md).
+            weak = (
+                f"analysis inconclusive without meaningful evidence against the canary "
+                f"(rollback_min_e {config.rollback_min_e:g}, rollback_min_events "
+                f"{config.rollback_min_events:g}): the rollout goes on"
+            )
+            summary["continued"] = weak
     context.journal(Kind.ANALYSIS_VERDICT, summary)
+    if weak is not None:
+        return StepOutcome("succeeded", summary, reason=weak)
     return _outcome(verdict, summary, config.on_inconclusive)
 
 

@@ -207,8 +207,12 @@ class Judge:
 
     # -- end of a step -------------------------------------------------------
 
-    def conclude(self) -> Verdict:
+    def conclude(self, *, final: bool = True) -> Verdict:
         """The final verdict when an analysis step's duration ends.
+
+        ``final=False`` previews it: the verdict the step would end with now, while
+        the judge stays open to more looks (an analysis step extended past its
+        duration asks this after every look; see ``AnalysisConfig.extend``).
 
         A verdict already final stays. Otherwise: pass only if there are metrics,
         every metric has data, each arm (health mode: all arms together) reached
@@ -250,9 +254,13 @@ class Judge:
             problems.append(short)
         if problems:
             reason = "inconclusive at the end of the step: " + "; ".join(problems)
-            return self._decide("inconclusive", self._t, reason, states, "duration", notes)
-        reason = "passed at the end of the step: enough traffic and no evidence of a regression"
-        return self._decide("pass", self._t, reason, states, "duration", notes)
+            ended = self._decide("inconclusive", self._t, reason, states, "duration", notes)
+        else:
+            reason = "passed at the end of the step: enough traffic and no evidence of a regression"
+            ended = self._decide("pass", self._t, reason, states, "duration", notes)
+        if not final:
+            self._final = None
+        return ended
 
     # -- helpers -------------------------------------------------------------
 
