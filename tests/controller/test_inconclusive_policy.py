@@ -169,3 +169,27 @@ def test_meaningful_evidence_rolls_back(rig: Rig, monkeypatch: pytest.MonkeyPatc
     assert "analysis inconclusive" in rollout.reason
     (verdict,) = rig.journaled(rollout_id, "analysis.verdict")
     assert "excess events" in verdict["meaningful_evidence"]
+
+
+def test_an_undecided_judge_goes_on_into_the_next_step_with_its_evidence(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two canary errors in the first step (e about 22, two excess errors: weak), one more
+    # in the second: judged together, three excess errors are meaningful.
+    first = looks([2, 3])
+    second = [
+        {
+            **o,
+            "t": o["t"] + 6,
+            "requests": o["requests"] + 60 * (1 if o["arm"] == "canary" else 9),
+            "errors": (3 if o["t"] >= 2 else 2) if o["arm"] == "canary" else 0,
+        }
+        for o in looks([])
+    ]
+    policy_rig(rig, monkeypatch, first + second)
+    controller, rollout_id = rig.create(["deploy", "flag", "analysis", "analysis", "promote"])
+    rollout = controller.run(rollout_id)
+    verdicts = rig.journaled(rollout_id, "analysis.verdict")
+    assert verdicts[0]["continued"]
+    assert rollout.state is RolloutState.ROLLED_BACK, verdicts[-1]
+    assert "excess events" in verdicts[-1]["meaningful_evidence"]

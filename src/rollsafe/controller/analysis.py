@@ -8,7 +8,12 @@ from typing import Any
 from rollsafe.config.plan import AnalysisStep, Metrics
 from rollsafe.controller.blindness import BLIND_EVENT, Blindness
 from rollsafe.controller.context import StepContext, StepOutcome
-from rollsafe.controller.inconclusive import end_of_step, meaningful_evidence
+from rollsafe.controller.inconclusive import (
+    carried_judge,
+    carry,
+    end_of_step,
+    meaningful_evidence,
+)
 from rollsafe.errors import MetricsError, RollsafeError
 from rollsafe.journal.kinds import Kind
 from rollsafe.judge import Judge, Verdict
@@ -17,7 +22,8 @@ from rollsafe.typing import MetricSource
 
 def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
     config = context.plan.analysis
-    judge = Judge(config, mode=spec.mode)
+    kind = (spec.mode, spec.arms)
+    judge = carried_judge(context.carried, kind) or Judge(config, mode=spec.mode)
     plan = context.plan
     if spec.arms == "release":
         plan = plan.model_copy(update={"metrics": _release_arms(context)})
@@ -70,6 +76,7 @@ def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
                 f"{config.rollback_min_events:g}): the rollout goes on"
             )
             summary["continued"] = weak
+            carry(context.carried, judge, kind)
     context.journal(Kind.ANALYSIS_VERDICT, summary)
     if weak is not None:
         return StepOutcome("succeeded", summary, reason=weak)

@@ -44,6 +44,9 @@ class StepContext:
     """Where steps get a metric source (or anything else to build) from."""
     retries: RetryPolicy = field(default_factory=RetryPolicy)
     """How a step that meets a transient error runs again (`rollsafe.controller.retries`)."""
+    carried: dict[str, Any] = field(default_factory=dict)
+    """State one step leaves for the next within this run, e.g. the judge of an analysis
+    that went on undecided (`rollsafe.controller.inconclusive`)."""
 
     def requested(self) -> str | None:
         """A pause or abort another process asked for, if any."""

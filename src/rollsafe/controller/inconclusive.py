@@ -20,18 +20,44 @@ from rollsafe.judge import Judge, MetricVerdict, Verdict
 
 
 def end_of_step(judge: Judge, config: AnalysisConfig, overtime: float) -> Verdict | None:
-    """The step's final verdict at ``overtime`` seconds past its duration, or None to look on.
+    """The step's verdict at ``overtime`` seconds past its duration, or None to look on.
 
     Looking on only while the verdict would be inconclusive, within ``extend``, and
-    (with ``rollback_min_e``) without meaningful evidence yet.
+    (with ``rollback_min_e``) without meaningful evidence yet. A step that ends
+    undecided on weak evidence, which lets the rollout go on, leaves its judge open
+    (the verdict returned is not final): the next analysis step continues from its
+    evidence (:func:`carry`).
     """
-    if overtime >= config.extend:
-        return judge.conclude()
     preview = judge.conclude(final=False)
     if preview.verdict != "inconclusive":
         return judge.conclude()
-    if config.rollback_min_e is not None and meaningful_evidence(preview, config) is not None:
-        return judge.conclude()
+    policy = config.rollback_min_e is not None
+    if policy and meaningful_evidence(preview, config) is not None:
+        return judge.conclude()  # meaningful: decide now
+    if overtime < config.extend:
+        return None
+    return preview if policy else judge.conclude()
+
+
+CARRY = "analysis.judge"
+
+
+def carry(carried: dict[str, object], judge: Judge, kind: tuple[str, str]) -> None:
+    """Leave an undecided judge for the next analysis step of the same kind (mode, arms)."""
+    carried[CARRY] = (kind, judge)
+
+
+def carried_judge(carried: dict[str, object], kind: tuple[str, str]) -> Judge | None:
+    """The judge a previous step left undecided, if the next one is of the same kind.
+
+    Evidence that leaned towards a regression but was too weak to roll back is not
+    thrown away when the rollout goes on: the e-values keep growing from where they
+    were (an e-process may be continued for as long as one likes), so a faulty release
+    whose 10% step showed two errors is judged on those and the 50% step's together.
+    """
+    found = carried.pop(CARRY, None)
+    if isinstance(found, tuple) and found[0] == kind and isinstance(found[1], Judge):
+        return found[1]
     return None
 
 
