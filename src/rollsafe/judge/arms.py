@@ -57,7 +57,10 @@ def parse_histogram(buckets: Any) -> Histogram | None:
             counts = [float(values[i]) for i in order]
     except (TypeError, ValueError, OverflowError):
         return None
-    if not all(-MAX_VALUE <= count <= MAX_VALUE for count in counts):  # also NaN, infinity
+    # Every count within +-MAX_VALUE (also no NaN or infinity), checked in C: a sum of
+    # finite values this small is finite, and any NaN or infinity makes it NaN or infinite.
+    total = sum(counts)
+    if total - total != 0 or min(counts) < -MAX_VALUE or max(counts) > MAX_VALUE:
         return None
     if not has_inf:
         counts.append(counts[-1])  # no +Inf bucket: the last bucket is the total
@@ -157,7 +160,9 @@ class ArmCounters:
                 reset = True
             histogram_values[name] = counts
         for name in gauges:
-            gauge = _number(observation.get(name))
+            gauge = observation.get(name)
+            if gauge.__class__ is not float or not -MAX_VALUE <= gauge <= MAX_VALUE:
+                gauge = _number(gauge)  # the common case (a float in range) skips this
             if gauge is not None:
                 self.gauges[name] = (t, gauge)
         if first:

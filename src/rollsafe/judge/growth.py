@@ -36,15 +36,21 @@ class SlopeCheck(Check):
         self.baseline = StreamingSlope()
         self.readings = 0
         self._log_e = [0.0] * len(SCALES)
+        self._tests_snapshot = self._snapshot_tests()
+        """The tests' part of :meth:`snapshot`; it changes only when a block completes."""
 
     def update(self, t: float, canary: float, baseline: float) -> None:
         self.readings += 1
         self.canary.update(t, canary)
         self.baseline.update(t, baseline)
         difference = canary - baseline
+        changed = False
         for i, test in enumerate(self.tests):
             if test.update(t, difference):
                 self._log_e[i] = test.log_e()
+                changed = True
+        if changed:
+            self._tests_snapshot = self._snapshot_tests()
 
     def has_data(self) -> bool:
         return self.readings >= 2
@@ -64,9 +70,11 @@ class SlopeCheck(Check):
             return False
         return any(test.log_e_pass() >= level for test in self.tests)
 
+    def _snapshot_tests(self) -> tuple[Any, ...]:
+        return tuple([(test.state(), test.slope, test.block) for test in self.tests])
+
     def snapshot(self) -> Any:
-        tests = tuple((test.state(), test.slope, test.block) for test in self.tests)
-        return self.canary.slope, self.baseline.slope, tests
+        return self.canary.slope, self.baseline.slope, self._tests_snapshot
 
     def describe(self, snapshot: Any, levels: Levels, state: Outcome) -> MetricVerdict:
         name, limit = self.name, self.metric.limit_bytes_per_hour

@@ -24,6 +24,7 @@ Mode = Literal["compare", "health"]
 ARMS = ("canary", "baseline")
 _DEFAULT_FIELDS = ("requests", "errors", "latency_seconds_bucket", "memory_bytes")
 _CEILING = "error_rate_ceiling"
+_SETTLED = "not enough evidence yet"
 
 
 class Judge:
@@ -64,6 +65,8 @@ class Judge:
         self._warm_from: float | None = None
         """Latency counts from this look on (the warm-up after the start or a restart)."""
         self._resets = 0
+        self._settled = False
+        """The waiting reason settled on "not enough evidence yet" (see _look_reason)."""
         self._verdict = Verdict(
             "inconclusive", decided_at=None, t=None, looks=0, reason="no observations yet"
         )
@@ -180,10 +183,23 @@ class Judge:
             decided_at=None,
             t=t,
             looks=self._looks,
-            reason=self._waiting_reason(),
+            reason=self._look_reason(),
             metrics=self._snapshot(states, {}),
         )
         return self._verdict
+
+    def _look_reason(self) -> str:
+        """:meth:`_waiting_reason` after a look, without recomputing it once it settled.
+
+        Once both arms report, looks were taken and traffic reached ``min_requests``,
+        the reason stays "not enough evidence yet": traffic only grows, arms and
+        looks are never lost.
+        """
+        if self._settled:
+            return _SETTLED
+        reason = self._waiting_reason()
+        self._settled = reason == _SETTLED
+        return reason
 
     def _decide(
         self,
@@ -295,7 +311,7 @@ class Judge:
         short = self._traffic_short()
         if short is not None:
             return short
-        return "not enough evidence yet"
+        return _SETTLED
 
     def _snapshot(
         self, states: dict[str, Outcome], notes: dict[str, str]
