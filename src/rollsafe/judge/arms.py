@@ -28,6 +28,7 @@ but a corrupt or hostile one, and would overflow the statistics' gamma functions
 _Layout = tuple[tuple[float, ...], tuple[int, ...] | None, bool]
 _LAYOUTS: dict[tuple[Any, ...], _Layout | None] = {}
 _MAX_LAYOUTS = 256
+_UNKNOWN: Any = object()
 
 
 def parse_histogram(buckets: Any) -> Histogram | None:
@@ -36,12 +37,12 @@ def parse_histogram(buckets: Any) -> Histogram | None:
     The bucket layout (which key is which bound, in which order) is parsed once
     per distinct set of keys and cached.
     """
-    if not isinstance(buckets, Mapping) or not buckets:
+    # A plain dict (JSON, the metric sources) skips the slower ABC isinstance check.
+    if (buckets.__class__ is not dict and not isinstance(buckets, Mapping)) or not buckets:
         return None
     keys = tuple(buckets)
-    if keys in _LAYOUTS:
-        layout = _LAYOUTS[keys]
-    else:
+    layout = _LAYOUTS.get(keys, _UNKNOWN)  # one lookup: hashing the keys is not free
+    if layout is _UNKNOWN:
         layout = _layout(keys)
         if len(_LAYOUTS) >= _MAX_LAYOUTS:
             _LAYOUTS.clear()
