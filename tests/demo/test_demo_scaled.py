@@ -62,7 +62,7 @@ def test_the_demo_on_postgres_prometheus_and_nginx(
     ]
     assert [(c["release"], c["weight"]) for c in canaries][:1] == [("1.1.0", 20)]
     if fault == "none":
-        assert [c["weight"] for c in canaries] == [20, 50]
+        assert [c["weight"] for c in canaries] == [20, 33]
         # The plan file in the workdir is the one that ran, with the router and Prometheus.
         assert plan_text == (workdir / "plan.yaml").read_text()
         plan = load_plan(workdir / "plan.yaml")

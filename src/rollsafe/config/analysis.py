@@ -113,6 +113,25 @@ class AnalysisConfig(StrictModel):
     early_pass: EarlyPass = EarlyPass()
     """When a healthy step may end before its duration: anytime-valid evidence that the
     canary is no worse than these margins on every metric (docs/judge.md, Early pass)."""
+    extend: Duration = 0.0
+    """An analysis step still inconclusive at the end of its duration keeps looking up
+    to this much longer before ``on_inconclusive`` applies: it ends as soon as the
+    end-of-step verdict passes, the judge fails it, or (with ``rollback_min_e``) the
+    evidence against the canary is meaningful. A step short of ``min_requests``, as on
+    a busy machine, gets the traffic it lacked instead of an undecided verdict."""
+    rollback_min_e: Annotated[float, Field(ge=1)] | None = None
+    """With ``on_inconclusive: rollback``: an inconclusive step rolls back only on
+    meaningful evidence, some metric whose e-value against the canary reached this
+    *and* whose excess is practically significant (``rollback_min_events``). Weaker
+    evidence (none, too little traffic, one error among fifty requests) does not roll
+    back: the step ends without a verdict and the rollout goes on, journaled as such;
+    the guards and later steps keep watching. Unset: every inconclusive step rolls
+    back (docs/judge.md, "Inconclusive steps")."""
+    rollback_min_events: Annotated[float, Field(ge=0)] = 3.0
+    """Practical significance for ``rollback_min_e``: a rate or latency metric counts
+    only when the canary has at least this many more errors (or slow requests) than
+    the baseline's rate predicts for its traffic, or than ``max_error_rate`` allows
+    for the ceiling. Growth metrics count on their e-value alone."""
 
     @model_validator(mode="after")
     def _unique_metric_names(self) -> AnalysisConfig:

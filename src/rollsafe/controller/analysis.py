@@ -8,6 +8,12 @@ from typing import Any
 from rollsafe.config.plan import AnalysisStep, Metrics
 from rollsafe.controller.blindness import BLIND_EVENT, Blindness
 from rollsafe.controller.context import StepContext, StepOutcome
+from rollsafe.controller.inconclusive import (
+    carried_judge,
+    carry,
+    end_of_step,
+    meaningful_evidence,
+)
 from rollsafe.errors import MetricsError, RollsafeError
 from rollsafe.journal.kinds import Kind
 from rollsafe.judge import Judge, Verdict
@@ -16,7 +22,8 @@ from rollsafe.typing import MetricSource
 
 def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
     config = context.plan.analysis
-    judge = Judge(config, mode=spec.mode)
+    kind = (spec.mode, spec.arms)
+    judge = carried_judge(context.carried, kind) or Judge(config, mode=spec.mode)
     plan = context.plan
     if spec.arms == "release":
         plan = plan.model_copy(update={"metrics": _release_arms(context)})
@@ -39,9 +46,13 @@ def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
             if verdict is not None and verdict.decided_at is not None:
                 break
             if t >= spec.duration:
-                verdict = judge.conclude()
-                break
-            request = context.sleep(min(config.interval, spec.duration - t))
+                # An undecided step may look on for up to `extend` (controller/inconclusive.py).
+                ended = end_of_step(judge, config, t - spec.duration)
+                if ended is not None:
+                    verdict = ended
+                    break
+            until = spec.duration if t < spec.duration else spec.duration + config.extend
+            request = context.sleep(min(config.interval, until - t))
             if request:
                 return context.interruption(request)
     finally:
@@ -59,7 +70,22 @@ def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
             Kind.ANALYSIS_PASSED_EARLY,
             {"duration": spec.duration, "reason": verdict.reason, **verdict.early_pass},
         )
+    weak = None
+    if verdict.verdict == "inconclusive" and config.on_inconclusive == "rollback":
+        evidence = meaningful_evidence(verdict, config)
+        summary["meaningful_evidence"] = evidence
+        if evidence is None:
+            # Weak evidence is no reason to undo a release: the rollout goes on (docs/judge.md).
+            weak = (
+                f"analysis inconclusive without meaningful evidence against the canary "
+                f"(rollback_min_e {config.rollback_min_e:g}, rollback_min_events "
+                f"{config.rollback_min_events:g}): the rollout goes on"
+            )
+            summary["continued"] = weak
+            carry(context.carried, judge, kind)
     context.journal(Kind.ANALYSIS_VERDICT, summary)
+    if weak is not None:
+        return StepOutcome("succeeded", summary, reason=weak)
     return _outcome(verdict, summary, config.on_inconclusive)
 
 

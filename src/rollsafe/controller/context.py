@@ -54,6 +54,10 @@ class StepContext:
         if self.lease_lost.is_set():
             raise LeaseLostError(f"rollout {self.rollout_id}: another controller holds its lease")
 
+    carried: dict[str, Any] = field(default_factory=dict)
+    """State one step leaves for the next within this run, e.g. the judge of an analysis
+    that went on undecided (`rollsafe.controller.inconclusive`)."""
+
     def requested(self) -> str | None:
         """A pause or abort another process asked for, if any."""
         return self.store.get_rollout(self.rollout_id).requested

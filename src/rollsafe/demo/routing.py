@@ -1,10 +1,13 @@
 """``rollsafe demo --router nginx``: release 1.1.0 first runs beside 1.0.0 behind nginx.
 
 The bundled plan gains a ``router`` and, before its ``deploy`` step, canary steps
-that send 20% then 50% of requests to one instance of 1.1.0 and compare the two
-releases; the rest of the plan (deploy, flag steps, guards, rollback) is as
-bundled. The demo's load then goes through nginx, which the demo starts before
-the rollout (as a team would run it) and stops at the end.
+that send 20% then 33% of requests to one instance of 1.1.0 and compare the two
+releases (33%, not 50%: one canary instance beside two of 1.0.0 then serves no more
+requests than each of them; at 50% it served twice as many, and on a busy machine
+its queue made its tail slower than the baseline's, which the judge rightly saw);
+the rest of the plan (deploy, flag steps, guards, rollback) is as bundled. The demo's
+load then goes through nginx, which the demo starts before the rollout (as a team
+would run it) and stops at the end.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ CANARY_STEPS = """\
       arms: release
   - canary:
       release: 1.1.0
-      weight: 50
+      weight: 33
   - analysis:
       duration: 8s
       arms: release

@@ -54,6 +54,14 @@ class GuardEvent:
         if "lower_bound" not in evidence or value is None:
             return f"{metric} {_number(value)} > {_number(threshold)} {window}"
         events, trials = evidence["counts"].values()
+        if metric == "latency":
+            share = 1 - evidence["quantile"]
+            return (
+                f"latency {_number(value)} > {_number(threshold)} {window} "
+                f"(p{100 * evidence['quantile']:g}: {_number(events)}/{_number(trials)} "
+                f"requests slower, {evidence['confidence']:.0%} lower bound "
+                f"{_percent(evidence['lower_bound'])} > {_percent(share)})"
+            )
         return (
             f"{metric} {_percent(value)} ({_number(events)}/{_number(trials)}) {window}, "
             f"{evidence['confidence']:.0%} lower bound {_percent(evidence['lower_bound'])} "
@@ -163,12 +171,29 @@ def holds(guard: Guard, window: Window, value: float | None) -> bool:
     """Whether the guard's condition holds at this look, given its ``measure``."""
     if value is None or value <= guard.threshold:
         return False
+    if guard.metric == "latency":
+        return _latency_holds(guard, window)
     if not is_rate(guard):
         return True
     events, trials = _counts(guard, window)
     if events is None or trials is None or events < guard.min_events:
         return False
     return rate_exceeds(events, trials, guard.threshold, guard.alpha)
+
+
+def _latency_holds(guard: Guard, window: Window) -> bool:
+    """A quantile above its threshold on evidence: enough slow requests, confidently many.
+
+    "p95 above 100 ms" means more than 5% of requests slower than 100 ms. Over a
+    window of twenty requests the p95 is the slowest one or two, so a single
+    scheduler hiccup would trip the guard: it holds only with at least
+    ``min_events`` requests slower than the threshold whose share's lower
+    confidence bound (at ``alpha``) is above ``1 - quantile``, as rate guards do.
+    """
+    counted = window.slower_than(guard.threshold)
+    if counted is None or counted[0] < guard.min_events:
+        return False
+    return rate_exceeds(counted[0], counted[1], 1 - guard.quantile, guard.alpha)
 
 
 def _evidence(guard: Guard, window: Window, value: float | None) -> dict[str, Any]:
@@ -195,6 +220,13 @@ def _evidence(guard: Guard, window: Window, value: float | None) -> dict[str, An
         evidence["min_events"] = guard.min_events
     if guard.metric == "latency":
         evidence["quantile"] = guard.quantile
+        counted = window.slower_than(guard.threshold)
+        if counted is not None:
+            slow, total = counted
+            evidence["counts"] = {"slower": slow, "requests": total}
+            evidence["lower_bound"] = rate_bounds(slow, total, guard.alpha)[0]
+            evidence["confidence"] = 1 - guard.alpha
+            evidence["min_events"] = guard.min_events
     return evidence
 
 

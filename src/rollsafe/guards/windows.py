@@ -101,6 +101,28 @@ class Window:
             lower_bound, lower_count = bound, count
         return bounds[-1]
 
+    def slower_than(self, threshold: float) -> tuple[float, float] | None:
+        """(requests slower than ``threshold``, all requests) over the window, from its buckets.
+
+        Slower means above the smallest bucket bound at or above the threshold, so
+        requests between the threshold and that bound are not counted: the count is
+        never more than the truth. None without two samples or any request.
+        """
+        if len(self.samples) < 2:
+            return None
+        first, last = self.samples[0].buckets, self.samples[-1].buckets
+        bounds = sorted(last)
+        if not bounds:
+            return None
+        total = max(last[bounds[-1]] - first.get(bounds[-1], 0.0), 0.0)
+        if total <= 0:
+            return None
+        at = next((b for b in bounds if b >= threshold), None)
+        if at is None or math.isinf(at):
+            return 0.0, total
+        below = max(last[at] - first.get(at, 0.0), 0.0)
+        return max(total - below, 0.0), total
+
     def slope_per_second(self, min_span: float) -> float | None:
         """Least-squares slope of memory over the window, or None with too little of it."""
         points = [(s.t, s.memory_bytes) for s in self.samples if s.memory_bytes is not None]

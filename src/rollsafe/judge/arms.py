@@ -28,6 +28,7 @@ but a corrupt or hostile one, and would overflow the statistics' gamma functions
 _Layout = tuple[tuple[float, ...], tuple[int, ...] | None, bool]
 _LAYOUTS: dict[tuple[Any, ...], _Layout | None] = {}
 _MAX_LAYOUTS = 256
+_UNKNOWN: Any = object()
 
 
 def parse_histogram(buckets: Any) -> Histogram | None:
@@ -36,12 +37,12 @@ def parse_histogram(buckets: Any) -> Histogram | None:
     The bucket layout (which key is which bound, in which order) is parsed once
     per distinct set of keys and cached.
     """
-    if not isinstance(buckets, Mapping) or not buckets:
+    # A plain dict (JSON, the metric sources) skips the slower ABC isinstance check.
+    if (buckets.__class__ is not dict and not isinstance(buckets, Mapping)) or not buckets:
         return None
     keys = tuple(buckets)
-    if keys in _LAYOUTS:
-        layout = _LAYOUTS[keys]
-    else:
+    layout = _LAYOUTS.get(keys, _UNKNOWN)  # one lookup: hashing the keys is not free
+    if layout is _UNKNOWN:
         layout = _layout(keys)
         if len(_LAYOUTS) >= _MAX_LAYOUTS:
             _LAYOUTS.clear()
@@ -57,7 +58,10 @@ def parse_histogram(buckets: Any) -> Histogram | None:
             counts = [float(values[i]) for i in order]
     except (TypeError, ValueError, OverflowError):
         return None
-    if not all(-MAX_VALUE <= count <= MAX_VALUE for count in counts):  # also NaN, infinity
+    # Every count within +-MAX_VALUE (also no NaN or infinity), checked in C: a sum of
+    # finite values this small is finite, and any NaN or infinity makes it NaN or infinite.
+    total = sum(counts)
+    if total - total != 0 or min(counts) < -MAX_VALUE or max(counts) > MAX_VALUE:
         return None
     if not has_inf:
         counts.append(counts[-1])  # no +Inf bucket: the last bucket is the total
@@ -157,7 +161,9 @@ class ArmCounters:
                 reset = True
             histogram_values[name] = counts
         for name in gauges:
-            gauge = _number(observation.get(name))
+            gauge = observation.get(name)
+            if gauge.__class__ is not float or not -MAX_VALUE <= gauge <= MAX_VALUE:
+                gauge = _number(gauge)  # the common case (a float in range) skips this
             if gauge is not None:
                 self.gauges[name] = (t, gauge)
         if first:

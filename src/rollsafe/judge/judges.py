@@ -25,6 +25,7 @@ Mode = Literal["compare", "health"]
 ARMS = ("canary", "baseline")
 _DEFAULT_FIELDS = ("requests", "errors", "latency_seconds_bucket", "memory_bytes")
 _CEILING = "error_rate_ceiling"
+_SETTLED = "not enough evidence yet"
 
 
 class Judge:
@@ -68,6 +69,8 @@ class Judge:
         self._warm_from: float | None = None
         """Latency counts from this look on (the warm-up after the start or a restart)."""
         self._resets = 0
+        self._settled = False
+        """The waiting reason settled on "not enough evidence yet" (see _look_reason)."""
         self._verdict = Verdict(
             "inconclusive", decided_at=None, t=None, looks=0, reason="no observations yet"
         )
@@ -190,7 +193,7 @@ class Judge:
             decided_at=None,
             t=t,
             looks=self._looks,
-            reason=self._waiting_reason(),
+            reason=self._look_reason(),
             metrics=self._snapshot(states, {}),
         )
         return self._verdict
@@ -212,6 +215,19 @@ class Judge:
         return self._decide(
             "pass", t, evidence.summary(), states, "sequential", early=evidence.to_dict()
         )
+
+    def _look_reason(self) -> str:
+        """:meth:`_waiting_reason` after a look, without recomputing it once it settled.
+
+        Once both arms report, looks were taken and traffic reached ``min_requests``,
+        the reason stays "not enough evidence yet": traffic only grows, arms and
+        looks are never lost.
+        """
+        if self._settled:
+            return _SETTLED
+        reason = self._waiting_reason()
+        self._settled = reason == _SETTLED
+        return reason
 
     def _decide(
         self,
@@ -237,8 +253,12 @@ class Judge:
 
     # -- end of a step -------------------------------------------------------
 
-    def conclude(self) -> Verdict:
+    def conclude(self, *, final: bool = True) -> Verdict:
         """The final verdict when an analysis step's duration ends.
+
+        ``final=False`` previews it: the verdict the step would end with now, while
+        the judge stays open to more looks (an analysis step extended past its
+        duration asks this after every look; see ``AnalysisConfig.extend``).
 
         A verdict already final stays. Otherwise: pass only if there are metrics,
         every metric has data, each arm (health mode: all arms together) reached
@@ -280,9 +300,13 @@ class Judge:
             problems.append(short)
         if problems:
             reason = "inconclusive at the end of the step: " + "; ".join(problems)
-            return self._decide("inconclusive", self._t, reason, states, "duration", notes)
-        reason = "passed at the end of the step: enough traffic and no evidence of a regression"
-        return self._decide("pass", self._t, reason, states, "duration", notes)
+            ended = self._decide("inconclusive", self._t, reason, states, "duration", notes)
+        else:
+            reason = "passed at the end of the step: enough traffic and no evidence of a regression"
+            ended = self._decide("pass", self._t, reason, states, "duration", notes)
+        if not final:
+            self._final = None
+        return ended
 
     # -- helpers -------------------------------------------------------------
 
@@ -317,7 +341,7 @@ class Judge:
         short = self._traffic_short()
         if short is not None:
             return short
-        return "not enough evidence yet"
+        return _SETTLED
 
     def _snapshot(
         self, states: dict[str, Outcome], notes: dict[str, str]

@@ -31,6 +31,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import repeat
+from operator import add as _add
+from operator import mul as _mul
+from operator import sub as _sub
 
 import numpy as np
 import numpy.typing as npt
@@ -136,19 +140,20 @@ class RateRatioTest:
         if m <= 0 or n_c <= 0 or n_b <= 0:
             return
         s = n_c / n_b
-        self._b_fail = [
-            b + m * f for b, f in zip(self._b_fail, self._penalties.fail(s), strict=True)
-        ]
-        self._b_pass = [
-            b + m * f for b, f in zip(self._b_pass, self._penalties.pass_(s), strict=True)
-        ]
+        penalties = self._penalties
+        # b + m * f per alternative, in C (map over operator functions): the same
+        # floating-point operations as the comprehension they replace, in the same order.
+        self._b_fail = list(map(_add, self._b_fail, map(_mul, repeat(m), penalties.fail(s))))
+        self._b_pass = list(map(_add, self._b_pass, map(_mul, repeat(m), penalties.pass_(s))))
         self.events_c += events_c
         self.events_b += events_b
 
     def max_log_lr_fail(self) -> float:
         """The largest fail-side log likelihood ratio: an upper bound on ``log_e_fail``."""
-        x = self.events_c
-        return max([x * g - b for g, b in zip(self._log_g_fail, self._b_fail, strict=True)])
+        # max(x * g - b), in C as in update().
+        return float(
+            max(map(_sub, map(_mul, repeat(self.events_c), self._log_g_fail), self._b_fail))
+        )
 
     def log_e_fail(self) -> float:
         return self.log_e_of(self.state())[0]
