@@ -12,7 +12,7 @@ what the process keeps: its noise is the gauge's own jitter, not the sawtooth.
 seconds, keeps each arm's minimum (the floor) and range (max - min, the
 sawtooth's height) per window, and tests the increments of the floor's
 difference ``canary - baseline`` between consecutive windows against the
-limit, like :class:`rollsafe.stats.GrowthTest` does for raw blocks:
+limit (`rollsafe.stats.slopes`):
 
     X_i = (floor_diff(i) - floor_diff(i-1)) - limit * (start(i) - start(i-1))
 

@@ -5,7 +5,7 @@
   traffic shares.
 - :mod:`rollsafe.stats.proportions`: one rate against a fixed limit, confidence
   sequences for a rate, Wilson intervals.
-- :mod:`rollsafe.stats.slopes`: gauge growth against a limit; streaming slopes.
+- :mod:`rollsafe.stats.slopes`: the t-test Bayes factor for gauge growth; streaming slopes.
 
 E-values from several tests combine by Bonferroni: with ``m`` tests each failing
 at ``e >= m / alpha``, the chance that any of them ever fails under the null is
@@ -14,27 +14,18 @@ at most ``alpha`` (Ville's inequality and a union bound).
 
 from rollsafe.stats.counts import FAIL_GRID, PASS_GRID, RateRatioTest, RateRatioTests, log_mean_exp
 from rollsafe.stats.proportions import RateLimitTest, rate_bounds, rate_exceeds, wilson_interval
-from rollsafe.stats.slopes import (
-    GrowthTest,
-    StreamingSlope,
-    growth_log_e,
-    slope_bounds,
-    t_bayes_factor_log,
-)
+from rollsafe.stats.slopes import StreamingSlope, t_bayes_factor_log
 
 __all__ = [
     "FAIL_GRID",
     "PASS_GRID",
-    "GrowthTest",
     "RateLimitTest",
     "RateRatioTest",
     "RateRatioTests",
     "StreamingSlope",
-    "growth_log_e",
     "log_mean_exp",
     "rate_bounds",
     "rate_exceeds",
-    "slope_bounds",
     "t_bayes_factor_log",
     "wilson_interval",
 ]
