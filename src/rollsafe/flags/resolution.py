@@ -45,6 +45,7 @@ from rollsafe.errors import RollsafeError
 from rollsafe.flags.contexts import Context, resolve
 from rollsafe.flags.engine import Engine
 from rollsafe.flags.features import Feature
+from rollsafe.flags.validation import type_name
 from rollsafe.flags.variants import VariantSet
 
 
@@ -155,7 +156,7 @@ def context_of(raw: object) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ContextError("context", f"expected an object, got {_json_type(raw)}")
+        raise ContextError("context", f"expected an object, got {type_name(raw)}")
     if len(raw) > MAX_CONTEXT_FIELDS:
         raise ContextError("context", f"{len(raw)} fields; at most {MAX_CONTEXT_FIELDS}")
     context: dict[str, Any] = {}
@@ -169,14 +170,14 @@ def context_of(raw: object) -> dict[str, Any]:
         if key == "properties":
             raise ContextError(field, "give custom fields at the top level of the context")
         if isinstance(value, dict | list):
-            raise ContextError(field, f"{_json_type(value)} values are not supported")
+            raise ContextError(field, f"{type_name(value)} values are not supported")
         if isinstance(value, str) and len(value) > MAX_CONTEXT_TEXT:
             raise ContextError(field, f"longer than {MAX_CONTEXT_TEXT} characters")
         if isinstance(value, float) and not math.isfinite(value):
             raise ContextError(field, "not a finite number")
         if key == "targetingKey":
             if not isinstance(value, str):
-                raise ContextError(field, f"expected a string, got {_json_type(value)}")
+                raise ContextError(field, f"expected a string, got {type_name(value)}")
             context.setdefault("userId", value)
         elif key in UNLEASH_FIELDS:
             if key == "currentTime":
@@ -191,25 +192,11 @@ def context_of(raw: object) -> dict[str, Any]:
 
 def _check_time(value: object, field: str) -> None:
     if not isinstance(value, str):
-        raise ContextError(field, f"expected an ISO 8601 time, got {_json_type(value)}")
+        raise ContextError(field, f"expected an ISO 8601 time, got {type_name(value)}")
     try:
         dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ContextError(field, f"not an ISO 8601 time: {value[:64]!r}") from None
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 class Resolver:
@@ -475,7 +462,7 @@ def _values(
 
 def _parse(kind: Kind, text: object) -> Any:
     if not isinstance(text, str):
-        raise ValueError(f"payload value must be a string, got {_json_type(text)}")
+        raise ValueError(f"payload value must be a string, got {type_name(text)}")
     if kind is Kind.STRING:
         return text
     if kind is Kind.NUMBER:
@@ -496,5 +483,5 @@ def _parse(kind: Kind, text: object) -> Any:
     except ValueError:
         raise ValueError(f"json payload is not JSON: {text[:64]!r}") from None
     if not isinstance(value, dict | list):
-        raise ValueError(f"json payload is {_json_type(value)}, not an object or array")
+        raise ValueError(f"json payload is {type_name(value)}, not an object or array")
     return value
