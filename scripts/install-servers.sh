@@ -1,6 +1,7 @@
 #!/bin/sh
-# Install the real servers some tests run on loopback (nginx, prometheus, alertmanager)
-# and the browser the dashboard's tests drive (chromium) when missing.
+# Install the real servers some tests run on loopback (nginx, prometheus, alertmanager),
+# the browser the dashboard's tests drive (chromium) and the load generator the load
+# gate and the benchmarks use (wrk) when missing.
 #
 # Idempotent and quiet: does nothing when every binary exists; otherwise installs only
 # the missing Debian packages (no recommends), running `apt-get update` first. Needs
@@ -19,6 +20,7 @@ have prometheus || missing="$missing prometheus"
 have prometheus-alertmanager || missing="$missing prometheus-alertmanager"
 # Debian's Chromium: the dashboard's browser tests drive it through Playwright (PyPI).
 have chromium || missing="$missing chromium"
+have wrk || missing="$missing wrk"
 [ -z "$missing" ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then

@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="replace the docs section")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
-        print("wrk is missing: run scripts/install-bench-tools.sh (Debian's wrk)", file=sys.stderr)
+        print("wrk is missing: run scripts/install-servers.sh (Debian's wrk)", file=sys.stderr)
         return 1
     started = time.monotonic()
     machine_line = machine()

@@ -14,6 +14,7 @@ def test_with_both_servers_installed_the_script_does_nothing_quietly() -> None:
     assert shutil.which("nginx", path="/usr/sbin:/usr/bin") is not None
     assert shutil.which("prometheus", path="/usr/sbin:/usr/bin") is not None
     assert shutil.which("prometheus-alertmanager", path="/usr/sbin:/usr/bin") is not None
+    assert shutil.which("wrk", path="/usr/sbin:/usr/bin") is not None
     started = time.monotonic()
     result = subprocess.run([SCRIPT], capture_output=True, text=True, timeout=30, check=False)
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
