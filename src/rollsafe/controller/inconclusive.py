@@ -39,7 +39,8 @@ def end_of_step(judge: Judge, config: AnalysisConfig, overtime: float) -> Verdic
     return preview if policy else judge.conclude()
 
 
-CARRY = "analysis.judge"
+CARRY = "undecided_judge"
+"""The key under which an undecided judge waits in `StepContext.carried`."""
 
 
 def carry(carried: dict[str, object], judge: Judge, kind: tuple[str, str]) -> None:
