@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.controller.rig import Rig, store_template
 from tests.endpoints import healthy_server
 
 
@@ -14,6 +16,22 @@ def healthy_endpoint() -> Iterator[str]:
     """A loopback endpoint whose health checks pass (tests/endpoints.py), for command targets."""
     with healthy_server() as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, empty SQLite store the module's rigs start from (copying is faster)."""
+    return store_template(tmp_path_factory.mktemp("store"))
+
+
+@pytest.fixture
+def rig(tmp_path: Path, template: Path) -> Iterator[Rig]:
+    """Fakes from rollsafe.testing over a real SQLite store (tests/controller/rig.py)."""
+    rig = Rig(tmp_path, template=template)
+    try:
+        yield rig
+    finally:
+        rig.close()
 
 
 # -- pytest-xdist ------------------------------------------------------------------------

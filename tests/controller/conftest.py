@@ -11,7 +11,6 @@ import pytest
 from rollsafe.config import Plan, load_plan
 from rollsafe.demo.runner import prepare_workdir
 from rollsafe.targets import ProcessTarget
-from tests.controller.rig import Rig, store_template
 
 STEPS = """\
 steps:
@@ -82,18 +81,3 @@ def shop(tmp_path: Path) -> Iterator[Shop]:
                 process.kill()
             process.communicate()
         target.stop()
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return store_template(tmp_path_factory.mktemp("store"))
-
-
-@pytest.fixture
-def rig(tmp_path: Path, template: Path) -> Iterator[Rig]:
-    """Fakes from rollsafe.testing over a real SQLite store (tests/controller/rig.py)."""
-    rig = Rig(tmp_path, template=template)
-    try:
-        yield rig
-    finally:
-        rig.close()

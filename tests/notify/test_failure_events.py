@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from rollsafe.controller.adapters import build_notifiers
 from rollsafe.controller.runner import Controller
 from rollsafe.store import RolloutState, SqliteStore
 from rollsafe.testing import ReplaySource, fake_adapters, steady
-from tests.controller.rig import Rig, store_template
+from tests.controller.rig import Rig
 from tests.notify.receiver import Receiver, Reply
 
 HEALTH_GUARD = "[{name: health, metric: health, threshold: 0, for: 0s, severity: critical}]"
@@ -28,20 +24,6 @@ OPT_IN = (
     "[guard.tripped, analysis.failed, step.failed, rollback.level_failed, rollout.failed,"
     " rollout.lease_lost, rollout.rolled_back, rollout.promoted]"
 )
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return store_template(tmp_path_factory.mktemp("store"))
-
-
-@pytest.fixture
-def rig(tmp_path: Path, template: Path) -> Iterator[Rig]:
-    rig = Rig(tmp_path, template=template)
-    try:
-        yield rig
-    finally:
-        rig.close()
 
 
 def notify(receiver: Receiver, events: str = OPT_IN, **options: str) -> str:
