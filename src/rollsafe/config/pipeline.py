@@ -20,7 +20,7 @@ from rollsafe.config import reading
 from rollsafe.config.load_step import LoadStep
 from rollsafe.config.loading import _locate, _validated, load_plan  # one locator for all files
 from rollsafe.config.plan import Name
-from rollsafe.config.types import Duration, StrictModel
+from rollsafe.config.types import Duration, StrictModel, exactly_one_kind
 from rollsafe.errors import PlanError
 
 _RELEASE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -59,13 +59,7 @@ class Gate(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _exactly_one_kind(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            raise ValueError(f"must be a mapping with one of {', '.join(GATE_KINDS)}")
-        kinds = [key for key in data if key in GATE_KINDS]
-        if len(kinds) != 1:
-            found = ", ".join(map(str, data)) or "nothing"
-            raise ValueError(f"must have exactly one of {', '.join(GATE_KINDS)}; found {found}")
-        return {key: ({} if value is None else value) for key, value in data.items()}
+        return exactly_one_kind(data, GATE_KINDS)
 
     @model_validator(mode="after")
     def _load_needs_urls(self) -> Gate:

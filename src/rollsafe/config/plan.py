@@ -28,7 +28,7 @@ from rollsafe.config.router_metrics import RouterMetrics
 from rollsafe.config.routers import NginxRouter
 from rollsafe.config.slo import PlanSlos
 from rollsafe.config.test_gate import TestStep
-from rollsafe.config.types import Duration, Percent, StrictModel
+from rollsafe.config.types import Duration, Percent, StrictModel, exactly_one_kind
 from rollsafe.config.unleash_metrics import UnleashMetrics
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -176,14 +176,7 @@ class Step(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _exactly_one_kind(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            raise ValueError(f"must be a mapping with one of {', '.join(STEP_KINDS)}")
-        kinds = [key for key in data if key in STEP_KINDS]
-        if len(kinds) != 1:
-            found = ", ".join(map(str, data)) or "nothing"
-            raise ValueError(f"must have exactly one of {', '.join(STEP_KINDS)}; found {found}")
-        # `- promote:` or `- backup:` with nothing after the colon means "no options".
-        return {key: ({} if value is None else value) for key, value in data.items()}
+        return exactly_one_kind(data, STEP_KINDS)
 
     @property
     def kind(self) -> str:

@@ -60,3 +60,17 @@ class StrictModel(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def exactly_one_kind(data: Any, kinds: tuple[str, ...]) -> Any:
+    """A list item with exactly one of ``kinds`` as its key (``- flag: {...}``), as a mapping.
+
+    A kind with nothing after its colon (``- promote:``) means "no options": ``{}``.
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"must be a mapping with one of {', '.join(kinds)}")
+    found_kinds = [key for key in data if key in kinds]
+    if len(found_kinds) != 1:
+        found = ", ".join(map(str, data)) or "nothing"
+        raise ValueError(f"must have exactly one of {', '.join(kinds)}; found {found}")
+    return {key: ({} if value is None else value) for key, value in data.items()}
