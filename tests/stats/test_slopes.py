@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from rollsafe.stats import StreamingSlope, t_bayes_factor_log
+from rollsafe.stats import PairedSlopes, StreamingSlope, t_bayes_factor_log
 
 
 def test_bayes_factor_matches_numerical_integration() -> None:
@@ -36,3 +36,17 @@ def test_streaming_slope_matches_least_squares() -> None:
         slope.update(ti, yi)
     assert slope.slope == pytest.approx(np.polyfit(t - 1e9, y, 1)[0], rel=1e-6)
     assert StreamingSlope().slope is None
+
+
+def test_paired_slopes_are_two_streaming_slopes_bit_for_bit() -> None:
+    rng = np.random.default_rng(25)
+    t = np.sort(rng.uniform(1e9, 1e9 + 600, 300)).tolist()
+    a, b = (rng.normal(2e8, 1e6, 300).tolist() for _ in range(2))
+    paired, one, two = PairedSlopes(), StreamingSlope(), StreamingSlope()
+    assert paired.a is None and paired.b is None
+    for ti, ai, bi in zip(t, a, b, strict=True):
+        paired.update(ti, ai, bi)
+        one.update(ti, ai)
+        two.update(ti, bi)
+        assert (paired.a, paired.b) == (one.slope, two.slope)
+    assert paired.a is not None

@@ -191,9 +191,16 @@ class EnvelopeGrowth:
             changed = self._close(start, t)
         if self._start is None:
             self._start = t
+        # _Floor.add for both arms, inlined: this runs for every reading.
         canary_arm, baseline_arm = self._arms
-        canary_arm.add(canary)
-        baseline_arm.add(baseline)
+        if canary < canary_arm.low:
+            canary_arm.low = canary
+        if canary > canary_arm.high:
+            canary_arm.high = canary
+        if baseline < baseline_arm.low:
+            baseline_arm.low = baseline
+        if baseline > baseline_arm.high:
+            baseline_arm.high = baseline
         return changed
 
     def _cut(self, t: float) -> None:

@@ -9,7 +9,7 @@ from rollsafe.config.analysis import SlopeMetric
 from rollsafe.judge.checks import Check, Levels, e_value
 from rollsafe.judge.envelope import EnvelopeGrowth, envelope_bounds, envelope_log_e
 from rollsafe.judge.verdicts import MetricVerdict, Outcome
-from rollsafe.stats import StreamingSlope
+from rollsafe.stats import PairedSlopes
 
 _HOUR = 3600.0
 SCALES = (3, 6, 18)
@@ -38,19 +38,24 @@ class SlopeCheck(Check):
             EnvelopeGrowth(limit, metric.block * scale, metric.warmup) for scale in SCALES
         ]
         self._log_scales = math.log(len(SCALES))
-        self.canary = StreamingSlope()
-        self.baseline = StreamingSlope()
+        self.slopes = PairedSlopes()
+        """Least-squares slopes of the raw readings, canary (``a``) and baseline (``b``)."""
         self.readings = 0
         self._log_e = [0.0] * len(SCALES)
+        self._tests_snapshot: tuple[tuple[Any, ...], int] | None = None
+        """The tests' part of :meth:`snapshot`: it changes only when a window closes."""
 
     def update(self, t: float, canary: float, baseline: float) -> None:
         self.readings += 1
-        self.canary.update(t, canary)
-        self.baseline.update(t, baseline)
+        self.slopes.update(t, canary, baseline)
         for i, test in enumerate(self.tests):
+            restarts = test.restarts
             if test.update(t, canary, baseline):
                 fail, pass_ = envelope_log_e(test.state())
                 self._log_e[i] = max(fail, pass_)
+                self._tests_snapshot = None
+            elif test.restarts != restarts:
+                self._tests_snapshot = None
 
     def has_data(self) -> bool:
         return self.readings >= 2
@@ -71,9 +76,12 @@ class SlopeCheck(Check):
         return any(test.log_e_pass() >= level for test in self.tests)
 
     def snapshot(self) -> Any:
-        tests = tuple((test.state(), test.slope, test.block) for test in self.tests)
-        restarts = max(test.restarts for test in self.tests)
-        return self.canary.slope, self.baseline.slope, tests, restarts
+        cached = self._tests_snapshot
+        if cached is None:
+            tests = tuple((test.state(), test.slope, test.block) for test in self.tests)
+            cached = self._tests_snapshot = (tests, max(test.restarts for test in self.tests))
+        slopes = self.slopes
+        return slopes.a, slopes.b, *cached
 
     def describe(self, snapshot: Any, levels: Levels, state: Outcome) -> MetricVerdict:
         name, limit = self.name, self.metric.limit_bytes_per_hour

@@ -17,6 +17,7 @@ from rollsafe.judge.arms import ArmCounters
 from rollsafe.judge.checks import Check, Levels, e_value
 from rollsafe.judge.growth import SlopeCheck
 from rollsafe.judge.latency import HistogramCheck
+from rollsafe.judge.noninferiority import EarlyPassEvidence
 from rollsafe.judge.noninferiority import evaluate as early_pass_evidence
 from rollsafe.judge.ratios import CeilingCheck, RatioCheck
 from rollsafe.judge.verdicts import MetricVerdict, Outcome, Verdict
@@ -203,9 +204,17 @@ class Judge:
         config = self.config
         if not config.early_pass.enabled or self._t0 is None:
             return None
-        evidence = early_pass_evidence(
-            self._checks, config, self._levels, t, t - self._t0, dict(self._traffic)
-        )
+        levels = self._levels
+        evidence: EarlyPassEvidence | None = None
+        # The memory comparison is the early pass's first and is cached evidence: while
+        # it has not passed, the answer is None without the rest of the evaluation.
+        for slope, _ in self._slopes:
+            if not slope.has_data() or not slope.passes(levels):
+                break
+        else:
+            evidence = early_pass_evidence(
+                self._checks, config, levels, t, t - self._t0, dict(self._traffic)
+            )
         if evidence is None:
             # Look again a look later, or 2% of the looks so far: a pass can only be delayed
             # (by at most 2% of the step), and the bisections stay off most looks.

@@ -14,11 +14,12 @@ at most ``alpha`` (Ville's inequality and a union bound).
 
 from rollsafe.stats.counts import FAIL_GRID, PASS_GRID, RateRatioTest, RateRatioTests, log_mean_exp
 from rollsafe.stats.proportions import RateLimitTest, rate_bounds, rate_exceeds, wilson_interval
-from rollsafe.stats.slopes import StreamingSlope, t_bayes_factor_log
+from rollsafe.stats.slopes import PairedSlopes, StreamingSlope, t_bayes_factor_log
 
 __all__ = [
     "FAIL_GRID",
     "PASS_GRID",
+    "PairedSlopes",
     "RateLimitTest",
     "RateRatioTest",
     "RateRatioTests",

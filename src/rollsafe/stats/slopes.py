@@ -54,3 +54,37 @@ class StreamingSlope:
     @property
     def slope(self) -> float | None:
         return self._cov / self._var_t if self.n >= 2 and self._var_t > 0 else None
+
+
+class PairedSlopes:
+    """Two :class:`StreamingSlope` series read at the same times, sharing the time sums.
+
+    ``a`` and ``b`` are the slopes :class:`StreamingSlope` would give for each
+    series, float for float: the same operations in the same order, with the
+    time's mean and variance (identical for both) computed once.
+    """
+
+    __slots__ = ("_cov_a", "_cov_b", "_mean_a", "_mean_b", "_mean_t", "_var_t", "n")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._mean_t = self._mean_a = self._mean_b = 0.0
+        self._var_t = self._cov_a = self._cov_b = 0.0
+
+    def update(self, t: float, a: float, b: float) -> None:
+        self.n = n = self.n + 1
+        dt = t - self._mean_t
+        self._mean_t = mean_t = self._mean_t + dt / n
+        self._mean_a = mean_a = self._mean_a + (a - self._mean_a) / n
+        self._mean_b = mean_b = self._mean_b + (b - self._mean_b) / n
+        self._var_t += dt * (t - mean_t)
+        self._cov_a += dt * (a - mean_a)
+        self._cov_b += dt * (b - mean_b)
+
+    @property
+    def a(self) -> float | None:
+        return self._cov_a / self._var_t if self.n >= 2 and self._var_t > 0 else None
+
+    @property
+    def b(self) -> float | None:
+        return self._cov_b / self._var_t if self.n >= 2 and self._var_t > 0 else None
