@@ -83,6 +83,8 @@ class HistogramCheck(Check):
         self._log_k = 0.0
         self._max_fail = -math.inf
         self._abs_key: tuple[float, float, float] | None = None
+        self._size = -1
+        """Counts per arm in a histogram update (bounds and total); -1 before :meth:`start`."""
 
     def start(self, bounds: tuple[float, ...]) -> None:
         """Fix the bucket bounds (from the first histogram seen)."""
@@ -91,16 +93,19 @@ class HistogramCheck(Check):
         self.test = RateRatioTests(1 + self.metric.relative_margin, k)
         self.cumulative = np.zeros((2, k + 1))
         self._log_k = math.log(max(k, 1))
+        self._size = k + 1 if k else -1
 
     def update(self, delta_c: Sequence[float], delta_b: Sequence[float]) -> None:
-        size = len(self.bounds) + 1
-        if size == 1 or len(delta_c) != size or len(delta_b) != size:
+        size = self._size
+        if len(delta_c) != size or len(delta_b) != size:
             return
         delta = np.array((delta_c, delta_b), dtype=float)
         self.cumulative = self.cumulative + delta
-        # Requests slower than bound k: the total minus those at or below it.
-        self.test.update(delta_c[-1], delta_b[-1], delta[:, -1:] - delta[:, :-1])
-        self._max_fail = self.test.max_log_lr_fail()
+        n_c, n_b = delta_c[-1], delta_b[-1]
+        if n_c > 0 and n_b > 0:  # else the test skips the interval: its maximum stays
+            # Requests slower than bound k: the total minus those at or below it.
+            self.test.update(n_c, n_b, delta[:, -1:] - delta[:, :-1])
+            self._max_fail = self.test.max_log_lr_fail()
 
     def has_data(self) -> bool:
         return bool(self.bounds) and self.cumulative[0, -1] > 0 and self.cumulative[1, -1] > 0

@@ -46,6 +46,7 @@ cannot with the default margins, but a generous margin could).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,18 +128,22 @@ _MIN_SHIFT = 0.001
 """The shifts' unit when the absolute margin is (nearly) zero, as a rate."""
 
 
-def _log_mix(x: float, n: float, q: float, thetas: tuple[float, ...]) -> float:
+def _log_mix(x: float, n: float, q: float, thetas: Sequence[float]) -> float:
     """log of the mean over ``thetas`` of the likelihood ratio theta vs q for x in n."""
     total = 0.0
+    # n - x and 1 - q hoisted out of the loop: the same values, computed once (bisections
+    # call this hundreds of times when a step passes early).
+    rest, other = n - x, 1 - q
+    log, exp = math.log, math.exp
     for theta in thetas:
         if theta <= 0.0:
             log_lr = -math.inf if x > 0 else -n * math.log1p(-q)
         elif theta >= 1.0:
-            log_lr = -math.inf if x < n else -n * math.log(q)
+            log_lr = -math.inf if x < n else -n * log(q)
         else:
-            log_lr = x * math.log(theta / q) + (n - x) * math.log((1 - theta) / (1 - q))
-        total += math.exp(min(log_lr, 700.0))
-    return math.log(total / len(thetas)) if total > 0 else -math.inf
+            log_lr = x * log(theta / q) + rest * log((1 - theta) / other)
+        total += exp(min(log_lr, 700.0))
+    return log(total / len(thetas)) if total > 0 else -math.inf
 
 
 def rejects_at_least(x: float, n: float, q: float, shift: float, alpha: float) -> bool:
@@ -154,7 +159,7 @@ def rejects_at_least(x: float, n: float, q: float, shift: float, alpha: float) -
         return True  # no rate exceeds 1: "worse than q" cannot hold
     if q <= 0.0:
         return False
-    thetas = tuple(max(q - f * shift, 0.0) for f in SHIFTS)
+    thetas = [max(q - f * shift, 0.0) for f in SHIFTS]
     return _log_mix(x, n, q, thetas) >= math.log(1 / alpha)
 
 
@@ -173,7 +178,7 @@ def lower_bound(x: float, n: float, shift: float, alpha: float) -> float:
         q = (low + high) / 2
         if q <= 0.0:
             break
-        thetas = tuple(min(q + f * shift, 1.0) for f in SHIFTS)
+        thetas = [min(q + f * shift, 1.0) for f in SHIFTS]
         if _log_mix(x, n, q, thetas) >= level:
             low = q
         else:

@@ -78,15 +78,27 @@ class _Penalties:
         """Grid index of ``s`` rounded down."""
         return math.floor(math.log(s) / _STEP + 1e-9)
 
+    @staticmethod
+    def indices(s: float) -> tuple[int, int]:
+        """(:meth:`up`, :meth:`down`) of ``s``, with one logarithm for both."""
+        scaled = math.log(s) / _STEP
+        return math.ceil(scaled - 1e-9), math.floor(scaled + 1e-9)
+
     def fail(self, s: float) -> tuple[float, ...]:
-        index = self.up(s)
+        return self.fail_at(self.up(s))
+
+    def pass_(self, s: float) -> tuple[float, ...]:
+        return self.pass_at(self.down(s))
+
+    def fail_at(self, index: int) -> tuple[float, ...]:
+        """The fail side's penalties at grid index ``index`` (of :meth:`up`)."""
         cached = self._fail.get(index)
         if cached is None:
             cached = self._compute(self._fail, index, FAIL_GRID)
         return cached
 
-    def pass_(self, s: float) -> tuple[float, ...]:
-        index = self.down(s)
+    def pass_at(self, index: int) -> tuple[float, ...]:
+        """The pass side's penalties at grid index ``index`` (of :meth:`down`)."""
         cached = self._pass.get(index)
         if cached is None:
             cached = self._compute(self._pass, index, PASS_GRID)
@@ -139,12 +151,12 @@ class RateRatioTest:
         m = events_c + events_b
         if m <= 0 or n_c <= 0 or n_b <= 0:
             return
-        s = n_c / n_b
+        up, down = _Penalties.indices(n_c / n_b)
         penalties = self._penalties
         # b + m * f per alternative, in C (map over operator functions): the same
         # floating-point operations as the comprehension they replace, in the same order.
-        self._b_fail = list(map(_add, self._b_fail, map(_mul, repeat(m), penalties.fail(s))))
-        self._b_pass = list(map(_add, self._b_pass, map(_mul, repeat(m), penalties.pass_(s))))
+        self._b_fail = list(map(_add, self._b_fail, map(_mul, repeat(m), penalties.fail_at(up))))
+        self._b_pass = list(map(_add, self._b_pass, map(_mul, repeat(m), penalties.pass_at(down))))
         self.events_c += events_c
         self.events_b += events_b
 
@@ -201,13 +213,12 @@ class RateRatioTests:
         """
         if n_c <= 0 or n_b <= 0:
             return
-        s = n_c / n_b
-        key = (_Penalties.up(s), _Penalties.down(s))
+        key = _Penalties.indices(n_c / n_b)
         weights = self._weights.get(key)
         if weights is None:
             if len(self._weights) >= _CACHE_LIMIT:
                 self._weights.clear()
-            row = np.array(self._penalties.fail(s) + self._penalties.pass_(s))
+            row = np.array(self._penalties.fail_at(key[0]) + self._penalties.pass_at(key[1]))
             weights = self._weights[key] = np.array([self._log_g - row, -row])
         self._lr = self._lr + events.T @ weights
 
