@@ -29,6 +29,7 @@ _Layout = tuple[tuple[float, ...], tuple[int, ...] | None, bool]
 _LAYOUTS: dict[tuple[Any, ...], _Layout | None] = {}
 _MAX_LAYOUTS = 256
 _UNKNOWN: Any = object()
+_lt, _sub = operator.lt, operator.sub
 
 
 def parse_histogram(buckets: Any) -> Histogram | None:
@@ -139,8 +140,9 @@ class ArmCounters:
         current, reference = self.current, self.reference
         values: dict[str, float] = {}
         reset = False
+        get = observation.get
         for name in counters:
-            value = observation.get(name)
+            value = get(name)
             if value is None:
                 continue
             if value.__class__ is not float or not -MAX_VALUE <= value <= MAX_VALUE:
@@ -153,18 +155,21 @@ class ArmCounters:
             values[name] = value
         histogram_values: dict[str, list[float]] = {}
         for name in histograms:
-            parsed = parse_histogram(observation.get(name))
+            parsed = parse_histogram(get(name))
             if parsed is None:
                 continue
             bounds, counts = parsed
-            if self.histograms.setdefault(name, bounds) != bounds:
+            known = self.histograms.get(name)
+            if known is None:
+                self.histograms[name] = bounds
+            elif known is not bounds and known != bounds:  # the same layout: the cached tuple
                 continue  # a different bucket layout: not comparable, skip it
             previous_counts = self.histogram_current.get(name)
-            if previous_counts is not None and any(map(operator.lt, counts, previous_counts)):
+            if previous_counts is not None and any(map(_lt, counts, previous_counts)):
                 reset = True
             histogram_values[name] = counts
         for name in gauges:
-            gauge = observation.get(name)
+            gauge = get(name)
             if gauge.__class__ is not float or not -MAX_VALUE <= gauge <= MAX_VALUE:
                 gauge = _number(gauge)  # the common case (a float in range) skips this
             if gauge is not None:
@@ -209,7 +214,7 @@ class ArmCounters:
         histograms = {}
         references = self.histogram_reference
         for name, values in self.histogram_current.items():
-            histograms[name] = list(map(operator.sub, values, references[name]))
+            histograms[name] = list(map(_sub, values, references[name]))
         if self.histogram_carried:
             for name, kept in self.histogram_carried.items():
                 deltas = histograms.get(name)

@@ -142,7 +142,7 @@ def _log_mix(x: float, n: float, q: float, thetas: Sequence[float]) -> float:
             log_lr = -math.inf if x < n else -n * log(q)
         else:
             log_lr = x * log(theta / q) + rest * log((1 - theta) / other)
-        total += exp(min(log_lr, 700.0))
+        total += exp(700.0 if log_lr > 700.0 else log_lr)  # min(log_lr, 700.0), NaN kept
     return log(total / len(thetas)) if total > 0 else -math.inf
 
 

@@ -178,13 +178,15 @@ class CeilingCheck(Check):
         self.denominator = denominator
         self.test = RateLimitTest(limit)
         self.versus = RateRatioTest(1.0) if arm == "canary" else None
-        self._versus_max = 0.0
+        self._versus_max: float | None = 0.0
+        """The versus test's largest log likelihood ratio; None until :meth:`fails` needs it
+        (below the ceiling it never does)."""
 
     def update(self, n: float, x: float, n_b: float = 0.0, x_b: float = 0.0) -> None:
         self.test.update(n, x)
         if self.versus is not None and x + x_b > 0:
             self.versus.update(n, n_b, x, x_b)
-            self._versus_max = self.versus.max_log_lr_fail()
+            self._versus_max = None
 
     def has_data(self) -> bool:
         return self.test.trials > 0
@@ -202,10 +204,12 @@ class CeilingCheck(Check):
         # At or below the ceiling every likelihood ratio is <= 1: skip the sum.
         if not self.above_limit() and self.test.q > 0.0:
             return False
-        if self.versus is not None and (
-            self._versus_max < levels.fail or self.versus.log_e_fail() < levels.fail
-        ):
-            return False
+        versus = self.versus
+        if versus is not None:
+            if self._versus_max is None:
+                self._versus_max = versus.max_log_lr_fail()
+            if self._versus_max < levels.fail or versus.log_e_fail() < levels.fail:
+                return False
         return self.test.log_e_fail() >= levels.fail
 
     def passes(self, levels: Levels) -> bool:
