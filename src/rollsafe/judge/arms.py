@@ -204,16 +204,16 @@ class ArmCounters:
         self,
     ) -> tuple[dict[str, float], dict[str, list[float]], dict[str, tuple[float, float]]]:
         """Counter increments, histogram increments and last gauge readings since the last call."""
-        reference, carried = self.reference, self.carried
-        counts = {name: value - reference[name] for name, value in self.current.items()}
+        reference, carried, current = self.reference, self.carried, self.current
+        counts = {name: value - reference[name] for name, value in current.items()}
         if carried:
             for name, value in carried.items():
                 counts[name] = counts.get(name, 0.0) + value
             carried.clear()
-        self.reference = dict(self.current)
+        reference.update(current)  # in place: the references are this object's alone
         histograms = {}
-        references = self.histogram_reference
-        for name, values in self.histogram_current.items():
+        references, histogram_current = self.histogram_reference, self.histogram_current
+        for name, values in histogram_current.items():
             histograms[name] = list(map(_sub, values, references[name]))
         if self.histogram_carried:
             for name, kept in self.histogram_carried.items():
@@ -222,7 +222,7 @@ class ArmCounters:
                     kept if deltas is None else [a + b for a, b in zip(deltas, kept, strict=True)]
                 )
             self.histogram_carried.clear()
-        self.histogram_reference = dict(self.histogram_current)
+        references.update(histogram_current)  # lists are replaced, never changed in place
         gauges, self.gauges = self.gauges, {}
         self.looks = 0
         return counts, histograms, gauges
