@@ -102,6 +102,7 @@ class ArmCounters:
         "gauges",
         "histogram_carried",
         "histogram_current",
+        "histogram_deltas",
         "histogram_reference",
         "histograms",
         "looks",
@@ -118,6 +119,8 @@ class ArmCounters:
         self.histogram_current: dict[str, list[float]] = {}
         self.histogram_reference: dict[str, list[float]] = {}
         self.histogram_carried: dict[str, list[float]] = {}
+        self.histogram_deltas: dict[str, list[float]] = {}
+        """Increments current - reference found by :meth:`observe`, for :meth:`take` to reuse."""
         self.histograms: dict[str, tuple[float, ...]] = {}
         """Bucket bounds per histogram field, fixed by the first histogram seen."""
         self.gauges: dict[str, tuple[float, float]] = {}
@@ -154,6 +157,7 @@ class ArmCounters:
                 reset = True
             values[name] = value
         histogram_values: dict[str, list[float]] = {}
+        fresh: dict[str, list[float]] = {}
         for name in histograms:
             parsed = parse_histogram(get(name))
             if parsed is None:
@@ -165,7 +169,17 @@ class ArmCounters:
             elif known is not bounds and known != bounds:  # the same layout: the cached tuple
                 continue  # a different bucket layout: not comparable, skip it
             previous_counts = self.histogram_current.get(name)
-            if previous_counts is not None and any(map(_lt, counts, previous_counts)):
+            if previous_counts is None:
+                pass
+            elif previous_counts is self.histogram_reference.get(name):
+                # Taken since the previous observation (the common case): the increments
+                # are the reset check too (for finite counts a - b < 0 exactly when a < b),
+                # and take() returns them.
+                deltas = list(map(_sub, counts, previous_counts))
+                if min(deltas) < 0:
+                    reset = True
+                fresh[name] = deltas
+            elif any(map(_lt, counts, previous_counts)):
                 reset = True
             histogram_values[name] = counts
         for name in gauges:
@@ -179,6 +193,7 @@ class ArmCounters:
             self.histogram_reference.update(histogram_values)
         elif reset:
             # Keep what was counted up to the previous observation; count again from here.
+            self.histogram_deltas.clear()
             self.resets += 1
             for name, value in current.items():
                 self.carried[name] = self.carried.get(name, 0.0) + value - reference[name]
@@ -197,6 +212,10 @@ class ArmCounters:
             for name, counts in histogram_values.items():
                 if name not in self.histogram_reference:
                     self.histogram_reference[name] = [0.0] * len(counts)
+            if len(fresh) != len(histogram_values):  # a second observation before take()
+                for name in histogram_values:
+                    self.histogram_deltas.pop(name, None)
+            self.histogram_deltas.update(fresh)
         current.update(values)
         self.histogram_current.update(histogram_values)
 
@@ -213,8 +232,13 @@ class ArmCounters:
         reference.update(current)  # in place: the references are this object's alone
         histograms = {}
         references, histogram_current = self.histogram_reference, self.histogram_current
+        found = self.histogram_deltas
         for name, values in histogram_current.items():
-            histograms[name] = list(map(_sub, values, references[name]))
+            deltas = found.get(name)
+            histograms[name] = (
+                list(map(_sub, values, references[name])) if deltas is None else deltas
+            )
+        found.clear()
         if self.histogram_carried:
             for name, kept in self.histogram_carried.items():
                 deltas = histograms.get(name)

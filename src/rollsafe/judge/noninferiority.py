@@ -267,8 +267,11 @@ def evaluate(
     return EarlyPassEvidence(t, elapsed, dict(requests), alpha, tuple(found))
 
 
+_ORDER = {"slope": 0, "ratio": 1, "ceiling": 2, "histogram": 3}
+
+
 def _order(check: Check) -> int:
-    return {"slope": 0, "ratio": 1, "ceiling": 2, "histogram": 3}.get(check.kind, 4)
+    return _ORDER.get(check.kind, 4)
 
 
 def _compare(
