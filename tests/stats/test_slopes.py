@@ -43,7 +43,8 @@ def test_paired_slopes_are_two_streaming_slopes_bit_for_bit() -> None:
     t = np.sort(rng.uniform(1e9, 1e9 + 600, 300)).tolist()
     a, b = (rng.normal(2e8, 1e6, 300).tolist() for _ in range(2))
     paired, one, two = PairedSlopes(), StreamingSlope(), StreamingSlope()
-    assert paired.a is None and paired.b is None
+    assert paired.a is None
+    assert paired.b is None
     for ti, ai, bi in zip(t, a, b, strict=True):
         paired.update(ti, ai, bi)
         one.update(ti, ai)

@@ -42,6 +42,8 @@ class SlopeCheck(Check):
         """Least-squares slopes of the raw readings, canary (``a``) and baseline (``b``)."""
         self.readings = 0
         self._log_e = [0.0] * len(SCALES)
+        self._log_e_max = 0.0
+        """max(self._log_e), kept with it: fails() and passes() screen on it at every look."""
         self._tests_snapshot: tuple[tuple[Any, ...], int] | None = None
         """The tests' part of :meth:`snapshot`: it changes only when a window closes."""
 
@@ -53,6 +55,7 @@ class SlopeCheck(Check):
             if test.update(t, canary, baseline):
                 fail, pass_ = envelope_log_e(test.state())
                 self._log_e[i] = max(fail, pass_)
+                self._log_e_max = max(self._log_e)
                 self._tests_snapshot = None
             elif test.restarts != restarts:
                 self._tests_snapshot = None
@@ -65,13 +68,13 @@ class SlopeCheck(Check):
 
     def fails(self, levels: Levels) -> bool:
         level = levels.fail + self._log_scales  # Bonferroni over the block lengths
-        if max(self._log_e) < level:
+        if self._log_e_max < level:
             return False
         return any(test.log_e_fail() >= level for test in self.tests)
 
     def passes(self, levels: Levels) -> bool:
         level = levels.pass_ + self._log_scales
-        if max(self._log_e) < level:
+        if self._log_e_max < level:
             return False
         return any(test.log_e_pass() >= level for test in self.tests)
 

@@ -194,7 +194,7 @@ class Judge:
             decided_at=None,
             t=t,
             looks=self._looks,
-            reason=self._look_reason(),
+            reason=_SETTLED if self._settled else self._look_reason(),
             metrics=self._snapshot(states, {}),
         )
         return self._verdict
