@@ -48,6 +48,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import add as _add
+from operator import sub as _sub
 from typing import Any
 
 from rollsafe.config.analysis import AnalysisConfig
@@ -155,12 +158,23 @@ def rejects_at_least(x: float, n: float, q: float, shift: float, alpha: float) -
     probability at most alpha. It increases with q, so rejecting q rejects every
     larger rate too.
     """
+    return _rejects(x, n, q, _offsets(shift), math.log(1 / alpha))
+
+
+def _offsets(shift: float) -> list[float]:
+    """``f x shift`` for f in ``SHIFTS``: once per bisection, not once per step of it."""
+    return [f * shift for f in SHIFTS]
+
+
+def _rejects(x: float, n: float, q: float, offsets: list[float], level: float) -> bool:
+    """:func:`rejects_at_least` with the shifts' offsets and the log level computed."""
     if q >= 1.0:
         return True  # no rate exceeds 1: "worse than q" cannot hold
     if q <= 0.0:
         return False
-    thetas = [max(q - f * shift, 0.0) for f in SHIFTS]
-    return _log_mix(x, n, q, thetas) >= math.log(1 / alpha)
+    # max(q - f x shift, 0.0) for each f, in C.
+    thetas = list(map(max, map(_sub, repeat(q), offsets), repeat(0.0)))
+    return _log_mix(x, n, q, thetas) >= level
 
 
 def lower_bound(x: float, n: float, shift: float, alpha: float) -> float:
@@ -173,12 +187,13 @@ def lower_bound(x: float, n: float, shift: float, alpha: float) -> float:
     if n <= 0 or x <= 0:
         return 0.0
     level = math.log(1 / alpha)
+    offsets = _offsets(shift)
     low, high = 0.0, x / n
     for _ in range(50):
         q = (low + high) / 2
         if q <= 0.0:
             break
-        thetas = [min(q + f * shift, 1.0) for f in SHIFTS]
+        thetas = list(map(min, map(_add, repeat(q), offsets), repeat(1.0)))  # min(q + f s, 1)
         if _log_mix(x, n, q, thetas) >= level:
             low = q
         else:
@@ -191,9 +206,10 @@ def lower_bound(x: float, n: float, shift: float, alpha: float) -> float:
 def upper_bound(x: float, n: float, shift: float, alpha: float) -> float:
     """The smallest rate still not rejected by :func:`rejects_at_least` (for reports)."""
     low, high = min(x / n, 1.0) if n > 0 else 0.0, 1.0
+    offsets, level = _offsets(shift), math.log(1 / alpha)
     for _ in range(50):
         q = (low + high) / 2
-        if rejects_at_least(x, n, q, shift, alpha):
+        if _rejects(x, n, q, offsets, level):
             high = q
         else:
             low = q
