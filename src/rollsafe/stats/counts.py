@@ -48,6 +48,12 @@ PASS_GRID: tuple[float, ...] = (0.9, 0.8, 0.7, 0.55, 0.4, 0.25)
 
 _STEP = math.log(1.02)
 _CACHE_LIMIT = 4096
+_SHARED_LIMIT = 64
+"""Distinct rho0 values whose caches are kept (a judge uses two or three)."""
+_SHARED_PENALTIES: dict[
+    float, tuple[dict[int, tuple[float, ...]], dict[int, tuple[float, ...]]]
+] = {}
+_SHARED_WEIGHTS: dict[float, dict[tuple[int, int], FloatArray]] = {}
 
 
 def log_mean_exp(values: Sequence[float]) -> float:
@@ -65,8 +71,14 @@ class _Penalties:
 
     def __init__(self, rho0: float) -> None:
         self.rho0 = rho0
-        self._fail: dict[int, tuple[float, ...]] = {}
-        self._pass: dict[int, tuple[float, ...]] = {}
+        # Shared by every test with this rho0 (the values depend on nothing else): a fresh
+        # judge, one per analysis step, starts with the penalties its predecessors computed.
+        shared = _SHARED_PENALTIES.get(rho0)
+        if shared is None:
+            if len(_SHARED_PENALTIES) >= _SHARED_LIMIT:
+                _SHARED_PENALTIES.clear()
+            shared = _SHARED_PENALTIES[rho0] = ({}, {})
+        self._fail, self._pass = shared
 
     @staticmethod
     def up(s: float) -> int:
@@ -200,7 +212,13 @@ class RateRatioTests:
         self.rho0 = rho0
         self.streams = streams
         self._penalties = _Penalties(rho0)
-        self._weights: dict[tuple[int, int], FloatArray] = {}
+        # Shared per rho0 like the penalties (read-only arrays; see update()).
+        weights = _SHARED_WEIGHTS.get(rho0)
+        if weights is None:
+            if len(_SHARED_WEIGHTS) >= _SHARED_LIMIT:
+                _SHARED_WEIGHTS.clear()
+            weights = _SHARED_WEIGHTS[rho0] = {}
+        self._weights: dict[tuple[int, int], FloatArray] = weights
         self._log_g = np.log(np.array(FAIL_GRID + PASS_GRID))
         self._fail = len(FAIL_GRID)
         self._lr = np.zeros((streams, len(self._log_g)))
@@ -219,7 +237,9 @@ class RateRatioTests:
             if len(self._weights) >= _CACHE_LIMIT:
                 self._weights.clear()
             row = np.array(self._penalties.fail_at(key[0]) + self._penalties.pass_at(key[1]))
-            weights = self._weights[key] = np.array([self._log_g - row, -row])
+            weights = np.array([self._log_g - row, -row])
+            weights.flags.writeable = False  # shared by the tests with this rho0
+            self._weights[key] = weights
         self._lr = self._lr + events.T @ weights
 
     def max_log_lr_fail(self) -> float:
