@@ -158,6 +158,7 @@ class ArmCounters:
             values[name] = value
         histogram_values: dict[str, list[float]] = {}
         fresh: dict[str, list[float]] = {}
+        histogram_current, histogram_reference = self.histogram_current, self.histogram_reference
         for name in histograms:
             parsed = parse_histogram(get(name))
             if parsed is None:
@@ -168,10 +169,10 @@ class ArmCounters:
                 self.histograms[name] = bounds
             elif known is not bounds and known != bounds:  # the same layout: the cached tuple
                 continue  # a different bucket layout: not comparable, skip it
-            previous_counts = self.histogram_current.get(name)
+            previous_counts = histogram_current.get(name)
             if previous_counts is None:
                 pass
-            elif previous_counts is self.histogram_reference.get(name):
+            elif previous_counts is histogram_reference.get(name):
                 # Taken since the previous observation (the common case): the increments
                 # are the reset check too (for finite counts a - b < 0 exactly when a < b),
                 # and take() returns them.
