@@ -59,3 +59,21 @@ def test_other_arms_are_ignored_in_compare_mode() -> None:
     verdict = judge.conclude()
     assert verdict.verdict == "inconclusive"
     assert "ignored arms: shadow" in verdict.reason
+
+
+def test_histogram_increments_with_one_or_two_observations_per_take() -> None:
+    arm = ArmCounters()
+    arm.observe({"h": {"0.1": 1, "+Inf": 2}}, 0.0, (), ("h",), ())
+    arm.take()
+    arm.observe({"h": {"0.1": 4, "+Inf": 6}}, 1.0, (), ("h",), ())
+    assert arm.take()[1] == {"h": [3.0, 4.0]}
+    arm.observe({"h": {"0.1": 5, "+Inf": 8}}, 2.0, (), ("h",), ())
+    arm.observe({"h": {"0.1": 7, "+Inf": 11}}, 3.0, (), ("h",), ())
+    assert arm.take()[1] == {"h": [3.0, 5.0]}
+    assert arm.resets == 0
+    # One bucket going down is a reset even when the total grows: that look's
+    # increments are dropped and counting starts again from the new values.
+    arm.observe({"h": {"0.1": 6, "+Inf": 20}}, 4.0, (), ("h",), ())
+    assert arm.resets == 1
+    arm.observe({"h": {"0.1": 8, "+Inf": 21}}, 5.0, (), ("h",), ())
+    assert arm.take()[1] == {"h": [2.0, 1.0]}
