@@ -20,7 +20,7 @@ from rollsafe.judge.latency import HistogramCheck
 from rollsafe.judge.noninferiority import EarlyPassEvidence
 from rollsafe.judge.noninferiority import evaluate as early_pass_evidence
 from rollsafe.judge.ratios import CeilingCheck, RatioCheck
-from rollsafe.judge.verdicts import MetricVerdict, Outcome, Verdict
+from rollsafe.judge.verdicts import MetricVerdict, Outcome, Verdict, undecided
 
 Mode = Literal["compare", "health"]
 ARMS = ("canary", "baseline")
@@ -189,13 +189,11 @@ class Judge:
             # Evidence for a pass grows slowly; look for it again 5 looks or 2% later.
             # (Checking less often can only delay a pass, never make one.)
             self._next_pass_look = self._looks + 5 + self._looks // 50
-        self._verdict = Verdict(
-            "inconclusive",
-            decided_at=None,
-            t=t,
-            looks=self._looks,
-            reason=_SETTLED if self._settled else self._look_reason(),
-            metrics=self._snapshot(states, {}),
+        self._verdict = undecided(
+            t,
+            self._looks,
+            _SETTLED if self._settled else self._look_reason(),
+            self._snapshot(states, {}),
         )
         return self._verdict
 
