@@ -25,12 +25,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from rollsafe.controller.context import BASELINE_EVENT, StepContext
+from rollsafe.controller.context import StepContext
 from rollsafe.controller.restores import restore_level
 from rollsafe.controller.verification import verify_recovery
 from rollsafe.errors import NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads import baseline_release
 
 LEVEL_NUMBERS = {"flags": 1, "release": 2, "restore": 3}
 
@@ -194,9 +195,7 @@ def _flags_off(context: StepContext) -> dict[str, Any]:
 
 
 def _baseline_release(context: StepContext) -> str | None:
-    baseline = [e for e in context.store.journal(context.rollout_id) if e.kind == BASELINE_EVENT]
-    release = baseline[0].data.get("release") if baseline else None
-    return str(release) if release is not None else None
+    return baseline_release(context.store.journal(context.rollout_id))
 
 
 def _previous_release(context: StepContext) -> dict[str, Any]:
