@@ -22,6 +22,7 @@ from rollsafe.config import Plan, load_plan
 from rollsafe.errors import RollsafeError
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads import VerdictRecord, analysis_verdict
 from rollsafe.judge import Judge
 
 QUANTILES = (0.5, 0.95, 0.99)
@@ -58,7 +59,7 @@ class AnalysisView:
     mode: str
     arms: dict[str, ArmSeries]
     metrics: list[MetricEvidence]
-    verdict: dict[str, Any] | None
+    verdict: VerdictRecord | None
     looks: int
     started_at: float = 0.0
     """When the step started (journal time)."""
@@ -97,7 +98,7 @@ def analyses(entries: Sequence[JournalEntry], plan: Plan | None) -> list[Analysi
             observations[current].append(list(data.get("observations") or []))
             looked_at[current].append(entry.ts)
         elif entry.kind == Kind.ANALYSIS_VERDICT:
-            views[current].verdict = data.get("verdict")
+            views[current].verdict = analysis_verdict(entry).get("verdict")
         elif entry.kind in (Kind.STEP_SUCCEEDED, Kind.STEP_FAILED) and data.get("index") == current:
             views[current].ended_at = entry.ts
             current = None

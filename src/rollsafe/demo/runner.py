@@ -40,7 +40,7 @@ from rollsafe.errors import NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
-from rollsafe.journal.payloads import levels_ended, rollback_finished
+from rollsafe.journal.payloads import levels_ended, outcome_of, rollback_finished, turned_on
 from rollsafe.report import write_incident
 from rollsafe.store import DATABASE_FILE, JournalFollower, RolloutState, Store, open_store_url
 from rollsafe.support.private import private_directory
@@ -206,7 +206,7 @@ def timeline(entries: list[JournalEntry], started: float) -> list[dict[str, Any]
             if key in entry.data:
                 event[key] = entry.data[key]
         if entry.kind == Kind.ANALYSIS_VERDICT:
-            event["verdict"] = entry.data["verdict"]["verdict"]
+            event["verdict"] = outcome_of(entry)
         shown.append(event)
     return shown
 
@@ -219,7 +219,7 @@ def rollback_timing(entries: list[JournalEntry], started: float, fault: str) -> 
 
     onset = None
     for entry in entries:
-        flag_on = entry.kind == Kind.FLAG_CHANGED and (entry.data.get("after") or {}).get("enabled")
+        flag_on = turned_on(entry)
         deploying = entry.kind == Kind.STEP_RUNNING and entry.data.get("kind") in (
             "deploy",
             "canary",

@@ -48,12 +48,19 @@ def flag_changed(entry: JournalEntry) -> FlagChanged:
 
 
 def flag_change(entry: JournalEntry) -> FlagChanged | FlagDeleted:
-    """A ``flag.changed`` or ``flag.deleted`` entry's data (a copy): a deletion has no
-    ``after`` (``change.get("after")`` is None)."""
+    """A ``flag.changed`` or ``flag.deleted`` entry's data (a copy)."""
     data = data_of(entry, Kind.FLAG_CHANGED, Kind.FLAG_DELETED)
     if entry.kind == Kind.FLAG_DELETED:
         return cast(FlagDeleted, data)
     return cast(FlagChanged, data)
+
+
+def definition_after(entry: JournalEntry) -> FlagDefinition | None:
+    """The definition a ``flag.changed`` or ``flag.deleted`` entry leaves (None: deleted)."""
+    if entry.kind == Kind.FLAG_DELETED:
+        flag_change(entry)  # the check of the kind, for the deletion too
+        return None
+    return flag_changed(entry).get("after")
 
 
 def turned_on(entry: JournalEntry) -> bool:
