@@ -6,7 +6,7 @@ otherwise surface only as a KeyError, or a silent None, in a report. Each
 TypedDict here names an entry's keys once: writers build their data as it and
 readers read through it, so mypy checks both against one definition. They
 describe, they do not validate: ``tests/controller/test_journal_payloads.py``
-and ``tests/journal/test_payload_writers.py`` run the real writers and check
+and ``tests/controller/test_journal_payload_writers.py`` run the real writers and check
 their entries have exactly these keys. One module per kind of entry.
 """
 

@@ -8,8 +8,8 @@ kept as the JSON it is: only its ``enabled`` and its strategies' ``rollout``
 are read here, through :func:`enabled` and :func:`rollouts`.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the runtime keeps NotRequired only when the
+# annotations are evaluated (the tests read __required_keys__ and __optional_keys__).
 from typing import Any, NotRequired, TypedDict, cast
 
 from rollsafe.journal.chain import JournalEntry

@@ -8,8 +8,8 @@ step's result, so a ``step.failed`` entry of an analysis step holds it under
 lines, the dashboard and notifications.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the runtime keeps NotRequired only when the
+# annotations are evaluated (the tests read __required_keys__ and __optional_keys__).
 from collections.abc import Mapping
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
