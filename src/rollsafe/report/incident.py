@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from rollsafe.config import Plan
 from rollsafe.journal import JournalEntry
@@ -279,7 +279,21 @@ def html_report(markdown: Path) -> Path:
     return markdown.with_name(HTML_NAME)
 
 
-def _trigger(entries: Sequence[JournalEntry]) -> dict[str, Any] | None:
+class Trigger(TypedDict):
+    """What set off the rollback, as the report states it (its ``trigger``)."""
+
+    source: str
+    """``guard``, ``analysis``, ``step``, ``person``, or the blind watcher (``guards``...)."""
+    name: str | None
+    severity: str
+    at: float
+    description: str
+    evidence: dict[str, Any]
+    verdict: NotRequired[str]
+    """An analysis trigger only: the judge's verdict."""
+
+
+def _trigger(entries: Sequence[JournalEntry]) -> Trigger | None:
     for entry in entries:
         if entry.kind == Kind.METRICS_BLIND and entry.data.get("action") == "rollback":
             return _blind_trigger(entry)
@@ -561,7 +575,7 @@ def _render_blindness(blindness: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _blind_trigger(entry: JournalEntry) -> dict[str, Any]:
+def _blind_trigger(entry: JournalEntry) -> Trigger:
     return {
         "source": str(entry.data.get("watcher", "guards")),
         "name": "on_blind",
