@@ -32,6 +32,14 @@ def _false_rejections(
     rejected = 0
     for _ in range(RUNS):
         test = RateRatioTest(rho0)
+        # The mixture is below its largest term (test_the_largest_term_bounds_the_mixture):
+        # a look whose largest term is below the threshold cannot reject, so only the
+        # other looks pay for the mixture. The decision at every look is unchanged.
+        bound, log_e_of = (
+            (test.max_log_lr_fail, test.log_e_fail)
+            if side == "fail"
+            else (test.max_log_lr_pass, test.log_e_pass)
+        )
         total = rng.poisson(100, LOOKS)
         share = np.repeat(shares, -(-LOOKS // len(shares)))[:LOOKS]
         n_c = rng.binomial(total, share)
@@ -45,8 +53,7 @@ def _false_rejections(
         x_b = rng.binomial(n_b, p_b)
         for look in zip(n_c.tolist(), n_b.tolist(), x_c.tolist(), x_b.tolist(), strict=True):
             test.update(*look)
-            log_e = test.log_e_fail() if side == "fail" else test.log_e_pass()
-            if log_e >= threshold:
+            if bound() >= threshold and log_e_of() >= threshold:
                 rejected += 1
                 break
     return rejected / RUNS
@@ -66,6 +73,18 @@ def test_valid_when_shares_change_and_incidents_hit_both_arms() -> None:
 def test_false_passes_stay_below_alpha() -> None:
     rate = _false_rejections(np.random.default_rng(3), 1.2, side="pass")
     assert rate <= _limit(ALPHA, RUNS)
+
+
+def test_the_largest_term_bounds_the_mixture() -> None:
+    """What lets the validity simulations skip the mixture at looks far from rejecting."""
+    rng = np.random.default_rng(6)
+    for rho in (0.5, 1.2, 3.0):
+        test = RateRatioTest(1.2)
+        for _ in range(300):
+            n_c, n_b = rng.poisson(50, 2)
+            test.update(n_c, n_b, rng.binomial(n_c, 0.02 * rho), rng.binomial(n_b, 0.02))
+            assert test.max_log_lr_fail() >= test.log_e_fail()
+            assert test.max_log_lr_pass() >= test.log_e_pass()
 
 
 def test_detects_a_fivefold_error_rate_within_seconds() -> None:

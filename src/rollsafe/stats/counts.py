@@ -155,6 +155,12 @@ class RateRatioTest:
             max(map(_sub, map(_mul, repeat(self.events_c), self._log_g_fail), self._b_fail))
         )
 
+    def max_log_lr_pass(self) -> float:
+        """The largest pass-side log likelihood ratio: an upper bound on ``log_e_pass``."""
+        return float(
+            max(map(_sub, map(_mul, repeat(self.events_c), self._log_g_pass), self._b_pass))
+        )
+
     def log_e_fail(self) -> float:
         return self.log_e_of(self.state())[0]
 
