@@ -29,6 +29,7 @@ cache, so an interval costs one multiply-add per grid point and no logarithm.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from itertools import repeat
@@ -103,6 +104,17 @@ class _Penalties:
         return value
 
 
+@functools.lru_cache(maxsize=64)
+def _shared_penalties(rho0: float) -> _Penalties:
+    """One penalty cache per null ratio, shared by every test of that ratio.
+
+    The terms depend only on ``rho0`` and the rounded ``s``; a short-lived test (one
+    per metric per analysis, thousands in a simulation) would otherwise compute most
+    of them afresh. Sharing changes no value: the same function of the same inputs.
+    """
+    return _Penalties(rho0)
+
+
 class RateRatioTest:
     """Sequential test of ``canary rate <= rho0 * baseline rate`` (fail) and its reverse (pass).
 
@@ -126,7 +138,7 @@ class RateRatioTest:
         if not rho0 > 0:
             raise ValueError(f"rho0 must be positive, got {rho0}")
         self.rho0 = rho0
-        self._penalties = _Penalties(rho0)
+        self._penalties = _shared_penalties(rho0)
         self._log_g_fail = [math.log(g) for g in FAIL_GRID]
         self._log_g_pass = [math.log(h) for h in PASS_GRID]
         self._b_fail = [0.0] * len(FAIL_GRID)
@@ -193,7 +205,7 @@ class RateRatioTests:
             raise ValueError(f"rho0 must be positive, got {rho0}")
         self.rho0 = rho0
         self.streams = streams
-        self._penalties = _Penalties(rho0)
+        self._penalties = _shared_penalties(rho0)
         self._weights: dict[tuple[int, int], FloatArray] = {}
         self._log_g = np.log(np.array(FAIL_GRID + PASS_GRID))
         self._fail = len(FAIL_GRID)
