@@ -10,6 +10,18 @@ from rollsafe.judge.checks import Check, Levels, e_value, pct, screen_half_width
 from rollsafe.judge.verdicts import MetricVerdict, Outcome
 from rollsafe.stats import RateLimitTest, RateRatioTest, rate_bounds
 
+ERROR_GRID: tuple[float, ...] = tuple(1.25 * 1.4**k for k in range(9))
+"""The error-rate test's alternatives, as multiples of the null ratio ``1 + relative_margin``:
+9 points from 1.25 to 18.4, 40% apart (with the default 20% margin: canary rates from
+1.5x to 22x the baseline's). Denser than the default grid (1.1 to 50, 53% apart) where
+regressions matter, so the true effect is near an alternative. Beyond the last point a
+regression still gains about ``log 18`` per canary error: it is caught within a few."""
+ERROR_WEIGHTS: tuple[float, ...] = tuple(g**-0.5 for g in ERROR_GRID)
+"""Prior weights of :data:`ERROR_GRID`, falling as ``1 / sqrt(g)``: a large regression
+piles up evidence so fast that a smaller weight costs it an error or two, while the
+small ones (x1.5 to x3), slow to detect, get more of the prior. Any fixed prior keeps
+the mixture a supermartingale under the null: validity does not depend on the choice."""
+
 _WORDS = {
     "fail": "canary worse than baseline beyond {margins}",
     "pass": "canary not worse than baseline beyond {margins}",
@@ -68,7 +80,7 @@ class RatioCheck(Check):
     def __init__(self, metric: RatioMetric) -> None:
         self.name = metric.name
         self.metric = metric
-        self.test = RateRatioTest(1 + metric.relative_margin)
+        self.test = RateRatioTest(1 + metric.relative_margin, ERROR_GRID, ERROR_WEIGHTS)
         self.n_c = self.n_b = self.x_c = self.x_b = 0.0
         self._max_fail = 0.0
         self._abs_key: tuple[float, float, float, float] | None = None
