@@ -9,7 +9,8 @@ to the fresh level (leak gone, 40 MB below the plateau) and warms again; a
 leaking canary keeps leaking after its restart.
 
 The growth check (``SlopeCheck`` with the default ``SlopeMetric``) is judged at
-the default judge's level (memory's share of alpha 0.01: a fifth, checks.ALPHA_WEIGHTS), every second.
+the default judge's level (memory's share of alpha 0.01: a fifth, by
+``checks.ALPHA_WEIGHTS``), every second.
 
     python -m bench.judge.leaks [--runs 200] [--healthy-runs 1000]
 """
