@@ -249,7 +249,7 @@ def _notes(
         "- Flagger-style results depend on the thresholds chosen; a single failed check is "
         "fast and trigger-happy, five checks wait at least five minutes.",
         "- rollsafe's slow cases: errors 1% -> 2% (evidence that the ratio exceeds the 20% "
-        "margin, at alpha split over four metrics, takes minutes at 50 req/s), the 200 MB/h "
+        "margin, at half of alpha, takes minutes at 50 req/s), the 200 MB/h "
         "leak under a 4 MB GC sawtooth (the growth test needs several independent blocks), "
         "and 0.5% errors over a zero-error baseline whose shared bursts dilute the absolute "
         "margin's evidence.",

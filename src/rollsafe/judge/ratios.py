@@ -10,17 +10,19 @@ from rollsafe.judge.checks import Check, Levels, e_value, pct, screen_half_width
 from rollsafe.judge.verdicts import MetricVerdict, Outcome
 from rollsafe.stats import RateLimitTest, RateRatioTest, rate_bounds
 
-ERROR_GRID: tuple[float, ...] = tuple(1.25 * 1.4**k for k in range(9))
+ERROR_GRID: tuple[float, ...] = tuple(1.25 * 1.4**k for k in range(12))
 """The error-rate test's alternatives, as multiples of the null ratio ``1 + relative_margin``:
-9 points from 1.25 to 18.4, 40% apart (with the default 20% margin: canary rates from
-1.5x to 22x the baseline's). Denser than the default grid (1.1 to 50, 53% apart) where
-regressions matter, so the true effect is near an alternative. Beyond the last point a
-regression still gains about ``log 18`` per canary error: it is caught within a few."""
-ERROR_WEIGHTS: tuple[float, ...] = tuple(g**-0.5 for g in ERROR_GRID)
-"""Prior weights of :data:`ERROR_GRID`, falling as ``1 / sqrt(g)``: a large regression
-piles up evidence so fast that a smaller weight costs it an error or two, while the
-small ones (x1.5 to x3), slow to detect, get more of the prior. Any fixed prior keeps
-the mixture a supermartingale under the null: validity does not depend on the choice."""
+12 points from 1.25 to 50.6, 40% apart (with the default 20% margin: canary rates from
+1.5x to 61x the baseline's). Denser than the default grid (10 points from 1.1 to 50,
+53% apart) where regressions are slow to detect, so the true effect is near an
+alternative; the top still reaches the large ratios that a handful of canary-only
+errors in a short step point to (one error at a 10% share: e about 3.8, two: 18)."""
+ERROR_WEIGHTS: tuple[float, ...] = tuple(g**-0.25 for g in ERROR_GRID)
+"""Prior weights of :data:`ERROR_GRID`, falling as ``g^-0.25`` (the largest gets 40% of
+the smallest's weight): a large regression piles up evidence so fast that a smaller
+weight costs it little, while the small ones (x1.5 to x3), slow to detect, get more of
+the prior. Any fixed prior keeps the mixture a supermartingale under the null:
+validity does not depend on the choice."""
 
 _WORDS = {
     "fail": "canary worse than baseline beyond {margins}",
