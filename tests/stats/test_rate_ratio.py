@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from rollsafe.judge.checks import alpha_shares
+from rollsafe.judge.ratios import ERROR_GRID, ERROR_WEIGHTS
 from rollsafe.stats import RateRatioTest, RateRatioTests, log_mean_exp
 
 ALPHA = 0.05
@@ -26,12 +28,13 @@ def _false_rejections(
     shares: tuple[float, ...] = (0.5,),
     spikes: bool = False,
     side: str = "fail",
+    prior: bool = False,
 ) -> float:
     """Share of runs whose e-value ever reaches 1/ALPHA at the null's edge (rho = rho0)."""
     threshold = math.log(1 / ALPHA)
     rejected = 0
     for _ in range(RUNS):
-        test = RateRatioTest(rho0)
+        test = RateRatioTest(rho0, ERROR_GRID, ERROR_WEIGHTS) if prior else RateRatioTest(rho0)
         total = rng.poisson(100, LOOKS)
         share = np.repeat(shares, -(-LOOKS // len(shares)))[:LOOKS]
         n_c = rng.binomial(total, share)
@@ -63,6 +66,35 @@ def test_valid_when_shares_change_and_incidents_hit_both_arms() -> None:
     rng = np.random.default_rng(2)
     rate = _false_rejections(rng, 1.2, shares=(0.1, 0.25, 0.5), spikes=True)
     assert rate <= _limit(ALPHA, RUNS)
+
+
+def test_the_error_rate_prior_stays_valid_with_changing_shares_and_incidents() -> None:
+    # The judge's error-rate test mixes over its own alternatives and weights
+    # (judge/ratios.py): any fixed prior must keep false failures below alpha.
+    rng = np.random.default_rng(5)
+    rate = _false_rejections(rng, 1.2, shares=(0.1, 0.25, 0.5), spikes=True, prior=True)
+    assert rate <= _limit(ALPHA, RUNS)
+
+
+def test_equal_weights_are_the_uniform_mixture_and_bad_priors_are_refused() -> None:
+    uniform, weighted = RateRatioTest(1.2), RateRatioTest(1.2, fail_weights=[3.0] * 10)
+    for test in (uniform, weighted):
+        test.update(40, 60, 3, 1)
+        test.update(50, 50, 2, 0)
+    assert weighted.log_e_fail() == pytest.approx(uniform.log_e_fail(), rel=1e-12)
+    with pytest.raises(ValueError, match="above 1"):
+        RateRatioTest(1.2, fail_grid=(0.9, 2.0))
+    with pytest.raises(ValueError, match="one positive weight"):
+        RateRatioTest(1.2, fail_grid=(1.5, 2.0), fail_weights=(1.0,))
+    with pytest.raises(ValueError, match="one positive weight"):
+        RateRatioTest(1.2, fail_grid=(1.5, 2.0), fail_weights=(1.0, 0.0))
+
+
+def test_alpha_shares_favour_errors_and_sum_to_one() -> None:
+    shares = alpha_shares(["slope", "ceiling", "ratio", "histogram"])
+    assert math.fsum(shares) == pytest.approx(1.0)
+    assert shares == pytest.approx([0.2, 0.05, 0.5, 0.25])
+    assert alpha_shares(["ceiling"]) == [1.0]  # health mode: the ceiling has all of alpha
 
 
 def test_false_passes_stay_below_alpha() -> None:

@@ -59,13 +59,21 @@ def log_mean_exp(values: Sequence[float]) -> float:
     return top + math.log(sum(math.exp(v - top) for v in values) / len(values))
 
 
+def log_weighted_mean_exp(values: Sequence[float], log_weights: Sequence[float]) -> float:
+    """``log(sum(w * exp(values)))`` for weights summing to 1: the log of a weighted mixture."""
+    return log_mean_exp([v + w for v, w in zip(values, log_weights, strict=True)]) + math.log(
+        len(values)
+    )
+
+
 class _Penalties:
     """``log1p(s rho_j) - log1p(s rho0)`` for the alternatives, cached per rounded ``s``."""
 
-    __slots__ = ("_fail", "_pass", "rho0")
+    __slots__ = ("_fail", "_fail_grid", "_pass", "rho0")
 
-    def __init__(self, rho0: float) -> None:
+    def __init__(self, rho0: float, fail_grid: tuple[float, ...] = FAIL_GRID) -> None:
         self.rho0 = rho0
+        self._fail_grid = fail_grid
         self._fail: dict[int, tuple[float, ...]] = {}
         self._pass: dict[int, tuple[float, ...]] = {}
 
@@ -83,7 +91,7 @@ class _Penalties:
         index = self.up(s)
         cached = self._fail.get(index)
         if cached is None:
-            cached = self._compute(self._fail, index, FAIL_GRID)
+            cached = self._compute(self._fail, index, self._fail_grid)
         return cached
 
     def pass_(self, s: float) -> tuple[float, ...]:
@@ -105,14 +113,14 @@ class _Penalties:
 
 
 @functools.lru_cache(maxsize=64)
-def _shared_penalties(rho0: float) -> _Penalties:
-    """One penalty cache per null ratio, shared by every test of that ratio.
+def _shared_penalties(rho0: float, fail_grid: tuple[float, ...] = FAIL_GRID) -> _Penalties:
+    """One penalty cache per null ratio and fail grid, shared by every test of that pair.
 
-    The terms depend only on ``rho0`` and the rounded ``s``; a short-lived test (one
+    The terms depend only on ``rho0``, the grid and the rounded ``s``; a short-lived test (one
     per metric per analysis, thousands in a simulation) would otherwise compute most
     of them afresh. Sharing changes no value: the same function of the same inputs.
     """
-    return _Penalties(rho0)
+    return _Penalties(rho0, fail_grid)
 
 
 class RateRatioTest:
@@ -121,6 +129,12 @@ class RateRatioTest:
     Feed one call of :meth:`update` per interval with both arms' exposures and
     event counts. ``log_e_fail`` is the log e-value against "not worse than
     rho0"; ``log_e_pass`` the log e-value against "worse than rho0".
+
+    ``fail_grid`` and ``fail_weights`` choose the fail side's alternatives (multiples
+    of ``rho0``, each above 1) and their prior weights (positive; normalized here):
+    any fixed prior keeps the mixture a nonnegative supermartingale under the null,
+    so the choice moves power between effect sizes, never validity. The default is
+    :data:`FAIL_GRID`, uniformly.
     """
 
     __slots__ = (
@@ -128,20 +142,35 @@ class RateRatioTest:
         "_b_pass",
         "_log_g_fail",
         "_log_g_pass",
+        "_log_w_fail",
         "_penalties",
         "events_b",
         "events_c",
         "rho0",
     )
 
-    def __init__(self, rho0: float) -> None:
+    def __init__(
+        self,
+        rho0: float,
+        fail_grid: Sequence[float] = FAIL_GRID,
+        fail_weights: Sequence[float] | None = None,
+    ) -> None:
         if not rho0 > 0:
             raise ValueError(f"rho0 must be positive, got {rho0}")
+        grid = tuple(float(g) for g in fail_grid)
+        if not grid or min(grid) <= 1.0:
+            raise ValueError(f"fail_grid must be multiples of rho0 above 1, got {grid}")
+        self._log_w_fail: list[float] | None = None
+        if fail_weights is not None:
+            if len(fail_weights) != len(grid) or min(fail_weights) <= 0:
+                raise ValueError("fail_weights must be one positive weight per fail_grid point")
+            total = math.fsum(fail_weights)
+            self._log_w_fail = [math.log(w / total) for w in fail_weights]
         self.rho0 = rho0
-        self._penalties = _shared_penalties(rho0)
-        self._log_g_fail = [math.log(g) for g in FAIL_GRID]
+        self._penalties = _shared_penalties(rho0, grid)
+        self._log_g_fail = [math.log(g) for g in grid]
         self._log_g_pass = [math.log(h) for h in PASS_GRID]
-        self._b_fail = [0.0] * len(FAIL_GRID)
+        self._b_fail = [0.0] * len(grid)
         self._b_pass = [0.0] * len(PASS_GRID)
         self.events_c = 0.0
         self.events_b = 0.0
@@ -229,7 +258,9 @@ class RateRatioTest:
         x, b_fail, b_pass = state
         fail = [x * g - b for g, b in zip(self._log_g_fail, b_fail, strict=True)]
         pass_ = [x * g - b for g, b in zip(self._log_g_pass, b_pass, strict=True)]
-        return log_mean_exp(fail), log_mean_exp(pass_)
+        weights = self._log_w_fail
+        log_fail = log_mean_exp(fail) if weights is None else log_weighted_mean_exp(fail, weights)
+        return log_fail, log_mean_exp(pass_)
 
 
 class RateRatioTests:
