@@ -107,7 +107,7 @@ def demo(
         print_json(result.to_dict())
     else:
         table = Table("outcome", "rollback level", "rollout", "seconds", "requests sent")
-        level = result.rollback.get("final_level")
+        level = result.rollback["final_level"] if result.rollback else None
         table.add_row(
             result.outcome,
             f"L{level}" if level else "-",

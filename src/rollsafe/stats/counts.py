@@ -29,6 +29,7 @@ cache, so an interval costs one multiply-add per grid point and no logarithm.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from itertools import repeat
@@ -103,6 +104,17 @@ class _Penalties:
         return value
 
 
+@functools.lru_cache(maxsize=64)
+def _shared_penalties(rho0: float) -> _Penalties:
+    """One penalty cache per null ratio, shared by every test of that ratio.
+
+    The terms depend only on ``rho0`` and the rounded ``s``; a short-lived test (one
+    per metric per analysis, thousands in a simulation) would otherwise compute most
+    of them afresh. Sharing changes no value: the same function of the same inputs.
+    """
+    return _Penalties(rho0)
+
+
 class RateRatioTest:
     """Sequential test of ``canary rate <= rho0 * baseline rate`` (fail) and its reverse (pass).
 
@@ -126,7 +138,7 @@ class RateRatioTest:
         if not rho0 > 0:
             raise ValueError(f"rho0 must be positive, got {rho0}")
         self.rho0 = rho0
-        self._penalties = _Penalties(rho0)
+        self._penalties = _shared_penalties(rho0)
         self._log_g_fail = [math.log(g) for g in FAIL_GRID]
         self._log_g_pass = [math.log(h) for h in PASS_GRID]
         self._b_fail = [0.0] * len(FAIL_GRID)
@@ -148,11 +160,58 @@ class RateRatioTest:
         self.events_c += events_c
         self.events_b += events_b
 
+    def update_many(
+        self,
+        n_c: npt.ArrayLike,
+        n_b: npt.ArrayLike,
+        events_c: npt.ArrayLike,
+        events_b: npt.ArrayLike,
+    ) -> tuple[FloatArray, FloatArray]:
+        """:meth:`update` for each interval in turn, in numpy; the log ratios after each.
+
+        Returns (fail, pass) arrays of shape (intervals, grid): row ``t`` holds the
+        terms whose :func:`log_mean_exp` is the log e-value after interval ``t``. The
+        same floating-point operations in the same order as :meth:`update` (products,
+        then sequential sums: ``np.cumsum`` accumulates left to right), so the same
+        floats; simulations of thousands of streams use it.
+        """
+        nc, nb, xc, xb = (np.asarray(v, dtype=np.float64) for v in (n_c, n_b, events_c, events_b))
+        m = xc + xb
+        used = (m > 0) & (nc > 0) & (nb > 0)
+        s = (nc[used] / nb[used]).tolist()
+        penalties = self._penalties
+        m_used = m[used][:, None]
+        rows = []
+        for b0, table in (
+            (self._b_fail, [penalties.fail(v) for v in s]),
+            (self._b_pass, [penalties.pass_(v) for v in s]),
+        ):
+            width = len(b0)
+            steps = m_used * np.array(table, dtype=np.float64).reshape(-1, width)
+            rows.append(np.cumsum(np.vstack((np.array([b0]), steps)), axis=0))
+        x = np.cumsum(np.concatenate(([self.events_c], xc[used])))
+        fail_b, pass_b = rows
+        # Intervals that carried no information repeat the row before them.
+        at = np.cumsum(used)
+        fail = (x[:, None] * np.array(self._log_g_fail) - fail_b)[at]
+        pass_ = (x[:, None] * np.array(self._log_g_pass) - pass_b)[at]
+        self._b_fail = fail_b[-1].tolist()
+        self._b_pass = pass_b[-1].tolist()
+        self.events_c = float(x[-1])
+        self.events_b = float(np.cumsum(np.concatenate(([self.events_b], xb[used])))[-1])
+        return fail, pass_
+
     def max_log_lr_fail(self) -> float:
         """The largest fail-side log likelihood ratio: an upper bound on ``log_e_fail``."""
         # max(x * g - b), in C as in update().
         return float(
             max(map(_sub, map(_mul, repeat(self.events_c), self._log_g_fail), self._b_fail))
+        )
+
+    def max_log_lr_pass(self) -> float:
+        """The largest pass-side log likelihood ratio: an upper bound on ``log_e_pass``."""
+        return float(
+            max(map(_sub, map(_mul, repeat(self.events_c), self._log_g_pass), self._b_pass))
         )
 
     def log_e_fail(self) -> float:
@@ -187,7 +246,7 @@ class RateRatioTests:
             raise ValueError(f"rho0 must be positive, got {rho0}")
         self.rho0 = rho0
         self.streams = streams
-        self._penalties = _Penalties(rho0)
+        self._penalties = _shared_penalties(rho0)
         self._weights: dict[tuple[int, int], FloatArray] = {}
         self._log_g = np.log(np.array(FAIL_GRID + PASS_GRID))
         self._fail = len(FAIL_GRID)
