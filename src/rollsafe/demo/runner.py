@@ -28,6 +28,8 @@ from rollsafe.charts.series import plan_of
 from rollsafe.config import Plan, ScrapeMetrics, load_plan
 from rollsafe.controller import Controller
 from rollsafe.controller.adapters import build_router, build_target
+from rollsafe.demo.choices import FAULTS as FAULTS
+from rollsafe.demo.choices import METRICS
 from rollsafe.demo.load import generate_load
 from rollsafe.demo.prometheus import (
     DemoPrometheus,
@@ -47,8 +49,6 @@ from rollsafe.support.private import private_directory
 from rollsafe.targets import Target
 
 RELEASES = ("1.0.0", "1.1.0")
-FAULTS = ("none", "errors", "latency", "leak", "corrupt")
-METRICS = ("scrape", "prometheus")
 MARKER = ".rollsafe-demo"
 
 
