@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -59,9 +60,9 @@ steps:
 CANARY = """\
   - backup:
   - canary: {release: RELEASE, weight: 20}
-  - analysis: {duration: 25s, arms: release}
+  - analysis: {duration: 15s, arms: release}
   - canary: {release: RELEASE, weight: 50}
-  - analysis: {duration: 25s, arms: release}
+  - analysis: {duration: 15s, arms: release}
   - deploy: {release: RELEASE}
   - promote:
 """
@@ -100,21 +101,35 @@ class App:
 
 @dataclass
 class Users:
-    """Browse, read a table and insert rows through the front door, from a thread."""
+    """Browse, read a table and insert rows through the front door, from two threads.
+
+    Two users, not one: twice the traffic lets the analysis windows be 15 s instead of
+    25 s with more requests per arm than before (the last look asserts >= 100 each)."""
 
     url: str
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
     inserted: int = 0
+    users: int = 2
     _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __enter__(self) -> Users:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, daemon=True) for _ in range(self.users)
+        ]  # fmt: skip
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def _count(self, route: str, status: int, *, inserted: bool = False) -> None:
+        with self._lock:
+            self.statuses[(route, status)] += 1
+            self.inserted += inserted
 
     def _run(self) -> None:
         routes = ["/", f"/{sqliteweb.TABLE}/", f"/{sqliteweb.TABLE}/content/", "insert"]
@@ -129,22 +144,31 @@ class Users:
                         response = client.post(
                             f"{self.url}/{sqliteweb.TABLE}/insert/", data={"item": f"o{turn}"}
                         )
-                        if response.status_code == 302:  # the row is committed: acknowledged
-                            self.inserted += 1
                     else:
                         response = client.get(self.url + route)
-                    self.statuses[(route, response.status_code)] += 1
+                    # a 302 to an insert: the row is committed, acknowledged
+                    acknowledged = route == "insert" and response.status_code == 302
+                    self._count(route, response.status_code, inserted=acknowledged)
                 except httpx.HTTPError:
-                    self.statuses[(route, 0)] += 1
+                    self._count(route, 0)
                 time.sleep(0.02)
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[App]:
-    root = tmp_path / "sqlite-web"
+@pytest.fixture(scope="session")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The three release directories, pip-installed once a session (three ``pip install``
+    runs cost each test seconds of CPU); each test deploys from its own copy of them."""
+    root = tmp_path_factory.mktemp("sqlite-web-releases")
     for version in sqliteweb.VERSIONS:
         sqliteweb.install_release(root, version)
     sqliteweb.install_release(root, "0.6.4", broken=True, name="0.6.4-badbuild")
+    return root / "releases"
+
+
+@pytest.fixture
+def app(tmp_path: Path, releases: Path) -> Iterator[App]:
+    root = tmp_path / "sqlite-web"
+    shutil.copytree(releases, root / "releases", symlinks=True)
     database = root / "data" / "app.db"
     sqliteweb.create_database(database)
     app = App(root, tmp_path / "home", database)
@@ -251,7 +275,8 @@ def test_the_router_follows_a_plan_without_it_and_trips_when_instances_die(app: 
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        time.sleep(5)  # the pause step runs and the front door is watched
+        wait_for_pause(app)  # the pause step runs and the front door is watched
+        time.sleep(1)
         killed_at = time.time()
         for instance in instances:
             os.killpg(int(instance["pid"]), signal.SIGKILL)
@@ -269,6 +294,23 @@ def test_the_router_follows_a_plan_without_it_and_trips_when_instances_die(app: 
     assert trips, stdout[-3000:]
     assert trips[0].data["guard"] == "front-door", trips[0].data
     assert trips[0].ts - killed_at <= 5.0, f"tripped {trips[0].ts - killed_at:.1f}s after"
+
+
+def wait_for_pause(app: App, timeout: float = 120) -> None:
+    """Until a pause step runs: a fixed 5 s wait was too short for a CLI starting on a
+    starved machine (the instances then died before the rollout began) and longer than
+    needed otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        store = SqliteStore(app.home / "rollsafe.db")
+        try:
+            running = [e for e in store.journal() if e.kind == "step.running"]
+        finally:
+            store.close()
+        if any(e.data.get("kind") == "pause" for e in running):
+            return
+        assert time.monotonic() < deadline, f"no pause step ran in {timeout}s"
+        time.sleep(0.1)
 
 
 def rollout_id_of(stdout: str) -> str:
