@@ -48,7 +48,7 @@ _THROUGHPUT_GROUPS = {
     "tests/controller/test_router_metrics_canary.py": "throughput-a",  # ~32 s
     "tests/demo/test_load.py": "throughput-a",  # ~10 s
     "tests/controller/test_release_canary.py": "throughput-b",  # ~128 s
-    "tests/thirdparty/test_sqlite_web_rollouts.py": "throughput-b",  # ~110 s (was 125)
+    "tests/thirdparty/test_sqlite_web_rollouts.py": "throughput-b",  # ~115 s (was 125)
     "tests/demo/test_demo_prometheus.py": "throughput-b",  # ~60 s
     "tests/sdk/test_middleware_rollout.py": "throughput-b",  # ~52 s
     "tests/cli/test_demo_command.py": "throughput-a",  # ~34 s
