@@ -232,9 +232,12 @@ def test_a_load_step_gates_a_rollout_and_is_journaled(
         finally:
             store.close()
     verdicts = [e.data for e in entries if e.kind == Kind.LOAD_VERDICT]
-    if factor == 1.0 and rollout.state is RolloutState.PAUSED:
-        # A machine too busy to measure pauses the rollout (never passes it): say so.
-        assert any(w in (rollout.reason or "") for w in STARVED), rollout.reason
+    starved = any(w in (rollout.reason or "") for w in STARVED)
+    if rollout.state is RolloutState.PAUSED and (factor == 1.0 or starved):
+        # A machine too busy to measure pauses the rollout (never passes it, nor rolls a
+        # slower release back on noise): say so. The 1.5x case was seen paused so with the
+        # client's event loop 68 ms late under -n 4 beside other sessions' load.
+        assert starved, rollout.reason
         pytest.skip(f"the machine was too busy to measure: {rollout.reason}")
     assert rollout.state is RolloutState(state), json.dumps(verdicts)[:3000]
     assert len(verdicts) == 1
