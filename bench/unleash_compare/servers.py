@@ -156,11 +156,11 @@ def install_unleash(directory: Path = UNLEASH_DIR) -> Path:
     if not package.exists():
         directory.mkdir(parents=True, exist_ok=True)
         print(f"installing unleash-server {UNLEASH_VERSION} into {directory} ...", file=sys.stderr)
-        subprocess.run(
-            ["npm", "install",  # noqa: S607 (npm from PATH, as a user runs it) "--prefix", str(directory), "--no-audit", "--no-fund",
-             "--loglevel=error", f"unleash-server@{UNLEASH_VERSION}"],
-            check=True,
-        )  # fmt: skip
+        # The arguments on their own lines: a comment after "install" would swallow the
+        # rest of its line (the --prefix once was, and npm installed into the cwd).
+        command = ["npm", "install", "--prefix", str(directory), "--no-audit", "--no-fund",
+                   "--loglevel=error", f"unleash-server@{UNLEASH_VERSION}"]  # fmt: skip
+        subprocess.run(command, check=True)
     (directory / "start.js").write_text(_START_JS)
     return directory
 
