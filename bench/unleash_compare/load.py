@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.unleash_compare.servers import pinned
+from bench.unleash_compare.servers import OWN_SESSION, pinned
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -110,13 +110,15 @@ def run(
     try:
         command = ["wrk", "-t1", f"-c{connections}", "-s", script.name, f"{url}{scenario.path}"]
         subprocess.run(pinned([*command[:3], "-d2s", *command[3:]], cores),
-                       capture_output=True, text=True, check=True)  # fmt: skip
+                       capture_output=True, text=True, check=True,
+                       start_new_session=OWN_SESSION)  # fmt: skip
         before = cpu_seconds(pid)
         done = subprocess.run(
             pinned([*command[:3], f"-d{seconds:g}s", *command[3:]], cores),
             capture_output=True,
             text=True,
             check=True,
+            start_new_session=OWN_SESSION,
         )
         used = cpu_seconds(pid) - before
     finally:
