@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -83,40 +84,45 @@ class Evaluator:
     resolver: Resolver
     constant_json: bytes
     """The bulk answer's items for the flags whose resolution is constant, joined by commas."""
-    dynamic: tuple[str, ...]
-    """The other flags, in document order."""
-    encoded: dict[tuple[str, str, str, str | None], bytes]
-    """Each bulk item encoded once: key, reason, variant and error code determine it.
-
-    Bounded by the flags' variants times the reasons, as the definitions are."""
+    dynamic: tuple[Callable[[Context, frozenset[str] | None], bytes], ...]
+    """The other flags' encoded bulk items for a context (`Resolver.answers`), in document
+    order. Key, reason, variant and error code determine an item, and most flags can
+    only give a few: those are encoded when the evaluator is built; the rest once each
+    when first seen (bounded by the flags' variants times the reasons)."""
 
     @classmethod
     def of(cls, state: EnvironmentState) -> Evaluator:
         resolver = Resolver.from_features(state.features())
         constants, dynamic = [], []
+        encoded: dict[tuple[str, str, str, str | None], bytes] = {}
+
+        def encode(resolution: Resolution) -> bytes:
+            identity = (
+                resolution.key,
+                resolution.reason,
+                resolution.variant,
+                resolution.error_code,
+            )
+            part = encoded.get(identity)
+            if part is None:
+                part = encoded[identity] = _encode(_item(resolution))
+            return part
+
         for key in resolver.flag_keys():
             constant = resolver.constant(key)
             if constant is None:
-                dynamic.append(key)
+                dynamic.append(resolver.answers(key, encode))
             else:
                 constants.append(_item(constant))
-        encoded = _encode(constants)[1:-1]
-        return cls(state, state.revision, resolver, encoded, tuple(dynamic), {})
+        return cls(state, state.revision, resolver, _encode(constants)[1:-1], tuple(dynamic))
 
     def bulk(self, context: Context) -> bytes:
         """The bulk answer: constant flags first, then the others, each group in document
         order (the same order for the same flags, so equal answers have equal ETags)."""
-        resolve = self.resolver.resolve
         present = self.resolver.keys_present(context)
-        encoded = self.encoded
-        parts = [self.constant_json] if self.constant_json else []
-        for key in self.dynamic:
-            resolution = resolve(key, context, present)
-            identity = (key, resolution.reason, resolution.variant, resolution.error_code)
-            part = encoded.get(identity)
-            if part is None:
-                part = encoded[identity] = _encode(_item(resolution))
-            parts.append(part)
+        parts = [answer(context, present) for answer in self.dynamic]
+        if self.constant_json:
+            parts.insert(0, self.constant_json)
         return b'{"flags":[' + b",".join(parts) + b"]}"
 
 
