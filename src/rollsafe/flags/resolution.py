@@ -334,7 +334,7 @@ class Resolver:
             return lambda context, present: encoded
         compiled = self._compiled.get(key)
         if compiled is not None:
-            return compiled.map(encode).resolve
+            return compiled.map(encode).function()
         resolve = self._resolve
         return lambda context, present: encode(resolve(key, context, present))
 
@@ -425,6 +425,27 @@ class _Compiled(Generic[Answer]):
         )
         keyless = tuple((needed, encode(answer)) for needed, answer in self._keyless)
         return _Compiled(choices, keyless, encode(self._off))
+
+    def function(self) -> Callable[[Context, frozenset[str] | None], Answer]:
+        """`resolve` as a function, a closure of its own for the commonest shape (one
+        strategy without variants, at most one split): a bulk evaluation calls one per flag."""
+        strategies, keyless, off = self._strategies, self._keyless, self._off
+        if len(strategies) != 1 or strategies[0].variants is not None or len(keyless) > 1:
+            return self.resolve
+        matches, on = strategies[0].matches, strategies[0].unchosen
+        if not keyless:
+            return lambda context, present: on if matches(context) else off
+        ((needed, missing),) = keyless
+        keys_present = Resolver.keys_present
+
+        def one_strategy(context: Context, present: frozenset[str] | None) -> Answer:
+            if present is None:
+                present = keys_present(context)
+            if needed.isdisjoint(present):
+                return missing
+            return on if matches(context) else off
+
+        return one_strategy
 
     def resolve(self, context: Context, present: frozenset[str] | None) -> Answer:
         if self._keyless:
