@@ -100,12 +100,17 @@ def render(
     for server in ("rollsafe", "unleash-server"):
         runs = [by[(server, s)] for s in scenarios if (server, s) in by]
         if runs:
-            each = ", ".join(f"{r.cpu_seconds / r.seconds:.2f}" for r in runs if r.seconds)
+            each = ", ".join(
+                f"{r.cpu_seconds / r.seconds:.2f} / {r.waited_seconds / r.seconds:.2f}"
+                for r in runs
+                if r.seconds
+            )
             shares.append(f"{server} {each}")
     if shares:
         lines += [
-            "Share of its core each server's processes used (CPU-seconds per second, by"
-            f" scenario in the table's order): {'; '.join(shares)}.",
+            "Share of its core each server's processes used / spent runnable but waiting for"
+            " it while other work ran (seconds per second, threads added up, by scenario in"
+            f" the table's order): {'; '.join(shares)}.",
             "",
         ]
     if why_not is not None:
