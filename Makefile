@@ -26,12 +26,11 @@ lock:
 demo: $(STAMP)
 	$(BIN)/rollsafe demo --fault errors || test $$? -eq 3
 
-# The suite mostly waits (analysis windows, services starting, settle times), so xdist
-# workers could pay even on 2 cores; WORKERS=4 runs it on 4 (loadgroup: the end-to-end
-# tests that keep request rates run in two groups, one test at a time each, see
-# tests/conftest.py). Serial by default: on this 2-core machine, loaded by other work,
-# the parallel runs were not green (docs/benchmarks.md, "Test suite time").
-WORKERS ?= 0
+# The suite mostly waits (analysis windows, services starting, settle times), so four
+# xdist workers pay even on 2 cores. --dist loadgroup: the end-to-end tests that keep
+# request rates run in two groups, one test at a time each, beside the other workers'
+# lighter tests (tests/conftest.py). WORKERS=0 runs the suite serially in one process.
+WORKERS ?= 4
 
 test: $(STAMP) lint typecheck servers
 	$(BIN)/pytest -q -n $(WORKERS) --dist loadgroup

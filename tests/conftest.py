@@ -48,11 +48,14 @@ _THROUGHPUT_GROUPS = {
     "tests/controller/test_router_metrics_canary.py": "throughput-a",  # ~32 s
     "tests/demo/test_load.py": "throughput-a",  # ~10 s
     "tests/controller/test_release_canary.py": "throughput-b",  # ~128 s
-    "tests/thirdparty/test_sqlite_web_rollouts.py": "throughput-b",  # ~125 s
+    "tests/thirdparty/test_sqlite_web_rollouts.py": "throughput-b",  # ~115 s (was 125)
     "tests/demo/test_demo_prometheus.py": "throughput-b",  # ~60 s
     "tests/sdk/test_middleware_rollout.py": "throughput-b",  # ~52 s
     "tests/cli/test_demo_command.py": "throughput-a",  # ~34 s
 }
+# Latency measured side by side: starved of CPU beside the others, its services answered
+# in 1.6 s instead of 200 ms and the gate (rightly) found too little traffic.
+_THROUGHPUT_GROUPS["tests/load/test_load_gate.py"] = "throughput-b"  # ~25 s
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

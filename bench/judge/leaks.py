@@ -9,7 +9,8 @@ to the fresh level (leak gone, 40 MB below the plateau) and warms again; a
 leaking canary keeps leaking after its restart.
 
 The growth check (``SlopeCheck`` with the default ``SlopeMetric``) is judged at
-the default judge's level (alpha 0.01 split over four metrics), every second.
+the default judge's level (memory's share of alpha 0.01: a fifth, by
+``checks.ALPHA_WEIGHTS``), every second.
 
     python -m bench.judge.leaks [--runs 200] [--healthy-runs 1000]
 """
@@ -29,7 +30,7 @@ import numpy as np
 
 from bench.judge.simulator import _ar1
 from rollsafe.config.analysis import SlopeMetric
-from rollsafe.judge.checks import Levels
+from rollsafe.judge.checks import Levels, alpha_shares
 from rollsafe.judge.growth import SlopeCheck
 
 MEMORY = 200e6
@@ -132,7 +133,9 @@ def detect(
 ) -> float | None:
     """The second at which the growth check fails (None: never)."""
     check = SlopeCheck(metric or SlopeMetric())
-    levels = Levels(0.01, 4)  # the default judge: error rate, ceiling, latency, memory
+    # The default judge's level for memory: its share of alpha among error rate, ceiling,
+    # latency and memory.
+    levels = Levels(0.01, 4, alpha_shares(["ratio", "ceiling", "histogram", "slope"])[-1])
     for second, (c, b) in enumerate(zip(canary.tolist(), baseline.tolist(), strict=True)):
         check.update(float(second), c, b)
         if check.fails(levels):

@@ -249,15 +249,16 @@ def _notes(
         "- Flagger-style results depend on the thresholds chosen; a single failed check is "
         "fast and trigger-happy, five checks wait at least five minutes.",
         "- rollsafe's slow cases: errors 1% -> 2% (evidence that the ratio exceeds the 20% "
-        "margin, at alpha split over four metrics, takes minutes at 50 req/s), the 200 MB/h "
+        "margin, at half of alpha, takes minutes at 50 req/s), the 200 MB/h "
         "leak under a 4 MB GC sawtooth (the growth test needs several independent blocks), "
         "and 0.5% errors over a zero-error baseline whose shared bursts dilute the absolute "
         "margin's evidence.",
         "- The oracle is a floor no real judge reaches: it knows the healthy rate (rollsafe "
         "must learn it from the baseline, which roughly halves the information at a 50% "
-        "share), the exact size of the regression (rollsafe mixes over sizes from 1.1x to "
-        "50x), has no margins (rollsafe's null is 'worse by at most 20% and 0.1 pp') and "
-        "tests one hypothesis (rollsafe splits alpha over four). Against a zero-error "
+        "share), the exact size of the regression (rollsafe mixes over sizes, for errors "
+        "1.25x to 50.6x its null), has no margins (rollsafe's null is 'worse by at most 20% "
+        "and 0.1 pp') and tests one hypothesis (rollsafe splits alpha over its metrics, "
+        "half to errors). Against a zero-error "
         "healthy rate its first canary error is proof, hence its few seconds there.",
         "- Cold start: rollsafe's latency warm-up (`warmup`, default 10 s) sets aside the "
         "first seconds of the canary's latency; without it this variant rolls back nearly "

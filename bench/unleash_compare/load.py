@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.unleash_compare.servers import pinned
+from bench.unleash_compare.servers import OWN_SESSION, pinned
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -39,6 +39,9 @@ class Result:
     cpu_seconds: float
     errors: int
     """Answers of status 400 or more, and socket errors (timeouts included)."""
+    waited_seconds: float = 0.0
+    """How long the server's threads were runnable but not running (the run queue's wait in
+    /proc/PID/task/*/schedstat): CPU it wanted and other work on its core had."""
 
     @property
     def per_cpu_second(self) -> float:
@@ -68,6 +71,20 @@ def cpu_seconds(pid: int) -> float:
             total += (int(fields[11]) + int(fields[12])) / _TICKS
         pending.extend(children.get(current, []))
     return total
+
+
+def waited_seconds(pid: int) -> float:
+    """Run-queue wait of every thread of ``pid`` so far (0 where schedstat is missing).
+
+    A process whose CPU share is low while it waits this long was starved of its core,
+    not idle: it had requests to answer."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
 
 
 def _script(scenario: Scenario) -> str:
@@ -110,15 +127,17 @@ def run(
     try:
         command = ["wrk", "-t1", f"-c{connections}", "-s", script.name, f"{url}{scenario.path}"]
         subprocess.run(pinned([*command[:3], "-d2s", *command[3:]], cores),
-                       capture_output=True, text=True, check=True)  # fmt: skip
-        before = cpu_seconds(pid)
+                       capture_output=True, text=True, check=True,
+                       start_new_session=OWN_SESSION)  # fmt: skip
+        before, waited_before = cpu_seconds(pid), waited_seconds(pid)
         done = subprocess.run(
             pinned([*command[:3], f"-d{seconds:g}s", *command[3:]], cores),
             capture_output=True,
             text=True,
             check=True,
+            start_new_session=OWN_SESSION,
         )
-        used = cpu_seconds(pid) - before
+        used, waited = cpu_seconds(pid) - before, waited_seconds(pid) - waited_before
     finally:
         os.unlink(script.name)
     match = re.search(r"RESULT (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", done.stdout)
@@ -135,4 +154,5 @@ def run(
         p99_ms=float(p99),
         cpu_seconds=used,
         errors=int(errors),
+        waited_seconds=waited,
     )

@@ -55,6 +55,10 @@ def render(
         f"Each server alone, pinned with taskset to core {args.server_cores}, wrk (1 thread,"
         f" {args.connections} connections, {args.seconds:g} s after a 2 s warm-up) pinned to"
         f" core {args.load_cores}; the same 350 flags in both (bench/unleash_compare/flagset.py)."
+        " The server and each wrk run start in a session of their own: the scheduler shares"
+        " the CPU among sessions first, and a session holding both wrk and the server gives"
+        " the server less of its core the harder wrk works, that is the faster the server"
+        " (`servers.OWN_SESSION`)."
         " req/CPU-s is requests divided by the CPU seconds the server's processes used during"
         " the run: the rate per fully used core, which the other work on the machine"
         " disturbs less than the wall-clock rate. rollsafe serves from SQLite (it answers from"
@@ -92,6 +96,23 @@ def render(
             cells += ["-", "-"]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    shares = []
+    for server in ("rollsafe", "unleash-server"):
+        runs = [by[(server, s)] for s in scenarios if (server, s) in by]
+        if runs:
+            each = ", ".join(
+                f"{r.cpu_seconds / r.seconds:.2f} / {r.waited_seconds / r.seconds:.2f}"
+                for r in runs
+                if r.seconds
+            )
+            shares.append(f"{server} {each}")
+    if shares:
+        lines += [
+            "Share of its core each server's processes used / spent runnable but waiting for"
+            " it while other work ran (seconds per second, threads added up, by scenario in"
+            f" the table's order): {'; '.join(shares)}.",
+            "",
+        ]
     if why_not is not None:
         lines.append(f"unleash-server was not measured: {why_not}.")
         lines.append("")

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from rollsafe.store import RolloutState, SqliteStore, StepState
-from tests.controller.conftest import Shop
+from tests.controller.conftest import STEPS, Shop, with_steps
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +85,16 @@ def test_sigkill_then_resume_applies_every_step_once(
         assert httpx.get(f"{instance.url}/health", timeout=2).json()["release"] == "1.1.0"
 
 
+def with_long_first_pause(shop: Shop, seconds: int) -> None:
+    """The plan with its first pause (step 3) lasting ``seconds``: long enough that the
+    ``rollout pause|abort`` CLI, started once that step runs, lands inside it even on a
+    starved machine (with 2 s, a CLI that took longer to start found the rollout promoted)."""
+    steps = STEPS.replace("pause: {duration: 2s}", f"pause: {{duration: {seconds}s}}", 1)
+    shop.plan_path.write_text(with_steps(shop.plan_path.read_text(), steps))
+
+
 def test_pause_and_resume_by_request(shop: Shop) -> None:
+    with_long_first_pause(shop, 15)  # run again in full after the resume: kept short
     controller = shop.start_rollsafe("rollout", "start", str(shop.plan_path))
     rollout_id = wait_for_step(shop, "pause", 3)
     assert shop.rollsafe("rollout", "pause", rollout_id).returncode == 0
@@ -103,7 +112,7 @@ def test_pause_and_resume_by_request(shop: Shop) -> None:
         kinds = [e.kind for e in journal]
         assert kinds.count("rollout.paused") == 1
         assert kinds.index("rollout.paused") < kinds.index("rollout.promoted")
-        # The pause lands either inside the 2 s pause step (cut short, run again after
+        # The pause lands either inside the 15 s pause step (cut short, run again after
         # resume) or just after it (the run stops before the next step): never lost.
         succeeded = Counter(e.data["index"] for e in journal if e.kind == "step.succeeded")
         assert succeeded == Counter(range(len(store.steps(rollout_id))))
@@ -112,6 +121,7 @@ def test_pause_and_resume_by_request(shop: Shop) -> None:
 
 
 def test_abort_rolls_back_flags_and_release(shop: Shop) -> None:
+    with_long_first_pause(shop, 120)  # the abort cuts it short: costs nothing
     controller = shop.start_rollsafe("rollout", "start", str(shop.plan_path))
     rollout_id = wait_for_step(shop, "pause", 3)
     aborted = shop.rollsafe("rollout", "abort", rollout_id)

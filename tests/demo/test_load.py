@@ -38,7 +38,11 @@ def test_rate_is_respected_and_both_instances_get_traffic(shops: Shops) -> None:
     flags = FakeFlags(lambda context: int(context["userId"].split("-")[1]) % 10 == 0)
     first, second = shops.start("1.1.0", flags=flags), shops.start("1.1.0", flags=flags)
     stats, stopping = run_for(2.0, [first.url, second.url], rate=100, seed=1)
-    assert 170 <= stats.sent <= 215
+    # Never faster than the rate over the time it ran; close to it unless starved of CPU
+    # (a stall restarts the schedule instead of bursting: under -n 4 on a loaded 2-core
+    # machine 168 in 1.85 s failed a fixed ">= 170", as did a late start of the task).
+    assert 1.5 <= stats.seconds <= 3.0, stats
+    assert 0.8 * 100 * stats.seconds <= stats.sent <= 100 * stats.seconds + 2, stats
     assert stats.ok == stats.sent
     assert stats.by_status.keys() == {"200", "201"}
     assert 0.25 * stats.sent <= stats.checkouts <= 0.55 * stats.sent
@@ -87,9 +91,9 @@ def test_endpoints_are_reread_for_every_request(shops: Shops) -> None:
     async def main() -> LoadStats:
         stop = asyncio.Event()
         task = asyncio.create_task(generate_load(endpoints, rate=100, stop=stop, seed=3))
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(1.0)  # ~100 each side: ">= 30" holds on a starved machine too
         live[:] = [second.url]  # a rolling deploy swapped the instance
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(1.0)
         stop.set()
         return await task
 

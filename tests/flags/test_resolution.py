@@ -202,3 +202,76 @@ def test_bulk_helpers_agree_with_single_resolutions() -> None:
         context = context_of(raw)
         present = Resolver.keys_present(context)
         assert [r.resolve(k, context, present) for k in r.flag_keys()] == r.resolve_all(context)
+
+
+# -- the precomputed answers (`Resolver.answers`) of flags that can give only a few ---------
+
+COLORS = [variant("blue", 50, "string", "#00f"), variant("green", 50, "string", "#0f0")]
+SIZES = [variant("s", 1, "number", "1"), variant("l", 3, "number", "3")]
+FEW = [
+    flag("half", strategies=[HALF]),
+    flag("gold", strategies=[GOLD]),
+    flag("gold-or-half", strategies=[GOLD, HALF]),
+    flag("gold-half", strategies=[{**HALF, "constraints": GOLD["constraints"]}]),
+    flag("by-session", strategies=[{**HALF, "parameters": {**HALF["parameters"],
+                                                           "stickiness": "sessionId"}}]),
+    flag("colors", strategies=[{**HALF, "parameters": {"rollout": "100"}, "variants": COLORS}]),
+    flag("gold-colors", strategies=[{**GOLD, "variants": COLORS}, HALF]),
+    flag("sizes", strategies=[GOLD, HALF], variants=SIZES),
+    flag("named", strategies=[GOLD], variants=[variant("a", 1), variant("b", 1)]),
+    flag("unweighted", strategies=[GOLD], variants=[variant("a", 0)]),
+    flag("no-value", strategies=[GOLD, HALF], variants=[variant("a", 0, "string", "x")]),
+]  # fmt: skip
+MANY = [
+    flag("overridden", strategies=[GOLD], variants=[
+        {**variant("a", 1, "string", "A"), "overrides": [{"contextName": "userId",
+                                                          "values": ["u3"]}]},
+        variant("b", 1, "string", "B"),
+    ]),
+    flag("weighted-only", variants=COLORS),
+]  # fmt: skip
+CONTEXTS = [
+    context_of(raw)
+    for raw in (
+        *({"targetingKey": f"u{i}", "tier": ("gold", "tin")[i % 2]} for i in range(60)),
+        {"sessionId": "s1", "tier": "gold"},
+        {"tier": "gold"},
+        {},
+    )
+]
+
+
+def test_answers_are_the_resolutions_encoded() -> None:
+    r = resolver(*FEW, *MANY)
+    for key in r.flag_keys():
+        answer = r.answers(key, lambda resolution: ("encoded", resolution))
+        for context in CONTEXTS:
+            expected = r.resolve(key, context)
+            assert answer(context, None) == ("encoded", expected)
+            assert answer(context, Resolver.keys_present(context)) == ("encoded", expected)
+
+
+def test_flags_with_few_answers_are_encoded_once_and_resolve_as_in_general() -> None:
+    """No dependencies and no variant overrides: each answer is encoded when the flag is
+    compiled, and evaluations pick one; the results are the general path's."""
+    r = resolver(*FEW, *MANY)
+    general = Resolver(Engine.from_unleash({"version": 1, "features": [*FEW, *MANY]}))
+    encoded: list[str] = []
+
+    def encode(resolution: Any) -> Any:
+        encoded.append(resolution.key)
+        return resolution
+
+    answers = {key: r.answers(key, encode) for key in r.flag_keys()}
+    built = len(encoded)
+    seen: dict[str, set[tuple[Any, ...]]] = {}
+    for key, answer in answers.items():
+        for context in CONTEXTS:
+            result = answer(context, None)
+            assert result == general._resolve(key, context)  # the general path, the reference
+            seen.setdefault(key, set()).add((result.reason, result.variant, result.error_code))
+    few = {f["name"] for f in FEW}
+    assert set(encoded[built:]) == {f["name"] for f in MANY}  # only those encode on the way
+    assert sorted(key for key in few if len(seen[key]) < 2) == []  # each in several ways
+    variants = {v for key in ("colors", "sizes") for _, v, _ in seen[key]}
+    assert variants >= {"blue", "green", "s", "l"}  # each variant chosen for someone

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 BOUNDS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0)
+
+_BOUND_KEYS = tuple(str(b) for b in BOUNDS)
+
+
+@functools.cache
+def _bucket_shares(median: float, sigma: float) -> npt.NDArray[np.float64]:
+    """Each bucket's share of a lognormal latency: the same per look, so computed once per arm."""
+    z = (np.log(BOUNDS) - math.log(median)) / (sigma * math.sqrt(2))
+    cdf = 0.5 * (1 + np.array([math.erf(v) for v in z]))
+    shares: npt.NDArray[np.float64] = np.diff(np.concatenate([[0.0], cdf, [1.0]]))
+    shares.setflags(write=False)
+    return shares
 
 
 @dataclass
@@ -37,13 +51,12 @@ def look(rng: np.random.Generator, arm: Arm, name: str, t: float) -> dict[str, A
     if "errors" in arm.fields:
         observation["errors"] = arm.errors
     if "latency_seconds_bucket" in arm.fields:
-        z = (np.log(BOUNDS) - math.log(arm.median)) / (arm.sigma * math.sqrt(2))
-        cdf = 0.5 * (1 + np.array([math.erf(v) for v in z]))
-        per_bucket = rng.multinomial(n, np.diff(np.concatenate([[0.0], cdf, [1.0]])))
+        per_bucket = rng.multinomial(n, _bucket_shares(arm.median, arm.sigma))
         arm.buckets += np.cumsum(per_bucket)
+        counts = arm.buckets.tolist()
         observation["latency_seconds_bucket"] = {
-            **{str(b): float(c) for b, c in zip(BOUNDS, arm.buckets[:-1], strict=True)},
-            "+Inf": float(arm.buckets[-1]),
+            **dict(zip(_BOUND_KEYS, counts[:-1], strict=True)),
+            "+Inf": counts[-1],
         }
     if "memory_bytes" in arm.fields:
         observation["memory_bytes"] = 2e8 + arm.leak * t + float(rng.normal(0, 2e5))

@@ -4,7 +4,8 @@ tests/judge/data/golden_evalues.json holds, for five fixed-seed streams (healthy
 errors x3, latency x1.3, a leak, a canary at 10% of the traffic), every twelfth
 look's verdict, reason and each metric's e-values and estimate, as the judge of
 commit b9cd6d1 computed them (re-recorded when the leak check and early pass landed
-beside the speed-up; tests/judge/golden.py says how). The faster update path must
+beside the speed-up, and when the error-rate test got its own prior and half of alpha;
+tests/judge/golden.py says how). The faster update path must
 reproduce every float bit for bit: the same operations in the same order.
 """
 

@@ -1,7 +1,7 @@
 """Memory growth under an 8 MB GC sawtooth: leaks found in time, warm-up and restarts ignored.
 
-Seeded simulations (issue 16, item 6) at the default judge's level (alpha 0.01
-over four metrics), one reading a second like the controller's looks.
+Seeded simulations (issue 16, item 6) at the default judge's level (memory's share,
+a fifth, of alpha 0.01), one reading a second like the controller's looks.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 from rollsafe.config.analysis import SlopeMetric
-from rollsafe.judge.checks import Levels
+from rollsafe.judge.checks import Levels, alpha_shares
 from rollsafe.judge.envelope import EnvelopeGrowth, envelope_bounds
 from rollsafe.judge.growth import SlopeCheck
 
-LEVELS = Levels(0.01, 4)
+# The default judge's level for memory: its share of alpha 0.01 among the four metrics.
+LEVELS = Levels(0.01, 4, alpha_shares(["ratio", "ceiling", "histogram", "slope"])[-1])
 MB = 1e6
 
 

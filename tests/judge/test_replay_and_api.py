@@ -36,7 +36,10 @@ def test_verdict_to_dict_is_strict_json_with_evidence_for_every_metric() -> None
     ratio = next(m for m in data["metrics"] if m["name"] == "error_rate")
     assert ratio["arms"]["canary"]["trials"] > 0
     assert ratio["low"] <= ratio["estimate"] <= ratio["high"]
-    assert ratio["threshold"] == pytest.approx(400)
+    # A weighted Bonferroni: the error rate gets half of alpha (fails at 1 / (alpha / 2)),
+    # and the metrics' levels 1 / threshold add up to alpha.
+    assert ratio["threshold"] == pytest.approx(2 / 0.01)
+    assert sum(1 / m["threshold"] for m in data["metrics"]) == pytest.approx(0.01)
     assert ratio["reason"].startswith("error_rate: canary")
     assert data["decided_at"] == data["t"] == 119.0
 

@@ -42,8 +42,15 @@ def quick(baseline: str, candidate: str, **options: object) -> LoadStep:
     return LoadStep.model_validate(settings | options)
 
 
-STARVED = ("the load generator was itself late", "requests (all connections busy)")
-"""The gate's words for "this machine was too busy to measure": inconclusive, never a pass."""
+STARVED = (
+    "the load generator was itself late",
+    "requests (all connections busy)",
+    "too little traffic",
+)
+"""The gate's words for "this machine was too busy to measure": inconclusive, never a pass.
+At 50 requests/s for 2.5 s an arm sends ~125 requests; fewer than min_requests (50) came
+back only when the services were starved of CPU (p50 1.6 s for a 200 ms service under
+``-n 4`` on a loaded 2-core machine)."""
 
 
 def measured(baseline: str, candidate: str, spec: LoadStep) -> LoadResult:
@@ -225,9 +232,12 @@ def test_a_load_step_gates_a_rollout_and_is_journaled(
         finally:
             store.close()
     verdicts = [e.data for e in entries if e.kind == Kind.LOAD_VERDICT]
-    if factor == 1.0 and rollout.state is RolloutState.PAUSED:
-        # A machine too busy to measure pauses the rollout (never passes it): say so.
-        assert any(w in (rollout.reason or "") for w in STARVED), rollout.reason
+    starved = any(w in (rollout.reason or "") for w in STARVED)
+    if rollout.state is RolloutState.PAUSED and (factor == 1.0 or starved):
+        # A machine too busy to measure pauses the rollout (never passes it, nor rolls a
+        # slower release back on noise): say so. The 1.5x case was seen paused so with the
+        # client's event loop 68 ms late under -n 4 beside other sessions' load.
+        assert starved, rollout.reason
         pytest.skip(f"the machine was too busy to measure: {rollout.reason}")
     assert rollout.state is RolloutState(state), json.dumps(verdicts)[:3000]
     assert len(verdicts) == 1

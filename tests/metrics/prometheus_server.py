@@ -12,9 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from rollsafe.demo.prometheus import PrometheusServer
+from rollsafe.support.http import http_get
 
 # Ports that another process binds later: below the ephemeral range, so connections other
 # tests make (under xdist, many at once) cannot take them first (tests/ports.py).
@@ -46,7 +45,7 @@ class Prometheus:
         return self.server.log_file.read_text(errors="replace")
 
     def query(self, promql: str) -> list[Any]:
-        response = httpx.get(self.url + "/api/v1/query", params={"query": promql}, timeout=5)
+        response = http_get(self.url + "/api/v1/query", params={"query": promql}, timeout=5)
         response.raise_for_status()
         result: list[Any] = response.json()["data"]["result"]
         return result

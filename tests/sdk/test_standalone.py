@@ -113,7 +113,12 @@ def test_the_base_install_is_enough_for_the_sdk() -> None:
     )
     assert "No module named 'numpy' in the base install" in refused.stderr
     loaded = _modules_loaded_by(hide + "import " + ", ".join(SDK_MODULES))
-    assert {"rollsafe", "httpx", "prometheus_client"} <= loaded
+    assert {"rollsafe", "prometheus_client"} <= loaded
+    # httpx loads when a client first talks HTTP (not at import): build one's HTTP client.
+    client = (
+        "from rollsafe.sdk import FlagClient\nFlagClient('http://127.0.0.1:9')._client().close()"
+    )
+    assert "httpx" in _modules_loaded_by(hide + client)
 
 
 def test_the_command_in_a_base_install_names_the_extra_it_needs() -> None:

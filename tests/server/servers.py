@@ -21,6 +21,7 @@ from rollsafe.server.tokens import new_token
 from rollsafe.store.protocol import Store
 from rollsafe.store.records import TokenScope
 from rollsafe.store.sqlite import SqliteStore
+from rollsafe.support.http import http_get
 
 # Ports that another process binds later: below the ephemeral range, so connections other
 # tests make (under xdist, many at once) cannot take them first (tests/ports.py).
@@ -72,7 +73,10 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> ServerProcess:
+    def start(self, timeout: float = 60.0) -> ServerProcess:
+        # 60 s, not 20: a cold server (FastAPI, uvicorn, the store) took over 20 s to
+        # answer /health under ``-n 4`` on a loaded 2-core machine; a healthy start
+        # returns as soon as it answers, so the margin costs nothing.
         with contextlib.ExitStack() as closing:
             output = (
                 closing.enter_context(self.log.open("ab"))
@@ -85,7 +89,7 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"rollsafe server exited with {self.process.returncode}")
             try:
-                if httpx.get(f"{self.url}/health", timeout=0.5).status_code == 200:
+                if http_get(f"{self.url}/health", timeout=0.5).status_code == 200:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.05)

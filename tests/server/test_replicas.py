@@ -23,6 +23,7 @@ from rollsafe.sdk import FlagClient, FlagsChanged
 from rollsafe.server import BackgroundServer, ServerSettings
 from rollsafe.store import PostgresStore
 from rollsafe.store.listen import LISTEN_SUFFIX, Listener
+from rollsafe.support.http import http_get
 from tests.server.servers import StreamReader, Tokens, add_tokens, bearer, eventually, free_port
 from tests.store.backends import admin, postgres_schema, terminate
 
@@ -68,7 +69,7 @@ def sessions(application_name: str) -> list[int]:
 
 
 def notifications(server: BackgroundServer) -> str:
-    state = httpx.get(f"{server.url}/health", timeout=5).json()["notifications"]
+    state = http_get(f"{server.url}/health", timeout=5).json()["notifications"]
     assert isinstance(state, str)
     return state
 

@@ -10,6 +10,7 @@ import httpx
 from rollsafe.flags import rollout_feature
 from rollsafe.server import ServerSettings
 from rollsafe.store.sqlite import SqliteStore
+from rollsafe.support.http import http_get
 from tests.server.servers import StreamReader, Tokens, bearer, eventually, in_thread
 
 # Ids no server ever sent: a Latin-1 superscript two (str.isdigit() says yes, int() says no),
@@ -86,5 +87,5 @@ def _first_event(response: httpx.Response) -> dict[str, str]:
 
 
 def _streams(url: str, tokens: Tokens) -> int:
-    status = httpx.get(f"{url}/api/admin/status", headers=bearer(tokens.admin)).json()
+    status = http_get(f"{url}/api/admin/status", headers=bearer(tokens.admin)).json()
     return int(status["streams"])

@@ -14,6 +14,7 @@ import httpx
 from rollsafe.flags import rollout_feature
 from rollsafe.server import BackgroundServer, ServerSettings
 from rollsafe.store.sqlite import SqliteStore
+from rollsafe.support.http import http_get
 from tests.server.servers import FAST, StreamReader, Tokens, bearer, eventually, in_thread
 
 
@@ -101,7 +102,7 @@ def test_a_stream_resumes_after_the_last_event_id(
 
 
 def server_revision(server: BackgroundServer, tokens: Tokens) -> int:
-    status = httpx.get(f"{server.url}/api/admin/status", headers=bearer(tokens.admin)).json()
+    status = http_get(f"{server.url}/api/admin/status", headers=bearer(tokens.admin)).json()
     return int(status["revision"])
 
 
@@ -156,7 +157,7 @@ def test_a_client_that_stops_reading_is_dropped(db: Path, tokens: Tokens) -> Non
 
 
 def status(server: BackgroundServer, tokens: Tokens) -> dict[str, int]:
-    response = httpx.get(f"{server.url}/api/admin/status", headers=bearer(tokens.admin))
+    response = http_get(f"{server.url}/api/admin/status", headers=bearer(tokens.admin))
     return dict(response.json())
 
 

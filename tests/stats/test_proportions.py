@@ -20,6 +20,7 @@ def _limit(alpha: float, runs: int) -> float:
 def test_limit_test_is_valid_at_the_limit_with_continuous_looks() -> None:
     rng = np.random.default_rng(11)
     q, rejected = 0.05, 0
+    threshold = math.log(1 / ALPHA)
     for _ in range(RUNS):
         test = RateLimitTest(q)
         n = rng.poisson(20, 400)
@@ -28,10 +29,22 @@ def test_limit_test_is_valid_at_the_limit_with_continuous_looks() -> None:
         x = rng.binomial(n, p)
         for trials, events in zip(n.tolist(), x.tolist(), strict=True):
             test.update(trials, events)
-            if test.log_e_fail() >= math.log(1 / ALPHA):
+            # A look whose mixture's largest term is below the threshold cannot reject
+            # (test_the_largest_term_bounds_the_mixture): the decision is unchanged.
+            if test.max_log_lr_fail() >= threshold and test.log_e_fail() >= threshold:
                 rejected += 1
                 break
     assert rejected / RUNS <= _limit(ALPHA, RUNS)
+
+
+def test_the_largest_term_bounds_the_mixture() -> None:
+    rng = np.random.default_rng(13)
+    for q, p in ((0.05, 0.03), (0.05, 0.05), (0.05, 0.2), (0.0, 0.01), (1.0, 0.5)):
+        test = RateLimitTest(q)
+        for _ in range(300):
+            n = int(rng.poisson(20))
+            test.update(n, int(rng.binomial(n, p)))
+            assert test.max_log_lr_fail() >= test.log_e_fail()
 
 
 def test_limit_test_detects_a_rate_above_the_limit() -> None:

@@ -261,7 +261,10 @@ def test_an_unhealthy_instance_is_reported_and_keeps_serving_if_its_replacement_
     make_target: MakeTarget, make_release: MakeRelease
 ) -> None:
     release = make_release("v1")
-    target = make_target(health={"timeout": 1.0, "interval": 0.05, "retries": 5})
+    # 15 checks 0.2 s apart: the sick replacement still fails in 3 s, and a cold interpreter
+    # starved of CPU gets 3 s to listen (5 checks 0.05 s apart, 0.25 s, failed the first
+    # deploy under -n 4 on a loaded 2-core machine).
+    target = make_target(health={"timeout": 1.0, "interval": 0.2, "retries": 15})
     target.deploy("v1")
     before = target.instances()
     assert target.check_health().healthy

@@ -44,6 +44,7 @@ def test_deploy_replaces_instances_one_at_a_time_and_never_leaves_none_live(
     samples: list[tuple[int, list[str]]] = []
     failures: list[BaseException] = []
     done = threading.Event()
+    sampled = threading.Event()
 
     def watch() -> None:
         try:
@@ -56,11 +57,16 @@ def test_deploy_replaces_instances_one_at_a_time_and_never_leaves_none_live(
                         with contextlib.suppress(httpx.HTTPError):
                             answers.append(client.get(url + "/version").text)
                     samples.append((len(urls), answers))
+                    sampled.set()
         except BaseException as exc:
             failures.append(exc)
+            sampled.set()
 
     watcher = threading.Thread(target=watch)
     watcher.start()
+    # The first sample is taken before the deploy starts: a watcher thread starved of CPU
+    # for its first turn otherwise saw a slot already replaced (["v1", "v2"]).
+    assert sampled.wait(timeout=30)
     try:
         assert target.deploy("v2") is True
     finally:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -139,12 +140,21 @@ class Users:
                 time.sleep(0.02)
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[App]:
-    root = tmp_path / "sqlite-web"
+@pytest.fixture(scope="session")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The three release directories, pip-installed once a session (three ``pip install``
+    runs cost each test seconds of CPU); each test deploys from its own copy of them."""
+    root = tmp_path_factory.mktemp("sqlite-web-releases")
     for version in sqliteweb.VERSIONS:
         sqliteweb.install_release(root, version)
     sqliteweb.install_release(root, "0.6.4", broken=True, name="0.6.4-badbuild")
+    return root / "releases"
+
+
+@pytest.fixture
+def app(tmp_path: Path, releases: Path) -> Iterator[App]:
+    root = tmp_path / "sqlite-web"
+    shutil.copytree(releases, root / "releases", symlinks=True)
     database = root / "data" / "app.db"
     sqliteweb.create_database(database)
     app = App(root, tmp_path / "home", database)
@@ -251,7 +261,8 @@ def test_the_router_follows_a_plan_without_it_and_trips_when_instances_die(app: 
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        time.sleep(5)  # the pause step runs and the front door is watched
+        wait_for_pause(app)  # the pause step runs and the front door is watched
+        time.sleep(1)
         killed_at = time.time()
         for instance in instances:
             os.killpg(int(instance["pid"]), signal.SIGKILL)
@@ -269,6 +280,23 @@ def test_the_router_follows_a_plan_without_it_and_trips_when_instances_die(app: 
     assert trips, stdout[-3000:]
     assert trips[0].data["guard"] == "front-door", trips[0].data
     assert trips[0].ts - killed_at <= 5.0, f"tripped {trips[0].ts - killed_at:.1f}s after"
+
+
+def wait_for_pause(app: App, timeout: float = 120) -> None:
+    """Until a pause step runs: a fixed 5 s wait was too short for a CLI starting on a
+    starved machine (the instances then died before the rollout began) and longer than
+    needed otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        store = SqliteStore(app.home / "rollsafe.db")
+        try:
+            running = [e for e in store.journal() if e.kind == "step.running"]
+        finally:
+            store.close()
+        if any(e.data.get("kind") == "pause" for e in running):
+            return
+        assert time.monotonic() < deadline, f"no pause step ran in {timeout}s"
+        time.sleep(0.1)
 
 
 def rollout_id_of(stdout: str) -> str:

@@ -22,6 +22,12 @@ from rollsafe.config import Plan, load_plan
 from rollsafe.errors import RollsafeError
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads import (
+    GuardEventRecord,
+    VerdictRecord,
+    analysis_verdict,
+    guard_event,
+)
 from rollsafe.judge import Judge
 
 QUANTILES = (0.5, 0.95, 0.99)
@@ -58,7 +64,7 @@ class AnalysisView:
     mode: str
     arms: dict[str, ArmSeries]
     metrics: list[MetricEvidence]
-    verdict: dict[str, Any] | None
+    verdict: VerdictRecord | None
     looks: int
     started_at: float = 0.0
     """When the step started (journal time)."""
@@ -97,7 +103,7 @@ def analyses(entries: Sequence[JournalEntry], plan: Plan | None) -> list[Analysi
             observations[current].append(list(data.get("observations") or []))
             looked_at[current].append(entry.ts)
         elif entry.kind == Kind.ANALYSIS_VERDICT:
-            views[current].verdict = data.get("verdict")
+            views[current].verdict = analysis_verdict(entry).get("verdict")
         elif entry.kind in (Kind.STEP_SUCCEEDED, Kind.STEP_FAILED) and data.get("index") == current:
             views[current].ended_at = entry.ts
             current = None
@@ -258,8 +264,9 @@ def guards(entries: Sequence[JournalEntry]) -> list[GuardState]:
     for entry in entries:
         data = entry.data
         if entry.kind in names:
-            name = str(data.get("guard", "?"))
-            summary = _guard_summary(data)
+            event = guard_event(entry)
+            name = str(event.get("guard", "?"))
+            summary = _guard_summary(event)
             states[name] = GuardState(name, names[Kind(entry.kind)], entry.ts, summary)
         elif entry.kind == Kind.GUARD_METRICS_UNAVAILABLE:
             states["metrics"] = GuardState("metrics", "blind", entry.ts, str(data.get("error", "")))
@@ -268,11 +275,11 @@ def guards(entries: Sequence[JournalEntry]) -> list[GuardState]:
     return sorted(states.values(), key=lambda g: g.name)
 
 
-def _guard_summary(data: dict[str, Any]) -> str:
-    metric, value, threshold = data.get("metric"), data.get("value"), data.get("threshold")
+def _guard_summary(event: GuardEventRecord) -> str:
+    metric, value, threshold = event.get("metric"), event.get("value"), event.get("threshold")
     if metric is None:
         return ""
-    return f"{metric} {_short(value)} vs {_short(threshold)} over {_short(data.get('window'))}s"
+    return f"{metric} {_short(value)} vs {_short(threshold)} over {_short(event.get('window'))}s"
 
 
 def _short(value: Any) -> str:

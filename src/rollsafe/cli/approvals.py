@@ -9,7 +9,6 @@ import typer
 
 from rollsafe.cli.home import home_of
 from rollsafe.cli.output import console, print_json, reported_errors
-from rollsafe.controller import approvals
 
 
 def approve(
@@ -23,6 +22,8 @@ def approve(
     Refused (exit 1, nothing journaled) when the rollout waits for no approval.
     The approval is journaled as ``cli (<your user name>)``.
     """
+    from rollsafe.controller import approvals
+
     actor = f"cli ({getpass.getuser()})"
     with reported_errors(), home_of(ctx).existing_store() as store:
         wait, approved = approvals.grant(store, rollout_id, actor=actor, comment=comment)

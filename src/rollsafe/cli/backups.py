@@ -12,14 +12,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from rollsafe.backup import (
-    manifest_path,
-    redacted_url,
-    restore_backup,
-    take_backup,
-    verify_backup,
-)
-from rollsafe.backup.manifests import backup_file
 from rollsafe.cli.exits import Exit
 from rollsafe.cli.home import home_of
 from rollsafe.cli.output import (
@@ -28,7 +20,6 @@ from rollsafe.cli.output import (
     print_json,
     reported_errors,
 )
-from rollsafe.config import load_plan
 from rollsafe.errors import BackupError
 from rollsafe.journal.kinds import Kind
 from rollsafe.store import BackupRecord, Store
@@ -49,6 +40,9 @@ def create(
 ) -> None:
     """Back up the plan's sources now (SQLite online backup, files as tar.gz, PostgreSQL
     with pg_dump)."""
+    from rollsafe.backup import take_backup
+    from rollsafe.config import load_plan
+
     home = home_of(ctx)
     with reported_errors():
         loaded = load_plan(plan)
@@ -114,6 +108,9 @@ def verify(
 
     A PostgreSQL dump must also be readable by the installed pg_restore.
     """
+    from rollsafe.backup import verify_backup
+    from rollsafe.backup.manifests import backup_file
+
     home = home_of(ctx)
     with reported_errors():
         with home.existing_store() as store:
@@ -158,6 +155,9 @@ def restore(
     supply the password), and every table's row count and checksum are then
     checked against the backup's manifest (exit 1 on a difference).
     """
+    from rollsafe.backup import restore_backup
+    from rollsafe.backup.manifests import backup_file
+
     home = home_of(ctx)
     with reported_errors(), home.existing_store() as store:
         record = store.get_backup(backup_id)
@@ -183,6 +183,8 @@ def restore(
 
 def _destination(record: BackupRecord, to: str | None) -> Path | str:
     """Where ``rollsafe backup restore`` puts ``record``; bad ``--to`` exits 2 first."""
+    from rollsafe.backup import redacted_url
+
     if record.kind != "postgres":
         if to is not None and is_postgres_url(to):
             fail(f"--to: a {record.kind} backup restores to a path, not a database URL", Exit.USAGE)
@@ -211,10 +213,15 @@ def _destination(record: BackupRecord, to: str | None) -> Path | str:
 
 def _listed(record: BackupRecord, home: Path) -> dict[str, object]:
     """A backup for ``--json``: its file's path resolved against the home."""
+    from rollsafe.backup.manifests import backup_file
+
     return {**record.__dict__, "path": str(backup_file(record.path, home))}
 
 
 def _apply_retention(store: Store, source: str, keep: int, home: Path, *, quiet: bool) -> None:
+    from rollsafe.backup import manifest_path
+    from rollsafe.backup.manifests import backup_file
+
     for old in store.list_backups(source)[keep:]:
         if old.rollout_id is not None:
             continue  # a rollout's pre-rollout backup stays while its incident may need it

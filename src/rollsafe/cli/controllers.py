@@ -11,7 +11,6 @@ import typer
 from rollsafe.cli.home import home_of
 from rollsafe.cli.incidents import write_incident_if_due
 from rollsafe.cli.output import console, reported_errors
-from rollsafe.controller import ControllerLoop
 from rollsafe.errors import RollsafeError
 from rollsafe.store import Rollout
 
@@ -34,6 +33,8 @@ def run(
     ] = False,
 ) -> None:
     """Claim unowned rollouts (pending, running or rolling back) and drive them until stopped."""
+    from rollsafe.controller import ControllerLoop
+
     home = home_of(ctx)
     with reported_errors(), home.store() as store:
 

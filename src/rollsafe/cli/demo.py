@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rollsafe.cli.demo_ui import DemoDashboard
 from rollsafe.cli.exits import Exit, of_demo
 from rollsafe.cli.home import home_of
 from rollsafe.cli.output import (
@@ -19,8 +18,7 @@ from rollsafe.cli.output import (
     print_json,
     reported_errors,
 )
-from rollsafe.demo.routing import ROUTERS
-from rollsafe.demo.runner import FAULTS, METRICS, run_demo
+from rollsafe.demo.choices import FAULTS, METRICS, ROUTERS
 from rollsafe.support.redaction import redacted
 
 
@@ -74,6 +72,9 @@ def demo(
     ] = 8484,
 ) -> None:
     """Roll out shop 1.1.0 over 1.0.0 under load, gated by canary analysis."""
+    from rollsafe.cli.demo_ui import DemoDashboard
+    from rollsafe.demo.runner import run_demo
+
     store = store or home_of(ctx).store_url  # `rollsafe --store URL demo` works too
     if fault not in FAULTS:
         fail(f"--fault: must be one of {', '.join(FAULTS)}, got {fault!r}", Exit.USAGE)
@@ -106,7 +107,7 @@ def demo(
         print_json(result.to_dict())
     else:
         table = Table("outcome", "rollback level", "rollout", "seconds", "requests sent")
-        level = result.rollback.get("final_level")
+        level = result.rollback["final_level"] if result.rollback else None
         table.add_row(
             result.outcome,
             f"L{level}" if level else "-",

@@ -12,19 +12,22 @@ from contextlib import closing
 from pathlib import Path
 
 from rollsafe.cli.output import console
-from rollsafe.server import BackgroundServer
-from rollsafe.server.tokens import new_token
 from rollsafe.store import DATABASE_FILE, open_store_url
 from rollsafe.store.records import TokenScope
 
 
 class DemoDashboard:
     def __init__(self, workdir: Path, store_url: str | None, port: int) -> None:
+        from rollsafe.server import BackgroundServer
+
         self.store = store_url or str(workdir.resolve() / "home" / DATABASE_FILE)
         self.port = port
         self.server: BackgroundServer | None = None
 
     def start(self) -> None:
+        from rollsafe.server import BackgroundServer
+        from rollsafe.server.tokens import new_token
+
         with closing(open_store_url(self.store)) as store:
             token, record = new_token("demo-ui", TokenScope.ADMIN, created_by="demo")
             store.add_token(record, actor="demo")

@@ -18,11 +18,8 @@ from rich.markup import escape
 from rollsafe.cli.exits import Exit
 from rollsafe.cli.home import home_of
 from rollsafe.cli.output import console, journal_tail, print_json, reported_errors
-from rollsafe.controller import Controller
-from rollsafe.controller.drills import create_drill, run_drill
 from rollsafe.errors import PlanError
 from rollsafe.journal import JournalEntry
-from rollsafe.report.drills import level_line, write_drill_report
 from rollsafe.store import RolloutState
 
 
@@ -56,6 +53,10 @@ def drill(
 
     Writes reports/<drill rollout>/drill.md and drill.json in the home.
     """
+    from rollsafe.controller import Controller
+    from rollsafe.controller.drills import create_drill, run_drill
+    from rollsafe.report.drills import level_line, write_drill_report
+
     home = home_of(ctx)
     with reported_errors():
         numbers = _levels(levels)
@@ -96,6 +97,8 @@ def drill(
 
 def drill_summary(entry: JournalEntry | None) -> dict[str, Any] | None:
     """The last drill of a service as ``rollout status --json`` shows it."""
+    from rollsafe.report.drills import level_line
+
     if entry is None:
         return None
     data = entry.data
@@ -110,6 +113,8 @@ def drill_summary(entry: JournalEntry | None) -> dict[str, Any] | None:
 
 def drill_line(service: str, entry: JournalEntry | None) -> str:
     """``last drill of shop: passed 2026-12-05 01:40 (ro-…): L1 flags 1.02 s / 2 min ✔, …``."""
+    from rollsafe.report.drills import level_line
+
     if entry is None:
         return f"last drill of {service}: none (rollsafe drill PLAN)"
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.ts))

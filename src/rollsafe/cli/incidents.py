@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rollsafe.charts.series import plan_of
-from rollsafe.report import write_incident
 from rollsafe.store import Rollout, RolloutState, Store
 
 INCIDENT_STATES = frozenset({RolloutState.FAILED, RolloutState.ROLLED_BACK, RolloutState.ABORTED})
@@ -20,6 +18,9 @@ INCIDENT_STATES = frozenset({RolloutState.FAILED, RolloutState.ROLLED_BACK, Roll
 def write_incident_if_due(home: Path, store: Store, rollout: Rollout) -> Path | None:
     """``reports/<id>/incident.md`` (and ``.json``, ``.html``) in ``home`` when ``rollout``
     ended unpromoted: its path, or None when the rollout needs no report."""
+    from rollsafe.charts.series import plan_of
+    from rollsafe.report import write_incident
+
     if rollout.state not in INCIDENT_STATES:
         return None
     plan = plan_of(rollout.plan_path, rollout.plan_text)

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from rollsafe.cli.exits import Exit
 from rollsafe.cli.output import console, print_json, reported_errors
-from rollsafe.config import AnalysisConfig, parse_document, read_plan_text
 from rollsafe.errors import PlanError
-from rollsafe.judge import check_observation
-from rollsafe.judge import replay as replay_observations
+
+if TYPE_CHECKING:
+    from rollsafe.config import AnalysisConfig
 
 app = typer.Typer(help="Replay observations through the canary judge.", no_args_is_help=True)
 
@@ -32,6 +32,8 @@ def replay(
 ) -> None:
     """Look after every observation, as the controller does; exit 1 on fail, 4 when
     still inconclusive (missing evidence never passes, in a CI job either)."""
+    from rollsafe.judge import replay as replay_observations
+
     with reported_errors():
         if mode not in ("compare", "health"):
             raise PlanError([f"--mode: must be compare or health, got {mode!r}"])
@@ -61,12 +63,16 @@ def replay(
 
 def _load_config(path: Path) -> AnalysisConfig:
     # Read as plans are: a regular file of bounded size, never a FIFO that blocks.
+    from rollsafe.config import AnalysisConfig, parse_document, read_plan_text
+
     return parse_document(read_plan_text(path), AnalysisConfig, source=str(path))
 
 
 def _observations(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """Each line one Observation with its line number; a bad line is an error naming it,
     before any verdict."""
+    from rollsafe.judge import check_observation
+
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:

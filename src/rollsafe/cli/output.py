@@ -19,6 +19,13 @@ from rollsafe.cli.readable import first_line, plain, step_result
 from rollsafe.errors import PlanError, RefusedError, RollsafeError
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads import (
+    FlagDefinition,
+    analysis_verdict,
+    enabled,
+    flag_changed,
+    rollouts,
+)
 from rollsafe.store import JournalFollower
 
 # No emoji codes: a message such as "plan.yaml:100: ..." must not print as "plan.yaml💯 ...".
@@ -113,9 +120,10 @@ def describe(entry: JournalEntry) -> str | None:
             f"{data['duration']:g}s ({counts} requests, every metric within its margin)"
         )
     if kind == Kind.ANALYSIS_VERDICT:
-        verdict = data["verdict"]
-        colour = {"pass": "green", "fail": "red"}.get(verdict["verdict"], "yellow")
-        return f"  verdict [{colour}]{verdict['verdict']}[/{colour}] after {data['elapsed']}s"
+        analysis = analysis_verdict(entry)
+        outcome = analysis["verdict"]["verdict"]
+        colour = {"pass": "green", "fail": "red"}.get(outcome, "yellow")
+        return f"  verdict [{colour}]{outcome}[/{colour}] after {analysis['elapsed']}s"
     if kind == Kind.LOAD_VERDICT:
         return _load_verdict(data)
     if kind == Kind.ROLLBACK_LEVEL_ENDED:
@@ -128,8 +136,8 @@ def describe(entry: JournalEntry) -> str | None:
     if kind == Kind.TARGET_COMMAND:
         return f"  $ {escape(shlex.join(data['argv']))}: {escape(data['outcome'])}"
     if kind == Kind.FLAG_CHANGED:
-        after = data.get("after") or {}
-        return f"⚑ flag {data['name']} v{data['version']}: {_flag_state(after)}"
+        change = flag_changed(entry)
+        return f"⚑ flag {change['name']} v{change['version']}: {_flag_state(change.get('after'))}"
     if kind == Kind.SLO_BUDGET_CHECKED:
         left = ", ".join(
             f"{b['slo']} {'unknown' if b['remaining'] is None else format(b['remaining'], '.1%')}"
@@ -183,11 +191,11 @@ def _summary(data: dict[str, Any], *left_out: str) -> str:
     return escape(step_result({k: v for k, v in result.items() if k not in left_out}))
 
 
-def _flag_state(feature: dict[str, Any]) -> str:
-    if not feature.get("enabled"):
+def _flag_state(feature: FlagDefinition | None) -> str:
+    if not enabled(feature):
         return "off"
-    rollouts = [s.get("parameters", {}).get("rollout") for s in feature.get("strategies", []) or []]
-    return f"on, rollout {rollouts[0]}%" if rollouts else "on"
+    percents = rollouts(feature)
+    return f"on, rollout {percents[0]}%" if percents else "on"
 
 
 def journal_tail(store_address: str, rollout_id: str) -> JournalFollower:

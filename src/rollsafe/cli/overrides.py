@@ -12,8 +12,6 @@ from rollsafe.cli.home import home_of
 from rollsafe.cli.incidents import write_incident_if_due
 from rollsafe.cli.output import console, print_json, reported_errors
 from rollsafe.cli.rollouts import _drive, _finish, _summary
-from rollsafe.controller import Controller
-from rollsafe.controller.budgets import override as record_override
 
 
 def _login() -> str:
@@ -41,6 +39,9 @@ def override(
 
     Exits as 'resume' does; with --no-resume, 4 (it waits for 'rollsafe rollout resume').
     """
+    from rollsafe.controller import Controller
+    from rollsafe.controller.budgets import override as record_override
+
     if not reason.strip():
         raise typer.BadParameter("must say why", param_hint="--reason")
     home = home_of(ctx)

@@ -12,8 +12,6 @@ from rich.table import Table
 from rollsafe.cli.exits import Exit
 from rollsafe.cli.home import home_of
 from rollsafe.cli.output import console, print_json, reported_errors
-from rollsafe.config.pipeline import load_pipeline
-from rollsafe.controller.pipeline import PipelineRunner
 
 app = typer.Typer(help="Promote a release through stages with gates.", no_args_is_help=True)
 
@@ -55,6 +53,9 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Where the latest run of the release stands, stage by stage."""
+    from rollsafe.config.pipeline import load_pipeline
+    from rollsafe.controller.pipeline import PipelineRunner
+
     with reported_errors():
         pipeline, plans = load_pipeline(file, release=release)
         with home_of(ctx).existing_store() as store:
@@ -71,6 +72,9 @@ def approve(
     release: ReleaseOption = None,
 ) -> None:
     """Approve STAGE's approval gate in the unfinished run; ``run`` then continues."""
+    from rollsafe.config.pipeline import load_pipeline
+    from rollsafe.controller.pipeline import PipelineRunner
+
     with reported_errors():
         pipeline, plans = load_pipeline(file, release=release)
         with home_of(ctx).store() as store:
@@ -79,6 +83,9 @@ def approve(
 
 
 def _drive(ctx: typer.Context, file: Path, release: str | None, as_json: bool) -> None:
+    from rollsafe.config.pipeline import load_pipeline
+    from rollsafe.controller.pipeline import PipelineRunner
+
     with reported_errors():
         pipeline, plans = load_pipeline(file, release=release)
         home = home_of(ctx)

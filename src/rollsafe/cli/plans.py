@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rollsafe.cli.output import console, print_json, reported_errors
-from rollsafe.config import Plan, load_plan
+
+if TYPE_CHECKING:
+    pass
 
 app = typer.Typer(help="Validate rollout plans and print their JSON Schema.", no_args_is_help=True)
 
@@ -31,6 +33,8 @@ def validate(
 ) -> None:
     """Check a plan, and that the root and releases it names exist; errors name file,
     line and field and exit 2."""
+    from rollsafe.config import load_plan
+
     with reported_errors():
         plan = load_plan(file, on_disk=not text_only)
     steps = [step.describe() for step in plan.steps]
@@ -43,4 +47,6 @@ def validate(
 @app.command()
 def schema() -> None:
     """Print the plan JSON Schema (for editor completion)."""
+    from rollsafe.config import Plan
+
     print(json.dumps(Plan.model_json_schema(), indent=2))

@@ -6,12 +6,9 @@ from typing import Annotated
 
 import typer
 
-from rollsafe.charts.series import plan_of
 from rollsafe.cli.home import home_of
 from rollsafe.cli.output import console, fail, print_json, reported_errors
-from rollsafe.config import Plan
 from rollsafe.errors import NotFoundError
-from rollsafe.report import build_incident, html_report, write_incident
 
 app = typer.Typer(help="Write reports from the journal.", no_args_is_help=True)
 
@@ -24,6 +21,10 @@ def incident(
 ) -> None:
     """Write reports/<ID>/incident.md, incident.json and incident.html (with the charts
     around the decision point; one file that opens offline) in the home, from the journal."""
+    from rollsafe.charts.series import plan_of
+    from rollsafe.config import Plan
+    from rollsafe.report import build_incident, html_report, write_incident
+
     home = home_of(ctx)
     plan: Plan | None = None
     with reported_errors(), home.existing_store() as store:

@@ -19,11 +19,7 @@ from rich.table import Table
 from rollsafe.cli.exits import Exit
 from rollsafe.cli.home import home_of
 from rollsafe.cli.output import console, fail, print_json, reported_errors
-from rollsafe.config import load_plan
-from rollsafe.config.risk import RiskConfig
 from rollsafe.errors import RiskInputError
-from rollsafe.gates.assessment import assess_range
-from rollsafe.gates.risk import LEVEL_NAMES
 from rollsafe.journal import JournalEntry
 from rollsafe.store import open_store_url
 from rollsafe.support.redaction import is_postgres_url
@@ -57,6 +53,11 @@ def risk(
 
     Exits 0, 1 with --fail-at when the level reaches it, 2 for a bad range or input.
     """
+    from rollsafe.config import load_plan
+    from rollsafe.config.risk import RiskConfig
+    from rollsafe.gates.assessment import assess_range
+    from rollsafe.gates.risk import LEVEL_NAMES
+
     if fail_at is not None and fail_at not in LEVEL_NAMES:
         fail(f"--fail-at must be one of {', '.join(LEVEL_NAMES)}", Exit.USAGE)
     with reported_errors():

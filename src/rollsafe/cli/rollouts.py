@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -18,12 +18,11 @@ from rollsafe.cli.home import Home, home_of
 from rollsafe.cli.incidents import write_incident_if_due
 from rollsafe.cli.output import console, fail, journal_tail, print_json, reported_errors
 from rollsafe.cli.readable import plain, step_result
-from rollsafe.config import load_plan
-from rollsafe.controller import Controller
-from rollsafe.controller.drill_records import last_drill
-from rollsafe.controller.lease import owner_is_dead
 from rollsafe.errors import NotFoundError, RiskInputError
 from rollsafe.store import Rollout, RolloutState, StepRecord, Store
+
+if TYPE_CHECKING:
+    from rollsafe.controller import Controller
 
 app = typer.Typer(help="Run rollouts from plans and steer them.", no_args_is_help=True)
 
@@ -58,6 +57,9 @@ def start(
 
     Exits 0 promoted, 3 rolled back, 4 paused, 5 failed (docs/cli.md).
     """
+    from rollsafe.config import load_plan
+    from rollsafe.controller import Controller
+
     home = home_of(ctx)
     with reported_errors():
         # Refuse a bad plan, or one naming a release not installed, before anything changes.
@@ -92,6 +94,8 @@ def resume(
 
     A paused analysis runs again. Exits as 'start' does.
     """
+    from rollsafe.controller import Controller
+
     home = home_of(ctx)
     with reported_errors(), home.existing_store() as store:
         rollout = _drive(home, Controller(store, home.path), rollout_id, quiet=as_json, resume=True)
@@ -116,6 +120,8 @@ def abort(
 
     Exits 0 once rolled back, 5 when no level recovered the service (docs/cli.md).
     """
+    from rollsafe.controller import Controller
+
     home = home_of(ctx)
     with reported_errors(), home.existing_store() as store:
         controller = Controller(store, home.path)
@@ -148,6 +154,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show a rollout's state and steps; exit with its state's code, so a script can poll."""
+    from rollsafe.controller.drill_records import last_drill
+
     with reported_errors(), home_of(ctx).existing_store() as store:
         rollout = _pick(store, rollout_id)
         steps = store.steps(rollout.id)
@@ -220,6 +228,8 @@ def _progress(home: Home, rollout_id: str, *, quiet: bool) -> AbstractContextMan
 
 def _until_final(controller: Controller, rollout: Rollout) -> Rollout:
     """Wait while the live owner rolls back; take over if it dies on the way."""
+    from rollsafe.controller.lease import owner_is_dead
+
     try:
         while not rollout.state.is_final:
             time.sleep(0.5)
@@ -310,6 +320,8 @@ def rollback(
 
     Exits 0 once rolled back, 5 when no level recovered the service (docs/cli.md).
     """
+    from rollsafe.controller import Controller
+
     home = home_of(ctx)
     with reported_errors(), home.existing_store() as store:
         target = _pick(store, rollout_id)

@@ -17,7 +17,7 @@ or usage, 3 not running.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.markup import escape
@@ -30,14 +30,13 @@ from rollsafe.cli.output import (
     print_json,
     reported_errors,
 )
-from rollsafe.config import Plan, load_plan
-from rollsafe.config.plan import ProcessTarget as ProcessTargetConfig
-from rollsafe.controller.adapters import build_router, build_traffic, router_of
-from rollsafe.controller.traffic import Traffic
-from rollsafe.routers import NginxRouter
-from rollsafe.routers.liveness import front_door_problems
 from rollsafe.store import Store
-from rollsafe.targets import ProcessTarget, procs
+
+if TYPE_CHECKING:
+    from rollsafe.config import Plan
+    from rollsafe.controller.traffic import Traffic
+    from rollsafe.routers import NginxRouter
+    from rollsafe.targets import ProcessTarget
 
 _ACTOR = "cli:service"
 
@@ -89,6 +88,9 @@ def down(
     as_json: JsonOption = False,
 ) -> None:
     """Stop the router and every instance; nothing is left running."""
+    from rollsafe.controller.traffic import Traffic
+    from rollsafe.targets import procs
+
     home = home_of(ctx)
     with reported_errors():
         loaded = _load(plan)
@@ -169,6 +171,8 @@ def status_of(plan: Plan, target: ProcessTarget, router: NginxRouter | None) -> 
 
 
 def _front(router: NginxRouter, target: ProcessTarget) -> dict[str, Any]:
+    from rollsafe.routers.liveness import front_door_problems
+
     running = router.running()
     split = router.split
     problems = []
@@ -221,6 +225,9 @@ def _print(status: dict[str, Any]) -> None:
 
 
 def _load(path: Path) -> Plan:
+    from rollsafe.config import load_plan
+    from rollsafe.config.plan import ProcessTarget as ProcessTargetConfig
+
     plan = load_plan(path)
     if not isinstance(plan.target, ProcessTargetConfig):
         fail(
@@ -232,18 +239,25 @@ def _load(path: Path) -> Plan:
 
 
 def _target(plan: Plan, home: Home, store: Store) -> ProcessTarget:
+    from rollsafe.config.plan import ProcessTarget as ProcessTargetConfig
+    from rollsafe.targets import ProcessTarget
+
     assert isinstance(plan.target, ProcessTargetConfig)
     return ProcessTarget(plan.target, service=plan.service, home=home.path, store=store.address)
 
 
 def _wired(plan: Plan, home: Home, store: Store) -> tuple[ProcessTarget, Traffic | None]:
     """The target with its router following it (recorded for its root when the plan has one)."""
+    from rollsafe.controller.adapters import build_traffic
+
     target = _target(plan, home, store)
     return target, build_traffic(plan, home.path, target, store, actor=_ACTOR)
 
 
 def _router(plan: Plan, home: Home, store: Store, target: ProcessTarget) -> NginxRouter | None:
     """The plan's router, else the one recorded for the target's root; changes nothing."""
+    from rollsafe.controller.adapters import build_router, router_of
+
     router = build_router(plan, home.path)
     if router is not None:
         return router

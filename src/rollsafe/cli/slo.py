@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
 
 from rollsafe.cli.exits import Exit
 from rollsafe.cli.output import console, print_json, reported_errors
-from rollsafe.config import load_plan, parse_duration
-from rollsafe.config.reading import read_text
-from rollsafe.config.slo import SloSettings, is_slo_document
-from rollsafe.config.slo_files import load_slo_file
 from rollsafe.errors import PlanError
-from rollsafe.slo.budget import budget_url, remaining_budgets
-from rollsafe.slo.rules import rules as build_rules
+
+if TYPE_CHECKING:
+    from rollsafe.config.slo import SloSettings
 
 app = typer.Typer(
     help="Service-level objectives: Prometheus rules and error budgets.", no_args_is_help=True
@@ -26,6 +23,11 @@ app = typer.Typer(
 
 def load_slos(path: Path) -> tuple[str, SloSettings, object]:
     """(service, SLO settings, the plan's metrics or None) from a plan or an SLO file."""
+    from rollsafe.config import load_plan
+    from rollsafe.config.reading import read_text
+    from rollsafe.config.slo import is_slo_document
+    from rollsafe.config.slo_files import load_slo_file
+
     text = read_text(path)
     try:
         data = yaml.safe_load(text)
@@ -61,6 +63,9 @@ def rules(
 
     Check them with `promtool check rules`. Exits 2 on a bad file.
     """
+    from rollsafe.config import parse_duration
+    from rollsafe.slo.rules import rules as build_rules
+
     with reported_errors():
         service, settings, metrics = load_slos(file)
         try:
@@ -106,6 +111,8 @@ def budget(
 
     Exits 0 when every budget is known and at or above the floor, 1 otherwise.
     """
+    from rollsafe.slo.budget import budget_url, remaining_budgets
+
     with reported_errors():
         service, settings, metrics = load_slos(file)
         if budget_url(settings, metrics) is None:

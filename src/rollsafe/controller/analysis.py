@@ -16,6 +16,7 @@ from rollsafe.controller.inconclusive import (
 )
 from rollsafe.errors import MetricsError, RollsafeError
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads import AnalysisVerdict
 from rollsafe.judge import Judge, Verdict
 from rollsafe.typing import MetricSource
 
@@ -57,7 +58,7 @@ def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
                 return context.interruption(request)
     finally:
         source.close()
-    summary: dict[str, Any] = {
+    summary: AnalysisVerdict = {
         "mode": spec.mode,
         "looks": looks,
         "failed_looks": failed_looks,
@@ -84,9 +85,10 @@ def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
             summary["continued"] = weak
             carry(context.carried, judge, kind)
     context.journal(Kind.ANALYSIS_VERDICT, summary)
+    result: dict[str, Any] = {**summary}  # the step's result is the entry's data
     if weak is not None:
-        return StepOutcome("succeeded", summary, reason=weak)
-    return _outcome(verdict, summary, config.on_inconclusive)
+        return StepOutcome("succeeded", result, reason=weak)
+    return _outcome(verdict, result, config.on_inconclusive)
 
 
 def _release_arms(context: StepContext) -> Metrics:

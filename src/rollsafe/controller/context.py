@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -62,7 +63,8 @@ class StepContext:
         """A pause or abort another process asked for, if any."""
         return self.store.get_rollout(self.rollout_id).requested
 
-    def journal(self, kind: Kind, data: dict[str, Any]) -> None:
+    def journal(self, kind: Kind, data: Mapping[str, Any]) -> None:
+        """Append an entry; ``data`` is often a payload TypedDict (`rollsafe.journal.payloads`)."""
         self.store.append(kind, data, actor=self.actor, rollout_id=self.rollout_id)
 
     def interruption(self, request: str) -> StepOutcome:

@@ -35,6 +35,7 @@ from rollsafe.controller.runner import Controller
 from rollsafe.errors import ConflictError, PlanError
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads import LevelEnded, levels_ended, levels_skipped
 from rollsafe.store import Rollout, RolloutState
 
 DRILLED_STEPS = ("backup", "deploy", "canary", "flag")
@@ -164,20 +165,16 @@ def _level(journal: list[JournalEntry], name: RollbackLevel, target: float) -> d
     """One drilled level's record: timings against ``target``, restored rows for level 3."""
     number = LEVEL_NUMBERS[name]
     record: dict[str, Any] = {"level": number, "name": name, "target_seconds": target}
-    ended = [
-        e for e in journal if e.kind == Kind.ROLLBACK_LEVEL_ENDED and e.data["level"] == number
-    ]
-    skipped = [
-        e for e in journal if e.kind == Kind.ROLLBACK_LEVEL_SKIPPED and e.data["level"] == number
-    ]
+    ended = [level for level in levels_ended(journal) if level["level"] == number]
+    skipped = [level for level in levels_skipped(journal) if level["level"] == number]
     if not ended:
-        reason = skipped[0].data.get("reason") if skipped else "it did not run"
+        reason = skipped[0].get("reason") if skipped else "it did not run"
         return {
             **record,
             "ran": False,
             "problem": f"level {number} ({name}) was not drilled: {reason}",
         }
-    data = ended[0].data
+    data = ended[0]
     seconds = float(data["seconds"])
     action = float(data["action_seconds"])
     record.update(
@@ -209,7 +206,7 @@ def _level(journal: list[JournalEntry], name: RollbackLevel, target: float) -> d
     return record
 
 
-def _restore(journal: list[JournalEntry], data: dict[str, Any]) -> dict[str, Any]:
+def _restore(journal: list[JournalEntry], data: LevelEnded) -> dict[str, Any]:
     """The data restore of level 3: how long it took and each restored table's rows."""
     level = [e for e in journal if e.ts >= data["started"]]
     restored = [e for e in level if e.kind == Kind.BACKUP_RESTORED]

@@ -19,6 +19,7 @@ from rollsafe.controller.context import StepContext
 from rollsafe.errors import RollsafeError
 from rollsafe.guards import GuardEvent
 from rollsafe.journal.kinds import Kind, guard_kind
+from rollsafe.journal.payloads import GuardEvidence
 
 GUARD = "front-door"
 INTERVAL = 1.0
@@ -69,7 +70,7 @@ class FrontDoorWatch:
                 return
 
     def _trip(self, t: float, problems: list[str]) -> None:
-        evidence = {
+        evidence: GuardEvidence = {
             "metric": "front_door",
             "value": len(problems),
             "threshold": 0,

@@ -25,19 +25,28 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from rollsafe.controller.context import BASELINE_EVENT, StepContext
+from rollsafe.controller.context import StepContext
 from rollsafe.controller.restores import restore_level
 from rollsafe.controller.verification import verify_recovery
 from rollsafe.errors import NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads import (
+    LevelEnded,
+    LevelSkipped,
+    RollbackFinished,
+    baseline_release,
+    levels_ended,
+    levels_skipped,
+    rollback_finished,
+)
 
 LEVEL_NUMBERS = {"flags": 1, "release": 2, "restore": 3}
 
 
 def roll_back(
     context: StepContext, reason: str, *, undo: bool = False, up_to: int | None = None
-) -> dict[str, Any]:
+) -> RollbackFinished:
     """Run the levels not yet run; returns ``ok`` and the level records (also journaled).
 
     A rollback stops at the first level that recovers the service. An ``undo``
@@ -45,20 +54,18 @@ def roll_back(
     and release, whatever recovers first; data is restored only if still needed.
     ``up_to`` (a rollback by hand) runs every plan level up to that number.
     """
-    done = _levels_done(context)
-    applied = [record for record in done if not record.get("skipped")]
+    journal = context.store.journal(context.rollout_id)
+    applied, skipped_before = levels_ended(journal), levels_skipped(journal)
     if applied and applied[-1].get("recovered") and not undo:
         # Killed after the level that recovered: journal the outcome if it never was.
-        journaled = any(
-            e.kind == Kind.ROLLBACK_FINISHED for e in context.store.journal(context.rollout_id)
-        )
+        journaled = rollback_finished(journal) is not None
         return _finished(applied, undo=False, journal=None if journaled else context)
     levels = [
         name
         for name in context.plan.rollback.levels
         if up_to is None or LEVEL_NUMBERS[name] <= up_to
     ]
-    if not done:
+    if not applied and not skipped_before:
         context.journal(Kind.ROLLBACK_STARTED, {"reason": reason, "levels": levels, "undo": undo})
     actions: dict[str, Callable[[], dict[str, Any]]] = {
         "flags": lambda: _flags_off(context),
@@ -66,11 +73,9 @@ def roll_back(
         "restore": lambda: _restore(context),
     }
     records = list(applied)
-    ran = {record["name"] for record in done}
+    ran = {record["name"] for record in [*applied, *skipped_before]}
     started_before = {
-        entry.data["name"]
-        for entry in context.store.journal(context.rollout_id)
-        if entry.kind == Kind.ROLLBACK_LEVEL_STARTED
+        entry.data["name"] for entry in journal if entry.kind == Kind.ROLLBACK_LEVEL_STARTED
     }
     for name in levels:
         if name in ran:
@@ -81,8 +86,10 @@ def roll_back(
             # Nothing to turn off, and a later level can act: verifying a no-op would
             # only cost verify.for. As the only level left, it still verifies what runs
             # (a failed step may have reverted itself), so the outcome is not a guess.
-            skipped = {"level": LEVEL_NUMBERS[name], "name": name, "skipped": True}
-            context.journal(Kind.ROLLBACK_LEVEL_SKIPPED, {**skipped, "reason": NO_FLAGS})
+            skipped = LevelSkipped(
+                level=LEVEL_NUMBERS[name], name=name, skipped=True, reason=NO_FLAGS
+            )
+            context.journal(Kind.ROLLBACK_LEVEL_SKIPPED, skipped)
             continue
         record = _run_level(context, name, actions[name], resumed=name in started_before)
         records.append(record)
@@ -100,13 +107,13 @@ NO_FLAGS = "the plan has no flags, so there is nothing to turn off"
 
 
 def _finished(
-    records: list[dict[str, Any]], *, undo: bool, journal: StepContext | None
-) -> dict[str, Any]:
+    records: list[LevelEnded], *, undo: bool, journal: StepContext | None
+) -> RollbackFinished:
     """The rollback's outcome: whether and how the service recovered (journaled once)."""
     recovered = [r for r in records if r["recovered"]]
     # A rollback ends at the level that recovered; an undo at the last level it ran.
     final = (records[-1] if undo else recovered[0]) if recovered else None
-    result = {
+    result: RollbackFinished = {
         "ok": bool(recovered),
         "levels": records,
         "final_level": final["level"] if final else None,
@@ -117,7 +124,7 @@ def _finished(
     return result
 
 
-def _credit(record: dict[str, Any]) -> str:
+def _credit(record: LevelEnded) -> str:
     """The action that recovered the service, as a person should read it."""
     if record.get("changed", True):
         return f"rollback level {record['level']} ({record['name']})"
@@ -129,17 +136,9 @@ def _credit(record: dict[str, Any]) -> str:
     )
 
 
-def _levels_done(context: StepContext) -> list[dict[str, Any]]:
-    return [
-        dict(entry.data)
-        for entry in context.store.journal(context.rollout_id)
-        if entry.kind in (Kind.ROLLBACK_LEVEL_ENDED, Kind.ROLLBACK_LEVEL_SKIPPED)
-    ]
-
-
 def _run_level(
     context: StepContext, name: str, action: Callable[[], dict[str, Any]], *, resumed: bool
-) -> dict[str, Any]:
+) -> LevelEnded:
     number = LEVEL_NUMBERS[name]
     context.journal(Kind.ROLLBACK_LEVEL_STARTED, {"level": number, "name": name})
     started, wall_started = time.monotonic(), time.time()
@@ -153,7 +152,7 @@ def _run_level(
         if applied
         else {"recovered": False, "skipped": True, "reason": f"not applied: {result['error']}"}
     )
-    record = {
+    record: LevelEnded = {
         "level": number,
         "name": name,
         "applied": applied,
@@ -194,9 +193,7 @@ def _flags_off(context: StepContext) -> dict[str, Any]:
 
 
 def _baseline_release(context: StepContext) -> str | None:
-    baseline = [e for e in context.store.journal(context.rollout_id) if e.kind == BASELINE_EVENT]
-    release = baseline[0].data.get("release") if baseline else None
-    return str(release) if release is not None else None
+    return baseline_release(context.store.journal(context.rollout_id))
 
 
 def _previous_release(context: StepContext) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from rollsafe.controller.steps import run_step
 from rollsafe.errors import ConflictError, LeaseLostError
 from rollsafe.flags import rollout_feature
 from rollsafe.journal import JournalEntry, Kind
+from rollsafe.journal.payloads import Baseline
 from rollsafe.store import JournalFollower, Rollout, RolloutState, StepState, Store
 
 log = logging.getLogger(__name__)
@@ -331,6 +332,5 @@ class Controller:
                     rollout_id=context.rollout_id,
                 )
             flags[flag.name] = existing.version
-        context.journal(
-            BASELINE_EVENT, {"release": context.target.current_release(), "flags": flags}
-        )
+        baseline = Baseline(release=context.target.current_release(), flags=flags)
+        context.journal(BASELINE_EVENT, baseline)

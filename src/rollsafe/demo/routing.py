@@ -18,11 +18,10 @@ from pathlib import Path
 
 from rollsafe.config import Plan, load_plan
 from rollsafe.controller.adapters import build_traffic
+from rollsafe.demo.choices import ROUTERS as ROUTERS
 from rollsafe.demo.prometheus import write_atomically
 from rollsafe.errors import RollsafeError
 from rollsafe.targets import Target
-
-ROUTERS = ("none", "nginx")
 
 ROUTER_SECTION = """\
 # --router nginx: rollsafe's own nginx splits requests between the releases.

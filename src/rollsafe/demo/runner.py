@@ -22,12 +22,14 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypedDict
 
 from rollsafe.charts.series import plan_of
 from rollsafe.config import Plan, ScrapeMetrics, load_plan
 from rollsafe.controller import Controller
 from rollsafe.controller.adapters import build_router, build_target
+from rollsafe.demo.choices import FAULTS as FAULTS
+from rollsafe.demo.choices import METRICS
 from rollsafe.demo.load import generate_load
 from rollsafe.demo.prometheus import (
     DemoPrometheus,
@@ -40,15 +42,13 @@ from rollsafe.errors import NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
-from rollsafe.journal.payloads import levels_ended, rollback_finished
+from rollsafe.journal.payloads import levels_ended, outcome_of, rollback_finished, turned_on
 from rollsafe.report import write_incident
 from rollsafe.store import DATABASE_FILE, JournalFollower, RolloutState, Store, open_store_url
 from rollsafe.support.private import private_directory
 from rollsafe.targets import Target
 
 RELEASES = ("1.0.0", "1.1.0")
-FAULTS = ("none", "errors", "latency", "leak", "corrupt")
-METRICS = ("scrape", "prometheus")
 MARKER = ".rollsafe-demo"
 
 
@@ -63,7 +63,7 @@ class DemoResult:
     timeline: list[dict[str, Any]] = field(default_factory=list)
     load: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
-    rollback: dict[str, Any] = field(default_factory=dict)
+    rollback: RollbackTiming | None = None
     report: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,7 +74,7 @@ class DemoResult:
             "home": str(self.home),
             "workdir": str(self.workdir),
             "seconds": round(self.seconds, 2),
-            **self.rollback,
+            **(self.rollback or {}),
             "report": str(self.report) if self.report else None,
             "timeline": self.timeline,
             "load": self.load,
@@ -206,12 +206,35 @@ def timeline(entries: list[JournalEntry], started: float) -> list[dict[str, Any]
             if key in entry.data:
                 event[key] = entry.data[key]
         if entry.kind == Kind.ANALYSIS_VERDICT:
-            event["verdict"] = entry.data["verdict"]["verdict"]
+            event["verdict"] = outcome_of(entry)
         shown.append(event)
     return shown
 
 
-def rollback_timing(entries: list[JournalEntry], started: float, fault: str) -> dict[str, Any]:
+class LevelTiming(TypedDict):
+    """One rollback level in the demo's result, its times in seconds since the demo started."""
+
+    level: int
+    name: str
+    started: float | None
+    ended: float | None
+    recovered: bool
+    reason: str | None
+    """Why its verification said what it said."""
+
+
+class RollbackTiming(TypedDict):
+    """The demo's rollback: in seconds since it started, when the fault began, was
+    detected and recovered from; ``final_level`` 0 when no rollback ran."""
+
+    final_level: int | None
+    fault_onset: float | None
+    detected_at: float | None
+    recovered_at: float | None
+    levels: list[LevelTiming]
+
+
+def rollback_timing(entries: list[JournalEntry], started: float, fault: str) -> RollbackTiming:
     """When the fault began, was detected and recovered from, and each level's timing."""
 
     def since(ts: float | None) -> float | None:
@@ -219,7 +242,7 @@ def rollback_timing(entries: list[JournalEntry], started: float, fault: str) -> 
 
     onset = None
     for entry in entries:
-        flag_on = entry.kind == Kind.FLAG_CHANGED and (entry.data.get("after") or {}).get("enabled")
+        flag_on = turned_on(entry)
         deploying = entry.kind == Kind.STEP_RUNNING and entry.data.get("kind") in (
             "deploy",
             "canary",

@@ -37,12 +37,12 @@ import datetime as dt
 import enum
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, Generic, NamedTuple, TypeVar
 
 from rollsafe.errors import RollsafeError
-from rollsafe.flags.contexts import Context, resolve
+from rollsafe.flags.contexts import Context, Predicate, resolve
 from rollsafe.flags.engine import Engine
 from rollsafe.flags.features import Feature
 from rollsafe.flags.validation import type_name
@@ -79,6 +79,9 @@ class Kind(enum.StrEnum):
     NUMBER = "number"
     OBJECT = "object"
 
+
+Answer = TypeVar("Answer")
+Mapped = TypeVar("Mapped")
 
 NO_VALUE: Final[Any] = object()
 """`Resolution.value` when the caller's code default applies (a typed flag that is off)."""
@@ -205,7 +208,7 @@ class Resolver:
     Built once per flag state (the plans of all flags are made up front); immutable.
     """
 
-    __slots__ = ("_constants", "_engine", "_plans")
+    __slots__ = ("_compiled", "_constants", "_engine", "_plans")
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -216,10 +219,15 @@ class Resolver:
                 plans[name] = _plan(feature)
         self._plans = plans
         self._constants: dict[str, Resolution] = {}
+        self._compiled: dict[str, _Compiled[Resolution]] = {}
         for name, plan in plans.items():
             feature = engine.feature(name)
             if plan.error is not None or plan.static or (feature and not feature.enabled):
                 self._constants[name] = self._resolve(name, {})
+            elif feature is not None:
+                compiled = _Compiled.of(feature, plan)
+                if compiled is not None:
+                    self._compiled[name] = compiled
 
     def constant(self, key: str) -> Resolution | None:
         """Flag ``key``'s resolution when no context can change it (off, static, or an
@@ -256,7 +264,12 @@ class Resolver:
         ``present``: `keys_present` of ``context``, when the caller has it already.
         """
         constant = self._constants.get(key)
-        return constant if constant is not None else self._resolve(key, context, present)
+        if constant is not None:
+            return constant
+        compiled = self._compiled.get(key)
+        if compiled is not None:
+            return compiled.resolve(context, present)
+        return self._resolve(key, context, present)
 
     def _resolve(
         self, key: str, context: Context, present: frozenset[str] | None = None
@@ -305,6 +318,26 @@ class Resolver:
             return Resolution(key, Reason.DEFAULT, _NO_VARIANT)
         return Resolution(key, reason, chosen.name, plan.values[chosen.name])
 
+    def answers(
+        self, key: str, encode: Callable[[Resolution], Mapped]
+    ) -> Callable[[Context, frozenset[str] | None], Mapped]:
+        """``encode(self.resolve(key, context, present))`` as one function of
+        ``(context, present)``, for a caller that resolves the same flag many times.
+
+        For most flags the answers ``encode`` can get are known in advance: each is
+        encoded here, once, and an evaluation only picks one. Otherwise every call
+        resolves, then encodes.
+        """
+        constant = self._constants.get(key)
+        if constant is not None:
+            encoded = encode(constant)
+            return lambda context, present: encoded
+        compiled = self._compiled.get(key)
+        if compiled is not None:
+            return compiled.map(encode).function()
+        resolve = self._resolve
+        return lambda context, present: encode(resolve(key, context, present))
+
     def resolve_all(self, context: Context) -> list[Resolution]:
         """Every flag for ``context``, in the engine's (document) order."""
         return [self.resolve(key, context) for key in self._plans]
@@ -324,6 +357,121 @@ class Resolver:
         if plan.kind is Kind.BOOLEAN:
             return Resolution(key, reason, _OFF, False)
         return Resolution(key, reason, _NO_VARIANT)
+
+
+class _Compiled(Generic[Answer]):
+    """A flag without dependencies or variant overrides, on in its environment but not
+    static: what `Resolver._resolve` would answer, with every answer it can give built
+    up front (as `Resolution`, or as whatever `map` turned them into).
+
+    Such a flag resolves to one of a handful of results (which strategy matched and
+    which of its variants was chosen, none, or a missing targeting key), so a bulk
+    evaluation of many flags pays for their strategies' checks and little else.
+    """
+
+    __slots__ = ("_keyless", "_off", "_strategies")
+
+    def __init__(
+        self,
+        strategies: tuple[_Choice[Answer], ...],
+        keyless: tuple[tuple[frozenset[str], Answer], ...],
+        off: Answer,
+    ) -> None:
+        self._strategies = strategies
+        self._keyless = keyless
+        self._off = off
+
+    @staticmethod
+    def of(feature: Feature, plan: _Plan) -> _Compiled[Resolution] | None:
+        """The fast form of ``feature``, or None when it needs the general path."""
+        if feature.dependencies or not feature.strategies:
+            return None
+        key = feature.name
+        boolean = plan.kind is Kind.BOOLEAN
+        choices: list[_Choice[Resolution]] = []
+        for index, strategy in enumerate(feature.strategies):
+            variants = strategy.variants or feature.variants
+            reason = Reason.SPLIT if index in plan.split_strategies else Reason.TARGETING_MATCH
+            # No variant chosen: on (a boolean), or on without a value to give.
+            unchosen = (
+                Resolution(key, reason, _ON, True)
+                if boolean
+                else Resolution(key, Reason.DEFAULT, _NO_VARIANT)
+            )
+            if variants is None:
+                choices.append(_Choice(strategy.matches, unchosen, None, {}))
+                continue
+            if variants.has_overrides:
+                return None
+            chosen = Reason.SPLIT if _is_weighted(variants) else reason
+            by_name = {
+                v.name: Resolution(key, chosen, v.name, True if boolean else plan.values[v.name])
+                for v in variants.variants
+            }
+            choices.append(_Choice(strategy.matches, unchosen, variants, by_name))
+        keyless = tuple((needed, Resolver._keyless(key, needed)) for needed in plan.needs)
+        return _Compiled(tuple(choices), keyless, Resolver._off(key, plan, Reason.DEFAULT))
+
+    def map(self, encode: Callable[[Answer], Mapped]) -> _Compiled[Mapped]:
+        """The same flag answering ``encode`` of each answer (computed here, once each)."""
+        choices = tuple(
+            _Choice(
+                c.matches,
+                encode(c.unchosen),
+                c.variants,
+                {name: encode(answer) for name, answer in c.by_name.items()},
+            )
+            for c in self._strategies
+        )
+        keyless = tuple((needed, encode(answer)) for needed, answer in self._keyless)
+        return _Compiled(choices, keyless, encode(self._off))
+
+    def function(self) -> Callable[[Context, frozenset[str] | None], Answer]:
+        """`resolve` as a function, a closure of its own for the commonest shape (one
+        strategy without variants, at most one split): a bulk evaluation calls one per flag."""
+        strategies, keyless, off = self._strategies, self._keyless, self._off
+        if len(strategies) != 1 or strategies[0].variants is not None or len(keyless) > 1:
+            return self.resolve
+        matches, on = strategies[0].matches, strategies[0].unchosen
+        if not keyless:
+            return lambda context, present: on if matches(context) else off
+        ((needed, missing),) = keyless
+        keys_present = Resolver.keys_present
+
+        def one_strategy(context: Context, present: frozenset[str] | None) -> Answer:
+            if present is None:
+                present = keys_present(context)
+            if needed.isdisjoint(present):
+                return missing
+            return on if matches(context) else off
+
+        return one_strategy
+
+    def resolve(self, context: Context, present: frozenset[str] | None) -> Answer:
+        if self._keyless:
+            if present is None:
+                present = Resolver.keys_present(context)
+            for needed, keyless in self._keyless:
+                if needed.isdisjoint(present):
+                    return keyless
+        for matches, unchosen, variants, by_name in self._strategies:
+            if matches(context):
+                if variants is None:
+                    return unchosen
+                chosen = variants.select(context)
+                return unchosen if chosen is None else by_name[chosen.name]
+        return self._off
+
+
+class _Choice(NamedTuple, Generic[Answer]):
+    """One strategy of a `_Compiled` flag and the answers it leads to."""
+
+    matches: Predicate
+    unchosen: Answer
+    """The answer when no variant applies or none is chosen (every weight zero)."""
+    variants: VariantSet | None
+    by_name: Mapping[str, Answer]
+    """The answer for each variant the strategy's variants may choose, by name."""
 
 
 def _overridden(variants: VariantSet | None, context: Context) -> bool:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from rollsafe.journal import JournalEntry, Kind
+from rollsafe.journal.payloads import baseline_of
 
 Resolve = Callable[[str, str], list[str]]
 """Files changed between two releases (``base``, ``head``); [] when they are not revisions."""
@@ -41,7 +42,7 @@ def rollback_counts(
         if entry.kind == Kind.RISK_SCORED:
             facts["files"] = list(entry.data.get("files") or [])
         elif entry.kind == Kind.ROLLOUT_BASELINE:
-            facts["baseline"] = entry.data.get("release")
+            facts["baseline"] = baseline_of(entry).get("release")
         elif entry.kind == Kind.STEP_SUCCEEDED and entry.data.get("kind") in _DEPLOYING:
             release = (entry.data.get("result") or {}).get("release")
             if release:

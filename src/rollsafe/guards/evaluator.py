@@ -24,6 +24,7 @@ from typing import Any
 from rollsafe.config.guards import UNITS, Guard
 from rollsafe.guards.phases import Alerting, Phase
 from rollsafe.guards.windows import Sample, Window, combine
+from rollsafe.journal.payloads.guards import GuardEventRecord, GuardEvidence
 from rollsafe.stats import rate_bounds, rate_exceeds
 
 
@@ -35,13 +36,14 @@ class GuardEvent:
     guard: str
     severity: str
     t: float
-    evidence: dict[str, Any]
+    evidence: GuardEvidence
 
     @property
     def trips(self) -> bool:
         return self.kind == "tripped"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> GuardEventRecord:
+        """What the journal records (`rollsafe.journal.payloads.guards`)."""
         return {"guard": self.guard, "severity": self.severity, "t": self.t, **self.evidence}
 
     @property
@@ -110,7 +112,7 @@ class GuardEvaluator:
             events.extend(self._step(state, t))
         return events
 
-    def breaches(self) -> list[dict[str, Any]]:
+    def breaches(self) -> list[GuardEvidence]:
         """Critical and major guards whose condition holds now, ignoring ``for`` (verification)."""
         found = []
         for state in self._states:
@@ -196,8 +198,8 @@ def _latency_holds(guard: Guard, window: Window) -> bool:
     return rate_exceeds(counted[0], counted[1], 1 - guard.quantile, guard.alpha)
 
 
-def _evidence(guard: Guard, window: Window, value: float | None) -> dict[str, Any]:
-    evidence: dict[str, Any] = {
+def _evidence(guard: Guard, window: Window, value: float | None) -> GuardEvidence:
+    evidence: GuardEvidence = {
         "metric": guard.metric,
         "value": value,
         "threshold": guard.threshold,

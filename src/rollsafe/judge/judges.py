@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from rollsafe.config.analysis import AnalysisConfig, HistogramMetric, RatioMetric, SlopeMetric
 from rollsafe.judge.arms import ArmCounters
-from rollsafe.judge.checks import Check, Levels, e_value
+from rollsafe.judge.checks import Check, Levels, alpha_shares, e_value
 from rollsafe.judge.growth import SlopeCheck
 from rollsafe.judge.latency import HistogramCheck
 from rollsafe.judge.noninferiority import EarlyPassEvidence
@@ -60,6 +60,9 @@ class Judge:
         self._traffic: dict[str, float] = dict.fromkeys(ARMS, 0.0)
         self._resolved = False
         self._levels = Levels(self.config.alpha, 1)
+        """The pass side's levels (``1/alpha`` for every check)."""
+        self._check_levels: list[Levels] = []
+        """Each check's levels: its share of alpha for failing (checks.ALPHA_WEIGHTS)."""
         self._looks = 0
         self._next_pass_look = 0
         self._next_early_look = 0
@@ -169,8 +172,8 @@ class Judge:
     def _judge(self, t: float) -> Verdict:
         levels, checks = self._levels, self._checks
         states: dict[str, Outcome] = {}
-        for check in checks:
-            if check.fails(levels):
+        for check, check_levels in zip(checks, self._check_levels, strict=True):
+            if check.fails(check_levels):
                 states[check.name] = "fail"
         if states:
             failed = ", ".join(states)
@@ -353,12 +356,12 @@ class Judge:
     def _snapshot(
         self, states: dict[str, Outcome], notes: dict[str, str]
     ) -> Callable[[], list[MetricVerdict]]:
-        levels, checks = self._levels, self._checks
+        checks, check_levels = self._checks, self._check_levels
         snapshots = [check.snapshot() for check in checks]
 
         def build() -> list[MetricVerdict]:
             metrics = []
-            for check, snapshot in zip(checks, snapshots, strict=True):
+            for check, levels, snapshot in zip(checks, check_levels, snapshots, strict=True):
                 state = states.get(check.name, "inconclusive")
                 metric = check.describe(snapshot, levels, state)
                 note = notes.get(check.name)
@@ -415,7 +418,10 @@ class Judge:
         self._checks = [s for s, _ in self._slopes]
         self._checks += [self._ceiling[0]] if self._ceiling is not None else []
         self._checks += [r for r, _, _ in self._ratios] + [h for h, _ in self._histograms]
-        self._levels = Levels(config.alpha, len(self._checks))
+        tests = len(self._checks)
+        self._levels = Levels(config.alpha, tests)
+        shares = alpha_shares([check.kind for check in self._checks])
+        self._check_levels = [Levels(config.alpha, tests, share) for share in shares]
         self._arms.clear()  # the observation that resolved the metrics is everyone's reference
         self._resolved = True
 

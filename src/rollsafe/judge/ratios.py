@@ -10,6 +10,20 @@ from rollsafe.judge.checks import Check, Levels, e_value, pct, screen_half_width
 from rollsafe.judge.verdicts import MetricVerdict, Outcome
 from rollsafe.stats import RateLimitTest, RateRatioTest, rate_bounds
 
+ERROR_GRID: tuple[float, ...] = tuple(1.25 * 1.4**k for k in range(12))
+"""The error-rate test's alternatives, as multiples of the null ratio ``1 + relative_margin``:
+12 points from 1.25 to 50.6, 40% apart (with the default 20% margin: canary rates from
+1.5x to 61x the baseline's). Denser than the default grid (10 points from 1.1 to 50,
+53% apart) where regressions are slow to detect, so the true effect is near an
+alternative; the top still reaches the large ratios that a handful of canary-only
+errors in a short step point to (one error at a 10% share: e about 3.8, two: 18)."""
+ERROR_WEIGHTS: tuple[float, ...] = tuple(g**-0.25 for g in ERROR_GRID)
+"""Prior weights of :data:`ERROR_GRID`, falling as ``g^-0.25`` (the largest gets 40% of
+the smallest's weight): a large regression piles up evidence so fast that a smaller
+weight costs it little, while the small ones (x1.5 to x3), slow to detect, get more of
+the prior. Any fixed prior keeps the mixture a supermartingale under the null:
+validity does not depend on the choice."""
+
 _WORDS = {
     "fail": "canary worse than baseline beyond {margins}",
     "pass": "canary not worse than baseline beyond {margins}",
@@ -68,7 +82,7 @@ class RatioCheck(Check):
     def __init__(self, metric: RatioMetric) -> None:
         self.name = metric.name
         self.metric = metric
-        self.test = RateRatioTest(1 + metric.relative_margin)
+        self.test = RateRatioTest(1 + metric.relative_margin, ERROR_GRID, ERROR_WEIGHTS)
         self.n_c = self.n_b = self.x_c = self.x_b = 0.0
         self._max_fail = 0.0
         self._abs_key: tuple[float, float, float, float] | None = None

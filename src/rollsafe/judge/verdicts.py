@@ -5,13 +5,20 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Outcome = Literal["pass", "fail", "inconclusive"]
-Basis = Literal["sequential", "duration"]
+from rollsafe.journal.payloads.verdicts import (
+    Basis,
+    JsonNumber,
+    MetricVerdictRecord,
+    Outcome,
+    VerdictRecord,
+)
+
+__all__ = ["Basis", "MetricVerdict", "Outcome", "Verdict"]
 
 
-def _number(value: float | None) -> float | str | None:
+def _number(value: float | None) -> JsonNumber:
     """JSON has no infinities or NaN: write them as strings."""
     if value is None or math.isfinite(value):
         return value
@@ -43,7 +50,8 @@ class MetricVerdict:
     threshold: float = math.inf
     pass_e_value: float = 1.0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> MetricVerdictRecord:
+        """What the journal records (`rollsafe.journal.payloads.verdicts`)."""
         return {
             "name": self.name,
             "kind": self.kind,
@@ -125,8 +133,9 @@ class Verdict:
             self._metrics = build() if build is not None else []
         return self._metrics
 
-    def to_dict(self) -> dict[str, Any]:
-        result: dict[str, Any] = {
+    def to_dict(self) -> VerdictRecord:
+        """What the journal records (`rollsafe.journal.payloads.verdicts`)."""
+        result: VerdictRecord = {
             "verdict": self.verdict,
             "decided_at": self.decided_at,
             "basis": self.basis,

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from rollsafe.config.notify import ANALYSIS_FAILED, ROLLBACK_LEVEL_FAILED
 from rollsafe.journal import JournalEntry, Kind
+from rollsafe.journal.payloads import step_verdict
 
 Severity = Literal["failure", "warning", "success", "info"]
 
@@ -102,12 +103,13 @@ def _words(event: str, data: dict[str, Any]) -> tuple[str, str, list[tuple[str, 
             [("Severity", str(data.get("severity", ""))), ("Window", _seconds(data.get("window")))],
         )
     if event == ANALYSIS_FAILED:
-        verdict = data.get("verdict", {})
-        failed = [m for m in verdict.get("metrics", []) if m.get("verdict") == "fail"]
+        verdict = step_verdict(data)  # there is one: `event_of` read "fail" in it
+        metrics = verdict.get("metrics", []) if verdict is not None else []
+        failed = [m for m in metrics if m.get("verdict") == "fail"]
         reasons = "; ".join(str(m.get("reason", m.get("name", ""))) for m in failed)
         return (
             "analysis failed",
-            reasons or str(verdict.get("reason", "")),
+            reasons or str(verdict.get("reason", "") if verdict is not None else ""),
             [("Looks", str(data.get("looks", ""))), ("Elapsed", _seconds(data.get("elapsed")))],
         )
     if event == Kind.STEP_FAILED:
@@ -183,8 +185,8 @@ def _approval(event: str, entry: JournalEntry) -> tuple[str, str, list[tuple[str
 
 
 def _verdict(data: dict[str, Any]) -> Any:
-    verdict = data.get("verdict")
-    return verdict.get("verdict") if isinstance(verdict, dict) else None
+    verdict = step_verdict(data)
+    return verdict.get("verdict") if verdict is not None else None
 
 
 def _brief(data: Any) -> str:

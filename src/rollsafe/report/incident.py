@@ -10,16 +10,26 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from rollsafe.config import Plan
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import ROLLBACK_LEVEL_KINDS, Kind
 from rollsafe.journal.payloads import (
     LevelEnded,
+    MetricVerdictRecord,
+    analysis_verdict,
+    baseline,
+    deciding_metrics,
+    enabled,
+    flag_changed,
+    guard_event,
     levels_ended,
     levels_skipped,
     rollback_finished,
+    rollouts,
+    step_verdict,
+    turned_on,
 )
 from rollsafe.report.gates import gates_of, render_gates
 from rollsafe.report.html import decision_time, pictures, render_html, standalone_svg
@@ -269,21 +279,35 @@ def html_report(markdown: Path) -> Path:
     return markdown.with_name(HTML_NAME)
 
 
-def _trigger(entries: Sequence[JournalEntry]) -> dict[str, Any] | None:
+class Trigger(TypedDict):
+    """What set off the rollback, as the report states it (its ``trigger``)."""
+
+    source: str
+    """``guard``, ``analysis``, ``step``, ``person``, or the blind watcher (``guards``...)."""
+    name: str | None
+    severity: str
+    at: float
+    description: str
+    evidence: dict[str, Any]
+    verdict: NotRequired[str]
+    """An analysis trigger only: the judge's verdict."""
+
+
+def _trigger(entries: Sequence[JournalEntry]) -> Trigger | None:
     for entry in entries:
         if entry.kind == Kind.METRICS_BLIND and entry.data.get("action") == "rollback":
             return _blind_trigger(entry)
         if entry.kind == Kind.GUARD_TRIPPED:
-            data = dict(entry.data)
+            trip = guard_event(entry)
             return {
                 "source": "guard",
-                "name": data.pop("guard"),
-                "severity": data.pop("severity"),
+                "name": trip["guard"],
+                "severity": trip["severity"],
                 "at": entry.ts,
-                "description": f"{data['metric']} {_plain(data['value'])} "
-                f"above {data['threshold']} "
-                f"({data['unit']}) over {data['window']} s, held for {data['for']} s",
-                "evidence": data,
+                "description": f"{trip['metric']} {_plain(trip['value'])} "
+                f"above {trip['threshold']} "
+                f"({trip['unit']}) over {trip['window']} s, held for {trip['for']} s",
+                "evidence": {k: v for k, v in trip.items() if k not in ("guard", "severity")},
             }
         if entry.kind == Kind.STEP_FAILED:
             result = entry.data.get("result") or {}
@@ -291,7 +315,7 @@ def _trigger(entries: Sequence[JournalEntry]) -> dict[str, Any] | None:
                 continue  # the guard or person that interrupted it is the trigger
             if result.get("interrupted_by") == "abort":
                 break
-            verdict = result.get("verdict")
+            verdict = step_verdict(result)
             if not verdict:
                 return {
                     "source": "step",
@@ -301,7 +325,7 @@ def _trigger(entries: Sequence[JournalEntry]) -> dict[str, Any] | None:
                     "description": str(result.get("error", "the step failed")),
                     "evidence": {"error": result.get("error")},
                 }
-            deciding = [m for m in verdict["metrics"] if m["verdict"] == verdict["verdict"]]
+            deciding = deciding_metrics(verdict)
             return {
                 "source": "analysis",
                 "name": ", ".join(m["name"] for m in deciding) or "analysis",
@@ -324,9 +348,16 @@ def _trigger(entries: Sequence[JournalEntry]) -> dict[str, Any] | None:
     return None
 
 
-def _metric_evidence(metric: dict[str, Any]) -> dict[str, Any]:
-    keys = ("arms", "effect", "estimate", "low", "high", "e_value", "threshold")
-    return {key: metric.get(key) for key in keys}
+def _metric_evidence(metric: MetricVerdictRecord) -> dict[str, Any]:
+    return {
+        "arms": metric.get("arms"),
+        "effect": metric.get("effect"),
+        "estimate": metric.get("estimate"),
+        "low": metric.get("low"),
+        "high": metric.get("high"),
+        "e_value": metric.get("e_value"),
+        "threshold": metric.get("threshold"),
+    }
 
 
 def _change_introduced(entries: Sequence[JournalEntry]) -> float | None:
@@ -338,7 +369,7 @@ def _change_introduced(entries: Sequence[JournalEntry]) -> float | None:
             or (entry.data.get("kind") == "canary" and result.get("release"))
         ):
             return entry.ts
-        if entry.kind == Kind.FLAG_CHANGED and (entry.data.get("after") or {}).get("enabled"):
+        if turned_on(entry):
             return entry.ts
     return None
 
@@ -348,17 +379,18 @@ def _flags_changed(entries: Sequence[JournalEntry]) -> list[dict[str, Any]]:
     for entry in entries:
         if entry.kind != Kind.FLAG_CHANGED:
             continue
-        after = entry.data.get("after") or {}
-        rollouts = [s.get("parameters", {}).get("rollout") for s in after.get("strategies", [])]
+        change = flag_changed(entry)
+        after = change.get("after")
+        percents = rollouts(after)
         state = (
-            f"on for {rollouts[0]}%"
-            if after.get("enabled") and rollouts
-            else ("on" if after.get("enabled") else "off")
+            f"on for {percents[0]}%"
+            if enabled(after) and percents
+            else ("on" if enabled(after) else "off")
         )
         changes.append(
             {
-                "name": entry.data["name"],
-                "version": entry.data["version"],
+                "name": change["name"],
+                "version": change["version"],
                 "state": state,
                 "actor": entry.actor,
                 "at": _iso(entry.ts),
@@ -370,7 +402,8 @@ def _flags_changed(entries: Sequence[JournalEntry]) -> list[dict[str, Any]]:
 def _releases(entries: Sequence[JournalEntry]) -> list[dict[str, Any]]:
     """Each change of the release serving users, from the release live at the start."""
     moves = []
-    live = next((e.data.get("release") for e in entries if e.kind == Kind.ROLLOUT_BASELINE), None)
+    before = baseline(entries)
+    live = before.get("release") if before is not None else None
     for entry in entries:
         result = entry.data.get("result") or {}
         step = entry.data.get("kind") if entry.kind == Kind.STEP_SUCCEEDED else None
@@ -490,11 +523,13 @@ def _timeline_row(entry: JournalEntry, start: float) -> dict[str, Any]:
             else ""
         )
     elif entry.kind == Kind.FLAG_CHANGED:
-        detail = f"{data.get('name')} v{data.get('version')} by {entry.actor}"
+        change = flag_changed(entry)
+        detail = f"{change.get('name')} v{change.get('version')} by {entry.actor}"
     elif entry.kind == Kind.METRICS_BLIND:
         detail = f"{data.get('watcher')} blind {data.get('blind_for')} s: {data.get('error')}"
     elif entry.kind == Kind.ANALYSIS_VERDICT:
-        detail = f"{data['verdict']['verdict']} after {data.get('elapsed')} s"
+        verdict = analysis_verdict(entry)
+        detail = f"{verdict['verdict']['verdict']} after {verdict.get('elapsed')} s"
     elif entry.kind == Kind.LOAD_VERDICT:
         detail = f"load {data.get('outcome')} after {data.get('elapsed')} s"
     elif data.get("reason"):
@@ -540,7 +575,7 @@ def _render_blindness(blindness: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _blind_trigger(entry: JournalEntry) -> dict[str, Any]:
+def _blind_trigger(entry: JournalEntry) -> Trigger:
     return {
         "source": str(entry.data.get("watcher", "guards")),
         "name": "on_blind",

@@ -16,10 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
-
-import httpx
 
 from rollsafe.sdk.backoff import Backoff
 from rollsafe.sdk.base import (
@@ -32,6 +30,9 @@ from rollsafe.sdk.protocol import FEATURES_PATH, STREAM_PATH
 from rollsafe.sdk.sse import (
     SSEParser,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("rollsafe.sdk")
 
@@ -156,6 +157,8 @@ class AsyncFlagClient(ClientBase):
             await asyncio.sleep(delay)
 
     def _client(self) -> httpx.AsyncClient:
+        import httpx  # on first use: `import rollsafe.sdk` stays light
+
         if self._http is None:
             self._http = httpx.AsyncClient(
                 base_url=self.url or "",

@@ -20,9 +20,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from rollsafe import __version__
 from rollsafe.errors import FlagError
@@ -35,6 +33,9 @@ from rollsafe.sdk.protocol import CONNECTED, UPDATED, changed_names
 from rollsafe.sdk.sse import ServerEvent
 from rollsafe.sdk.stores import StoreSource
 from rollsafe.store.records import DEFAULT_ENVIRONMENT
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("rollsafe.sdk")
 
@@ -250,6 +251,8 @@ class ClientBase:
                 log.exception("a flag listener failed on %s", sorted(event.names))
 
     def _http_client(self) -> httpx.Client:
+        import httpx  # on first use: `import rollsafe.sdk` stays light
+
         return httpx.Client(
             base_url=self.url or "",
             headers=self._headers,
@@ -265,6 +268,8 @@ class ClientBase:
 
     def _stream_timeout(self) -> httpx.Timeout:
         # The read timeout is the heartbeat timeout: silence that long means a dead stream.
+        import httpx  # on first use: `import rollsafe.sdk` stays light
+
         return httpx.Timeout(self.connect_timeout, read=self.heartbeat_timeout)
 
     def _stream_request(self) -> tuple[dict[str, str], dict[str, str]]:

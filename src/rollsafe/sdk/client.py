@@ -7,9 +7,7 @@ import logging
 import os
 import socket
 import threading
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from rollsafe.sdk.backoff import Backoff
 from rollsafe.sdk.base import (
@@ -19,6 +17,9 @@ from rollsafe.sdk.base import (
 )
 from rollsafe.sdk.protocol import FEATURES_PATH, STREAM_PATH
 from rollsafe.sdk.sse import SSEParser
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("rollsafe.sdk")
 

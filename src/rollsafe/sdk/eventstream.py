@@ -12,9 +12,8 @@ import asyncio
 import threading
 import urllib.request
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import httpx
 
 from rollsafe.sdk.sse import (
     MAX_HEAD_BYTES,
@@ -24,6 +23,9 @@ from rollsafe.sdk.sse import (
     SSEParser,
     parse_head,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 OnEvent = Callable[[ServerEvent], bool]
 """Applies one event; True for the connected event. Raising drops the stream."""
@@ -175,6 +177,8 @@ class EventStream(asyncio.BufferedProtocol):
 
     def error_response(self, url: str) -> httpx.Response:
         """The response other than 200, as httpx would have returned it (for `check_status`)."""
+        import httpx  # on first use: `import rollsafe.sdk` stays light
+
         assert self.status is not None
         return httpx.Response(
             self.status,

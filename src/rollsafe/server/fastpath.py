@@ -50,6 +50,31 @@ class FastRoute:
     endpoint: Endpoint
     parameters: frozenset[str]
 
+    # What `FastRoutes.serve` fills, worked out once per route rather than per request.
+    query_values: tuple[tuple[str, str], ...] = ()
+    """(parameter, query name) of the single-valued query parameters it takes."""
+    query_lists: tuple[tuple[str, str], ...] = ()
+    """(parameter, query name) of the repeatable query parameters it takes."""
+    headers: tuple[tuple[str, bytes], ...] = ()
+    """(parameter, lower-case header name) of the headers it takes."""
+
+    @classmethod
+    def of(
+        cls, method: str, path: str, endpoint: Endpoint, parameters: frozenset[str]
+    ) -> FastRoute:
+        def taken(names: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+            return tuple((p, name) for p, name in names.items() if p in parameters)
+
+        return cls(
+            method,
+            path,
+            endpoint,
+            parameters,
+            taken(_QUERY_VALUES),
+            taken(_QUERY_LISTS),
+            taken(_HEADERS),
+        )
+
 
 class FastRoutes:
     """The routes served here, found by method and path."""
@@ -63,7 +88,7 @@ class FastRoutes:
             if unknown:
                 log.debug("%s %s: FastAPI serves it (parameters %s)", method, path, unknown)
                 continue
-            route = FastRoute(method, path, endpoint, parameters)
+            route = FastRoute.of(method, path, endpoint, parameters)
             if path.endswith("/{key}"):
                 self._keyed[(method, path.removesuffix("{key}"))] = route
             else:
@@ -105,18 +130,15 @@ class FastRoutes:
             arguments["request"] = Request(scope, receive)
         if "key" in wanted:
             arguments["key"] = key
-        if wanted & (_QUERY_LISTS.keys() | _QUERY_VALUES.keys()):
+        if route.query_values or route.query_lists:
             query = scope.get("query_string", b"")
             pairs = parse_qsl(query.decode("latin-1")) if query else []
-            for parameter, name in _QUERY_VALUES.items():
-                if parameter in wanted:
-                    arguments[parameter] = next((v for k, v in reversed(pairs) if k == name), None)
-            for parameter, name in _QUERY_LISTS.items():
-                if parameter in wanted:
-                    arguments[parameter] = [v for k, v in pairs if k == name] or None
-        for parameter, header in _HEADERS.items():
-            if parameter in wanted:
-                arguments[parameter] = _header(scope, header)
+            for parameter, name in route.query_values:
+                arguments[parameter] = next((v for k, v in reversed(pairs) if k == name), None)
+            for parameter, name in route.query_lists:
+                arguments[parameter] = [v for k, v in pairs if k == name] or None
+        for parameter, header in route.headers:
+            arguments[parameter] = _header(scope, header)
         try:
             response = await route.endpoint(**arguments)
         except ApiError as error:

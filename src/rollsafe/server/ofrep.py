@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -81,43 +82,63 @@ class Evaluator:
     state: EnvironmentState
     revision: int
     resolver: Resolver
-    constant_json: bytes
-    """The bulk answer's items for the flags whose resolution is constant, joined by commas."""
-    dynamic: tuple[str, ...]
-    """The other flags, in document order."""
-    encoded: dict[tuple[str, str, str, str | None], bytes]
-    """Each bulk item encoded once: key, reason, variant and error code determine it.
-
-    Bounded by the flags' variants times the reasons, as the definitions are."""
+    head: bytes
+    """The bulk answer up to its first context-dependent item: the items of the flags
+    whose resolution is constant, in document order."""
+    head_digest: Any
+    """The ETag's digest (`etag_digest`) fed ``head``: each answer's copies it."""
+    dynamic: tuple[Callable[[Context, frozenset[str] | None], bytes], ...]
+    """The other flags' encoded bulk items for a context (`Resolver.answers`), in document
+    order. Key, reason, variant and error code determine an item, and most flags can
+    only give a few: those are encoded when the evaluator is built; the rest once each
+    when first seen (bounded by the flags' variants times the reasons)."""
 
     @classmethod
     def of(cls, state: EnvironmentState) -> Evaluator:
         resolver = Resolver.from_features(state.features())
         constants, dynamic = [], []
-        for key in resolver.flag_keys():
-            constant = resolver.constant(key)
-            if constant is None:
-                dynamic.append(key)
-            else:
-                constants.append(_item(constant))
-        encoded = _encode(constants)[1:-1]
-        return cls(state, state.revision, resolver, encoded, tuple(dynamic), {})
+        encoded: dict[tuple[str, str, str, str | None], bytes] = {}
 
-    def bulk(self, context: Context) -> bytes:
-        """The bulk answer: constant flags first, then the others, each group in document
-        order (the same order for the same flags, so equal answers have equal ETags)."""
-        resolve = self.resolver.resolve
-        present = self.resolver.keys_present(context)
-        encoded = self.encoded
-        parts = [self.constant_json] if self.constant_json else []
-        for key in self.dynamic:
-            resolution = resolve(key, context, present)
-            identity = (key, resolution.reason, resolution.variant, resolution.error_code)
+        def encode(resolution: Resolution) -> bytes:
+            identity = (
+                resolution.key,
+                resolution.reason,
+                resolution.variant,
+                resolution.error_code,
+            )
             part = encoded.get(identity)
             if part is None:
                 part = encoded[identity] = _encode(_item(resolution))
-            parts.append(part)
-        return b'{"flags":[' + b",".join(parts) + b"]}"
+            return part
+
+        for key in resolver.flag_keys():
+            constant = resolver.constant(key)
+            if constant is None:
+                dynamic.append(resolver.answers(key, encode))
+            else:
+                constants.append(_item(constant))
+        head = b'{"flags":[' + _encode(constants)[1:-1]
+        if constants and dynamic:
+            head += b","
+        digest = etag_digest()
+        digest.update(head)
+        return cls(state, state.revision, resolver, head, digest, tuple(dynamic))
+
+    def answer(self, context: Context) -> tuple[bytes, str]:
+        """The bulk answer and its ETag: constant flags first, then the others, each group
+        in document order (the same order for the same flags, so equal answers have
+        equal ETags). The ETag is a digest of the answer's bytes; the head's part of it
+        is computed once."""
+        present = self.resolver.keys_present(context)
+        tail = b",".join([answer(context, present) for answer in self.dynamic]) + b"]}"
+        digest = self.head_digest.copy()
+        digest.update(tail)
+        return self.head + tail, f'"{digest.hexdigest()}"'
+
+
+def etag_digest() -> Any:
+    """The bulk answer's ETag is this digest of its bytes, in hex and quoted."""
+    return hashlib.blake2b(digest_size=12)
 
 
 class Evaluators:
@@ -200,8 +221,7 @@ async def evaluate_flags(
         return _failure(error.code, error.details)
     except ContextError as error:
         return _failure(ErrorCode.INVALID_CONTEXT, str(error))
-    body = _evaluators(request).of(state).bulk(context)
-    etag = f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
+    body, etag = _evaluators(request).of(state).answer(context)
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if if_none_match is not None and _matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)

@@ -29,6 +29,7 @@ from typing import Any
 from rollsafe.config.slo import Objective, SloSettings, Tier
 from rollsafe.guards import GuardEvent, Sample, combine
 from rollsafe.guards.phases import Alerting, Phase
+from rollsafe.journal.payloads import GuardEvidence
 from rollsafe.slo.durations import prom_duration
 from rollsafe.slo.windows import Counts, CountWindow, Reading
 from rollsafe.stats import rate_bounds, rate_exceeds
@@ -153,12 +154,13 @@ class BurnRateEvaluator:
         if long is not None and long.total > 0:
             low_ratio = rate_bounds(long.bad, long.total, objective.alpha)[0]
             lower = low_ratio * long.coverage / objective.budget
-        evidence: dict[str, Any] = {
+        burn = self._burn(long) or 0.0
+        evidence: GuardEvidence = {
             "slo": objective.name,
             "sli": objective.sli,
             "tier": compiled.tier.severity,
             "metric": "burn_rate",
-            "value": self._burn(long) or 0.0,
+            "value": burn,
             "threshold": compiled.tier.burn,
             "unit": UNIT,
             "window": compiled.long,
@@ -179,7 +181,6 @@ class BurnRateEvaluator:
             "min_events": objective.min_events,
             "pending_since": state.alerting.since,
         }
-        burn = evidence["value"]
         evidence["budget_burned"] = burn * compiled.long / self.period
         evidence["exhausts_in"] = self.period / burn if burn > 0 else None
         if state.alerting.fired_at is not None:

@@ -29,6 +29,7 @@ cache, so an interval costs one multiply-add per grid point and no logarithm.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from itertools import repeat
@@ -48,12 +49,6 @@ PASS_GRID: tuple[float, ...] = (0.9, 0.8, 0.7, 0.55, 0.4, 0.25)
 
 _STEP = math.log(1.02)
 _CACHE_LIMIT = 4096
-_SHARED_LIMIT = 64
-"""Distinct rho0 values whose caches are kept (a judge uses two or three)."""
-_SHARED_PENALTIES: dict[
-    float, tuple[dict[int, tuple[float, ...]], dict[int, tuple[float, ...]]]
-] = {}
-_SHARED_WEIGHTS: dict[float, dict[tuple[int, int], FloatArray]] = {}
 
 
 def log_mean_exp(values: Sequence[float]) -> float:
@@ -64,21 +59,23 @@ def log_mean_exp(values: Sequence[float]) -> float:
     return top + math.log(sum(math.exp(v - top) for v in values) / len(values))
 
 
+def log_weighted_mean_exp(values: Sequence[float], log_weights: Sequence[float]) -> float:
+    """``log(sum(w * exp(values)))`` for weights summing to 1: the log of a weighted mixture."""
+    return log_mean_exp([v + w for v, w in zip(values, log_weights, strict=True)]) + math.log(
+        len(values)
+    )
+
+
 class _Penalties:
     """``log1p(s rho_j) - log1p(s rho0)`` for the alternatives, cached per rounded ``s``."""
 
-    __slots__ = ("_fail", "_pass", "rho0")
+    __slots__ = ("_fail", "_fail_grid", "_pass", "rho0")
 
-    def __init__(self, rho0: float) -> None:
+    def __init__(self, rho0: float, fail_grid: tuple[float, ...] = FAIL_GRID) -> None:
         self.rho0 = rho0
-        # Shared by every test with this rho0 (the values depend on nothing else): a fresh
-        # judge, one per analysis step, starts with the penalties its predecessors computed.
-        shared = _SHARED_PENALTIES.get(rho0)
-        if shared is None:
-            if len(_SHARED_PENALTIES) >= _SHARED_LIMIT:
-                _SHARED_PENALTIES.clear()
-            shared = _SHARED_PENALTIES[rho0] = ({}, {})
-        self._fail, self._pass = shared
+        self._fail_grid = fail_grid
+        self._fail: dict[int, tuple[float, ...]] = {}
+        self._pass: dict[int, tuple[float, ...]] = {}
 
     @staticmethod
     def up(s: float) -> int:
@@ -90,27 +87,15 @@ class _Penalties:
         """Grid index of ``s`` rounded down."""
         return math.floor(math.log(s) / _STEP + 1e-9)
 
-    @staticmethod
-    def indices(s: float) -> tuple[int, int]:
-        """(:meth:`up`, :meth:`down`) of ``s``, with one logarithm for both."""
-        scaled = math.log(s) / _STEP
-        return math.ceil(scaled - 1e-9), math.floor(scaled + 1e-9)
-
     def fail(self, s: float) -> tuple[float, ...]:
-        return self.fail_at(self.up(s))
-
-    def pass_(self, s: float) -> tuple[float, ...]:
-        return self.pass_at(self.down(s))
-
-    def fail_at(self, index: int) -> tuple[float, ...]:
-        """The fail side's penalties at grid index ``index`` (of :meth:`up`)."""
+        index = self.up(s)
         cached = self._fail.get(index)
         if cached is None:
-            cached = self._compute(self._fail, index, FAIL_GRID)
+            cached = self._compute(self._fail, index, self._fail_grid)
         return cached
 
-    def pass_at(self, index: int) -> tuple[float, ...]:
-        """The pass side's penalties at grid index ``index`` (of :meth:`down`)."""
+    def pass_(self, s: float) -> tuple[float, ...]:
+        index = self.down(s)
         cached = self._pass.get(index)
         if cached is None:
             cached = self._compute(self._pass, index, PASS_GRID)
@@ -127,12 +112,29 @@ class _Penalties:
         return value
 
 
+@functools.lru_cache(maxsize=64)
+def _shared_penalties(rho0: float, fail_grid: tuple[float, ...] = FAIL_GRID) -> _Penalties:
+    """One penalty cache per null ratio and fail grid, shared by every test of that pair.
+
+    The terms depend only on ``rho0``, the grid and the rounded ``s``; a short-lived test (one
+    per metric per analysis, thousands in a simulation) would otherwise compute most
+    of them afresh. Sharing changes no value: the same function of the same inputs.
+    """
+    return _Penalties(rho0, fail_grid)
+
+
 class RateRatioTest:
     """Sequential test of ``canary rate <= rho0 * baseline rate`` (fail) and its reverse (pass).
 
     Feed one call of :meth:`update` per interval with both arms' exposures and
     event counts. ``log_e_fail`` is the log e-value against "not worse than
     rho0"; ``log_e_pass`` the log e-value against "worse than rho0".
+
+    ``fail_grid`` and ``fail_weights`` choose the fail side's alternatives (multiples
+    of ``rho0``, each above 1) and their prior weights (positive; normalized here):
+    any fixed prior keeps the mixture a nonnegative supermartingale under the null,
+    so the choice moves power between effect sizes, never validity. The default is
+    :data:`FAIL_GRID`, uniformly.
     """
 
     __slots__ = (
@@ -140,20 +142,35 @@ class RateRatioTest:
         "_b_pass",
         "_log_g_fail",
         "_log_g_pass",
+        "_log_w_fail",
         "_penalties",
         "events_b",
         "events_c",
         "rho0",
     )
 
-    def __init__(self, rho0: float) -> None:
+    def __init__(
+        self,
+        rho0: float,
+        fail_grid: Sequence[float] = FAIL_GRID,
+        fail_weights: Sequence[float] | None = None,
+    ) -> None:
         if not rho0 > 0:
             raise ValueError(f"rho0 must be positive, got {rho0}")
+        grid = tuple(float(g) for g in fail_grid)
+        if not grid or min(grid) <= 1.0:
+            raise ValueError(f"fail_grid must be multiples of rho0 above 1, got {grid}")
+        self._log_w_fail: list[float] | None = None
+        if fail_weights is not None:
+            if len(fail_weights) != len(grid) or min(fail_weights) <= 0:
+                raise ValueError("fail_weights must be one positive weight per fail_grid point")
+            total = math.fsum(fail_weights)
+            self._log_w_fail = [math.log(w / total) for w in fail_weights]
         self.rho0 = rho0
-        self._penalties = _Penalties(rho0)
-        self._log_g_fail = [math.log(g) for g in FAIL_GRID]
+        self._penalties = _shared_penalties(rho0, grid)
+        self._log_g_fail = [math.log(g) for g in grid]
         self._log_g_pass = [math.log(h) for h in PASS_GRID]
-        self._b_fail = [0.0] * len(FAIL_GRID)
+        self._b_fail = [0.0] * len(grid)
         self._b_pass = [0.0] * len(PASS_GRID)
         self.events_c = 0.0
         self.events_b = 0.0
@@ -163,20 +180,67 @@ class RateRatioTest:
         m = events_c + events_b
         if m <= 0 or n_c <= 0 or n_b <= 0:
             return
-        up, down = _Penalties.indices(n_c / n_b)
+        s = n_c / n_b
         penalties = self._penalties
         # b + m * f per alternative, in C (map over operator functions): the same
         # floating-point operations as the comprehension they replace, in the same order.
-        self._b_fail = list(map(_add, self._b_fail, map(_mul, repeat(m), penalties.fail_at(up))))
-        self._b_pass = list(map(_add, self._b_pass, map(_mul, repeat(m), penalties.pass_at(down))))
+        self._b_fail = list(map(_add, self._b_fail, map(_mul, repeat(m), penalties.fail(s))))
+        self._b_pass = list(map(_add, self._b_pass, map(_mul, repeat(m), penalties.pass_(s))))
         self.events_c += events_c
         self.events_b += events_b
+
+    def update_many(
+        self,
+        n_c: npt.ArrayLike,
+        n_b: npt.ArrayLike,
+        events_c: npt.ArrayLike,
+        events_b: npt.ArrayLike,
+    ) -> tuple[FloatArray, FloatArray]:
+        """:meth:`update` for each interval in turn, in numpy; the log ratios after each.
+
+        Returns (fail, pass) arrays of shape (intervals, grid): row ``t`` holds the
+        terms whose :func:`log_mean_exp` is the log e-value after interval ``t``. The
+        same floating-point operations in the same order as :meth:`update` (products,
+        then sequential sums: ``np.cumsum`` accumulates left to right), so the same
+        floats; simulations of thousands of streams use it.
+        """
+        nc, nb, xc, xb = (np.asarray(v, dtype=np.float64) for v in (n_c, n_b, events_c, events_b))
+        m = xc + xb
+        used = (m > 0) & (nc > 0) & (nb > 0)
+        s = (nc[used] / nb[used]).tolist()
+        penalties = self._penalties
+        m_used = m[used][:, None]
+        rows = []
+        for b0, table in (
+            (self._b_fail, [penalties.fail(v) for v in s]),
+            (self._b_pass, [penalties.pass_(v) for v in s]),
+        ):
+            width = len(b0)
+            steps = m_used * np.array(table, dtype=np.float64).reshape(-1, width)
+            rows.append(np.cumsum(np.vstack((np.array([b0]), steps)), axis=0))
+        x = np.cumsum(np.concatenate(([self.events_c], xc[used])))
+        fail_b, pass_b = rows
+        # Intervals that carried no information repeat the row before them.
+        at = np.cumsum(used)
+        fail = (x[:, None] * np.array(self._log_g_fail) - fail_b)[at]
+        pass_ = (x[:, None] * np.array(self._log_g_pass) - pass_b)[at]
+        self._b_fail = fail_b[-1].tolist()
+        self._b_pass = pass_b[-1].tolist()
+        self.events_c = float(x[-1])
+        self.events_b = float(np.cumsum(np.concatenate(([self.events_b], xb[used])))[-1])
+        return fail, pass_
 
     def max_log_lr_fail(self) -> float:
         """The largest fail-side log likelihood ratio: an upper bound on ``log_e_fail``."""
         # max(x * g - b), in C as in update().
         return float(
             max(map(_sub, map(_mul, repeat(self.events_c), self._log_g_fail), self._b_fail))
+        )
+
+    def max_log_lr_pass(self) -> float:
+        """The largest pass-side log likelihood ratio: an upper bound on ``log_e_pass``."""
+        return float(
+            max(map(_sub, map(_mul, repeat(self.events_c), self._log_g_pass), self._b_pass))
         )
 
     def log_e_fail(self) -> float:
@@ -194,7 +258,9 @@ class RateRatioTest:
         x, b_fail, b_pass = state
         fail = [x * g - b for g, b in zip(self._log_g_fail, b_fail, strict=True)]
         pass_ = [x * g - b for g, b in zip(self._log_g_pass, b_pass, strict=True)]
-        return log_mean_exp(fail), log_mean_exp(pass_)
+        weights = self._log_w_fail
+        log_fail = log_mean_exp(fail) if weights is None else log_weighted_mean_exp(fail, weights)
+        return log_fail, log_mean_exp(pass_)
 
 
 class RateRatioTests:
@@ -211,14 +277,8 @@ class RateRatioTests:
             raise ValueError(f"rho0 must be positive, got {rho0}")
         self.rho0 = rho0
         self.streams = streams
-        self._penalties = _Penalties(rho0)
-        # Shared per rho0 like the penalties (read-only arrays; see update()).
-        weights = _SHARED_WEIGHTS.get(rho0)
-        if weights is None:
-            if len(_SHARED_WEIGHTS) >= _SHARED_LIMIT:
-                _SHARED_WEIGHTS.clear()
-            weights = _SHARED_WEIGHTS[rho0] = {}
-        self._weights: dict[tuple[int, int], FloatArray] = weights
+        self._penalties = _shared_penalties(rho0)
+        self._weights: dict[tuple[int, int], FloatArray] = {}
         self._log_g = np.log(np.array(FAIL_GRID + PASS_GRID))
         self._fail = len(FAIL_GRID)
         self._lr = np.zeros((streams, len(self._log_g)))
@@ -231,15 +291,14 @@ class RateRatioTests:
         """
         if n_c <= 0 or n_b <= 0:
             return
-        key = _Penalties.indices(n_c / n_b)
+        s = n_c / n_b
+        key = (_Penalties.up(s), _Penalties.down(s))
         weights = self._weights.get(key)
         if weights is None:
             if len(self._weights) >= _CACHE_LIMIT:
                 self._weights.clear()
-            row = np.array(self._penalties.fail_at(key[0]) + self._penalties.pass_at(key[1]))
-            weights = np.array([self._log_g - row, -row])
-            weights.flags.writeable = False  # shared by the tests with this rho0
-            self._weights[key] = weights
+            row = np.array(self._penalties.fail(s) + self._penalties.pass_(s))
+            weights = self._weights[key] = np.array([self._log_g - row, -row])
         self._lr = self._lr + events.T @ weights
 
     def max_log_lr_fail(self) -> float:

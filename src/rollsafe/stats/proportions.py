@@ -48,6 +48,17 @@ class RateLimitTest:
             return -math.inf
         return _log_e(self._fail, x, n)
 
+    def max_log_lr_fail(self) -> float:
+        """An upper bound on :meth:`log_e_fail` (a mixture is below its largest term), cheaper.
+
+        The same terms as :meth:`log_e_fail`, so a look whose bound is below a threshold
+        has its e-value below it too: callers that only compare skip the mixture.
+        """
+        if not self._fail:
+            return self.log_e_fail()
+        x, n = self.events, self.trials
+        return max([x * a + (n - x) * b for a, b in self._fail])
+
     def log_e_pass(self) -> float:
         """Log e-value against ``p >= q``: large when the rate is below the limit."""
         x, n, q = self.events, self.trials, self.q
@@ -76,15 +87,22 @@ def _log_e(alternatives: list[tuple[float, float]], x: float, n: float) -> float
 
 def _log_mixture(x: float, n: float, q: float) -> float:
     """Log of the beta-binomial mixture martingale for the rate ``q`` after x events in n."""
+    return _log_marginal(x, n) - _log_null(x, n, q)
+
+
+def _log_marginal(x: float, n: float) -> float:
+    """The mixture's numerator: free of ``q``, so a bisection over ``q`` computes it once."""
     a = b = _PRIOR
-    log_marginal = (
+    return (
         math.lgamma(x + a)
         + math.lgamma(n - x + b)
         - math.lgamma(n + a + b)
         - (math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b))
     )
-    log_null = (x * math.log(q) if x > 0 else 0.0) + ((n - x) * math.log1p(-q) if n > x else 0.0)
-    return log_marginal - log_null
+
+
+def _log_null(x: float, n: float, q: float) -> float:
+    return (x * math.log(q) if x > 0 else 0.0) + ((n - x) * math.log1p(-q) if n > x else 0.0)
 
 
 def rate_bounds(events: float, trials: float, alpha: float) -> tuple[float, float]:
@@ -98,8 +116,9 @@ def rate_bounds(events: float, trials: float, alpha: float) -> tuple[float, floa
     x = min(max(events, 0.0), trials)
     level = math.log(1 / alpha)
     centre = x / trials
-    low = 0.0 if x <= 0 else _bisect(x, trials, level, 0.0, centre)
-    high = 1.0 if x >= trials else _bisect(x, trials, level, 1.0, centre)
+    marginal = _log_marginal(x, trials)
+    low = 0.0 if x <= 0 else _bisect(marginal, x, trials, level, 0.0, centre)
+    high = 1.0 if x >= trials else _bisect(marginal, x, trials, level, 1.0, centre)
     return low, high
 
 
@@ -121,14 +140,19 @@ def rate_exceeds(events: float, trials: float, limit: float, alpha: float) -> bo
     return _log_mixture(x, trials, limit) >= math.log(1 / alpha)
 
 
-def _bisect(x: float, n: float, level: float, outside: float, inside: float) -> float:
-    """The q between ``outside`` (mixture above level) and ``inside`` where it crosses level."""
-    if _log_mixture(x, n, min(max(outside, 1e-300), 1 - 1e-16)) < level:
+def _bisect(
+    marginal: float, x: float, n: float, level: float, outside: float, inside: float
+) -> float:
+    """The q between ``outside`` (mixture above level) and ``inside`` where it crosses level.
+
+    ``marginal`` is ``_log_marginal(x, n)``: the mixture at ``q`` is ``marginal - _log_null``.
+    """
+    if marginal - _log_null(x, n, min(max(outside, 1e-300), 1 - 1e-16)) < level:
         return outside
     lo, hi = outside, inside
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        if _log_mixture(x, n, mid) >= level:
+        if marginal - _log_null(x, n, mid) >= level:
             lo = mid
         else:
             hi = mid

@@ -22,7 +22,7 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, LiteralString, TypeVar
 
@@ -258,7 +258,7 @@ class _Transaction:
         return self._run(sql, params).rowcount
 
     def journal(
-        self, kind: str, data: dict[str, Any], *, actor: str, rollout_id: str | None
+        self, kind: str, data: Mapping[str, Any], *, actor: str, rollout_id: str | None
     ) -> JournalEntry:
         text = canonical_json(data)
         entry = journaling.append(self, self.head, kind, text, actor=actor, rollout_id=rollout_id)

@@ -300,7 +300,7 @@ class RuledStore(ABC):
     # -- journal ----------------------------------------------------------
 
     def append(
-        self, kind: Kind, data: dict[str, Any], *, actor: str, rollout_id: str | None = None
+        self, kind: Kind, data: Mapping[str, Any], *, actor: str, rollout_id: str | None = None
     ) -> JournalEntry:
         return self._write(lambda tx: tx.journal(kind, data, actor=actor, rollout_id=rollout_id))
 

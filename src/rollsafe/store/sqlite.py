@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -206,7 +206,7 @@ class _Connection:
         return self.db.execute(sql, params).rowcount
 
     def journal(
-        self, kind: str, data: dict[str, Any], *, actor: str, rollout_id: str | None
+        self, kind: str, data: Mapping[str, Any], *, actor: str, rollout_id: str | None
     ) -> JournalEntry:
         text = canonical_json(data)
         after = journaling.head(self)

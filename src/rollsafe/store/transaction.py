@@ -8,7 +8,7 @@ each backend translates or provides what its database lacks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from rollsafe.errors import StoreError
@@ -35,7 +35,7 @@ class Transaction(Reader, Protocol):
         ...
 
     def journal(
-        self, kind: Kind, data: dict[str, Any], *, actor: str, rollout_id: str | None
+        self, kind: Kind, data: Mapping[str, Any], *, actor: str, rollout_id: str | None
     ) -> JournalEntry:
         """Chain an entry recording this transaction's change (`rules.journaling.append`)."""
         ...

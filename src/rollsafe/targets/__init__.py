@@ -6,13 +6,46 @@ This package imports only ``rollsafe.config``, ``rollsafe.errors``,
 plan's ``target.type`` gets is :data:`rollsafe.targets.registry.FACTORIES`.
 """
 
-from rollsafe.targets.base import CanaryTarget, Target
-from rollsafe.targets.command import CommandError, CommandHealthError, CommandTarget
-from rollsafe.targets.execute import CommandResult
-from rollsafe.targets.health import HealthReport, InstanceHealth
-from rollsafe.targets.process import ProcessTarget
-from rollsafe.targets.procs import MAINTENANCE_MARKER
-from rollsafe.targets.state import Instance
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rollsafe.targets.base import CanaryTarget, Target
+    from rollsafe.targets.command import CommandError, CommandHealthError, CommandTarget
+    from rollsafe.targets.execute import CommandResult
+    from rollsafe.targets.health import HealthReport, InstanceHealth
+    from rollsafe.targets.process import ProcessTarget
+    from rollsafe.targets.procs import MAINTENANCE_MARKER
+    from rollsafe.targets.state import Instance
+
+# Each name loads its module on first use (PEP 562): the shop's
+# `python -m rollsafe.demo.shop` needs only MAINTENANCE_MARKER, not the plan
+# models and httpx that the targets' health checks bring.
+_HOMES = {
+    "CanaryTarget": "rollsafe.targets.base",
+    "Target": "rollsafe.targets.base",
+    "CommandError": "rollsafe.targets.command",
+    "CommandHealthError": "rollsafe.targets.command",
+    "CommandTarget": "rollsafe.targets.command",
+    "CommandResult": "rollsafe.targets.execute",
+    "HealthReport": "rollsafe.targets.health",
+    "InstanceHealth": "rollsafe.targets.health",
+    "ProcessTarget": "rollsafe.targets.process",
+    "MAINTENANCE_MARKER": "rollsafe.targets.procs",
+    "Instance": "rollsafe.targets.state",
+}
+
+
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "MAINTENANCE_MARKER",

@@ -11,8 +11,10 @@ looks in 5.1 s", and keep the JSON one hover away (the cell's ``title``).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from rollsafe.journal.payloads import step_verdict
 
 SECONDS = frozenset({"duration", "timeout", "for", "interval", "grace", "window"})
 """Spec fields that hold seconds, shown as ``5s``."""
@@ -73,13 +75,16 @@ def _flag(result: Mapping[str, Any]) -> str:
     return f"{result['name']} at {result['rollout']:g}%{change}"
 
 
-def _analysis(result: Mapping[str, Any]) -> str:
-    verdict = result["verdict"]["verdict"]
+def _analysis(result: Mapping[str, Any]) -> str | None:
+    verdict = step_verdict(result)
+    if verdict is None:
+        return None  # ended without a verdict (blind): the JSON says how
+    outcome = verdict["verdict"]
     looks = result["looks"]
     elapsed = float(result["elapsed"])
     failed = result.get("failed_looks") or 0
     missed = f", {failed} without data" if failed else ""
-    return f"{verdict} after {looks} looks in {elapsed:.1f} s{missed}"
+    return f"{outcome} after {looks} looks in {elapsed:.1f} s{missed}"
 
 
 def _approve(result: Mapping[str, Any]) -> str:
@@ -89,7 +94,7 @@ def _approve(result: Mapping[str, Any]) -> str:
     return f"approved by {by}{after}" if by else brief(result)
 
 
-_SUMMARIES = {
+_SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
     "backup": _backup,
     "deploy": _deploy,
     "flag": _flag,

@@ -14,6 +14,7 @@ from rollsafe.charts.figures import analysis_charts
 from rollsafe.controller import approvals
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads import definition_after, flag_change
 from rollsafe.server.ui import step_text
 from rollsafe.server.ui.drills import last_drill_section
 from rollsafe.server.ui.layout import action_form, badge, esc, table, when
@@ -191,7 +192,7 @@ def _analysis(view: evidence.AnalysisView, unjudged: str = "") -> str:
     drawn = analysis_charts(view)
     figures = [svg.render(chart) for chart in drawn.arms]
     judge = [svg.render(chart) for chart in drawn.judge]
-    verdict = view.verdict or {}
+    verdict = view.verdict
     summary = (
         f"verdict {badge(verdict.get('verdict'))} {esc(verdict.get('reason', ''))}"
         if verdict
@@ -325,10 +326,13 @@ def flag_history(entries: list[JournalEntry], name: str, environment: str) -> st
     for entry in reversed(entries):
         if entry.kind not in (Kind.FLAG_CHANGED, Kind.FLAG_DELETED):
             continue
-        data = entry.data
-        if data.get("name") != name or data.get("environment", DEFAULT_ENVIRONMENT) != environment:
+        change = flag_change(entry)
+        if (
+            change.get("name") != name
+            or change.get("environment", DEFAULT_ENVIRONMENT) != environment
+        ):
             continue
-        after = data.get("after") or {}
+        after = definition_after(entry) or {}
         rows.append(
             [
                 esc(when(entry.ts)),

@@ -11,6 +11,7 @@ from typing import Any
 from rollsafe.errors import ConflictError, NotFoundError, StoreError
 from rollsafe.journal import canonical_json
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads import FlagChanged, FlagDeleted
 from rollsafe.store import rows as record
 from rollsafe.store.records import DEFAULT_ENVIRONMENT, EnvironmentRecord, FlagChange, FlagRecord
 from rollsafe.store.transaction import Reader, Transaction, found
@@ -67,10 +68,10 @@ def put(
             (environment, name, canonical_json(definition), new_version, revision, time.time(),
              actor),
         )  # fmt: skip
-        data = {"name": name, "version": new_version, "before": before, "after": definition}
-        tx.journal(
-            Kind.FLAG_CHANGED, _scoped(data, environment), actor=actor, rollout_id=rollout_id
-        )
+        changed = FlagChanged(name=name, version=new_version, before=before, after=definition)
+        if environment != DEFAULT_ENVIRONMENT:
+            changed["environment"] = environment  # entries in the default one never name it
+        tx.journal(Kind.FLAG_CHANGED, changed, actor=actor, rollout_id=rollout_id)
 
 
 def delete(
@@ -88,8 +89,10 @@ def delete(
         " updated_at = ?, updated_by = ? WHERE environment = ? AND name = ?",
         (version + 1, revision, time.time(), actor, environment, name),
     )
-    data = {"name": name, "version": version + 1, "before": json.loads(row["definition"])}
-    tx.journal(Kind.FLAG_DELETED, _scoped(data, environment), actor=actor, rollout_id=None)
+    deleted = FlagDeleted(name=name, version=version + 1, before=json.loads(row["definition"]))
+    if environment != DEFAULT_ENVIRONMENT:
+        deleted["environment"] = environment
+    tx.journal(Kind.FLAG_DELETED, deleted, actor=actor, rollout_id=None)
 
 
 def revision(db: Reader) -> int:
@@ -115,11 +118,6 @@ def _check_version(name: str, environment: str, version: int, expected: int | No
             f"flag {name!r}{record.in_environment(environment)} is at version {version}, not "
             f"{expected}; reload it and try again"
         )
-
-
-def _scoped(data: dict[str, Any], environment: str) -> dict[str, Any]:
-    """Journal data names the environment unless it is the default one."""
-    return data if environment == DEFAULT_ENVIRONMENT else {**data, "environment": environment}
 
 
 def _next_revision(tx: Transaction) -> int:

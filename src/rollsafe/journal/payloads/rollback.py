@@ -1,4 +1,4 @@
-"""The shapes of the rollback entries that readers depend on, and typed ways to read them.
+"""The rollback ladder's entries that readers depend on, and typed ways to read them.
 
 The incident report and the demo's summary read the rollback ladder back from
 the journal by key; a key renamed in `rollsafe.controller.rollback` would
