@@ -77,7 +77,10 @@ def measure(
     changes: int = 100,
     interval: float = 0.5,
     path: str = "/api/client/stream",
+    server_src: Path | None = None,
 ) -> PropagationResult:
+    """``server_src``: a ``src`` directory whose rollsafe the server runs (another version's,
+    for a side-by-side comparison); the installed one when None."""
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         store = SqliteStore(home / "rollsafe.db")
@@ -90,10 +93,13 @@ def measure(
         store.close()
         port = free_port()
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        server_env = env
+        if server_src is not None:
+            server_env = {**env, "PYTHONPATH": os.pathsep.join([str(server_src), str(ROOT)])}
         server = subprocess.Popen(
             [sys.executable, "-m", "rollsafe", "--home", str(home), "server",
              "--port", str(port), "--log-level", "warning"],
-            stdout=subprocess.DEVNULL, env=env,
+            stdout=subprocess.DEVNULL, env=server_env,
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         workers: list[subprocess.Popen[str]] = []

@@ -1,6 +1,6 @@
 """The streams goal of issue 12: 10,000 open SSE streams on one server process.
 
-``python -m bench.unleash_compare.streams [--clients 10000] [--changes 50]``: one
+``python -m bench.unleash_compare.streams [--clients 10000] [--changes 50] [--before SRC]``: one
 ``rollsafe server``, ``--clients`` bare SSE connections read by two processes
 (`bench.flags.rawreader`), flags turned on one by one through the admin API.
 Propagation is commit to arrival (`bench.flags.propagation`); memory is the
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.flags import propagation
 
@@ -22,10 +23,15 @@ GOAL_RSS_MB = 200.0
 PATHS = ("/api/client/stream", "/api/client/streaming")
 
 
+BEFORE = "(before)"
+
+
 @dataclass
 class StreamsResult:
     path: str
     run: propagation.PropagationResult
+    label: str = ""
+    """``(before)`` for a run of the ``--before`` server, else empty."""
 
     @property
     def p99(self) -> float:
@@ -40,21 +46,39 @@ class StreamsResult:
         )
 
 
-def measure(clients: int = 10_000, changes: int = 50, interval: float = 0.5) -> list[StreamsResult]:
+def measure(
+    clients: int = 10_000,
+    changes: int = 50,
+    interval: float = 0.5,
+    before: Path | None = None,
+) -> list[StreamsResult]:
+    """Each path with the installed rollsafe; with ``before`` (a ``src`` directory), each
+    path with that one's server too, right after, for a side-by-side comparison."""
     out = []
+    versions: list[tuple[str, Path | None]] = [("", None)]
+    if before is not None:
+        versions.append((BEFORE, before))
     for path in PATHS:
-        print(f"streams: {clients} on {path} ...", file=sys.stderr, flush=True)
-        run = propagation.measure("raw", clients, 2, changes, interval, path=path)
-        result = StreamsResult(path, run)
-        print(
-            f"  p50 {run.percentile(50):.0f} ms p99 {result.p99:.0f} ms max "
-            f"{max(run.latencies_ms, default=float('nan')):.0f} ms missed {run.missing} "
-            f"server RSS {run.rss_before_mb:.0f} -> {run.rss_after_mb:.0f} MB",
-            file=sys.stderr,
-            flush=True,
-        )
-        out.append(result)
+        for label, src in versions:
+            print(f"streams: {clients} on {path} {label}...", file=sys.stderr, flush=True)
+            run = propagation.measure(
+                "raw", clients, 2, changes, interval, path=path, server_src=src
+            )
+            out.append(_report(StreamsResult(path, run, label)))
     return out
+
+
+def _report(result: StreamsResult) -> StreamsResult:
+    run = result.run
+    print(
+        f"  p50 {run.percentile(50):.0f} ms p99 {result.p99:.0f} ms max "
+        f"{max(run.latencies_ms, default=float('nan')):.0f} ms missed {run.missing} "
+        f"server RSS {run.rss_before_mb:.0f} -> {run.rss_after_mb:.0f} MB, "
+        f"CPU/change {run.server_cpu_ms:.0f} ms",
+        file=sys.stderr,
+        flush=True,
+    )
+    return result
 
 
 def render(results: list[StreamsResult]) -> str:
@@ -74,7 +98,8 @@ def render(results: list[StreamsResult]) -> str:
     for result in results:
         run = result.run
         lines.append(
-            f"| `{result.path}` | {run.percentile(50):.0f} ms | {run.percentile(90):.0f} ms | "
+            f"| `{result.path}`{_suffix(result)} | {run.percentile(50):.0f} ms | "
+            f"{run.percentile(90):.0f} ms | "
             f"{result.p99:.0f} ms | {max(run.latencies_ms, default=float('nan')):.0f} ms | "
             f"{run.missing} | {run.rss_before_mb:.0f} / {run.rss_after_mb:.0f} MB | "
             f"{run.server_cpu_ms:.0f} ms |"
@@ -84,10 +109,14 @@ def render(results: list[StreamsResult]) -> str:
         mark = "met" if result.met else "**missed**"
         lines.append(
             f"- Goal {result.run.clients:,} streams, p99 ≤ {GOAL_P99_MS:.0f} ms, server memory ≤ "
-            f"{GOAL_RSS_MB:.0f} MB, `{result.path}`: p99 {result.p99:.0f} ms, "
+            f"{GOAL_RSS_MB:.0f} MB, `{result.path}`{_suffix(result)}: p99 {result.p99:.0f} ms, "
             f"{result.run.rss_after_mb:.0f} MB, {result.run.missing} missed — {mark}."
         )
     return "\n".join(lines)
+
+
+def _suffix(result: StreamsResult) -> str:
+    return f" {result.label}" if result.label else ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,8 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--changes", type=int, default=50)
     parser.add_argument("--interval", type=float, default=0.5)
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="a src directory (e.g. of `git archive main src`): its server is run too, "
+        "right after each run of the installed one, for a side-by-side comparison",
+    )
     args = parser.parse_args(argv)
-    print(render(measure(args.clients, args.changes, args.interval)))
+    print(render(measure(args.clients, args.changes, args.interval, args.before)))
     return 0
 
 

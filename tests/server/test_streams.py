@@ -156,6 +156,46 @@ def test_a_client_that_stops_reading_is_dropped(db: Path, tokens: Tokens) -> Non
         server.stop()
 
 
+def test_a_slow_reader_that_keeps_up_gets_every_change_in_order(db: Path, tokens: Tokens) -> None:
+    """Writes the client's backlog holds up finish later, and what comes meanwhile waits."""
+    settings = ServerSettings(heartbeat=5, poll_interval=0.02, queue_limit=64, send_timeout=5)
+    server = in_thread(db, settings)
+    store = SqliteStore(db)
+    sock = socket.socket()
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", server.port))
+        sock.sendall(
+            f"GET /api/client/stream HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {tokens.client}\r\n\r\n".encode()
+        )
+        assert eventually(lambda: status(server, tokens)["streams"] == 1)
+        big = "x" * 400_000
+        versions = [f"v{version:02d}-" for version in range(24)]
+        for marker in versions:  # ~10 MB, beyond what the kernel buffers for the socket
+            definition = {**rollout_feature("big", 10), "description": marker + big}
+            store.put_flag("big", definition, actor="test")
+            time.sleep(0.05)  # one event each: the later ones find the stream backlogged
+        received = bytearray()
+        sock.settimeout(5)
+        deadline = time.monotonic() + 20
+        while f'"description":"{versions[-1]}'.encode() not in received:
+            assert time.monotonic() < deadline, "the last change never arrived"
+            chunk = sock.recv(65_536)
+            assert chunk, "the server closed the stream"
+            received += chunk
+            time.sleep(0.001)  # slower than the server writes: its writes wait for us
+        seen = [received.find(f'"description":"{m}'.encode()) for m in versions]
+        arrived = [position for position in seen if position >= 0]
+        assert arrived == sorted(arrived)  # in order (the feed may merge close changes)
+        assert status(server, tokens)["dropped_streams"] == 0
+        assert status(server, tokens)["streams"] == 1
+    finally:
+        sock.close()
+        store.close()
+        server.stop()
+
+
 def status(server: BackgroundServer, tokens: Tokens) -> dict[str, int]:
     response = http_get(f"{server.url}/api/admin/status", headers=bearer(tokens.admin))
     return dict(response.json())

@@ -29,13 +29,15 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, LiteralString, TextIO
-
-import psycopg
-from psycopg import sql
+from typing import TYPE_CHECKING, Any, LiteralString, TextIO
 
 from rollsafe.backup.postgres import connect_stable, redacted_url
 from rollsafe.errors import BackupError
+
+# psycopg is imported where it is used, as in rollsafe.backup.postgres.
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg import sql
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
@@ -130,6 +132,8 @@ def postgres_lost_rows(url: str, exported: Path, out: Path) -> Changes:
 def _compare_table(
     conn: psycopg.Connection[Any], table: str, before: list[dict[str, Any]], stream: TextIO
 ) -> dict[str, int]:
+    from psycopg import sql
+
     schema, _, name = table.partition(".")
     key = _primary_key(conn, schema, name)
     keyed = sql.SQL("json_build_array({})::text").format(
@@ -208,6 +212,8 @@ def _private_partial(out: Path) -> Iterator[TextIO]:
 @contextmanager
 def _postgres(url: str) -> Iterator[psycopg.Connection[Any]]:
     """One connection with stable row text (for MD5s), errors as BackupError."""
+    import psycopg
+
     try:
         with connect_stable(url) as conn:
             yield conn
@@ -216,6 +222,8 @@ def _postgres(url: str) -> Iterator[psycopg.Connection[Any]]:
 
 
 def _rows_of(table: str, columns: LiteralString) -> sql.Composed:
+    from psycopg import sql
+
     schema, _, name = table.partition(".")
     return sql.SQL("SELECT {} FROM {} AS t").format(sql.SQL(columns), sql.Identifier(schema, name))
 

@@ -24,11 +24,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, LiteralString
-
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from typing import TYPE_CHECKING, Any, LiteralString
 
 from rollsafe.backup.manifests import (
     Snapshot,
@@ -45,6 +41,12 @@ from rollsafe.support.redaction import (
     ambiguous_credentials,
     url_without_secrets,
 )
+
+# psycopg is imported where it is used: this module is imported by every command
+# (through the controller), and psycopg costs a process ~9 MB that a SQLite setup,
+# `rollsafe server` included, never uses.
+if TYPE_CHECKING:
+    import psycopg
 
 TableStats = dict[str, tuple[int, str]]
 """``schema.table`` to (row count, checksum of its rows)."""
@@ -68,6 +70,8 @@ _TABLES: LiteralString = """
 
 def snapshot_postgres(source: PostgresBackupSource, directory: Path) -> Snapshot:
     """Dump ``source`` into ``directory`` (``<name>.dump``) and write its manifest beside it."""
+    import psycopg
+
     private_directory(directory)
     destination = directory / f"{source.name}.dump"
     partial = destination.with_name(destination.name + ".partial")
@@ -165,6 +169,8 @@ def restore_postgres(
 
 def table_stats(url: str) -> TableStats:
     """Row count and content checksum of every user table of the database at ``url``."""
+    import psycopg
+
     client = _Client.of(url)
     try:
         with client.connect() as conn:
@@ -209,6 +215,8 @@ def _table_stats(conn: psycopg.Connection[Any]) -> TableStats:
     A table's checksum is the MD5 of its rows' MD5s in sorted order: independent of
     physical row order, so a restored table with the same rows has the same checksum.
     """
+    from psycopg import sql
+
     stats: TableStats = {}
     for schema, table in conn.execute(_TABLES).fetchall():
         query = sql.SQL(
@@ -264,6 +272,9 @@ class _Client:
 
     @classmethod
     def of(cls, url: str) -> _Client:
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
         if ambiguous_credentials(url):
             raise BackupError(AMBIGUOUS)
         try:
@@ -280,6 +291,9 @@ class _Client:
         return {"PGPASSWORD": self.password} if self.password is not None else {}
 
     def connect(self) -> psycopg.Connection[Any]:
+        import psycopg
+        from psycopg.conninfo import make_conninfo
+
         conninfo = self.conninfo
         if self.password is not None:
             conninfo = make_conninfo(conninfo, password=self.password)

@@ -11,6 +11,7 @@ documents, which `rollsafe.flags.Engine.apply_delta` reads as they are.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -113,15 +114,16 @@ def open_stream(
     )
 
 
-async def serve_stream(
+def serve_stream(
     service: Service, caller: Caller, scope: Scope, receive: Receive, send: Send
-) -> None:
+) -> Awaitable[None]:
     """The stream endpoint as a bare ASGI app, outside the middleware stack.
 
     Every message to every open stream would otherwise cross five middleware
     wrappers; with a thousand streams per change that is most of the fan-out
     time. Same checks and errors as the documented route (`stream`); the app has
-    checked the token's scope (``caller``).
+    checked the token's scope (``caller``). Not a coroutine itself: it returns the
+    response's, so an open stream holds no frame of this function (nor its request).
     """
     request = Request(scope)
     try:
@@ -135,7 +137,7 @@ async def serve_stream(
         response = error.response()
     except RollsafeError as error:
         response = store_unavailable(error)
-    await response(scope, receive, send)
+    return response(scope, receive, send)
 
 
 NO_FILTERS = unleash_views.Filters()

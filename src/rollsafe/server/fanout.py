@@ -1,16 +1,21 @@
-"""What the change feed fans out to: each environment's flags as streamed, and each open
-stream's bounded queue of encoded events."""
+"""What the change feed fans out to: each environment's flags as streamed (each event
+encoded once), and each open stream, written to directly."""
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import json
+import logging
 import time
+from collections.abc import Generator
 from typing import Any
+
+from starlette.types import Send
 
 from rollsafe.sdk.protocol import CONNECTED, delta_event, feature_of, hydration
 from rollsafe.store.records import FlagChange, TokenRecord
+
+log = logging.getLogger(__name__)
 
 TOO_SLOW = "too slow"
 
@@ -78,20 +83,32 @@ class EnvironmentState:
 
 
 class Subscriber:
-    """One open stream: a bounded queue of encoded messages and a wake-up event."""
+    """One open stream, written to directly by the fan-out (no task or queue of its own).
+
+    An offered message is handed to the stream's ASGI ``send`` at once: uvicorn
+    writes it to the transport without suspending unless the client is backlogged
+    (its transport paused writing). Only then does the stream get a task
+    (`_finish`) to complete that write, and messages offered meanwhile wait in
+    ``pending``, at most ``limit`` of them; one more closes the stream as too slow.
+    The stream's request coroutine meanwhile waits in ``receive()``, which returns
+    when the client disconnects; `close` wakes it by cancelling it (``waking``).
+    """
 
     __slots__ = (
         "closed",
         "environment",
         "limit",
         "opened",
+        "parked",
         "pending",
         "reason",
+        "send",
         "sending_since",
         "stalled",
         "task",
         "token",
-        "wake",
+        "waking",
+        "writing",
     )
 
     def __init__(self, environment: str, limit: int, token: TokenRecord | None = None) -> None:
@@ -99,8 +116,10 @@ class Subscriber:
         self.token = token
         """The token the stream was opened with; revoking it closes the stream."""
         self.limit = limit
-        self.pending: collections.deque[bytes] = collections.deque()
-        self.wake = asyncio.Event()
+        self.pending: list[bytes] | None = None
+        """Messages offered while a write was under way (or before the stream started)."""
+        self.send: Send | None = None
+        """The stream's ASGI ``send``, once its first message is written (`start`)."""
         self.closed = False
         self.reason = ""
         self.opened = time.monotonic()
@@ -108,19 +127,105 @@ class Subscriber:
         """Loop time a write to the client started, 0.0 when none is under way."""
         self.stalled = False
         self.task: asyncio.Task[Any] | None = None
+        """The request's task, running the stream's response."""
+        self.writing: asyncio.Task[None] | None = None
+        """The task finishing a write the client's backlog held up, if any."""
+        self.parked = False
+        """True while the request's task waits in ``receive()``."""
+        self.waking = False
+        """True when `close` cancelled the parked request task to end the stream."""
+
+    def start(self, send: Send) -> None:
+        """Write from now on to ``send`` (after the response's start and first message)."""
+        self.send = send
+        self._flush()
 
     def offer(self, message: bytes) -> None:
         if self.closed:
             return
-        if len(self.pending) >= self.limit:
-            self.close(f"{TOO_SLOW}: its queue is full")
-            return
-        self.pending.append(message)
-        self.wake.set()
+        if self.send is None or self.writing is not None:
+            self._hold(message)
+        else:
+            self._write(message)
 
     def close(self, reason: str) -> None:
-        if not self.closed:
-            self.closed = True
-            self.reason = reason
-            self.pending.clear()
-            self.wake.set()
+        if self.closed:
+            return
+        self.closed = True
+        self.reason = reason
+        self.pending = None
+        if self.parked and self.task is not None and not self.waking:
+            self.waking = True
+            self.task.cancel()
+
+    def _hold(self, message: bytes) -> None:
+        pending = self.pending
+        if pending is None:
+            self.pending = [message]
+        elif len(pending) >= self.limit:
+            self.close(f"{TOO_SLOW}: its queue is full")
+        else:
+            pending.append(message)
+
+    def _flush(self) -> None:
+        if self.pending and not self.closed:
+            chunk = b"".join(self.pending)
+            self.pending = None
+            self._write(chunk)
+
+    def _write(self, body: bytes) -> None:
+        """Run ``send`` up to its first suspension: for a client keeping up, all of it."""
+        assert self.send is not None
+        message = {"type": "http.response.body", "body": body, "more_body": True}
+        step = self.send(message).__await__()
+        try:
+            blocker = step.send(None)
+        except StopIteration:
+            return
+        except Exception as error:  # the server's own (a bug), logged; the stream ends
+            log.warning("a stream's write failed, closing it: %r", error)
+            self.close("write failed")
+            return
+        # Backlogged: the write waits for the transport to drain, in a task of its own
+        # that the feed's watchdog cancels past send_timeout.
+        self.sending_since = asyncio.get_running_loop().time()
+        self.writing = asyncio.ensure_future(self._finish(step, blocker))
+
+    async def _finish(self, step: Generator[Any, None, None], blocker: Any) -> None:
+        try:
+            await _resume(step, blocker)
+            while self.pending and not self.closed:
+                chunk = b"".join(self.pending)
+                self.pending = None
+                assert self.send is not None
+                self.sending_since = asyncio.get_running_loop().time()
+                await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except asyncio.CancelledError:
+            step.close()
+            raise
+        except Exception as error:  # as in _write
+            log.warning("a stream's write failed, closing it: %r", error)
+            self.close("write failed")
+        finally:
+            self.sending_since = 0.0
+            self.writing = None
+
+
+async def _resume(step: Generator[Any, None, None], blocker: Any) -> None:
+    """Finish ``step``, an awaitable run by hand that suspended yielding ``blocker``.
+
+    What a task would do: wait for the future it yielded (a bare yield: one loop
+    turn), then send it ``None`` to go on, until it returns.
+    """
+    while True:
+        if blocker is None:
+            await asyncio.sleep(0)
+        else:
+            # Taken over, as a task takes a future its coroutine yields; awaiting it
+            # again while marked blocking is refused.
+            blocker._asyncio_future_blocking = False
+            await blocker
+        try:
+            blocker = step.send(None)
+        except StopIteration:
+            return

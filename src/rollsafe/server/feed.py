@@ -5,8 +5,10 @@ from other processes, so the feed does not rely on this server's own writes: a
 thread reads the store's flags revision (one indexed read) and, when it moved,
 the rows changed since (`Store.flag_changes`, deletions included). The event
 loop then updates the per-environment state and offers one pre-encoded message
-to each subscriber of that environment. Each subscriber has a bounded queue; one
-that falls behind is closed, never buffered without limit.
+to each subscriber of that environment, encoded once and written straight to
+each stream's connection (no task wake-up per stream). A stream whose client is
+backlogged holds a bounded list of messages until its write completes; one that
+falls further behind is closed, never buffered without limit.
 
 When the thread reads: at once after a write through this server (`poll_now`);
 with a PostgreSQL store, at once on each NOTIFY of a commit (`rollsafe.store.listen`),
@@ -320,9 +322,14 @@ class ChangeFeed:
                     since = subscriber.sending_since
                     if since and now - since > limit and not subscriber.stalled:
                         subscriber.stalled = True
+                        # Blocked: the task finishing a fan-out write, or else the request's
+                        # own, still writing the stream's first message.
+                        blocked = subscriber.writing
+                        if blocked is None and not subscriber.parked:
+                            blocked = subscriber.task
                         subscriber.close(f"{TOO_SLOW}: a write blocked for too long")
-                        if subscriber.task is not None:
-                            subscriber.task.cancel()
+                        if blocked is not None:
+                            blocked.cancel()
 
 
 _MAX_REVISION_DIGITS = 18

@@ -1,10 +1,12 @@
-"""The SSE response: writes a subscriber's messages as they come, with bounded waiting.
+"""The SSE response: starts a stream, then waits for its client to disconnect.
 
-A raw ASGI response rather than a generator: it watches for the client
-disconnecting (so a closed stream is forgotten at once, not at the next
-heartbeat), and the feed's watchdog cancels a write blocked for longer than
-``send_timeout`` seconds, so a client that stops reading is dropped instead of
-holding memory.
+A raw ASGI response rather than a generator. After the first message the feed
+writes each event to the stream itself (`fanout.Subscriber`), so the request's
+own coroutine only waits in ``receive()``: that is the disconnect watch (a
+closed stream is forgotten at once, not at the next heartbeat), with no task or
+queue of its own per stream. The feed's watchdog cancels a write blocked for
+longer than ``send_timeout`` seconds, so a client that stops reading is dropped
+instead of holding memory.
 
 The stream takes its slot (`ChangeFeed.subscribe`) only once it runs, inside the
 ``try`` whose ``finally`` gives it back: a request refused or failing before that
@@ -15,12 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from rollsafe.server.errors import ApiError
-from rollsafe.server.fanout import Subscriber
 from rollsafe.server.feed import ChangeFeed, StreamLimitError
 from rollsafe.store.records import TokenRecord
 
@@ -53,12 +55,7 @@ class EventStream(Response):
         # No Response.__init__: it would declare a Content-Length for an empty body.
         self.status_code = 200
         self.background = None
-        self.raw_headers = [
-            (b"content-type", b"text/event-stream; charset=utf-8"),
-            (b"cache-control", b"no-cache"),
-            (b"x-accel-buffering", b"no"),
-            (b"x-rollsafe-heartbeat", f"{heartbeat:g}".encode()),
-        ]
+        self.raw_headers = _headers(heartbeat)
         self._feed = feed
         self._environment = environment
         self._last_event_id = last_event_id
@@ -72,51 +69,55 @@ class EventStream(Response):
         except StreamLimitError as error:  # filled up since the route checked
             await too_many_streams(error).response()(scope, receive, send)
             return
-        subscriber.task = asyncio.current_task()
-        clock = asyncio.get_running_loop().time
-        watcher = asyncio.ensure_future(_watch_disconnect(receive, subscriber))
+        task = subscriber.task = asyncio.current_task()
         completed = True
         try:
             # The feed's watchdog cancels a write blocked longer than send_timeout
             # (cheaper than a timeout context per message, times every stream).
-            subscriber.sending_since = clock()
+            subscriber.sending_since = asyncio.get_running_loop().time()
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             await send({"type": "http.response.body", "body": first, "more_body": True})
             subscriber.sending_since = 0.0
-            while True:
-                if subscriber.pending:
-                    chunk = b"".join(subscriber.pending)
-                    subscriber.pending.clear()
-                    subscriber.sending_since = clock()
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                    subscriber.sending_since = 0.0
+            subscriber.start(send)
+            # From here on the feed writes to the stream; this coroutine only waits in
+            # receive() for the disconnect (one frame less per stream than a helper).
+            # Subscriber.close wakes it by cancelling it, a cancellation taken back here.
+            while not subscriber.closed:
+                subscriber.parked = True
+                try:
+                    message = await receive()
+                except asyncio.CancelledError:
+                    if not subscriber.waking or task is None or task.uncancel():
+                        raise
+                    subscriber.waking = False
                     continue
-                if subscriber.closed:
-                    break
-                subscriber.wake.clear()
-                await subscriber.wake.wait()
+                finally:
+                    subscriber.parked = False
+                if message["type"] == "http.disconnect":
+                    subscriber.close("disconnected")
+            if subscriber.writing is not None:  # let a write under way end (or time out)
+                await asyncio.wait([subscriber.writing])
         except asyncio.CancelledError:
-            if not subscriber.stalled:
+            if not subscriber.stalled or task is None or task.uncancel():
                 raise
             # Dropped as too slow: give up on it (uvicorn closes the connection).
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
             completed = False
         finally:
             self._feed.unsubscribe(subscriber)
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-        if completed and subscriber.reason != "disconnected":
+            if subscriber.writing is not None:
+                subscriber.writing.cancel()
+        if completed and not subscriber.stalled and subscriber.reason != "disconnected":
             with contextlib.suppress(OSError):
                 comment = f": closed: {subscriber.reason}\n\n".encode()
                 await send({"type": "http.response.body", "body": comment, "more_body": False})
 
 
-async def _watch_disconnect(receive: Receive, subscriber: Subscriber) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            subscriber.close("disconnected")
-            return
+@functools.cache
+def _headers(heartbeat: float) -> list[tuple[bytes, bytes]]:
+    """The response headers, one list shared by every stream (none is ever changed)."""
+    return [
+        (b"content-type", b"text/event-stream; charset=utf-8"),
+        (b"cache-control", b"no-cache"),
+        (b"x-accel-buffering", b"no"),
+        (b"x-rollsafe-heartbeat", f"{heartbeat:g}".encode()),
+    ]

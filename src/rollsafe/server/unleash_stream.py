@@ -11,6 +11,8 @@ signal on which Unleash SDKs that switch modes go back to polling
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -35,10 +37,11 @@ def polling_response() -> Response:
     )
 
 
-async def serve(
+def serve(
     service: Service, caller: Caller, scope: Scope, receive: Receive, send: Send
-) -> None:
-    """The endpoint as a bare ASGI app (like ``client.serve_stream``; the token is checked)."""
+) -> Awaitable[None]:
+    """The endpoint as a bare ASGI app (like ``client.serve_stream``, not a coroutine
+    itself; the token is checked)."""
     request = Request(scope)
     response: Response
     try:
@@ -52,4 +55,4 @@ async def serve(
         response = polling_response() if error.code == "too_many_streams" else error.response()
     except RollsafeError as error:
         response = store_unavailable(error)
-    await response(scope, receive, send)
+    return response(scope, receive, send)
