@@ -77,6 +77,14 @@ def test_the_shop_process_loads_only_its_web_stack() -> None:
     assert loaded == ["prometheus_client", "starlette", "uvicorn"]
 
 
+def test_the_flag_server_loads_no_numerics_or_postgres_driver() -> None:
+    """The server holds thousands of streams in one process: every idle megabyte counts.
+    The judge (numpy) runs only when a dashboard page replays an analysis."""
+    loaded, done = loaded_by("import rollsafe.server.app\n", HEAVY)
+    assert done.returncode == 0, done.stderr
+    assert not {"numpy", "scipy", "psycopg", "psycopg_pool"} & set(loaded), loaded
+
+
 # (arguments, exit code) of the commands a script or a test runs many times
 LIGHT_COMMANDS = [
     (["--help"], 0),

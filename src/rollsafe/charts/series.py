@@ -28,7 +28,6 @@ from rollsafe.journal.payloads import (
     analysis_verdict,
     guard_event,
 )
-from rollsafe.judge import Judge
 
 QUANTILES = (0.5, 0.95, 0.99)
 
@@ -201,6 +200,10 @@ def replay_judge(
     """The judge's evidence after each look, by running the plan's judge over the looks."""
     if plan is None or not looks:
         return []
+    # Imported here, not at the top: the judge brings numpy, which a flag server that
+    # never draws a chart (10,000 open streams, say) should not carry in memory.
+    from rollsafe.judge import Judge
+
     judge = Judge(plan.analysis, mode="health" if mode == "health" else "compare")
     found: dict[str, MetricEvidence] = {}
     start = _start(looks)
