@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from rollsafe.support.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from rollsafe.controller.daemon import ControllerLoop
@@ -17,13 +18,6 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> object:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_attributes(__name__, _HOMES)
 
 __all__ = ["Controller", "ControllerLoop"]

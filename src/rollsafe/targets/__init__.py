@@ -8,8 +8,9 @@ plan's ``target.type`` gets is :data:`rollsafe.targets.registry.FACTORIES`.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from rollsafe.support.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from rollsafe.targets.base import CanaryTarget, Target
@@ -38,14 +39,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> object:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_attributes(__name__, _HOMES)
 
 __all__ = [
     "MAINTENANCE_MARKER",
