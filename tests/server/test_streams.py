@@ -130,19 +130,25 @@ def test_streams_beyond_the_limit_get_503(db: Path, tokens: Tokens) -> None:
         server.stop()
 
 
+def open_slow_stream(server: BackgroundServer, tokens: Tokens) -> socket.socket:
+    """A raw stream whose client holds only 4 KB in its receive buffer, once it is open."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", server.port))
+    sock.sendall(
+        f"GET /api/client/stream HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {tokens.client}\r\n\r\n".encode()
+    )
+    assert eventually(lambda: status(server, tokens)["streams"] == 1)
+    return sock
+
+
 def test_a_client_that_stops_reading_is_dropped(db: Path, tokens: Tokens) -> None:
     settings = ServerSettings(heartbeat=0.3, poll_interval=0.02, queue_limit=4, send_timeout=0.5)
     server = in_thread(db, settings)
     store = SqliteStore(db)
-    sock = socket.socket()
+    sock = open_slow_stream(server, tokens)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect(("127.0.0.1", server.port))
-        sock.sendall(
-            f"GET /api/client/stream HTTP/1.1\r\nHost: x\r\n"
-            f"Authorization: Bearer {tokens.client}\r\n\r\n".encode()
-        )
-        assert eventually(lambda: status(server, tokens)["streams"] == 1)
         big = "x" * 400_000
         for version in range(30):  # ~12 MB the client never reads
             definition = {**rollout_feature("big", 10), "description": f"{version}{big}"}
@@ -161,15 +167,8 @@ def test_a_slow_reader_that_keeps_up_gets_every_change_in_order(db: Path, tokens
     settings = ServerSettings(heartbeat=5, poll_interval=0.02, queue_limit=64, send_timeout=5)
     server = in_thread(db, settings)
     store = SqliteStore(db)
-    sock = socket.socket()
+    sock = open_slow_stream(server, tokens)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect(("127.0.0.1", server.port))
-        sock.sendall(
-            f"GET /api/client/stream HTTP/1.1\r\nHost: x\r\n"
-            f"Authorization: Bearer {tokens.client}\r\n\r\n".encode()
-        )
-        assert eventually(lambda: status(server, tokens)["streams"] == 1)
         big = "x" * 400_000
         versions = [f"v{version:02d}-" for version in range(24)]
         for marker in versions:  # ~10 MB, beyond what the kernel buffers for the socket
