@@ -76,7 +76,7 @@ def run(workdir: Path, fault: str) -> dict[str, Any]:
 def test_errors_roll_back_at_level_1(tmp_path: Path) -> None:
     summary = run(tmp_path / "errors", "errors")
     assert summary["outcome"] == "rolled_back", summary["timeline"]
-    assert summary["final_level"] == 1
+    assert summary["final_level"] == 1, summary["levels"]
     assert [level["recovered"] for level in summary["levels"]] == [True]
     assert summary["fault_onset"] <= summary["detected_at"] <= summary["recovered_at"]
     (level,) = [e.data for e in summary["entries"] if e.kind == "rollback.level_ended"]

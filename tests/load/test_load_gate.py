@@ -53,16 +53,25 @@ back only when the services were starved of CPU (p50 1.6 s for a 200 ms service 
 ``-n 4`` on a loaded 2-core machine)."""
 
 
-def measured(baseline: str, candidate: str, spec: LoadStep) -> LoadResult:
+def measured(
+    baseline: str, candidate: str, spec: LoadStep, *, until_decided: bool = False
+) -> LoadResult:
     """The gate's result, measured again (up to 3 times) while the machine is too busy.
 
     On a shared 2-core machine the client is sometimes starved for seconds; the
     gate then says so (inconclusive) instead of passing on its own noise. Those
     runs are retried: what these tests check is the verdict on a measurable run.
+
+    ``until_decided`` retries any inconclusive run. wrk reports no lag of its own:
+    when one arm's wrk process is starved for a moment, a few of that arm's requests
+    look slow (in one CI run under ``-n 4``, 20 of ~320 past 223 ms for two copies of
+    one 200 ms service, e=223 where a fail needs 320). The gate rightly calls that
+    inconclusive, never a fail; a healthy pair must still pass a run in three.
     """
     for _ in range(3):
         result = measure({"baseline": baseline, "candidate": candidate}, spec)
-        if not (result.verdict == "inconclusive" and any(w in result.reason for w in STARVED)):
+        starved = any(w in result.reason for w in STARVED)
+        if not (result.verdict == "inconclusive" and (starved or until_decided)):
             return result
     return result
 
@@ -181,7 +190,12 @@ def test_wrk_judges_the_same_way() -> None:
         slow_service(BASE) as same,
         slow_service(BASE * 1.2) as slower,
     ):
-        healthy = measured(baseline, same, quick(baseline, same, tool="wrk", rate=None, duration=2))
+        healthy = measured(
+            baseline,
+            same,
+            quick(baseline, same, tool="wrk", rate=None, duration=2),
+            until_decided=True,
+        )
         slowed = measured(
             baseline, slower, quick(baseline, slower, tool="wrk", rate=None, duration=2)
         )

@@ -159,3 +159,25 @@ def test_a_blip_shorter_than_a_guards_for_does_not_fail_verification() -> None:
             float(t), [{"t": t, "arm": "stable", "requests": 100 * t, "errors": errors}], 0
         )
     assert guards.breaches() == []
+
+
+def test_stragglers_after_the_level_acted_are_not_evidence_of_failure() -> None:
+    # Three errors counted just after the level acted (requests in flight on the bad path,
+    # or a scrape that lands late), then none, at 5 requests/s: above 5% over the window
+    # from the guard's first value to the last look, yet 3 errors are not a failing service.
+    (critical, *_) = DEFAULT_GUARDS
+    guard = critical.model_copy(update={"threshold": 0.05, "for_": 3.0, "window": 5.0})
+    guards = VerificationGuards([guard], 6.0)
+    for t in range(7):
+        errors = min(t, 3)
+        guards.update(float(t), [{"t": t, "arm": "stable", "requests": 5 * t, "errors": errors}], 0)
+    assert guards.breaches() == []
+
+
+def test_a_service_still_failing_at_a_low_rate_is_not_recovered() -> None:
+    (critical, *_) = DEFAULT_GUARDS
+    guard = critical.model_copy(update={"threshold": 0.05, "for_": 3.0, "window": 5.0})
+    guards = VerificationGuards([guard], 6.0)
+    for t in range(7):  # 25% errors at 20 requests/s, all along
+        guards.update(float(t), [{"t": t, "arm": "stable", "requests": 20 * t, "errors": 5 * t}], 0)
+    assert [b["guard"] for b in guards.breaches()] == [guard.name]

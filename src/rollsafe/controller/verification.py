@@ -4,7 +4,10 @@ For ``verify.for`` seconds: the instances pass their health checks (failing
 twice in a row fails verification), no critical or major guard breaches, and
 the health analysis does not fail.
 
-A guard breaches verification as it would a rollout, with its ``for``
+A guard breaches verification as it would a rollout, on the same evidence (a
+rate guard's lower confidence bound above its threshold, with ``min_events``:
+the few requests still in flight on the bad path, or counted late by a
+Prometheus scrape, are not a failing service) and with its ``for``
 respected: its condition holds at the last look and has held at every look for
 its ``for``, or, when the verification is too short for that, at every look
 since the guard first had a value (a service failing all along is not
@@ -30,7 +33,7 @@ from typing import Any
 from rollsafe.config.guards import UNITS, Guard
 from rollsafe.controller.context import StepContext
 from rollsafe.errors import MetricsError
-from rollsafe.guards import Sample, Window, combine, measure
+from rollsafe.guards import Sample, Window, combine, holds, measure
 from rollsafe.judge import Judge
 
 UNHEALTHY_LOOKS = 2
@@ -156,8 +159,8 @@ class VerificationGuards:
             watched.value, watched.t = value, t
             if value is not None and watched.first_value is None:
                 watched.first_value = t
-            holds = value is not None and value > watched.guard.threshold
-            watched.since = (watched.since if watched.since is not None else t) if holds else None
+            held = holds(watched.guard, watched.window, value)
+            watched.since = (watched.since if watched.since is not None else t) if held else None
 
     def breaches(self) -> list[dict[str, Any]]:
         """Guards whose condition held long enough, and still holds at the last look."""
