@@ -11,7 +11,7 @@ from rollsafe.cli.exits import of_rollout
 from rollsafe.cli.home import home_of
 from rollsafe.cli.incidents import write_incident_if_due
 from rollsafe.cli.output import console, print_json, reported_errors
-from rollsafe.cli.rollouts import _drive, _finish, _summary
+from rollsafe.cli.rollouts import _drive, _finish
 
 
 def _login() -> str:
@@ -57,6 +57,6 @@ def override(
             report = write_incident_if_due(home.path, store, rollout)
     if not resume:
         if as_json:
-            print_json({**_summary(rollout), "overridden_by": who})
+            print_json({**rollout.summary(), "overridden_by": who})
         raise typer.Exit(of_rollout(rollout.state))
     _finish(rollout, report, as_json, of_rollout)

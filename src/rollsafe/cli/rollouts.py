@@ -77,7 +77,7 @@ def start(
                 report = write_incident_if_due(home.path, store, rollout)
     if detach:
         if as_json:
-            print_json(_summary(rollout))
+            print_json(rollout.summary())
         else:
             console.print(f"rollout [bold]{rollout.id}[/bold] created; a controller will drive it")
         return
@@ -163,7 +163,7 @@ def status(
     if as_json:
         print_json(
             {
-                **_summary(rollout),
+                **rollout.summary(),
                 "steps": [_step_summary(s) for s in steps],
                 "last_drill": drill_summary(drill),
             }
@@ -196,7 +196,7 @@ def list_(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] =
     with reported_errors(), home_of(ctx).existing_store() as store:
         rollouts = store.list_rollouts()
     if as_json:
-        print_json([_summary(r) for r in rollouts])
+        print_json([r.summary() for r in rollouts])
         return
     table = Table("id", "service", "state", "step", "created")
     for r in rollouts:
@@ -254,7 +254,7 @@ def _finish(
     """Print how the rollout stands, its reason in full (once), its incident report (written
     before the store closed), and exit with its code."""
     if as_json:
-        print_json(_summary(rollout))
+        print_json(rollout.summary())
     else:
         colour = _COLOURS.get(rollout.state, "white")
         console.print(
@@ -279,19 +279,6 @@ def _pick(store: Store, rollout_id: str | None) -> Rollout:
     if not rollouts:
         raise NotFoundError("no rollouts yet; start one with 'rollsafe rollout start PLAN'")
     return rollouts[0]
-
-
-def _summary(rollout: Rollout) -> dict[str, object]:
-    return {
-        "id": rollout.id,
-        "service": rollout.service,
-        "state": str(rollout.state),
-        "step_index": rollout.step_index,
-        "reason": rollout.reason,
-        "owner": rollout.owner,
-        "created_at": rollout.created_at,
-        "updated_at": rollout.updated_at,
-    }
 
 
 def _step_summary(step: StepRecord) -> dict[str, object]:

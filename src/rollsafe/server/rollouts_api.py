@@ -17,23 +17,9 @@ from rollsafe.server.admin import ERRORS, INVALID, NOT_FOUND
 from rollsafe.server.errors import ApiError
 from rollsafe.server.models import ErrorBody
 from rollsafe.server.service import AdminCaller, ServiceDep
-from rollsafe.store import Rollout, RolloutState
+from rollsafe.store import RolloutState
 
 router = APIRouter(prefix="/api/admin/rollouts", tags=["rollouts"], responses=ERRORS)
-
-
-def summary(rollout: Rollout) -> dict[str, Any]:
-    return {
-        "id": rollout.id,
-        "service": rollout.service,
-        "state": str(rollout.state),
-        "step_index": rollout.step_index,
-        "reason": rollout.reason,
-        "owner": rollout.owner,
-        "requested": rollout.requested,
-        "created_at": rollout.created_at,
-        "updated_at": rollout.updated_at,
-    }
 
 
 @router.get("", responses=INVALID)
@@ -52,7 +38,7 @@ def list_rollouts(
         for r in listed
         if (state is None or r.state is state) and (service_name in (None, r.service))
     ]
-    return [summary(r) for r in chosen[:limit]]
+    return [r.summary() for r in chosen[:limit]]
 
 
 @router.get("/{rollout_id}", responses=NOT_FOUND)
@@ -60,7 +46,7 @@ def get_rollout(rollout_id: str, caller: AdminCaller, service: ServiceDep) -> di
     del caller
     rollout = service.reader.get_rollout(rollout_id)
     wait = approvals.waiting(service.reader, rollout_id)
-    return {**summary(rollout), "waiting_for_approval": wait.to_dict() if wait else None}
+    return {**rollout.summary(), "waiting_for_approval": wait.to_dict() if wait else None}
 
 
 @router.post(
@@ -89,4 +75,4 @@ def act(
             404, "not_found", f"no action {action!r}; one of pause, resume, abort, approve"
         )
     said = actions.act(service.store, rollout_id, action, actor=caller.actor, comment=comment)
-    return {"message": said, "rollout": summary(service.store.get_rollout(rollout_id))}
+    return {"message": said, "rollout": service.store.get_rollout(rollout_id).summary()}

@@ -54,6 +54,20 @@ class Rollout:
     """A command another process left for the owner: ``pause`` or ``abort``."""
     reason: str
 
+    def summary(self) -> dict[str, Any]:
+        """What the CLI's ``--json`` and the admin API show of a rollout (no plan text)."""
+        return {
+            "id": self.id,
+            "service": self.service,
+            "state": str(self.state),
+            "step_index": self.step_index,
+            "reason": self.reason,
+            "owner": self.owner,
+            "requested": self.requested,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
 
 @dataclass(frozen=True)
 class StepRecord:
