@@ -159,6 +159,58 @@ def test_set_weights_returns_once_new_connections_get_the_new_split(
         assert {arm(name) for name in answers} == {only}
 
 
+def test_a_change_that_takes_servers_out_returns_once_their_requests_are_answered(
+    router: NginxRouter, upstreams: Upstreams
+) -> None:
+    """Old workers may still send requests to the servers taken out: the caller stops
+    them after set_weights, so it must return only once those workers are done."""
+    router.start()
+    router.set_weights(upstreams.stable, upstreams.canary, 100)
+    answered: list[float] = []
+
+    def slow_request() -> None:
+        with httpx.Client(base_url=router.url, timeout=10) as client:
+            assert client.get("/", params={"delay": "1.5"}).text == "canary-1"
+        answered.append(time.monotonic())
+
+    held = threading.Thread(target=slow_request)
+    held.start()
+    time.sleep(0.3)  # the request is at the canary, through the current worker
+    router.set_weights(upstreams.stable, upstreams.canary, 50)  # the canary stays in
+    assert answered == []  # not waited for: no server left
+    router.set_weights(upstreams.stable, upstreams.canary, 0)  # the canary leaves
+    returned = time.monotonic()
+    held.join()
+    assert answered
+    assert answered[0] <= returned
+    assert {arm(name) for name in count(router.url, 20)} == {"stable"}
+
+
+def test_a_drain_longer_than_drain_timeout_is_not_waited_for(
+    tmp_path: Path, upstreams: Upstreams
+) -> None:
+    router = NginxRouter(NginxRouterConfig(drain_timeout=0.3), home=tmp_path / "router")
+    try:
+        router.start()
+        router.set_weights(upstreams.stable, upstreams.canary, 100)
+        answers: list[str] = []
+
+        def slow_request() -> None:
+            with httpx.Client(base_url=router.url, timeout=10) as client:
+                answers.append(client.get("/", params={"delay": "3"}).text)
+
+        held = threading.Thread(target=slow_request)
+        held.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        router.set_weights(upstreams.stable, upstreams.canary, 0)
+        assert time.monotonic() - started < 2.0
+        held.join()
+        assert answers == ["canary-1"]  # the old worker still answered it
+    finally:
+        router.stop()
+
+
 # -- refused changes keep the split in force ------------------------------------------
 
 
