@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--slow-users", type=int, default=2)
+    parser.add_argument("--slow-upload", type=float, default=0.8, help="seconds per slow body")
     parser.add_argument("--instances", type=int, default=2)
     parser.add_argument("--client-keepalive", type=float, default=0.0)
     args = parser.parse_args()
@@ -37,7 +38,7 @@ def main() -> None:
         config = NginxRouter(client_keepalive=args.client_keepalive)
         with (
             rig(Path(tmp), router=config, instances=args.instances) as r,
-            users(r.url, args.users, args.slow_users) as finish,
+            users(r.url, args.users, args.slow_users, args.slow_upload) as finish,
         ):
             for cycle in range(args.cycles):
                 new, old = RELEASES[(cycle + 1) % 2], RELEASES[cycle % 2]

@@ -1,8 +1,8 @@
-"""``python -m bench.nginx_switching.load URL USERS SLOW``: users sending until stdin closes.
+"""``python -m bench.nginx_switching.load URL USERS SLOW UPLOAD``: users until stdin closes.
 
 Each of ``USERS`` users is a thread with its own connections, alternating ``GET /``
 and ``POST /orders`` back to back. Each of ``SLOW`` more users sends only ``POST
-/orders`` with its body in four pieces over :data:`SLOW_UPLOAD` seconds, as a
+/orders`` with its body in four pieces over ``UPLOAD`` seconds, as a
 phone on a weak network does: nginx reads a body whole before it picks an
 instance, so such a request is accepted under one split and sent under it once
 its body is in, whatever happened meanwhile. When stdin closes (the parent is done or died),
@@ -24,17 +24,14 @@ from typing import Any
 
 import httpx
 
-SLOW_UPLOAD = 0.8
-"""Seconds a slow user takes to send a request's body."""
 
-
-def _slow_body() -> Iterator[bytes]:
+def _slow_body(seconds: float) -> Iterator[bytes]:
     for _ in range(4):
         yield b"y" * 512
-        time.sleep(SLOW_UPLOAD / 4)
+        time.sleep(seconds / 4)
 
 
-def run(url: str, users: int, slow: int, stop: threading.Event) -> dict[str, Any]:
+def run(url: str, users: int, slow: int, upload: float, stop: threading.Event) -> dict[str, Any]:
     sent: Counter[str] = Counter()
     bad: list[dict[str, Any]] = []
     lock = threading.Lock()
@@ -47,7 +44,7 @@ def run(url: str, users: int, slow: int, stop: threading.Event) -> dict[str, Any
                 count += 1
                 try:
                     if slow:
-                        response = client.post("/orders", content=_slow_body())
+                        response = client.post("/orders", content=_slow_body(upload))
                     elif method == "POST":
                         response = client.post("/orders", content=b"x" * 2048)
                     else:
@@ -72,7 +69,7 @@ def run(url: str, users: int, slow: int, stop: threading.Event) -> dict[str, Any
 
 
 def main() -> None:
-    url, users, slow = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    url, users, slow, upload = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
     stop = threading.Event()
 
     def watch_stdin() -> None:
@@ -80,7 +77,7 @@ def main() -> None:
         stop.set()
 
     threading.Thread(target=watch_stdin, daemon=True).start()
-    print(json.dumps(run(url, users, slow, stop)), flush=True)
+    print(json.dumps(run(url, users, slow, upload, stop)), flush=True)
 
 
 if __name__ == "__main__":

@@ -77,12 +77,22 @@ def switch_cycle(rig: Rig, new: str, old: str) -> Iterator[str]:
 
 
 @contextmanager
-def users(url: str, count: int, slow: int = 0) -> Iterator[Callable[[], dict[str, Any]]]:
-    """``count`` users sending GET and POST through ``url`` and ``slow`` ones sending slow
-    POST bodies (``load.py``), in a process of their own; the function yielded stops
-    them and returns the load generator's summary."""
+def users(
+    url: str, count: int, slow: int = 0, upload: float = 0.8
+) -> Iterator[Callable[[], dict[str, Any]]]:
+    """``count`` users sending GET and POST through ``url`` and ``slow`` ones sending POST
+    bodies that take ``upload`` seconds (``load.py``), in a process of their own; the
+    function yielded stops them and returns the load generator's summary."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.nginx_switching.load", url, str(count), str(slow)],
+        [
+            sys.executable,
+            "-m",
+            "bench.nginx_switching.load",
+            url,
+            str(count),
+            str(slow),
+            str(upload),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
