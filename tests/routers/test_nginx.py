@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -209,6 +210,28 @@ def test_a_drain_longer_than_drain_timeout_is_not_waited_for(
         assert answers == ["canary-1"]  # the old worker still answered it
     finally:
         router.stop()
+
+
+def test_nginx_closes_an_idle_connection_to_an_instance_before_the_instance_would(
+    router: NginxRouter,
+) -> None:
+    """An instance closing it first races a request nginx sends on it: a 502 for a POST."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        address = f"127.0.0.1:{listener.getsockname()[1]}"
+        router.start()
+        router.set_weights([address], [], 0)
+        answered = threading.Thread(target=count, args=(router.url, 1, 1))
+        answered.start()
+        connection, _ = listener.accept()
+        with connection:
+            connection.settimeout(5)
+            assert connection.recv(65536).startswith(b"GET / HTTP/1.1")
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nidl")
+            answered.join()
+            idle = time.monotonic()
+            assert connection.recv(1) == b""  # nginx closed it, idle, unasked
+            closed_after = time.monotonic() - idle
+    assert 0.5 < closed_after < 3.0  # upstream_keepalive is 1 s; uvicorn closes after 5 s
 
 
 # -- refused changes keep the split in force ------------------------------------------
