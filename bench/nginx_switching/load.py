@@ -2,10 +2,10 @@
 
 Each of ``USERS`` users is a thread with its own connections, alternating ``GET /``
 and ``POST /orders`` back to back. Each of ``SLOW`` more users sends only ``POST
-/orders`` with its body in four pieces over ``UPLOAD`` seconds, as a
-phone on a weak network does: nginx reads a body whole before it picks an
-instance, so such a request is accepted under one split and sent under it once
-its body is in, whatever happened meanwhile. When stdin closes (the parent is done or died),
+/orders`` with its body in four pieces over ``UPLOAD`` seconds, as a phone on a
+weak network does: nginx reads a body whole before it picks an instance, so such
+a request is accepted under one split and sent under it once its body is in,
+whatever happened meanwhile. When stdin closes (the parent is done or died),
 prints a JSON summary: requests per method, every answer that was not 2xx and
 every failed connection, each with its method and when it happened (monotonic
 seconds, the same clock as the parent's). Its own process, so the parent's
@@ -36,14 +36,14 @@ def run(url: str, users: int, slow: int, upload: float, stop: threading.Event) -
     bad: list[dict[str, Any]] = []
     lock = threading.Lock()
 
-    def user(slow: bool) -> None:
+    def user(uploads_slowly: bool) -> None:
         with httpx.Client(base_url=url, timeout=30) as client:
             count = 0
             while not stop.is_set():
-                method = "POST" if count % 2 or slow else "GET"
+                method = "POST" if count % 2 or uploads_slowly else "GET"
                 count += 1
                 try:
-                    if slow:
+                    if uploads_slowly:
                         response = client.post("/orders", content=_slow_body(upload))
                     elif method == "POST":
                         response = client.post("/orders", content=b"x" * 2048)
@@ -53,7 +53,7 @@ def run(url: str, users: int, slow: int, upload: float, stop: threading.Event) -
                 except httpx.HTTPError as error:
                     failure = f"{type(error).__name__}: {error}"
                 with lock:
-                    method = "slow POST" if slow else method
+                    method = "slow POST" if uploads_slowly else method
                     sent[method] += 1
                     if failure is not None:
                         bad.append({"method": method, "at": time.monotonic(), "failure": failure})
