@@ -52,6 +52,7 @@ _THROUGHPUT_GROUPS = {
     "tests/demo/test_demo_prometheus.py": "throughput-b",  # ~60 s
     "tests/sdk/test_middleware_rollout.py": "throughput-b",  # ~52 s
     "tests/cli/test_demo_command.py": "throughput-a",  # ~34 s
+    "tests/routers/test_switching_under_load.py": "throughput-a",  # ~14 s
 }
 # Latency measured side by side: starved of CPU beside the others, its services answered
 # in 1.6 s instead of 200 ms and the gate (rightly) found too little traffic.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -157,6 +158,80 @@ def test_set_weights_returns_once_new_connections_get_the_new_split(
         router.set_weights(upstreams.stable, upstreams.canary, weight)
         answers = count(router.url, 40)
         assert {arm(name) for name in answers} == {only}
+
+
+def test_a_change_that_takes_servers_out_returns_once_their_requests_are_answered(
+    router: NginxRouter, upstreams: Upstreams
+) -> None:
+    """Old workers may still send requests to the servers taken out: the caller stops
+    them after set_weights, so it must return only once those workers are done."""
+    router.start()
+    router.set_weights(upstreams.stable, upstreams.canary, 100)
+    answered: list[float] = []
+
+    def slow_request() -> None:
+        with httpx.Client(base_url=router.url, timeout=10) as client:
+            assert client.get("/", params={"delay": "1.5"}).text == "canary-1"
+        answered.append(time.monotonic())
+
+    held = threading.Thread(target=slow_request)
+    held.start()
+    time.sleep(0.3)  # the request is at the canary, through the current worker
+    router.set_weights(upstreams.stable, upstreams.canary, 50)  # the canary stays in
+    assert answered == []  # not waited for: no server left
+    router.set_weights(upstreams.stable, upstreams.canary, 0)  # the canary leaves
+    returned = time.monotonic()
+    held.join()
+    assert answered
+    assert answered[0] <= returned
+    assert {arm(name) for name in count(router.url, 20)} == {"stable"}
+
+
+def test_a_drain_longer_than_drain_timeout_is_not_waited_for(
+    tmp_path: Path, upstreams: Upstreams
+) -> None:
+    router = NginxRouter(NginxRouterConfig(drain_timeout=0.3), home=tmp_path / "router")
+    try:
+        router.start()
+        router.set_weights(upstreams.stable, upstreams.canary, 100)
+        answers: list[str] = []
+
+        def slow_request() -> None:
+            with httpx.Client(base_url=router.url, timeout=10) as client:
+                answers.append(client.get("/", params={"delay": "3"}).text)
+
+        held = threading.Thread(target=slow_request)
+        held.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        router.set_weights(upstreams.stable, upstreams.canary, 0)
+        assert time.monotonic() - started < 2.0
+        held.join()
+        assert answers == ["canary-1"]  # the old worker still answered it
+    finally:
+        router.stop()
+
+
+def test_nginx_closes_an_idle_connection_to_an_instance_before_the_instance_would(
+    router: NginxRouter,
+) -> None:
+    """An instance closing it first races a request nginx sends on it: a 502 for a POST."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        address = f"127.0.0.1:{listener.getsockname()[1]}"
+        router.start()
+        router.set_weights([address], [], 0)
+        answered = threading.Thread(target=count, args=(router.url, 1, 1))
+        answered.start()
+        connection, _ = listener.accept()
+        with connection:
+            connection.settimeout(5)
+            assert connection.recv(65536).startswith(b"GET / HTTP/1.1")
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nidl")
+            answered.join()
+            idle = time.monotonic()
+            assert connection.recv(1) == b""  # nginx closed it, idle, unasked
+            closed_after = time.monotonic() - idle
+    assert 0.5 < closed_after < 3.0  # upstream_keepalive is 1 s; uvicorn closes after 5 s
 
 
 # -- refused changes keep the split in force ------------------------------------------

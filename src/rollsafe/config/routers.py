@@ -52,6 +52,20 @@ class NginxRouter(StrictModel):
     """Largest request body; bodies are kept in memory, never in temporary files."""
     reload_timeout: Duration = 10.0
     """How long start, reload and graceful stop may take before they count as failed."""
+    drain_timeout: Duration = 10.0
+    """How long a change that takes servers out of the split waits for nginx's old
+    workers to finish the requests they hold (their upstream set still names those
+    servers) before it returns and the servers may stop. A request whose body is
+    still arriving is sent on once it is in, to a server of the split it arrived
+    under: stopped sooner, that server's answer would be a 502. Past it, the
+    requests left are the instance's own graceful stop's to finish."""
+    upstream_keepalive: Duration = 1.0
+    """How long nginx keeps an idle connection to an instance for the next request
+    (its upstream ``keepalive_timeout``; 0: a new connection per request). Shorter
+    than the instances' own idle timeout (uvicorn and Node.js 5 s, gunicorn 2 s), so
+    nginx closes an idle connection before the instance does: a request nginx sends
+    on a connection the instance is closing fails, and for a POST nginx may not try
+    another server (the instance may have run it), so the client gets a 502."""
     command_timeout: Duration = 10.0
     """Bound on ``nginx -t`` and on starting the daemon."""
     variant_header: HeaderName = DEFAULT_VARIANT_HEADER

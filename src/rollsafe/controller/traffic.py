@@ -2,7 +2,8 @@
 
 The process target starts instances on new ports at every deploy, so the router
 must follow each change of the instance set, before a replaced instance stops
-(the target calls :meth:`Traffic.sync` then, under its lock). When no stable
+(the target calls :meth:`Traffic.sync` then, under its lock; the router returns
+once no request it holds can still go to a server it took out). When no stable
 instance is left (stopped for a restore), the router shows its maintenance
 page (503 with ``Retry-After``) until instances are healthy again. The canary's
 weight lives in the router's own state, so a controller resuming after a crash

@@ -10,11 +10,14 @@ Changing the split (:meth:`NginxRouter.set_weights`) is: render the new
 configuration, check it with ``nginx -t`` (refused → RouterError, nothing
 changed), move it into place, reload nginx gracefully (``SIGHUP``: new workers
 take new connections, old ones finish their requests, none is dropped), wait
-until nginx answers with the new configuration, and only then record it in
-``state.json``. If nginx does not take it within ``reload_timeout``, the old
-file is put back and nginx told to reload it. A controller that dies midway
-and calls again converges: applying the split already in force is a no-op, and
-one whose file was written but not confirmed is applied again.
+until nginx answers with the new configuration and, when servers left the
+split, until the old workers have finished their requests (``drain_timeout``:
+until then they may still send a request to those servers, so the caller must
+not stop them yet), and only then record it in ``state.json``. If nginx does
+not take it within ``reload_timeout``, the old file is put back and nginx told
+to reload it. A controller that dies midway and calls again converges:
+applying the split already in force is a no-op, and one whose file was written
+but not confirmed is applied again.
 
 To know which configuration answers, each carries a random id served by a
 second virtual server on the same port, ``GET /config`` with ``Host:
@@ -257,7 +260,9 @@ class NginxRouter:
                 f"        server {address} weight={weight};  # {arm}\n"
                 for address, weight, arm in split.server_weights()
             )
-            upstream = f"    upstream {UPSTREAM} {{\n{servers}        keepalive 32;\n    }}\n"
+            idle = config.upstream_keepalive
+            keepalive = f"        keepalive 32;\n        keepalive_timeout {_millis(idle)};\n"
+            upstream = f"    upstream {UPSTREAM} {{\n{servers}{keepalive if idle else ''}    }}\n"
             backend = f"            proxy_pass http://{UPSTREAM};"
         temp = self.home / "temp"
         body = config.max_body_bytes
@@ -335,8 +340,10 @@ http {{
         config_id = secrets.token_hex(8)
         self._write_checked(self.render(split, config_id, port, maintenance=maintenance))
         if running:
+            leaving = _servers(state) - _servers({"current": wanted, "maintenance": maintenance})
             try:
-                self._reload(config_id)
+                # Not in force: the configuration nginx runs is unknown, so it may name anything.
+                self._reload(config_id, drain=bool(leaving) or not in_force)
             except RouterError:
                 self._roll_back_file(old_text, state.get("config_id"))
                 raise
@@ -418,7 +425,9 @@ http {{
             raise RouterError(f"{binary} not found on PATH nor in /usr/sbin")
         return found
 
-    def _reload(self, config_id: str) -> None:
+    def _reload(self, config_id: str, *, drain: bool = False) -> None:
+        """Until new connections get ``config_id``; with ``drain``, until the workers of
+        earlier configurations have also finished their requests (or ``drain_timeout``)."""
         pid = self._master_pid()
         if pid is None:
             raise RouterError("nginx is not running")
@@ -434,6 +443,22 @@ http {{
                     f"nginx's old workers still accept connections {self.config.reload_timeout:g}s"
                     f" after the reload; {self._error_tail()}"
                 )
+            time.sleep(0.01)
+        if drain:
+            self._wait_drained(old_workers)
+
+    def _wait_drained(self, old_workers: list[int]) -> None:
+        """Until the old workers exit: each does once its last request is answered."""
+        deadline = time.monotonic() + self.config.drain_timeout
+        while busy := [worker for worker in old_workers if is_nginx(worker)]:
+            if time.monotonic() > deadline:
+                log.warning(
+                    "nginx's old workers %s still serve requests %gs after the reload;"
+                    " servers that left the split may still get some",
+                    busy,
+                    self.config.drain_timeout,
+                )
+                return
             time.sleep(0.01)
 
     def _wait_for_config(self, config_id: str, what: str) -> None:
@@ -503,6 +528,13 @@ http {{
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _servers(state: dict[str, Any]) -> set[str]:
+    """The servers the configuration of ``state`` sends requests to."""
+    if state.get("maintenance") is not None or state.get("current") is None:
+        return set()
+    return {address for address, _, _ in Split.from_json(state["current"]).server_weights()}
 
 
 def _millis(seconds: float) -> str:

@@ -1,0 +1,1 @@
+"""Switching through nginx: what users see while rollsafe moves traffic between instances."""
