@@ -10,9 +10,10 @@ leaking canary keeps leaking after its restart.
 
 The growth check (``SlopeCheck`` with the default ``SlopeMetric``) is judged at
 the default judge's level (memory's share of alpha 0.01: a fifth, by
-``checks.ALPHA_WEIGHTS``), every second.
+``checks.ALPHA_WEIGHTS``), at every reading: once a second, or once every
+``--sample-every`` seconds from a random phase (a Prometheus scrape every 15 s).
 
-    python -m bench.judge.leaks [--runs 200] [--healthy-runs 1000]
+    python -m bench.judge.leaks [--runs 200] [--healthy-runs 1000] [--sample-every 15]
 """
 
 from __future__ import annotations
@@ -128,24 +129,38 @@ def simulate_memory(scenario: LeakScenario, seed: int) -> tuple[np.ndarray, np.n
     return arms[0], arms[1]
 
 
+def sample_seconds(seconds: int, every: int, seed: int) -> np.ndarray:
+    """The seconds at which memory is read: every ``every`` seconds from a random phase
+    (a scrape's phase is unrelated to the process's start or its collections)."""
+    phase = int(np.random.default_rng((seed, 1)).integers(every)) if every > 1 else 0
+    return np.arange(phase, seconds, every)
+
+
 def detect(
-    canary: np.ndarray, baseline: np.ndarray, metric: SlopeMetric | None = None
+    canary: np.ndarray,
+    baseline: np.ndarray,
+    metric: SlopeMetric | None = None,
+    every: int = 1,
+    seed: int = 0,
 ) -> float | None:
-    """The second at which the growth check fails (None: never)."""
+    """The second at which the growth check fails (None: never), reading every ``every`` s."""
     check = SlopeCheck(metric or SlopeMetric())
     # The default judge's level for memory: its share of alpha among error rate, ceiling,
     # latency and memory.
     levels = Levels(0.01, 4, alpha_shares(["ratio", "ceiling", "histogram", "slope"])[-1])
-    for second, (c, b) in enumerate(zip(canary.tolist(), baseline.tolist(), strict=True)):
+    seconds = sample_seconds(canary.size, every, seed)
+    for second, c, b in zip(
+        seconds.tolist(), canary[seconds].tolist(), baseline[seconds].tolist(), strict=True
+    ):
         check.update(float(second), c, b)
         if check.fails(levels):
             return float(second)
     return None
 
 
-def _one(task: tuple[LeakScenario, int]) -> float | None:
-    scenario, seed = task
-    return detect(*simulate_memory(scenario, seed))
+def _one(task: tuple[LeakScenario, int, int]) -> float | None:
+    scenario, seed, every = task
+    return detect(*simulate_memory(scenario, seed), every=every, seed=seed)
 
 
 def _fmt(seconds: float) -> str:
@@ -157,17 +172,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=200, help="runs per leak scenario")
     parser.add_argument("--healthy-runs", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--sample-every",
+        type=int,
+        default=1,
+        metavar="SECONDS",
+        help="read memory once every this many seconds (15: a typical Prometheus scrape)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=("all", "healthy", "leaks"),
+        default="all",
+        help="run only the healthy scenarios or only the leaks",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     print(f"machine: {platform.node()}, {os.cpu_count()} cores, python {platform.python_version()}")
+    print(f"memory read every {args.sample_every} s")
     print("| scenario | runs | detected (rolled back) | median / p90 delay | goal | met |")
     print("|---|---|---|---|---|---|")
     with ProcessPoolExecutor(args.workers) as pool:
         for index, scenario in enumerate(SCENARIOS):
             healthy = not scenario.leak_mb_per_hour
+            if args.only != "all" and healthy != (args.only == "healthy"):
+                continue
             runs = args.healthy_runs if healthy else args.runs
             seeds = [1_000_000 * index + i for i in range(runs)]
-            delays = list(pool.map(_one, [(scenario, s) for s in seeds], chunksize=10))
+            tasks = [(scenario, s, args.sample_every) for s in seeds]
+            delays = list(pool.map(_one, tasks, chunksize=10))
             hits = sorted(d for d in delays if d is not None)
             share = len(hits) / runs
             delay = "-"
