@@ -37,6 +37,7 @@ from rollsafe.judge.growth import SlopeCheck
 MEMORY = 200e6
 WARM = 40e6
 TAU = 60.0
+LIMIT_MB_PER_HOUR = SlopeMetric().limit_bytes_per_hour / 1e6
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,13 @@ class LeakScenario:
     """Warm-up time constant of a fresh process."""
     goal_seconds: float | None = None
     """A leak must be detected within this (issue 16: >= 95% of runs)."""
+    wander: float = 0.0
+    """Standard deviation of a slow wander of each arm's own memory (AR(1), 200 s)."""
+
+    @property
+    def healthy(self) -> bool:
+        """Growth within the default limit (50 MB/h) must not be rolled back."""
+        return self.leak_mb_per_hour <= LIMIT_MB_PER_HOUR
 
 
 SCENARIOS = (
@@ -89,6 +97,9 @@ SCENARIOS = (
         restart_every=(240, 600),
         goal_seconds=None,
     ),
+    # Appended, so the rows above keep their seeds.
+    LeakScenario("healthy: canary grows at the limit (50 MB/h)", 1800, leak_mb_per_hour=50),
+    LeakScenario("healthy: each arm wanders on its own (2 MB, 200 s)", 1800, wander=2e6),
 )
 
 
@@ -125,7 +136,10 @@ def simulate_memory(scenario: LeakScenario, seed: int) -> tuple[np.ndarray, np.n
         if arm == 0 and scenario.leak_mb_per_hour:
             started = np.minimum(since, t)  # the leak restarts from zero at a restart
             leak = scenario.leak_mb_per_hour * 1e6 / 3600 * started
-        arms.append(MEMORY + warm + leak + drift + sawtooth + rng.normal(0, 0.3e6, seconds))
+        memory = MEMORY + warm + leak + drift + sawtooth + rng.normal(0, 0.3e6, seconds)
+        if scenario.wander:  # drawn last: the other scenarios' series stay as they were
+            memory = memory + _ar1(rng, seconds, 0.995, scenario.wander)
+        arms.append(memory)
     return arms[0], arms[1]
 
 
@@ -193,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|")
     with ProcessPoolExecutor(args.workers) as pool:
         for index, scenario in enumerate(SCENARIOS):
-            healthy = not scenario.leak_mb_per_hour
+            healthy = scenario.healthy
             if args.only != "all" and healthy != (args.only == "healthy"):
                 continue
             runs = args.healthy_runs if healthy else args.runs
