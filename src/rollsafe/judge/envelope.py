@@ -9,51 +9,46 @@ moves only with what the process keeps.
 
 :class:`EnvelopeGrowth` therefore cuts the readings into windows of ``window``
 seconds, keeps each arm's minimum (the floor) and range (max - min, the
-sawtooth's height) per window, and regresses the floor's difference
-``canary - baseline``, less ``limit`` times the window's start, on time:
+sawtooth's height) per window, and tests the trend of the floor's difference
+``canary - baseline`` against the limit with one of the two tests of
+`rollsafe.judge.floor_trends`, chosen by how many readings a window holds
+(:data:`DENSE_READINGS`, from the spacing of the readings before the first
+window closes: when the readings come, not what they say):
 
-    y_i = floor_diff(i) - limit * start(i) = a + e_i * w + slope * start(i) + noise
+- windows of many readings (one a second: 30 per 30 s window) have precise
+  floors: the t-test on floor increments, which also measures a slow wander of
+  either arm in its spread;
+- windows of few readings (a 15 s scrape: two per 30 s window) have floors
+  several MB off; increments difference that noise twice and found a 600 MB/h
+  leak within 10 minutes in a third of the runs. The regression of the floors on
+  time (an offset and a warm-up term per segment) counts each floor once.
 
-whose slope is <= 0 when the canary outgrows the baseline by at most the limit.
-``a`` (a constant offset between the arms: a fresh process is smaller) and
-``w`` (what is left of a warm-up, ``e_i = exp(-(start(i) - born) / tau)`` with
-``tau = warmup / 2``) are nuisance terms, one of each per segment between
-restarts. The slope is tested with the regression Bayes factor
-(`rollsafe.stats.regression_bayes_factor_log`: right-Haar priors on the
-nuisance terms and the noise scale, a normal prior on the slope per window in
-noise standard deviations, an equal mixture of scales :data:`PRIOR_SDS`); by
-group invariance it is a test martingale under the null whatever the noise
-level, so it can be checked after every window.
-
-Why a regression on floor levels rather than a t-test on floor increments:
-increments between consecutive windows difference the floor's noise twice and
-need many windows to see a trend through it. With one reading a second a
-30-second window's floor is precise and that is affordable; with one reading
-every 15 s (a Prometheus scrape) a window holds two readings, its floor is
-several MB off, and the increments test found a 600 MB/h leak within 10
-minutes in about a third of the runs. The regression uses each floor once
-(docs/benchmarks.md, "Memory leaks").
+Both give e-values from the same Bayes factor (the t-test's is the
+regression's with one offset): a normal prior on the standardised slope, an
+equal mixture of scales :data:`PRIOR_SDS`, right-Haar priors on the nuisance
+terms and the noise scale (Gönen et al. 2005). By group invariance it is a test
+martingale under the null whatever the noise level (Pérez-Ortiz, Lardy, de
+Heide & Grünwald 2024), so it can be checked after every window.
 
 Restarts. A process that restarts comes back small and grows again while it
 warms up; that growth is no leak. A restart shows as a drop of an arm's floor by
 more than :data:`RESTART_FACTOR` times the sawtooth height seen in the previous
 windows (a collection never lowers the floor by more than the sawtooth's
-height; the largest recent window's range is the height, since a window of few
-readings sees only part of a cycle). At a restart, in either arm, the series is
-cut: a new segment with its own offset and warm-up term starts, and the windows
-of the next ``warmup`` seconds are skipped. The same warm-up applies from the
-start of the analysis (a fresh canary process warming up against a warm
-baseline). Segments are pooled (common slope and noise scale), so a leaking
-canary that restarts keeps the evidence gathered before and adds the evidence
-after.
+height; the largest recent window range is taken as the height, since a window
+of two or three readings sees only part of a cycle). At a restart, in either
+arm, the series is cut: no increment spans the drop (a new segment of the
+regression starts), and the windows of the next ``warmup`` seconds are
+skipped. The same warm-up applies from the start of the analysis (a fresh
+canary process warming up against a warm baseline). Evidence before and after
+is pooled, so a leaking canary that restarts keeps the evidence gathered before
+and adds the evidence after.
 
 Assumptions (docs/judge.md): windows at least one collection long, or holding
 readings at scattered phases of the sawtooth (otherwise a window's floor sits
-high: noisier, never biased towards a leak over time); floors scattered
-independently and roughly normally around a line plus the decaying warm-up
-term. A slow independent wander of one arm's floor (a cache that fills over
-tens of minutes) breaks the independence; the ``limit`` is the margin against
-it: a wander of a few MB cannot look like 50 MB/h for long.
+high: noisier, never biased towards a leak over time); floor increments (dense
+readings) or floors around the fitted curve (sparse readings) roughly normal
+and independent. The regression does not measure a slow wander of one arm's
+memory: with sparse readings, such a wander of several MB can look like growth.
 """
 
 from __future__ import annotations
@@ -61,19 +56,18 @@ from __future__ import annotations
 import math
 from collections import deque
 
+from rollsafe.judge.floor_trends import FloorIncrements, FloorRegression, State
 from rollsafe.stats import regression_bayes_factor_log
 
 PRIOR_SDS = (1.0, 10.0)
-"""Prior standard deviations of the slope per window, in noise standard deviations,
-mixed with equal weights."""
+"""Prior standard deviations of the standardised slope (per window, or per increment, in
+noise standard deviations), mixed with equal weights."""
 RESTART_FACTOR = 2.0
 """A floor drop above this many sawtooth heights is a restart, not a collection."""
+DENSE_READINGS = 4
+"""Readings per window from which the floors are precise enough for the increments test."""
 _RANGES = 5
 """Windows of sawtooth height remembered per arm for the restart rule."""
-
-State = tuple[int, int, float, float, float, float, float]
-"""(windows, degrees of freedom, slope per window, its information, residual sum of
-squares, limit per second, window in seconds): what the e-values and bounds need."""
 
 
 def mixture_log_e(df: int, t: float, information: float) -> float:
@@ -86,8 +80,8 @@ def mixture_log_e(df: int, t: float, information: float) -> float:
 
 
 def _fit(state: State) -> tuple[float, float] | None:
-    """(slope per window, its standard error), or None without evidence."""
-    _n, df, slope, information, rss, _limit, _window = state
+    """(slope, its standard error), or None without evidence."""
+    _n, df, slope, information, rss, _limit, _unit = state
     if df < 1 or information <= 0 or rss <= 0:
         return None
     return slope, math.sqrt(rss / df / information)
@@ -114,7 +108,9 @@ def envelope_bounds(state: State, alpha: float) -> tuple[float, float] | None:
     if fit is None:
         return None
     slope, error = fit
-    df, information, limit, window = state[1], state[3], state[5], state[6]
+    df, information, limit, unit = state[1], state[3], state[5], state[6]
+    if unit <= 0:
+        return None
     level = math.log(1 / alpha)
     lo, hi = 0.0, 1.0
     while mixture_log_e(df, hi, information) < level:
@@ -128,7 +124,7 @@ def envelope_bounds(state: State, alpha: float) -> tuple[float, float] | None:
         else:
             hi = mid
     half = hi * error
-    return limit + (slope - half) / window, limit + (slope + half) / window
+    return limit + (slope - half) / unit, limit + (slope + half) / unit
 
 
 class _Floor:
@@ -164,73 +160,22 @@ class _Floor:
         return floor, restarted
 
 
-class _Segment:
-    """Sums of one segment's points (x: start in windows, e: warm-up term, y: excess
-    floor difference), each measured from the segment's first point to keep them small."""
-
-    __slots__ = ("e", "ee", "n", "x", "x0", "xe", "xx", "xy", "y", "y0", "ye", "yy")
-
-    def __init__(self) -> None:
-        self.n = 0
-        self.x0 = self.y0 = 0.0
-        self.x = self.e = self.y = 0.0
-        self.xx = self.xe = self.ee = self.xy = self.ye = self.yy = 0.0
-
-    def add(self, x: float, e: float, y: float) -> None:
-        if self.n == 0:
-            self.x0, self.y0 = x, y
-        x -= self.x0
-        y -= self.y0
-        self.n += 1
-        self.x += x
-        self.e += e
-        self.y += y
-        self.xx += x * x
-        self.xe += x * e
-        self.ee += e * e
-        self.xy += x * y
-        self.ye += y * e
-        self.yy += y * y
-
-    def projected(self, warm_term: bool) -> tuple[int, float, float, float]:
-        """(nuisance terms, xx, xy, yy) after projecting out the offset and, when it is
-        identifiable, the warm-up term."""
-        n = self.n
-        if n == 0:
-            return 0, 0.0, 0.0, 0.0
-        xx = self.xx - self.x * self.x / n
-        xy = self.xy - self.x * self.y / n
-        yy = self.yy - self.y * self.y / n
-        if not warm_term:
-            return 1, xx, xy, yy
-        ee = self.ee - self.e * self.e / n
-        if ee <= 1e-12 * n:
-            return 1, xx, xy, yy
-        xe = self.xe - self.x * self.e / n
-        ye = self.ye - self.y * self.e / n
-        return 2, xx - xe * xe / ee, xy - xe * ye / ee, yy - ye * ye / ee
-
-
 class EnvelopeGrowth:
     """Sequential test of "floor growth of canary - baseline <= limit" (and >= for a pass)."""
 
     __slots__ = (
         "_arms",
         "_born",
-        "_closed",
         "_count",
-        "_first_value",
+        "_first_t",
+        "_readings",
         "_ready_at",
-        "_segment",
         "_start",
-        "_state",
-        "_tau",
-        "_varied",
         "block",
         "limit",
         "min_readings",
-        "n",
         "restarts",
+        "trend",
         "warmup",
     )
 
@@ -246,23 +191,20 @@ class EnvelopeGrowth:
         self.warmup = warmup
         self.min_readings = min_readings
         """A window closes once it lasted ``window`` seconds and holds this many readings
-        (a range, the sawtooth height the restart rule needs, takes two)."""
-        self._tau = warmup / 2
-        self._count = 0  # readings in the open window
+        (its range, the sawtooth height the restart rule needs, takes two)."""
         self._arms = (_Floor(), _Floor())
         self._start: float | None = None  # start of the open window
+        self._count = 0  # readings in the open window
+        self._first_t: float | None = None
+        self._readings = 0  # before the first window closed: they set the test
         self._ready_at = -math.inf  # windows starting earlier are warm-up
-        self._born = 0.0  # when the current segment's processes (re)started, as far as seen
-        self._segment = _Segment()
-        self._closed = (0, 0, 0.0, 0.0, 0.0)  # (n, nuisance terms, xx, xy, yy) of past segments
-        self._state: State = (0, 0, 0.0, 0.0, 0.0, limit_per_second, window)
-        self.n = 0
+        self._born = 0.0  # when the processes of this segment started, as far as seen
         self.restarts = 0
-        self._first_value: float | None = None
-        self._varied = False  # did two windows' floor differences ever differ?
+        self.trend: FloorIncrements | FloorRegression | None = None
+        """The test, chosen when the first window closes."""
 
     def update(self, t: float, canary: float, baseline: float) -> bool:
-        """Add a reading of both arms; True when it added a window (evidence changed)."""
+        """Add a reading of both arms; True when it added evidence."""
         start = self._start
         changed = False
         if start is None or t < start:  # first reading, or time went backwards: cut
@@ -273,6 +215,10 @@ class EnvelopeGrowth:
             self._start = t
             self._count = 0
         self._count += 1
+        if self.trend is None:
+            if self._first_t is None:
+                self._first_t = t
+            self._readings += 1
         # _Floor.add for both arms, inlined: this runs for every reading.
         canary_arm, baseline_arm = self._arms
         if canary < canary_arm.low:
@@ -285,72 +231,58 @@ class EnvelopeGrowth:
             baseline_arm.high = baseline
         return changed
 
-    def _new_segment(self, born: float) -> None:
-        segment = self._segment
-        if segment.n:
-            n, terms, xx, xy, yy = self._closed
-            k, sxx, sxy, syy = segment.projected(self._tau > 0)
-            self._closed = (n + segment.n, terms + k, xx + sxx, xy + sxy, yy + syy)
-            self._segment = _Segment()
-        self._born = born
-        self._ready_at = born + self.warmup
+    def _choose(self, end: float) -> FloorIncrements | FloorRegression:
+        first = self._first_t if self._first_t is not None else end
+        spacing = (end - first) / self._readings if self._readings else self.block
+        if spacing <= 0 or self.block / spacing >= DENSE_READINGS:
+            return FloorIncrements(self.limit)
+        return FloorRegression(self.limit, self.block, self.warmup / 2)
 
     def _cut(self, t: float) -> None:
-        self._new_segment(t)
+        self._born = t
+        self._ready_at = t + self.warmup
+        if self.trend is not None:
+            self.trend.cut()
         for arm in self._arms:
             arm.low, arm.high, arm.last = math.inf, -math.inf, None
             arm.ranges.clear()
         self._start = None
 
     def _close(self, start: float, end: float) -> bool:
+        trend = self.trend
+        if trend is None:
+            trend = self.trend = self._choose(end)
         self._start = end
         self._count = 0
         (canary, restart_c), (baseline, restart_b) = (arm.close() for arm in self._arms)
         if restart_c or restart_b:
             self.restarts += 1
-            self._new_segment(end)
+            self._born = end
+            self._ready_at = end + self.warmup
+            trend.cut()
             return False
         if start < self._ready_at:
             return False
-        value = canary - baseline
-        if self._first_value is None:
-            self._first_value = value
-        elif value != self._first_value:
-            self._varied = True
-        warm = math.exp(-(start - self._born) / self._tau) if self._tau > 0 else 0.0
-        self._segment.add(start / self.block, warm, value - self.limit * start)
-        self.n += 1
-        self._state = self._fit_state()
-        return True
+        return trend.add(start, canary - baseline, self._born)
 
-    def _fit_state(self) -> State:
-        n, terms, xx, xy, yy = self._closed
-        k, sxx, sxy, syy = self._segment.projected(self._tau > 0)
-        n, terms, xx, xy, yy = n + self._segment.n, terms + k, xx + sxx, xy + sxy, yy + syy
-        df = n - terms - 1
-        if df < 1 or xx <= 0 or not self._varied:
-            # Identical floors in both arms (both arms read the same process's gauge)
-            # carry no evidence, whatever rounding leaves in the residuals.
-            return n, 0, 0.0, 0.0, 0.0, self.limit, self.block
-        slope = xy / xx
-        rss = max(0.0, yy - slope * xy)
-        return n, df, slope, xx, rss, self.limit, self.block
+    @property
+    def n(self) -> int:
+        """Windows (regression) or increments counted."""
+        return 0 if self.trend is None else self.trend.n
 
     @property
     def slope(self) -> float | None:
-        """Floor growth of canary - baseline per second, fitted over the windows."""
-        state = self._state
-        if state[1] < 1:
-            return None
-        return self.limit + state[2] / self.block
+        """Floor growth of canary - baseline per second."""
+        return None if self.trend is None else self.trend.slope
 
     def log_e_fail(self) -> float:
-        return envelope_log_e(self._state)[0]
+        return envelope_log_e(self.state())[0]
 
     def log_e_pass(self) -> float:
-        return envelope_log_e(self._state)[1]
+        return envelope_log_e(self.state())[1]
 
     def state(self) -> State:
-        """(windows, degrees of freedom, slope per window, information, residual sum of
-        squares, limit per second, window): see :data:`State`."""
-        return self._state
+        """See :data:`rollsafe.judge.floor_trends.State`."""
+        if self.trend is None:
+            return 0, -1, 0.0, 0.0, 0.0, self.limit, self.block
+        return self.trend.state()
