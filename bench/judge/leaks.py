@@ -19,6 +19,7 @@ the default judge's level (memory's share of alpha 0.01: a fifth, by
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import platform
@@ -199,14 +200,30 @@ def main(argv: list[str] | None = None) -> int:
         default="all",
         help="run only the healthy scenarios or only the leaks",
     )
+    parser.add_argument(
+        "--wander-mb",
+        type=float,
+        default=2.0,
+        help="the wandering row's standard deviation of each arm's own memory (MB)",
+    )
     args = parser.parse_args(argv)
+    scenarios = [
+        dataclasses.replace(
+            scenario,
+            name=f"healthy: each arm wanders on its own ({args.wander_mb:g} MB, 200 s)",
+            wander=args.wander_mb * 1e6,
+        )
+        if scenario.wander
+        else scenario
+        for scenario in SCENARIOS
+    ]
     started = time.perf_counter()
     print(f"machine: {platform.node()}, {os.cpu_count()} cores, python {platform.python_version()}")
     print(f"memory read every {args.sample_every} s")
     print("| scenario | runs | detected (rolled back) | median / p90 delay | goal | met |")
     print("|---|---|---|---|---|---|")
     with ProcessPoolExecutor(args.workers) as pool:
-        for index, scenario in enumerate(SCENARIOS):
+        for index, scenario in enumerate(scenarios):
             healthy = scenario.healthy
             if args.only != "all" and healthy != (args.only == "healthy"):
                 continue
