@@ -15,6 +15,7 @@ import pytest
 from rollsafe.config.analysis import SlopeMetric
 from rollsafe.judge.checks import Levels, alpha_shares
 from rollsafe.judge.envelope import EnvelopeGrowth, envelope_bounds
+from rollsafe.judge.floor_trends import FloorIncrements, FloorRegression
 from rollsafe.judge.growth import SlopeCheck
 
 # The default judge's level for memory: its share of alpha 0.01 among the four metrics.
@@ -187,3 +188,47 @@ def test_window_and_warmup_are_checked() -> None:
         EnvelopeGrowth(1.0, 0.0, 10.0)
     with pytest.raises(ValueError, match="warmup"):
         EnvelopeGrowth(1.0, 10.0, -1.0)
+
+
+def test_floor_regression_is_least_squares_with_offset_and_warmup_per_stretch() -> None:
+    # Two stretches (a restart between them), each with its own offset and warm-up term.
+    rng = np.random.default_rng(21)
+    limit, window, tau = 50 * MB / 3600, 30.0, 60.0
+    regression = FloorRegression(limit, window, tau)
+    rows, ys = [], []
+    for stretch, (born, starts) in enumerate(
+        ((0.0, range(120, 600, 30)), (700.0, range(820, 1500, 30)))
+    ):
+        if stretch:
+            regression.cut()
+        for start in starts:
+            value = 3 * MB + 0.1 * MB * start / 60 - 5 * MB * math.exp(-(start - born) / tau)
+            value += float(rng.normal(0, 0.5 * MB))
+            regression.add(float(start), value, born)
+            warm = math.exp(-(start - born) / tau)
+            rows.append(
+                [
+                    start / window,
+                    *((1.0, warm) if stretch == 0 else (0.0, 0.0)),
+                    *((1.0, warm) if stretch == 1 else (0.0, 0.0)),
+                ]
+            )
+            ys.append(value - limit * start)
+    design, y = np.array(rows), np.array(ys)
+    coefficients, rss, *_ = np.linalg.lstsq(design, y, rcond=None)
+    n, df, slope, _information, residuals, *_ = regression.state()
+    assert n == len(ys)
+    assert df == len(ys) - 5
+    assert slope == pytest.approx(coefficients[0], rel=1e-6)
+    assert residuals == pytest.approx(float(rss[0]), rel=1e-6)
+    assert regression.slope is not None
+    assert regression.slope * 3600 / MB == pytest.approx(6.0, abs=2.0)  # 0.1 MB/min
+
+
+@pytest.mark.parametrize(("every", "sparse"), [(1, False), (5, False), (10, True), (15, True)])
+def test_the_test_follows_the_readings_per_window(every: int, sparse: bool) -> None:
+    rng = np.random.default_rng(3)
+    _failed_at, check = judge(memory(rng, 600), memory(rng, 600), every)
+    shortest = check.tests[0].trend  # 30 s windows: 30, 6, 3 and 2 readings
+    assert isinstance(shortest, FloorRegression if sparse else FloorIncrements)
+    assert isinstance(check.tests[-1].trend, FloorIncrements)  # 3 min windows: 12+ readings
