@@ -10,14 +10,16 @@ leaking canary keeps leaking after its restart.
 
 The growth check (``SlopeCheck`` with the default ``SlopeMetric``) is judged at
 the default judge's level (memory's share of alpha 0.01: a fifth, by
-``checks.ALPHA_WEIGHTS``), every second.
+``checks.ALPHA_WEIGHTS``), at every reading: once a second, or once every
+``--sample-every`` seconds from a random phase (a Prometheus scrape every 15 s).
 
-    python -m bench.judge.leaks [--runs 200] [--healthy-runs 1000]
+    python -m bench.judge.leaks [--runs 200] [--healthy-runs 1000] [--sample-every 15]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import platform
@@ -36,6 +38,7 @@ from rollsafe.judge.growth import SlopeCheck
 MEMORY = 200e6
 WARM = 40e6
 TAU = 60.0
+LIMIT_MB_PER_HOUR = SlopeMetric().limit_bytes_per_hour / 1e6
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,13 @@ class LeakScenario:
     """Warm-up time constant of a fresh process."""
     goal_seconds: float | None = None
     """A leak must be detected within this (issue 16: >= 95% of runs)."""
+    wander: float = 0.0
+    """Standard deviation of a slow wander of each arm's own memory (AR(1), 200 s)."""
+
+    @property
+    def healthy(self) -> bool:
+        """Growth within the default limit (50 MB/h) must not be rolled back."""
+        return self.leak_mb_per_hour <= LIMIT_MB_PER_HOUR
 
 
 SCENARIOS = (
@@ -88,6 +98,9 @@ SCENARIOS = (
         restart_every=(240, 600),
         goal_seconds=None,
     ),
+    # Appended, so the rows above keep their seeds.
+    LeakScenario("healthy: canary grows at the limit (50 MB/h)", 1800, leak_mb_per_hour=50),
+    LeakScenario("healthy: each arm wanders on its own (2 MB, 200 s)", 1800, wander=2e6),
 )
 
 
@@ -124,28 +137,45 @@ def simulate_memory(scenario: LeakScenario, seed: int) -> tuple[np.ndarray, np.n
         if arm == 0 and scenario.leak_mb_per_hour:
             started = np.minimum(since, t)  # the leak restarts from zero at a restart
             leak = scenario.leak_mb_per_hour * 1e6 / 3600 * started
-        arms.append(MEMORY + warm + leak + drift + sawtooth + rng.normal(0, 0.3e6, seconds))
+        memory = MEMORY + warm + leak + drift + sawtooth + rng.normal(0, 0.3e6, seconds)
+        if scenario.wander:  # drawn last: the other scenarios' series stay as they were
+            memory = memory + _ar1(rng, seconds, 0.995, scenario.wander)
+        arms.append(memory)
     return arms[0], arms[1]
 
 
+def sample_seconds(seconds: int, every: int, seed: int) -> np.ndarray:
+    """The seconds at which memory is read: every ``every`` seconds from a random phase
+    (a scrape's phase is unrelated to the process's start or its collections)."""
+    phase = int(np.random.default_rng((seed, 1)).integers(every)) if every > 1 else 0
+    return np.arange(phase, seconds, every)
+
+
 def detect(
-    canary: np.ndarray, baseline: np.ndarray, metric: SlopeMetric | None = None
+    canary: np.ndarray,
+    baseline: np.ndarray,
+    metric: SlopeMetric | None = None,
+    every: int = 1,
+    seed: int = 0,
 ) -> float | None:
-    """The second at which the growth check fails (None: never)."""
+    """The second at which the growth check fails (None: never), reading every ``every`` s."""
     check = SlopeCheck(metric or SlopeMetric())
     # The default judge's level for memory: its share of alpha among error rate, ceiling,
     # latency and memory.
     levels = Levels(0.01, 4, alpha_shares(["ratio", "ceiling", "histogram", "slope"])[-1])
-    for second, (c, b) in enumerate(zip(canary.tolist(), baseline.tolist(), strict=True)):
+    seconds = sample_seconds(canary.size, every, seed)
+    for second, c, b in zip(
+        seconds.tolist(), canary[seconds].tolist(), baseline[seconds].tolist(), strict=True
+    ):
         check.update(float(second), c, b)
         if check.fails(levels):
             return float(second)
     return None
 
 
-def _one(task: tuple[LeakScenario, int]) -> float | None:
-    scenario, seed = task
-    return detect(*simulate_memory(scenario, seed))
+def _one(task: tuple[LeakScenario, int, int]) -> float | None:
+    scenario, seed, every = task
+    return detect(*simulate_memory(scenario, seed), every=every, seed=seed)
 
 
 def _fmt(seconds: float) -> str:
@@ -157,17 +187,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=200, help="runs per leak scenario")
     parser.add_argument("--healthy-runs", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--sample-every",
+        type=int,
+        default=1,
+        metavar="SECONDS",
+        help="read memory once every this many seconds (15: a typical Prometheus scrape)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=("all", "healthy", "leaks"),
+        default="all",
+        help="run only the healthy scenarios or only the leaks",
+    )
+    parser.add_argument(
+        "--wander-mb",
+        type=float,
+        default=2.0,
+        help="the wandering row's standard deviation of each arm's own memory (MB)",
+    )
     args = parser.parse_args(argv)
+    scenarios = [
+        dataclasses.replace(
+            scenario,
+            name=f"healthy: each arm wanders on its own ({args.wander_mb:g} MB, 200 s)",
+            wander=args.wander_mb * 1e6,
+        )
+        if scenario.wander
+        else scenario
+        for scenario in SCENARIOS
+    ]
     started = time.perf_counter()
     print(f"machine: {platform.node()}, {os.cpu_count()} cores, python {platform.python_version()}")
+    print(f"memory read every {args.sample_every} s")
     print("| scenario | runs | detected (rolled back) | median / p90 delay | goal | met |")
     print("|---|---|---|---|---|---|")
     with ProcessPoolExecutor(args.workers) as pool:
-        for index, scenario in enumerate(SCENARIOS):
-            healthy = not scenario.leak_mb_per_hour
+        for index, scenario in enumerate(scenarios):
+            healthy = scenario.healthy
+            if args.only != "all" and healthy != (args.only == "healthy"):
+                continue
             runs = args.healthy_runs if healthy else args.runs
             seeds = [1_000_000 * index + i for i in range(runs)]
-            delays = list(pool.map(_one, [(scenario, s) for s in seeds], chunksize=10))
+            tasks = [(scenario, s, args.sample_every) for s in seeds]
+            delays = list(pool.map(_one, tasks, chunksize=10))
             hits = sorted(d for d in delays if d is not None)
             share = len(hits) / runs
             delay = "-"

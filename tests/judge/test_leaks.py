@@ -15,6 +15,7 @@ import pytest
 from rollsafe.config.analysis import SlopeMetric
 from rollsafe.judge.checks import Levels, alpha_shares
 from rollsafe.judge.envelope import EnvelopeGrowth, envelope_bounds
+from rollsafe.judge.floor_trends import FloorIncrements, FloorRegression
 from rollsafe.judge.growth import SlopeCheck
 
 # The default judge's level for memory: its share of alpha 0.01 among the four metrics.
@@ -43,12 +44,18 @@ def memory(
     return result
 
 
-def judge(canary: np.ndarray, baseline: np.ndarray) -> tuple[float | None, SlopeCheck]:
-    """(second of the failure or None, the check)."""
+def judge(
+    canary: np.ndarray, baseline: np.ndarray, every: int = 1, phase: int = 0
+) -> tuple[float | None, SlopeCheck]:
+    """(second of the failure or None, the check), reading both arms every ``every`` s."""
     check = SlopeCheck(SlopeMetric())
     drift = np.cumsum(np.random.default_rng(0).normal(0, 0.05 * MB, canary.size))
-    for second, (c, b) in enumerate(
-        zip((canary + drift).tolist(), (baseline + drift).tolist(), strict=True)
+    seconds = np.arange(phase, canary.size, every)
+    for second, c, b in zip(
+        seconds.tolist(),
+        (canary + drift)[seconds].tolist(),
+        (baseline + drift)[seconds].tolist(),
+        strict=True,
     ):
         check.update(float(second), c, b)
         if check.fails(LEVELS):
@@ -69,6 +76,44 @@ def test_200_mb_per_hour_found_within_30_minutes() -> None:
     assert len(found) >= 19, delays
     # The warm-up is set aside: nothing is decided in the first two minutes.
     assert min(found) > 120
+
+
+def test_600_mb_per_hour_found_within_10_minutes_at_a_15_s_scrape() -> None:
+    # One reading every 15 s: a 30 s window holds two readings and its floor is MB off.
+    # The t-test on floor increments found this leak in about a third of such runs.
+    rng = np.random.default_rng(615)
+    for run in range(12):
+        failed_at, _check = judge(memory(rng, 600, 600), memory(rng, 600), 15, run % 15)
+        assert failed_at is not None, run
+        assert 120 < failed_at < 600, (run, failed_at)
+
+
+def test_200_mb_per_hour_found_within_30_minutes_at_a_15_s_scrape() -> None:
+    rng = np.random.default_rng(215)
+    for run in range(8):
+        canary, baseline = memory(rng, 1800, 200, cold=True), memory(rng, 1800)
+        failed_at, _check = judge(canary, baseline, 15, run)
+        assert failed_at is not None, run
+        assert failed_at < 1800, (run, failed_at)
+
+
+@pytest.mark.parametrize(
+    ("canary", "baseline"),
+    [({}, {}), ({"cold": True}, {}), ({"restarts": (400.0,)}, {"restarts": (1000.0,)})],
+    ids=["sawtooth", "cold-canary", "restarts"],
+)
+def test_healthy_canary_never_fails_at_a_15_s_scrape(
+    canary: dict[str, Any], baseline: dict[str, Any]
+) -> None:
+    rng = np.random.default_rng(8)
+    for run in range(12):
+        failed_at, check = judge(
+            memory(rng, 1800, **canary), memory(rng, 1800, **baseline), 15, run
+        )
+        assert failed_at is None
+        # A collection between two sparse floors is no restart: only real ones are cut.
+        expected = len(canary.get("restarts", ())) + len(baseline.get("restarts", ()))
+        assert all(test.restarts == expected for test in check.tests), (run, expected)
 
 
 @pytest.mark.parametrize(
@@ -143,3 +188,47 @@ def test_window_and_warmup_are_checked() -> None:
         EnvelopeGrowth(1.0, 0.0, 10.0)
     with pytest.raises(ValueError, match="warmup"):
         EnvelopeGrowth(1.0, 10.0, -1.0)
+
+
+def test_floor_regression_is_least_squares_with_offset_and_warmup_per_stretch() -> None:
+    # Two stretches (a restart between them), each with its own offset and warm-up term.
+    rng = np.random.default_rng(21)
+    limit, window, tau = 50 * MB / 3600, 30.0, 60.0
+    regression = FloorRegression(limit, window, tau)
+    rows, ys = [], []
+    for stretch, (born, starts) in enumerate(
+        ((0.0, range(120, 600, 30)), (700.0, range(820, 1500, 30)))
+    ):
+        if stretch:
+            regression.cut()
+        for start in starts:
+            value = 3 * MB + 0.1 * MB * start / 60 - 5 * MB * math.exp(-(start - born) / tau)
+            value += float(rng.normal(0, 0.5 * MB))
+            regression.add(float(start), value, born)
+            warm = math.exp(-(start - born) / tau)
+            rows.append(
+                [
+                    start / window,
+                    *((1.0, warm) if stretch == 0 else (0.0, 0.0)),
+                    *((1.0, warm) if stretch == 1 else (0.0, 0.0)),
+                ]
+            )
+            ys.append(value - limit * start)
+    design, y = np.array(rows), np.array(ys)
+    coefficients, rss, *_ = np.linalg.lstsq(design, y, rcond=None)
+    n, df, slope, _information, residuals, *_ = regression.state()
+    assert n == len(ys)
+    assert df == len(ys) - 5
+    assert slope == pytest.approx(coefficients[0], rel=1e-6)
+    assert residuals == pytest.approx(float(rss[0]), rel=1e-6)
+    assert regression.slope is not None
+    assert regression.slope * 3600 / MB == pytest.approx(6.0, abs=2.0)  # 0.1 MB/min
+
+
+@pytest.mark.parametrize(("every", "sparse"), [(1, False), (5, False), (10, True), (15, True)])
+def test_the_test_follows_the_readings_per_window(every: int, sparse: bool) -> None:
+    rng = np.random.default_rng(3)
+    _failed_at, check = judge(memory(rng, 600), memory(rng, 600), every)
+    shortest = check.tests[0].trend  # 30 s windows: 30, 6, 3 and 2 readings
+    assert isinstance(shortest, FloorRegression if sparse else FloorIncrements)
+    assert isinstance(check.tests[-1].trend, FloorIncrements)  # 3 min windows: 12+ readings

@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from rollsafe.stats import PairedSlopes, StreamingSlope, t_bayes_factor_log
+from rollsafe.stats import (
+    PairedSlopes,
+    StreamingSlope,
+    regression_bayes_factor_log,
+    t_bayes_factor_log,
+)
 
 
 def test_bayes_factor_matches_numerical_integration() -> None:
@@ -25,6 +30,39 @@ def test_bayes_factor_matches_numerical_integration() -> None:
         expected = math.log(marginal / stats.t.pdf(t, nu))
         assert t_bayes_factor_log(n, t) == pytest.approx(expected, rel=1e-5)
     assert t_bayes_factor_log(1, 3.0) == 0.0
+
+
+def test_regression_bayes_factor_matches_numerical_integration() -> None:
+    # The slope's t-statistic is noncentral t with noncentrality delta * sqrt(information).
+    for df, information, t, prior_sd in (
+        (1, 3.5, 2.0, 1.0),
+        (4, 40.0, -3.1, 1.0),
+        (12, 900.0, 5.0, 10.0),
+    ):
+
+        def integrand(
+            delta: float,
+            df: int = df,
+            info: float = information,
+            t: float = t,
+            sd: float = prior_sd,
+        ) -> float:
+            density = stats.nct.pdf(t, df, delta * math.sqrt(info))
+            return float(density * stats.norm.pdf(delta, 0, sd))
+
+        # The integrand peaks near t / sqrt(information): narrow when the information is large.
+        peak = t / math.sqrt(information)
+        marginal = integrate.quad(
+            integrand, -60, 60, points=[0.0, peak], limit=400, epsabs=0, epsrel=1e-10
+        )[0]
+        expected = math.log(marginal / stats.t.pdf(t, df))
+        assert regression_bayes_factor_log(df, t, information, prior_sd) == pytest.approx(
+            expected, rel=1e-5
+        )
+    # One offset: the t-test's Bayes factor, float for float.
+    for n, t in ((2, 1.0), (7, -2.2), (40, 3.3)):
+        assert regression_bayes_factor_log(n - 1, t, float(n), 1.0) == t_bayes_factor_log(n, t)
+    assert regression_bayes_factor_log(0, 3.0, 5.0, 1.0) == 0.0
 
 
 def test_streaming_slope_matches_least_squares() -> None:

@@ -14,7 +14,12 @@ at most ``alpha`` (Ville's inequality and a union bound).
 
 from rollsafe.stats.counts import FAIL_GRID, PASS_GRID, RateRatioTest, RateRatioTests, log_mean_exp
 from rollsafe.stats.proportions import RateLimitTest, rate_bounds, rate_exceeds, wilson_interval
-from rollsafe.stats.slopes import PairedSlopes, StreamingSlope, t_bayes_factor_log
+from rollsafe.stats.slopes import (
+    PairedSlopes,
+    StreamingSlope,
+    regression_bayes_factor_log,
+    t_bayes_factor_log,
+)
 
 __all__ = [
     "FAIL_GRID",
@@ -27,6 +32,7 @@ __all__ = [
     "log_mean_exp",
     "rate_bounds",
     "rate_exceeds",
+    "regression_bayes_factor_log",
     "t_bayes_factor_log",
     "wilson_interval",
 ]

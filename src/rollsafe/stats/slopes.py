@@ -1,4 +1,4 @@
-"""Growth of a gauge (memory): streaming slopes and the t-test Bayes factor.
+"""Growth of a gauge (memory): streaming slopes, the t-test and regression Bayes factors.
 
 A growth limit is tested on increments of a gauge series (for canary vs
 baseline: the difference canary - baseline, which removes load and time-of-day
@@ -31,6 +31,26 @@ def t_bayes_factor_log(n: int, t: float, prior_sd: float = _PRIOR_SD) -> float:
     g = 1 + n * prior_sd**2
     return -0.5 * math.log(g) + (nu + 1) / 2 * (
         math.log1p(t * t / nu) - math.log1p(t * t / (nu * g))
+    )
+
+
+def regression_bayes_factor_log(df: int, t: float, information: float, prior_sd: float) -> float:
+    """Log Bayes factor of "slope != 0" against "slope = 0" in a normal linear regression.
+
+    ``t`` is the slope's t-statistic on ``df`` residual degrees of freedom and
+    ``information`` the regressor's sum of squares after the nuisance terms are
+    projected out (its units fix what ``prior_sd`` means: the slope per unit of the
+    regressor, in noise standard deviations). Right-Haar priors on the nuisance
+    coefficients and the noise scale, a normal prior on the standardised slope; the
+    same group invariance as the t-test makes it a test martingale under the null.
+    With one intercept (``df = n - 1``, ``information = n``) it is
+    :func:`t_bayes_factor_log`.
+    """
+    if df < 1 or information <= 0:
+        return 0.0
+    g = 1 + information * prior_sd**2
+    return -0.5 * math.log(g) + (df + 1) / 2 * (
+        math.log1p(t * t / df) - math.log1p(t * t / (df * g))
     )
 
 
