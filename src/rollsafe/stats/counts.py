@@ -69,13 +69,14 @@ def log_weighted_mean_exp(values: Sequence[float], log_weights: Sequence[float])
 class _Penalties:
     """``log1p(s rho_j) - log1p(s rho0)`` for the alternatives, cached per rounded ``s``."""
 
-    __slots__ = ("_fail", "_fail_grid", "_pass", "rho0")
+    __slots__ = ("_both", "_fail", "_fail_grid", "_pass", "rho0")
 
     def __init__(self, rho0: float, fail_grid: tuple[float, ...] = FAIL_GRID) -> None:
         self.rho0 = rho0
         self._fail_grid = fail_grid
         self._fail: dict[int, tuple[float, ...]] = {}
         self._pass: dict[int, tuple[float, ...]] = {}
+        self._both: dict[float, tuple[tuple[float, ...], tuple[float, ...]]] = {}
 
     @staticmethod
     def up(s: float) -> int:
@@ -100,6 +101,19 @@ class _Penalties:
         if cached is None:
             cached = self._compute(self._pass, index, PASS_GRID)
         return cached
+
+    def both(self, s: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(:meth:`fail`, :meth:`pass_`) of ``s``, cached per ``s`` itself.
+
+        Exposures are counts, so the same ratios recur look after look: a hit costs one
+        hash of a float instead of a logarithm and two roundings.
+        """
+        found = self._both.get(s)
+        if found is None:
+            if len(self._both) >= _CACHE_LIMIT:
+                self._both.clear()
+            found = self._both[s] = (self.fail(s), self.pass_(s))
+        return found
 
     def _compute(
         self, cache: dict[int, tuple[float, ...]], index: int, grid: tuple[float, ...]
@@ -180,12 +194,11 @@ class RateRatioTest:
         m = events_c + events_b
         if m <= 0 or n_c <= 0 or n_b <= 0:
             return
-        s = n_c / n_b
-        penalties = self._penalties
+        fail, pass_ = self._penalties.both(n_c / n_b)
         # b + m * f per alternative, in C (map over operator functions): the same
         # floating-point operations as the comprehension they replace, in the same order.
-        self._b_fail = list(map(_add, self._b_fail, map(_mul, repeat(m), penalties.fail(s))))
-        self._b_pass = list(map(_add, self._b_pass, map(_mul, repeat(m), penalties.pass_(s))))
+        self._b_fail = list(map(_add, self._b_fail, map(_mul, repeat(m), fail)))
+        self._b_pass = list(map(_add, self._b_pass, map(_mul, repeat(m), pass_)))
         self.events_c += events_c
         self.events_b += events_b
 
@@ -279,6 +292,7 @@ class RateRatioTests:
         self.streams = streams
         self._penalties = _shared_penalties(rho0)
         self._weights: dict[tuple[int, int], FloatArray] = {}
+        self._by_s: dict[float, FloatArray] = {}
         self._log_g = np.log(np.array(FAIL_GRID + PASS_GRID))
         self._fail = len(FAIL_GRID)
         self._lr = np.zeros((streams, len(self._log_g)))
@@ -292,13 +306,18 @@ class RateRatioTests:
         if n_c <= 0 or n_b <= 0:
             return
         s = n_c / n_b
-        key = (_Penalties.up(s), _Penalties.down(s))
-        weights = self._weights.get(key)
+        weights = self._by_s.get(s)  # the same ratios recur: one hash, no logarithm
         if weights is None:
-            if len(self._weights) >= _CACHE_LIMIT:
-                self._weights.clear()
-            row = np.array(self._penalties.fail(s) + self._penalties.pass_(s))
-            weights = self._weights[key] = np.array([self._log_g - row, -row])
+            key = (_Penalties.up(s), _Penalties.down(s))
+            weights = self._weights.get(key)
+            if weights is None:
+                if len(self._weights) >= _CACHE_LIMIT:
+                    self._weights.clear()
+                row = np.array(self._penalties.fail(s) + self._penalties.pass_(s))
+                weights = self._weights[key] = np.array([self._log_g - row, -row])
+            if len(self._by_s) >= _CACHE_LIMIT:
+                self._by_s.clear()
+            self._by_s[s] = weights
         self._lr = self._lr + events.T @ weights
 
     def max_log_lr_fail(self) -> float:
