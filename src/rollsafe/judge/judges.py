@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
@@ -20,7 +21,7 @@ from rollsafe.judge.latency import HistogramCheck
 from rollsafe.judge.noninferiority import EarlyPassEvidence
 from rollsafe.judge.noninferiority import evaluate as early_pass_evidence
 from rollsafe.judge.ratios import CeilingCheck, RatioCheck
-from rollsafe.judge.verdicts import MetricVerdict, Outcome, Verdict, undecided
+from rollsafe.judge.verdicts import MetricVerdict, Outcome, Verdict, rebuild, unbuilt, undecided
 
 Mode = Literal["compare", "health"]
 ARMS = ("canary", "baseline")
@@ -78,6 +79,8 @@ class Judge:
         self._verdict = Verdict(
             "inconclusive", decided_at=None, t=None, looks=0, reason="no observations yet"
         )
+        self._verdict_states: dict[str, Outcome] = {}
+        """The states of :attr:`_verdict`'s look, for :meth:`_freeze_verdict`."""
         self._final: Verdict | None = None
         if self.config.metrics is not None:
             self._resolve(None)
@@ -116,7 +119,22 @@ class Judge:
 
     # -- looks ---------------------------------------------------------------
 
+    def _freeze_verdict(self) -> None:
+        """Before a look changes the checks: give the last look's verdict its own snapshot
+        if anyone else still holds it.
+
+        A look's verdict reads its metrics from the live checks (:meth:`_live_metrics`),
+        valid until the next look changes them. Most callers drop the verdict at once
+        (the controller keeps only final ones), so the snapshot (every check's state,
+        once per look) is taken only for a verdict still referenced from outside the
+        judge: the attribute and the call's argument make 2 references (CPython's exact
+        counts; an implementation counting more only snapshots more often).
+        """
+        if sys.getrefcount(self._verdict) > 2 and unbuilt(self._verdict):
+            rebuild(self._verdict, self._snapshot(self._verdict_states, {}))
+
     def _compare_look(self, canary: ArmCounters, baseline: ArmCounters, t: float) -> Verdict:
+        self._freeze_verdict()
         if self._t0 is None:
             self._t0 = t
         resets = canary.resets + baseline.resets
@@ -160,6 +178,7 @@ class Judge:
         return self._judge(t)
 
     def _health_look(self, counters: ArmCounters, t: float) -> Verdict:
+        self._freeze_verdict()
         counts, hist, _gauges = counters.take()
         if self._ceiling is not None:
             ceiling, numerator, denominator = self._ceiling
@@ -192,11 +211,12 @@ class Judge:
             # Evidence for a pass grows slowly; look for it again 5 looks or 2% later.
             # (Checking less often can only delay a pass, never make one.)
             self._next_pass_look = self._looks + 5 + self._looks // 50
+        self._verdict_states = states
         self._verdict = undecided(
             t,
             self._looks,
             _SETTLED if self._settled else self._look_reason(),
-            self._snapshot(states, {}),
+            self._live_metrics(states),
         )
         return self._verdict
 
@@ -353,24 +373,20 @@ class Judge:
             return short
         return _SETTLED
 
+    def _live_metrics(self, states: dict[str, Outcome]) -> Callable[[], list[MetricVerdict]]:
+        """The metrics from the checks' state when called: valid until the next look
+        (:meth:`_freeze_verdict` snapshots them first for a verdict still held)."""
+        checks, check_levels = self._checks, self._check_levels
+        return lambda: _metrics(
+            checks, check_levels, [check.snapshot() for check in checks], states, {}
+        )
+
     def _snapshot(
         self, states: dict[str, Outcome], notes: dict[str, str]
     ) -> Callable[[], list[MetricVerdict]]:
         checks, check_levels = self._checks, self._check_levels
         snapshots = [check.snapshot() for check in checks]
-
-        def build() -> list[MetricVerdict]:
-            metrics = []
-            for check, levels, snapshot in zip(checks, check_levels, snapshots, strict=True):
-                state = states.get(check.name, "inconclusive")
-                metric = check.describe(snapshot, levels, state)
-                note = notes.get(check.name)
-                if note:
-                    metric = dataclasses.replace(metric, reason=f"{metric.reason}; {note}")
-                metrics.append(metric)
-            return metrics
-
-        return build
+        return lambda: _metrics(checks, check_levels, snapshots, states, notes)
 
     def _resolve(self, observation: Mapping[str, Any] | None) -> None:
         """Choose the checks: the configured metrics, or defaults for the fields observed."""
@@ -424,6 +440,24 @@ class Judge:
         self._check_levels = [Levels(config.alpha, tests, share) for share in shares]
         self._arms.clear()  # the observation that resolved the metrics is everyone's reference
         self._resolved = True
+
+
+def _metrics(
+    checks: list[Check],
+    check_levels: list[Levels],
+    snapshots: list[Any],
+    states: dict[str, Outcome],
+    notes: dict[str, str],
+) -> list[MetricVerdict]:
+    metrics = []
+    for check, levels, snapshot in zip(checks, check_levels, snapshots, strict=True):
+        state = states.get(check.name, "inconclusive")
+        metric = check.describe(snapshot, levels, state)
+        note = notes.get(check.name)
+        if note:
+            metric = dataclasses.replace(metric, reason=f"{metric.reason}; {note}")
+        metrics.append(metric)
+    return metrics
 
 
 def _traffic(counts: dict[str, float], histograms: dict[str, list[float]], field: str) -> float:
