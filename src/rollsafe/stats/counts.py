@@ -47,6 +47,7 @@ FAIL_GRID: tuple[float, ...] = tuple(float(g) for g in np.geomspace(1.1, 50.0, 1
 PASS_GRID: tuple[float, ...] = (0.9, 0.8, 0.7, 0.55, 0.4, 0.25)
 """Alternatives for the pass side, as multiples of ``rho0``."""
 
+_maximum = np.maximum.reduce
 _STEP = math.log(1.02)
 _CACHE_LIMIT = 4096
 
@@ -297,14 +298,15 @@ class RateRatioTests:
         self._fail = len(FAIL_GRID)
         self._lr = np.zeros((streams, len(self._log_g)))
 
-    def update(self, n_c: float, n_b: float, events: FloatArray) -> None:
-        """Add one interval: exposures and a (2, streams) array of events (canary, baseline).
+    def update(self, n_c: float, n_b: float, events: FloatArray) -> float:
+        """Add one interval: exposures and a (2, streams) array of events (canary, baseline);
+        return :meth:`max_log_lr_fail` after it (callers screen on it at every look).
 
         Per alternative ``j`` the log ratio grows by ``x_c (log g_j - r_j) - x_b r_j``
         where ``r_j`` is the interval's penalty: one (streams x 2) @ (2 x grid) product.
         """
         if n_c <= 0 or n_b <= 0:
-            return
+            return self.max_log_lr_fail()
         s = n_c / n_b
         weights = self._by_s.get(s)  # the same ratios recur: one hash, no logarithm
         if weights is None:
@@ -318,11 +320,13 @@ class RateRatioTests:
             if len(self._by_s) >= _CACHE_LIMIT:
                 self._by_s.clear()
             self._by_s[s] = weights
-        self._lr = self._lr + events.T @ weights
+        self._lr = lr = self._lr + events.T @ weights
+        return float(_maximum(lr[:, : self._fail], axis=None))
 
     def max_log_lr_fail(self) -> float:
         """An upper bound on every stream's fail log e-value (a mixture is below its max)."""
-        return float(self._lr[:, : self._fail].max())
+        # The ufunc's reduce directly: ndarray.max() adds a Python-level wrapper call.
+        return float(_maximum(self._lr[:, : self._fail], axis=None))
 
     def log_lr(self) -> FloatArray:
         """Log likelihood ratios, shape (streams, fail grid + pass grid)."""
