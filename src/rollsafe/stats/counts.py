@@ -292,8 +292,8 @@ class RateRatioTests:
         self.rho0 = rho0
         self.streams = streams
         self._penalties = _shared_penalties(rho0)
-        self._weights: dict[tuple[int, int], FloatArray] = {}
-        self._by_s: dict[float, FloatArray] = {}
+        # Pure functions of rho0 and s, shared (as the penalties) by every test of that rho0.
+        self._weights, self._by_s = _shared_weights(rho0)
         self._log_g = np.log(np.array(FAIL_GRID + PASS_GRID))
         self._fail = len(FAIL_GRID)
         self._lr = np.zeros((streams, len(self._log_g)))
@@ -347,6 +347,15 @@ class RateRatioTests:
     def log_e_of(self, state: FloatArray) -> tuple[FloatArray, FloatArray]:
         """:meth:`log_e` for a :meth:`state` taken earlier."""
         return self.log_e(state)
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_weights(
+    rho0: float,
+) -> tuple[dict[tuple[int, int], FloatArray], dict[float, FloatArray]]:
+    """:class:`RateRatioTests`' weight matrices for one null ratio: by grid indices, and by
+    the share ratio ``s`` itself."""
+    return {}, {}
 
 
 def _log_mean_exp_rows(values: FloatArray) -> FloatArray:
