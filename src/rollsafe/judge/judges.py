@@ -81,6 +81,9 @@ class Judge:
         )
         self._verdict_states: dict[str, Outcome] = {}
         """The states of :attr:`_verdict`'s look, for :meth:`_freeze_verdict`."""
+        self._live_undecided: Callable[[], list[MetricVerdict]] = list
+        """:meth:`_live_metrics` of a look that left every check inconclusive (most looks):
+        one function for all of them, made when the checks are chosen."""
         self._final: Verdict | None = None
         if self.config.metrics is not None:
             self._resolve(None)
@@ -112,8 +115,11 @@ class Judge:
         )
         if self.mode == "health":
             return self._health_look(counters, t)
-        canary, baseline = self._arms.get("canary"), self._arms.get("baseline")
-        if canary is None or baseline is None or not canary.looks or not baseline.looks:
+        arms = self._arms
+        if len(arms) < 2:  # compare mode keeps only the canary and the baseline
+            return self._verdict
+        canary, baseline = arms["canary"], arms["baseline"]
+        if not canary.looks or not baseline.looks:
             return self._verdict
         return self._compare_look(canary, baseline, t)
 
@@ -216,7 +222,7 @@ class Judge:
             t,
             self._looks,
             _SETTLED if self._settled else self._look_reason(),
-            self._live_metrics(states),
+            self._live_metrics(states) if states else self._live_undecided,
         )
         return self._verdict
 
@@ -438,6 +444,7 @@ class Judge:
         self._levels = Levels(config.alpha, tests)
         shares = alpha_shares([check.kind for check in self._checks])
         self._check_levels = [Levels(config.alpha, tests, share) for share in shares]
+        self._live_undecided = self._live_metrics({})
         self._arms.clear()  # the observation that resolved the metrics is everyone's reference
         self._resolved = True
 
