@@ -58,6 +58,7 @@ class Judge:
         self._histogram_fields: tuple[str, ...] = ()
         self._gauge_fields: tuple[str, ...] = ()
         self._traffic_field: str | None = None
+        self._traffic_is_ceiling_denominator = False
         self._traffic: dict[str, float] = dict.fromkeys(ARMS, 0.0)
         self._resolved = False
         self._levels = Levels(self.config.alpha, 1)
@@ -149,21 +150,26 @@ class Judge:
         warm = t >= self._warm_from
         counts_c, hist_c, gauges_c = canary.take()
         counts_b, hist_b, gauges_b = baseline.take()
-        for ratio, numerator, denominator in self._ratios:
-            ratio.update(
-                counts_c.get(denominator, 0.0),
-                counts_b.get(denominator, 0.0),
-                counts_c.get(numerator, 0.0),
-                counts_b.get(numerator, 0.0),
-            )
+        get_c, get_b = counts_c.get, counts_b.get
+        # The ceiling's counters, read once: the error-rate test and the traffic use them too.
+        ceiling_counts = None
+        n_c = n_b = x_c = x_b = 0.0
         if self._ceiling is not None:
             ceiling, numerator, denominator = self._ceiling
-            ceiling.update(
-                counts_c.get(denominator, 0.0),
-                counts_c.get(numerator, 0.0),
-                counts_b.get(denominator, 0.0),
-                counts_b.get(numerator, 0.0),
-            )
+            ceiling_counts = (numerator, denominator)
+            n_c, n_b = get_c(denominator, 0.0), get_b(denominator, 0.0)
+            x_c, x_b = get_c(numerator, 0.0), get_b(numerator, 0.0)
+            ceiling.update(n_c, x_c, n_b, x_b)
+        for ratio, numerator, denominator in self._ratios:
+            if (numerator, denominator) == ceiling_counts:
+                ratio.update(n_c, n_b, x_c, x_b)
+            else:
+                ratio.update(
+                    get_c(denominator, 0.0),
+                    get_b(denominator, 0.0),
+                    get_c(numerator, 0.0),
+                    get_b(numerator, 0.0),
+                )
         for histogram, name in self._histograms:
             delta_c, delta_b = hist_c.get(name), hist_b.get(name)
             if not histogram.bounds:
@@ -178,8 +184,13 @@ class Judge:
                 slope.update(max(reading_c[0], reading_b[0]), reading_c[1], reading_b[1])
         field = self._traffic_field
         if field is not None:
-            self._traffic["canary"] += _traffic(counts_c, hist_c, field)
-            self._traffic["baseline"] += _traffic(counts_b, hist_b, field)
+            traffic = self._traffic
+            if self._traffic_is_ceiling_denominator:
+                traffic["canary"] += n_c
+                traffic["baseline"] += n_b
+            else:
+                traffic["canary"] += _traffic(counts_c, hist_c, field)
+                traffic["baseline"] += _traffic(counts_b, hist_b, field)
         self._looks += 1
         return self._judge(t)
 
@@ -434,6 +445,8 @@ class Judge:
         self._gauge_fields = tuple(g for _, g in self._slopes)
         if self._ceiling is not None:
             self._traffic_field = self._ceiling[2]
+            # _traffic() would read the same counter (a histogram of that name comes first).
+            self._traffic_is_ceiling_denominator = self._ceiling[2] not in self._histogram_fields
         elif self._histograms:
             self._traffic_field = self._histograms[0][1]
         # Order for the pass check: the likeliest to block a pass first.
