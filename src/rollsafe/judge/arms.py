@@ -249,7 +249,7 @@ class ArmCounters:
         get = observation.get
         current = self.current
         counts: dict[str, float] = {}
-        values_now = []
+        values_now: dict[str, float] = {}
         for name in counters:
             value = get(name)
             if value.__class__ is not float or not -MAX_VALUE <= value <= MAX_VALUE:
@@ -258,7 +258,7 @@ class ArmCounters:
             if previous is None or value < previous:
                 return False
             counts[name] = value - previous
-            values_now.append((name, value))
+            values_now[name] = value
         if len(counts) != len(current):
             return False
         histogram_current, references = self.histogram_current, self.histogram_reference

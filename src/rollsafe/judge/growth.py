@@ -50,15 +50,18 @@ class SlopeCheck(Check):
     def update(self, t: float, canary: float, baseline: float) -> None:
         self.readings += 1
         self.slopes.update(t, canary, baseline)
-        for i, test in enumerate(self.tests):
+        for test in self.tests:
             restarts = test.restarts
             if test.update(t, canary, baseline):
-                fail, pass_ = envelope_log_e(test.state())
-                self._log_e[i] = max(fail, pass_)
-                self._log_e_max = max(self._log_e)
-                self._tests_snapshot = None
+                self._evidence_changed(test)
             elif test.restarts != restarts:
                 self._tests_snapshot = None
+
+    def _evidence_changed(self, test: EnvelopeGrowth) -> None:
+        fail, pass_ = envelope_log_e(test.state())
+        self._log_e[self.tests.index(test)] = max(fail, pass_)
+        self._log_e_max = max(self._log_e)
+        self._tests_snapshot = None
 
     def has_data(self) -> bool:
         return self.readings >= 2

@@ -98,7 +98,12 @@ class Judge:
         """Take one observation of one arm; return the verdict after it."""
         if self._final is not None:
             return self._final
-        t, arm = _time_and_arm(observation)
+        try:  # _time_and_arm's common case, inline: this runs for every observation
+            t, arm = observation["t"], observation["arm"]
+            if not (t.__class__ is float and t - t == 0 and arm.__class__ is str and arm):
+                t, arm = _time_and_arm(observation)
+        except (KeyError, TypeError):
+            t, arm = _time_and_arm(observation)
         self._t = t
         if not self._resolved:
             if not any(name in observation for name in _DEFAULT_FIELDS):
