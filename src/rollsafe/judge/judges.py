@@ -65,6 +65,8 @@ class Judge:
         """The pass side's levels (``1/alpha`` for every check)."""
         self._check_levels: list[Levels] = []
         """Each check's levels: its share of alpha for failing (checks.ALPHA_WEIGHTS)."""
+        self._fail_levels: list[tuple[Check, Levels]] = []
+        """Each check with its levels, paired once for the look's fail loop."""
         self._looks = 0
         self._next_pass_look = 0
         self._next_early_look = 0
@@ -213,7 +215,7 @@ class Judge:
     def _judge(self, t: float) -> Verdict:
         levels, checks = self._levels, self._checks
         states: dict[str, Outcome] = {}
-        for check, check_levels in zip(checks, self._check_levels, strict=True):
+        for check, check_levels in self._fail_levels:
             if check.fails(check_levels):
                 states[check.name] = "fail"
         if states:
@@ -462,6 +464,7 @@ class Judge:
         self._levels = Levels(config.alpha, tests)
         shares = alpha_shares([check.kind for check in self._checks])
         self._check_levels = [Levels(config.alpha, tests, share) for share in shares]
+        self._fail_levels = list(zip(self._checks, self._check_levels, strict=True))
         self._live_undecided = self._live_metrics({})
         self._arms.clear()  # the observation that resolved the metrics is everyone's reference
         self._resolved = True
