@@ -117,8 +117,10 @@ def test_the_common_case_shortcut_gives_the_general_code_s_increments() -> None:
                     del observation[name]
                 elif roll < 0.06:
                     observation[name] = rng.choice(["x", math.nan, True, 1e300, 7])
+            roll = rng.random()  # now and then other counters (a new tuple: not the same names)
+            names = counters if roll < 0.85 else ("requests",) if roll < 0.95 else ("errors", "x")
             for arm in (fast, slow):
-                arm.observe(observation, float(t), counters, histograms, gauges)
+                arm.observe(observation, float(t), names, histograms, gauges)
             if rng.random() < 0.8:
                 assert fast.take() == slow.take()
                 assert fast.resets == slow.resets

@@ -97,6 +97,7 @@ class ArmCounters:
     """
 
     __slots__ = (
+        "_counter_names",
         "_fresh_counts",
         "carried",
         "current",
@@ -129,6 +130,8 @@ class ArmCounters:
         self.looks = 0
         self.resets = 0
         self._fresh_counts: dict[str, float] | None = None
+        self._counter_names: tuple[str, ...] | None = None
+        """The counters tuple whose names are exactly :attr:`current`'s, once checked."""
         """Counter increments found by :meth:`_observe_taken`, for :meth:`take` to return."""
 
     def observe(
@@ -147,6 +150,7 @@ class ArmCounters:
         ):
             return
         self._fresh_counts = None
+        self._counter_names = None
         first = not self.seen
         self.seen = True
         self.looks += 1
@@ -248,19 +252,22 @@ class ArmCounters:
         """
         get = observation.get
         current = self.current
+        if counters is not self._counter_names:
+            if len(current) != len(counters) or any(name not in current for name in counters):
+                return False
+            self._counter_names = counters  # only the general code can add a name
         counts: dict[str, float] = {}
         values_now: dict[str, float] = {}
-        for name in counters:
+        # current holds exactly the counters' names (checked above): walking it finds each
+        # previous value without a lookup.
+        for name, previous in current.items():
             value = get(name)
             if value.__class__ is not float or not -MAX_VALUE <= value <= MAX_VALUE:
                 return False
-            previous = current.get(name)
-            if previous is None or value < previous:
+            if value < previous:
                 return False
             counts[name] = value - previous
             values_now[name] = value
-        if len(counts) != len(current):
-            return False
         histogram_current, references = self.histogram_current, self.histogram_reference
         parsed_all = []
         for name in histograms:
