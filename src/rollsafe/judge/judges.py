@@ -21,7 +21,15 @@ from rollsafe.judge.latency import HistogramCheck
 from rollsafe.judge.noninferiority import EarlyPassEvidence
 from rollsafe.judge.noninferiority import evaluate as early_pass_evidence
 from rollsafe.judge.ratios import CeilingCheck, RatioCheck
-from rollsafe.judge.verdicts import MetricVerdict, Outcome, Verdict, rebuild, unbuilt, undecided
+from rollsafe.judge.verdicts import (
+    MetricVerdict,
+    Outcome,
+    Verdict,
+    rebuild,
+    reopen,
+    unbuilt,
+    undecided,
+)
 
 Mode = Literal["compare", "health"]
 ARMS = ("canary", "baseline")
@@ -236,12 +244,12 @@ class Judge:
             # (Checking less often can only delay a pass, never make one.)
             self._next_pass_look = self._looks + 5 + self._looks // 50
         self._verdict_states = states
-        self._verdict = undecided(
-            t,
-            self._looks,
-            _SETTLED if self._settled else self._look_reason(),
-            self._live_metrics(states) if states else self._live_undecided,
-        )
+        reason = _SETTLED if self._settled else self._look_reason()
+        build = self._live_metrics(states) if states else self._live_undecided
+        if sys.getrefcount(self._verdict) > 2:  # held outside (see _freeze_verdict)
+            self._verdict = undecided(t, self._looks, reason, build)
+        else:  # referenced by this judge alone: nobody sees it change, so reuse it
+            reopen(self._verdict, t, self._looks, reason, build)
         return self._verdict
 
     def _early_pass(self, t: float) -> Verdict | None:
