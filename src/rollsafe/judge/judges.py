@@ -78,6 +78,8 @@ class Judge:
         self._looks = 0
         self._next_pass_look = 0
         self._next_early_look = 0
+        self._early_blocked: tuple[SlopeCheck, int] | None = None
+        """The memory check that blocked the last early pass, with its ``changes`` then."""
         self._t0: float | None = None
         """``t`` of the first complete look: the early pass's ``min_duration`` counts from it."""
         self._t: float | None = None
@@ -230,9 +232,14 @@ class Judge:
             failed = ", ".join(states)
             return self._decide("fail", t, f"failed: {failed}", states, "sequential")
         if self.mode == "compare" and self._looks >= self._next_early_look:
-            early = self._early_pass(t)
-            if early is not None:
-                return early
+            blocked = self._early_blocked
+            if blocked is not None and blocked[0].changes == blocked[1]:
+                # Still blocked by the same memory evidence: _early_pass would find so again.
+                self._next_early_look = self._looks + 1 + self._looks // 50
+            else:
+                early = self._early_pass(t)
+                if early is not None:
+                    return early
         if checks and self._looks >= self._next_pass_look and self._traffic_short() is None:
             for check in checks:
                 if not check.passes(levels):
@@ -261,8 +268,10 @@ class Judge:
         evidence: EarlyPassEvidence | None = None
         # The memory comparison is the early pass's first and is cached evidence: while
         # it has not passed, the answer is None without the rest of the evaluation.
+        self._early_blocked = None
         for slope, _ in self._slopes:
             if not slope.has_data() or not slope.passes(levels):
+                self._early_blocked = (slope, slope.changes)
                 break
         else:
             evidence = early_pass_evidence(
