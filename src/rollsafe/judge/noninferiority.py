@@ -45,6 +45,7 @@ cannot with the default margins, but a generous margin could).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -215,6 +216,7 @@ def _rejects(x: float, n: float, q: float, offsets: list[float], level: float, b
     return _mix_reaches(x, n, q, thetas, level, bar)
 
 
+@functools.lru_cache(maxsize=1024)
 def lower_bound(x: float, n: float, shift: float, alpha: float) -> float:
     """An anytime-valid lower confidence bound (level alpha) for a rate.
 
@@ -242,8 +244,14 @@ def lower_bound(x: float, n: float, shift: float, alpha: float) -> float:
     return low
 
 
+@functools.lru_cache(maxsize=1024)
 def upper_bound(x: float, n: float, shift: float, alpha: float) -> float:
-    """The smallest rate still not rejected by :func:`rejects_at_least` (for reports)."""
+    """The smallest rate still not rejected by :func:`rejects_at_least` (for reports).
+
+    Both bounds are pure functions of their arguments, cached for one :func:`evaluate`:
+    its latency bounds share an arm's total, and the high ones often their count too
+    (none slower), so their bisections repeat.
+    """
     low, high = min(x / n, 1.0) if n > 0 else 0.0, 1.0
     offsets, level = _offsets(shift), math.log(1 / alpha)
     bar = _bar(level, len(SHIFTS))
@@ -312,6 +320,10 @@ def evaluate(
     if elapsed < early.min_duration or any(n < early.min_requests for n in requests.values()):
         return None
     alpha = levels.alpha
+    # The bounds' caches serve one evaluation (its latency bounds share an arm's total and
+    # often a count): emptied here, they hold only this evaluation's bisections.
+    lower_bound.cache_clear()
+    upper_bound.cache_clear()
     found: list[Comparison] = []
     # Cheapest and likeliest to block first: memory (one comparison of cached evidence),
     # errors, the ceiling, then the latency bounds.
