@@ -86,7 +86,7 @@ class _SlowPathOnly(ArmCounters):
 
     __slots__ = ()
 
-    def _observe_taken(self, *args: object) -> bool:
+    def observe_taken(self, *args: object) -> bool:
         return False
 
 

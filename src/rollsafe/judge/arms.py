@@ -132,7 +132,7 @@ class ArmCounters:
         self._fresh_counts: dict[str, float] | None = None
         self._counter_names: tuple[str, ...] | None = None
         """The counters tuple whose names are exactly :attr:`current`'s, once checked."""
-        """Counter increments found by :meth:`_observe_taken`, for :meth:`take` to return."""
+        """Counter increments found by :meth:`observe_taken`, for :meth:`take` to return."""
 
     def observe(
         self,
@@ -143,12 +143,22 @@ class ArmCounters:
         gauges: tuple[str, ...],
     ) -> None:
         """Record one observation of this arm."""
-        if (
+        if not (
             self.looks == 0
             and self.seen
-            and self._observe_taken(observation, t, counters, histograms, gauges)
+            and self.observe_taken(observation, t, counters, histograms, gauges)
         ):
-            return
+            self.observe_general(observation, t, counters, histograms, gauges)
+
+    def observe_general(
+        self,
+        observation: Mapping[str, Any],
+        t: float,
+        counters: tuple[str, ...],
+        histograms: tuple[str, ...],
+        gauges: tuple[str, ...],
+    ) -> None:
+        """:meth:`observe` for any case (resets, gaps, new fields, odd values)."""
         self._fresh_counts = None
         self._counter_names = None
         first = not self.seen
@@ -234,7 +244,7 @@ class ArmCounters:
         current.update(values)
         self.histogram_current.update(histogram_values)
 
-    def _observe_taken(
+    def observe_taken(
         self,
         observation: Mapping[str, Any],
         t: float,
@@ -243,6 +253,9 @@ class ArmCounters:
         gauges: tuple[str, ...],
     ) -> bool:
         """:meth:`observe` for the common case, or False (nothing changed) for any other.
+
+        Only for an arm already seen and taken since (``looks == 0``), as :meth:`observe`
+        calls it; :meth:`observe_general` handles whatever it returns False for.
 
         The common case: the arm was taken since its previous observation (so every
         reference equals the current value), and every field is present, well formed,
@@ -311,7 +324,7 @@ class ArmCounters:
         """Counter increments, histogram increments and last gauge readings since the last call."""
         reference, carried, current = self.reference, self.carried, self.current
         fresh = self._fresh_counts
-        if fresh is not None:  # found by _observe_taken, with nothing carried
+        if fresh is not None:  # found by observe_taken, with nothing carried
             self._fresh_counts = None
             reference.update(current)
             histograms, self.histogram_deltas = self.histogram_deltas, {}

@@ -128,9 +128,14 @@ class Judge:
         counters = self._arms.get(arm)
         if counters is None:
             counters = self._arms[arm] = ArmCounters()
-        counters.observe(
-            observation, t, self._counter_fields, self._histogram_fields, self._gauge_fields
-        )
+        # ArmCounters.observe, its dispatch inline: this runs for every observation.
+        names = self._counter_fields, self._histogram_fields, self._gauge_fields
+        if not (
+            counters.looks == 0
+            and counters.seen
+            and counters.observe_taken(observation, t, names[0], names[1], names[2])
+        ):
+            counters.observe_general(observation, t, names[0], names[1], names[2])
         if self.mode == "health":
             return self._health_look(counters, t)
         arms = self._arms
@@ -158,7 +163,8 @@ class Judge:
             rebuild(self._verdict, self._snapshot(self._verdict_states, {}))
 
     def _compare_look(self, canary: ArmCounters, baseline: ArmCounters, t: float) -> Verdict:
-        self._freeze_verdict()
+        if sys.getrefcount(self._verdict) > 2:  # _freeze_verdict's test, inline
+            self._freeze_verdict()
         if self._t0 is None:
             self._t0 = t
         resets = canary.resets + baseline.resets
