@@ -275,9 +275,8 @@ class ArmCounters:
         # previous value without a lookup.
         for name, previous in current.items():
             value = get(name)
-            if value.__class__ is not float or not -MAX_VALUE <= value <= MAX_VALUE:
-                return False
-            if value < previous:
+            # previous is within +-MAX_VALUE already; NaN fails the comparison too.
+            if value.__class__ is not float or not previous <= value <= MAX_VALUE:
                 return False
             counts[name] = value - previous
             values_now[name] = value

@@ -129,13 +129,14 @@ class Judge:
         if counters is None:
             counters = self._arms[arm] = ArmCounters()
         # ArmCounters.observe, its dispatch inline: this runs for every observation.
-        names = self._counter_fields, self._histogram_fields, self._gauge_fields
+        fields = self._counter_fields
+        histograms, gauges = self._histogram_fields, self._gauge_fields
         if not (
             counters.looks == 0
             and counters.seen
-            and counters.observe_taken(observation, t, names[0], names[1], names[2])
+            and counters.observe_taken(observation, t, fields, histograms, gauges)
         ):
-            counters.observe_general(observation, t, names[0], names[1], names[2])
+            counters.observe_general(observation, t, fields, histograms, gauges)
         if self.mode == "health":
             return self._health_look(counters, t)
         arms = self._arms
