@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
@@ -26,7 +25,6 @@ from rollsafe.judge.verdicts import (
     Outcome,
     Verdict,
     rebuild,
-    reopen,
     unbuilt,
     undecided,
 )
@@ -151,21 +149,18 @@ class Judge:
 
     def _freeze_verdict(self) -> None:
         """Before a look changes the checks: give the last look's verdict its own snapshot
-        if anyone else still holds it.
+        unless its metrics were already built.
 
         A look's verdict reads its metrics from the live checks (:meth:`_live_metrics`),
-        valid until the next look changes them. Most callers drop the verdict at once
-        (the controller keeps only final ones), so the snapshot (every check's state,
-        once per look) is taken only for a verdict still referenced from outside the
-        judge: the attribute and the call's argument make 2 references (CPython's exact
-        counts; an implementation counting more only snapshots more often).
+        valid until the next look changes them; a caller may still hold it then (the
+        controller keeps the last verdict in a variable across the next update), so it
+        is snapshotted here, once, and never changes afterwards.
         """
-        if sys.getrefcount(self._verdict) > 2 and unbuilt(self._verdict):
+        if unbuilt(self._verdict):
             rebuild(self._verdict, self._snapshot(self._verdict_states, {}))
 
     def _compare_look(self, canary: ArmCounters, baseline: ArmCounters, t: float) -> Verdict:
-        if sys.getrefcount(self._verdict) > 2:  # _freeze_verdict's test, inline
-            self._freeze_verdict()
+        self._freeze_verdict()
         if self._t0 is None:
             self._t0 = t
         resets = canary.resets + baseline.resets
@@ -260,10 +255,7 @@ class Judge:
         self._verdict_states = states
         reason = _SETTLED if self._settled else self._look_reason()
         build = self._live_metrics(states) if states else self._live_undecided
-        if sys.getrefcount(self._verdict) > 2:  # held outside (see _freeze_verdict)
-            self._verdict = undecided(t, self._looks, reason, build)
-        else:  # referenced by this judge alone: nobody sees it change, so reuse it
-            reopen(self._verdict, t, self._looks, reason, build)
+        self._verdict = undecided(t, self._looks, reason, build)
         return self._verdict
 
     def _early_pass(self, t: float) -> Verdict | None:

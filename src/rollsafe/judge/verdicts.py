@@ -182,19 +182,3 @@ def rebuild(verdict: Verdict, metrics: Callable[[], list[MetricVerdict]]) -> Non
     """Have an unbuilt verdict build its metrics with ``metrics`` instead (a snapshot taken
     before the state its builder reads changes)."""
     verdict._build = metrics
-
-
-def reopen(
-    verdict: Verdict,
-    t: float | None,
-    looks: int,
-    reason: str,
-    metrics: Callable[[], list[MetricVerdict]],
-) -> None:
-    """Make an inconclusive, undecided verdict that nobody else holds into
-    ``undecided(t, looks, reason, metrics)``: the judge's next look, without a new object."""
-    verdict.t = t
-    verdict.looks = looks
-    verdict.reason = reason
-    verdict._build = metrics
-    verdict._metrics = None
