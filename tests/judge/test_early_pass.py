@@ -17,7 +17,7 @@ import numpy as np
 
 from rollsafe.config.analysis import AnalysisConfig, RatioMetric
 from rollsafe.config.early_pass import EarlyPass
-from rollsafe.judge import Judge
+from rollsafe.judge import Judge, noninferiority
 from rollsafe.judge.noninferiority import rate_comparison
 
 ALPHA = 0.2
@@ -204,3 +204,32 @@ def test_the_plan_fields_parse_and_bad_values_are_refused_by_name() -> None:
         AnalysisConfig.model_validate({"early_pass": {"error_margin": 2}})
     with pytest.raises(ValidationError, match=r"early_pass\.min_sample"):
         AnalysisConfig.model_validate({"early_pass": {"min_sample": 10}})
+
+
+def test_the_bisections_shortcut_answers_as_the_full_mixture() -> None:
+    """_mix_reaches stops summing once the running sum settles the comparison: on random
+    counts, rates and shifts (both bisections' theta forms, levels near the mixture's
+    value included) it answers exactly ``_log_mix(...) >= level``."""
+    rng = np.random.default_rng(71)
+    clear = 0
+    for _ in range(20_000):
+        n = float(rng.integers(1, 100_000))
+        x = float(rng.integers(0, int(n) + 1))
+        q = float(rng.random() ** rng.choice([1, 3, 6]))
+        shift = float(rng.random() * rng.choice([0.001, 0.01, 0.1]))
+        if rng.random() < 0.5:
+            thetas = [max(q - f * shift, 0.0) for f in noninferiority.SHIFTS]
+        else:
+            thetas = [min(q + f * shift, 1.0) for f in noninferiority.SHIFTS]
+        try:
+            value = noninferiority._log_mix(x, n, q, thetas)
+        except ValueError:
+            continue
+        for level in (math.log(200.0), value, math.nextafter(value, math.inf), value - 1e-12):
+            if not math.isfinite(level):
+                continue
+            bar = noninferiority._bar(level, len(thetas))
+            answer = noninferiority._mix_reaches(x, n, q, thetas, level, bar)
+            assert answer == (value >= level)
+            clear += answer and value > level + 1e-6
+    assert clear > 1000  # many levels well below the sum: where the shortcut can stop

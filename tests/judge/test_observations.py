@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from rollsafe.judge import Judge
 from rollsafe.judge.arms import ArmCounters, parse_histogram
 
@@ -77,3 +79,48 @@ def test_histogram_increments_with_one_or_two_observations_per_take() -> None:
     assert arm.resets == 1
     arm.observe({"h": {"0.1": 8, "+Inf": 21}}, 5.0, (), ("h",), ())
     assert arm.take()[1] == {"h": [2.0, 1.0]}
+
+
+class _SlowPathOnly(ArmCounters):
+    """ArmCounters without the common-case shortcut: the general code alone."""
+
+    __slots__ = ()
+
+    def observe_taken(self, *args: object) -> bool:
+        return False
+
+
+def test_the_common_case_shortcut_gives_the_general_code_s_increments() -> None:
+    """Random streams with resets, gaps, odd values, new fields, a changed layout and
+    several observations per take: the same increments, bit for bit, either way."""
+    rng = np.random.default_rng(61)
+    counters, histograms, gauges = ("requests", "errors"), ("h",), ("memory",)
+    layouts = [("0.1", "0.5", "+Inf"), ("0.1", "0.5", "+Inf"), ("0.5", "0.1", "+Inf"), ("0.2",)]
+    for _ in range(40):
+        fast, slow = ArmCounters(), _SlowPathOnly()
+        totals = [0.0, 0.0, 0.0, 0.0]
+        for t in range(60):
+            if rng.random() < 0.05:
+                totals = [0.0, 0.0, 0.0, 0.0]  # a restart
+            totals = [v + float(rng.integers(0, 20)) for v in totals]
+            buckets = sorted(totals[:3])
+            keys = layouts[int(rng.integers(0, len(layouts)))] if rng.random() < 0.1 else layouts[0]
+            observation: dict[str, object] = {
+                "requests": buckets[-1],
+                "errors": totals[3] / 4,
+                "h": dict(zip(keys, buckets, strict=False)),
+                "memory": float(rng.normal(1e8, 1e6)),
+            }
+            for name in list(observation):
+                roll = rng.random()
+                if roll < 0.04:
+                    del observation[name]
+                elif roll < 0.06:
+                    observation[name] = rng.choice(["x", math.nan, True, 1e300, 7])
+            roll = rng.random()  # now and then other counters (a new tuple: not the same names)
+            names = counters if roll < 0.85 else ("requests",) if roll < 0.95 else ("errors", "x")
+            for arm in (fast, slow):
+                arm.observe(observation, float(t), names, histograms, gauges)
+            if rng.random() < 0.8:
+                assert fast.take() == slow.take()
+                assert fast.resets == slow.resets

@@ -109,3 +109,27 @@ def test_undecided_is_the_inconclusive_verdict_the_constructor_builds() -> None:
     ]
     assert fast.metrics == []
     assert not fast.final
+
+
+@pytest.mark.parametrize("mode", ["compare", "health"])
+def test_a_kept_verdict_keeps_the_evidence_of_its_own_look(mode: str) -> None:
+    """A look's verdict reads the live checks unless someone keeps it past the next look
+    (then it is snapshotted first): kept verdicts, read at the end, show their own look."""
+    rng = np.random.default_rng(57)
+    arms = Arm(fields=ALL_FIELDS, median=0.06), Arm(fields=ALL_FIELDS)
+    observations = list(stream(rng, *arms, 90))
+    judge = Judge(mode=mode)  # type: ignore[arg-type]
+    kept = {}
+    for i, observation in enumerate(observations):
+        verdict = judge.update(observation)
+        if i % 3 == 1:
+            kept[i] = verdict
+        if verdict.decided_at is not None:
+            break
+    assert len(kept) >= 2
+    for i, verdict in kept.items():
+        again = Judge(mode=mode)  # type: ignore[arg-type]
+        for observation in observations[: i + 1]:
+            expected = again.update(observation)
+        assert [m.to_dict() for m in verdict.metrics] == [m.to_dict() for m in expected.metrics]
+        assert verdict.reason == expected.reason

@@ -97,6 +97,8 @@ class ArmCounters:
     """
 
     __slots__ = (
+        "_counter_names",
+        "_fresh_counts",
         "carried",
         "current",
         "gauges",
@@ -127,6 +129,10 @@ class ArmCounters:
         """Gauge readings (t, value) since the last :meth:`take`."""
         self.looks = 0
         self.resets = 0
+        self._fresh_counts: dict[str, float] | None = None
+        self._counter_names: tuple[str, ...] | None = None
+        """The counters tuple whose names are exactly :attr:`current`'s, once checked."""
+        """Counter increments found by :meth:`observe_taken`, for :meth:`take` to return."""
 
     def observe(
         self,
@@ -137,6 +143,24 @@ class ArmCounters:
         gauges: tuple[str, ...],
     ) -> None:
         """Record one observation of this arm."""
+        if not (
+            self.looks == 0
+            and self.seen
+            and self.observe_taken(observation, t, counters, histograms, gauges)
+        ):
+            self.observe_general(observation, t, counters, histograms, gauges)
+
+    def observe_general(
+        self,
+        observation: Mapping[str, Any],
+        t: float,
+        counters: tuple[str, ...],
+        histograms: tuple[str, ...],
+        gauges: tuple[str, ...],
+    ) -> None:
+        """:meth:`observe` for any case (resets, gaps, new fields, odd values)."""
+        self._fresh_counts = None
+        self._counter_names = None
         first = not self.seen
         self.seen = True
         self.looks += 1
@@ -220,11 +244,93 @@ class ArmCounters:
         current.update(values)
         self.histogram_current.update(histogram_values)
 
+    def observe_taken(
+        self,
+        observation: Mapping[str, Any],
+        t: float,
+        counters: tuple[str, ...],
+        histograms: tuple[str, ...],
+        gauges: tuple[str, ...],
+    ) -> bool:
+        """:meth:`observe` for the common case, or False (nothing changed) for any other.
+
+        Only for an arm already seen and taken since (``looks == 0``), as :meth:`observe`
+        calls it; :meth:`observe_general` handles whatever it returns False for.
+
+        The common case: the arm was taken since its previous observation (so every
+        reference equals the current value), and every field is present, well formed,
+        known from before and not lower than before (no reset). The increments are then
+        the new values minus the current ones, computed here, and :meth:`take` returns them:
+        the same subtractions of the same floats as take() would do.
+        """
+        get = observation.get
+        current = self.current
+        if counters is not self._counter_names:
+            if len(current) != len(counters) or any(name not in current for name in counters):
+                return False
+            self._counter_names = counters  # only the general code can add a name
+        counts: dict[str, float] = {}
+        values_now: dict[str, float] = {}
+        # current holds exactly the counters' names (checked above): walking it finds each
+        # previous value without a lookup.
+        for name, previous in current.items():
+            value = get(name)
+            # previous is within +-MAX_VALUE already; NaN fails the comparison too.
+            if value.__class__ is not float or not previous <= value <= MAX_VALUE:
+                return False
+            counts[name] = value - previous
+            values_now[name] = value
+        histogram_current, references = self.histogram_current, self.histogram_reference
+        parsed_all = []
+        for name in histograms:
+            parsed = parse_histogram(get(name))
+            if parsed is None:
+                return False
+            bounds, values = parsed
+            previous_counts = histogram_current.get(name)
+            if (
+                bounds is not self.histograms.get(name)  # the layout's cached tuple
+                or previous_counts is None
+                or previous_counts is not references.get(name)
+            ):
+                return False
+            deltas = list(map(_sub, values, previous_counts))
+            if min(deltas) < 0:
+                return False
+            parsed_all.append((name, values, deltas))
+        if len(parsed_all) != len(histogram_current):
+            return False
+        readings = []
+        for name in gauges:
+            gauge = get(name)
+            if gauge.__class__ is not float or not -MAX_VALUE <= gauge <= MAX_VALUE:
+                return False
+            readings.append((name, gauge))
+        self.looks = 1
+        current.update(values_now)
+        found = self.histogram_deltas
+        for name, values, deltas in parsed_all:
+            histogram_current[name] = values
+            found[name] = deltas
+        for name, gauge in readings:
+            self.gauges[name] = (t, gauge)
+        self._fresh_counts = counts
+        return True
+
     def take(
         self,
     ) -> tuple[dict[str, float], dict[str, list[float]], dict[str, tuple[float, float]]]:
         """Counter increments, histogram increments and last gauge readings since the last call."""
         reference, carried, current = self.reference, self.carried, self.current
+        fresh = self._fresh_counts
+        if fresh is not None:  # found by observe_taken, with nothing carried
+            self._fresh_counts = None
+            reference.update(current)
+            histograms, self.histogram_deltas = self.histogram_deltas, {}
+            self.histogram_reference.update(self.histogram_current)
+            gauges, self.gauges = self.gauges, {}
+            self.looks = 0
+            return fresh, histograms, gauges
         counts = {name: value - reference[name] for name, value in current.items()}
         if carried:
             for name, value in carried.items():

@@ -44,21 +44,30 @@ class SlopeCheck(Check):
         self._log_e = [0.0] * len(SCALES)
         self._log_e_max = 0.0
         """max(self._log_e), kept with it: fails() and passes() screen on it at every look."""
+        self.changes = 0
+        """Counts the changes of :meth:`has_data` and of the evidence: while it stays, so do
+        :meth:`passes` and :meth:`fails` (the judge skips asking again)."""
         self._tests_snapshot: tuple[tuple[Any, ...], int] | None = None
         """The tests' part of :meth:`snapshot`: it changes only when a window closes."""
 
     def update(self, t: float, canary: float, baseline: float) -> None:
         self.readings += 1
+        if self.readings == 2:
+            self.changes += 1
         self.slopes.update(t, canary, baseline)
-        for i, test in enumerate(self.tests):
+        for test in self.tests:
             restarts = test.restarts
             if test.update(t, canary, baseline):
-                fail, pass_ = envelope_log_e(test.state())
-                self._log_e[i] = max(fail, pass_)
-                self._log_e_max = max(self._log_e)
-                self._tests_snapshot = None
+                self._evidence_changed(test)
             elif test.restarts != restarts:
                 self._tests_snapshot = None
+
+    def _evidence_changed(self, test: EnvelopeGrowth) -> None:
+        fail, pass_ = envelope_log_e(test.state())
+        self._log_e[self.tests.index(test)] = max(fail, pass_)
+        self._log_e_max = max(self._log_e)
+        self._tests_snapshot = None
+        self.changes += 1
 
     def has_data(self) -> bool:
         return self.readings >= 2

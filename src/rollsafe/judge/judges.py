@@ -20,7 +20,14 @@ from rollsafe.judge.latency import HistogramCheck
 from rollsafe.judge.noninferiority import EarlyPassEvidence
 from rollsafe.judge.noninferiority import evaluate as early_pass_evidence
 from rollsafe.judge.ratios import CeilingCheck, RatioCheck
-from rollsafe.judge.verdicts import MetricVerdict, Outcome, Verdict, undecided
+from rollsafe.judge.verdicts import (
+    MetricVerdict,
+    Outcome,
+    Verdict,
+    rebuild,
+    unbuilt,
+    undecided,
+)
 
 Mode = Literal["compare", "health"]
 ARMS = ("canary", "baseline")
@@ -57,15 +64,20 @@ class Judge:
         self._histogram_fields: tuple[str, ...] = ()
         self._gauge_fields: tuple[str, ...] = ()
         self._traffic_field: str | None = None
+        self._traffic_is_ceiling_denominator = False
         self._traffic: dict[str, float] = dict.fromkeys(ARMS, 0.0)
         self._resolved = False
         self._levels = Levels(self.config.alpha, 1)
         """The pass side's levels (``1/alpha`` for every check)."""
         self._check_levels: list[Levels] = []
         """Each check's levels: its share of alpha for failing (checks.ALPHA_WEIGHTS)."""
+        self._fail_levels: list[tuple[Check, Levels]] = []
+        """Each check with its levels, paired once for the look's fail loop."""
         self._looks = 0
         self._next_pass_look = 0
         self._next_early_look = 0
+        self._early_blocked: tuple[SlopeCheck, int] | None = None
+        """The memory check that blocked the last early pass, with its ``changes`` then."""
         self._t0: float | None = None
         """``t`` of the first complete look: the early pass's ``min_duration`` counts from it."""
         self._t: float | None = None
@@ -78,6 +90,11 @@ class Judge:
         self._verdict = Verdict(
             "inconclusive", decided_at=None, t=None, looks=0, reason="no observations yet"
         )
+        self._verdict_states: dict[str, Outcome] = {}
+        """The states of :attr:`_verdict`'s look, for :meth:`_freeze_verdict`."""
+        self._live_undecided: Callable[[], list[MetricVerdict]] = list
+        """:meth:`_live_metrics` of a look that left every check inconclusive (most looks):
+        one function for all of them, made when the checks are chosen."""
         self._final: Verdict | None = None
         if self.config.metrics is not None:
             self._resolve(None)
@@ -91,7 +108,12 @@ class Judge:
         """Take one observation of one arm; return the verdict after it."""
         if self._final is not None:
             return self._final
-        t, arm = _time_and_arm(observation)
+        try:  # _time_and_arm's common case, inline: this runs for every observation
+            t, arm = observation["t"], observation["arm"]
+            if not (t.__class__ is float and t - t == 0 and arm.__class__ is str and arm):
+                t, arm = _time_and_arm(observation)
+        except (KeyError, TypeError):
+            t, arm = _time_and_arm(observation)
         self._t = t
         if not self._resolved:
             if not any(name in observation for name in _DEFAULT_FIELDS):
@@ -104,19 +126,41 @@ class Judge:
         counters = self._arms.get(arm)
         if counters is None:
             counters = self._arms[arm] = ArmCounters()
-        counters.observe(
-            observation, t, self._counter_fields, self._histogram_fields, self._gauge_fields
-        )
+        # ArmCounters.observe, its dispatch inline: this runs for every observation.
+        fields = self._counter_fields
+        histograms, gauges = self._histogram_fields, self._gauge_fields
+        if not (
+            counters.looks == 0
+            and counters.seen
+            and counters.observe_taken(observation, t, fields, histograms, gauges)
+        ):
+            counters.observe_general(observation, t, fields, histograms, gauges)
         if self.mode == "health":
             return self._health_look(counters, t)
-        canary, baseline = self._arms.get("canary"), self._arms.get("baseline")
-        if canary is None or baseline is None or not canary.looks or not baseline.looks:
+        arms = self._arms
+        if len(arms) < 2:  # compare mode keeps only the canary and the baseline
+            return self._verdict
+        canary, baseline = arms["canary"], arms["baseline"]
+        if not canary.looks or not baseline.looks:
             return self._verdict
         return self._compare_look(canary, baseline, t)
 
     # -- looks ---------------------------------------------------------------
 
+    def _freeze_verdict(self) -> None:
+        """Before a look changes the checks: give the last look's verdict its own snapshot
+        unless its metrics were already built.
+
+        A look's verdict reads its metrics from the live checks (:meth:`_live_metrics`),
+        valid until the next look changes them; a caller may still hold it then (the
+        controller keeps the last verdict in a variable across the next update), so it
+        is snapshotted here, once, and never changes afterwards.
+        """
+        if unbuilt(self._verdict):
+            rebuild(self._verdict, self._snapshot(self._verdict_states, {}))
+
     def _compare_look(self, canary: ArmCounters, baseline: ArmCounters, t: float) -> Verdict:
+        self._freeze_verdict()
         if self._t0 is None:
             self._t0 = t
         resets = canary.resets + baseline.resets
@@ -125,21 +169,26 @@ class Judge:
         warm = t >= self._warm_from
         counts_c, hist_c, gauges_c = canary.take()
         counts_b, hist_b, gauges_b = baseline.take()
-        for ratio, numerator, denominator in self._ratios:
-            ratio.update(
-                counts_c.get(denominator, 0.0),
-                counts_b.get(denominator, 0.0),
-                counts_c.get(numerator, 0.0),
-                counts_b.get(numerator, 0.0),
-            )
+        get_c, get_b = counts_c.get, counts_b.get
+        # The ceiling's counters, read once: the error-rate test and the traffic use them too.
+        ceiling_counts = None
+        n_c = n_b = x_c = x_b = 0.0
         if self._ceiling is not None:
             ceiling, numerator, denominator = self._ceiling
-            ceiling.update(
-                counts_c.get(denominator, 0.0),
-                counts_c.get(numerator, 0.0),
-                counts_b.get(denominator, 0.0),
-                counts_b.get(numerator, 0.0),
-            )
+            ceiling_counts = (numerator, denominator)
+            n_c, n_b = get_c(denominator, 0.0), get_b(denominator, 0.0)
+            x_c, x_b = get_c(numerator, 0.0), get_b(numerator, 0.0)
+            ceiling.update(n_c, x_c, n_b, x_b)
+        for ratio, numerator, denominator in self._ratios:
+            if (numerator, denominator) == ceiling_counts:
+                ratio.update(n_c, n_b, x_c, x_b)
+            else:
+                ratio.update(
+                    get_c(denominator, 0.0),
+                    get_b(denominator, 0.0),
+                    get_c(numerator, 0.0),
+                    get_b(numerator, 0.0),
+                )
         for histogram, name in self._histograms:
             delta_c, delta_b = hist_c.get(name), hist_b.get(name)
             if not histogram.bounds:
@@ -154,12 +203,18 @@ class Judge:
                 slope.update(max(reading_c[0], reading_b[0]), reading_c[1], reading_b[1])
         field = self._traffic_field
         if field is not None:
-            self._traffic["canary"] += _traffic(counts_c, hist_c, field)
-            self._traffic["baseline"] += _traffic(counts_b, hist_b, field)
+            traffic = self._traffic
+            if self._traffic_is_ceiling_denominator:
+                traffic["canary"] += n_c
+                traffic["baseline"] += n_b
+            else:
+                traffic["canary"] += _traffic(counts_c, hist_c, field)
+                traffic["baseline"] += _traffic(counts_b, hist_b, field)
         self._looks += 1
         return self._judge(t)
 
     def _health_look(self, counters: ArmCounters, t: float) -> Verdict:
+        self._freeze_verdict()
         counts, hist, _gauges = counters.take()
         if self._ceiling is not None:
             ceiling, numerator, denominator = self._ceiling
@@ -172,16 +227,21 @@ class Judge:
     def _judge(self, t: float) -> Verdict:
         levels, checks = self._levels, self._checks
         states: dict[str, Outcome] = {}
-        for check, check_levels in zip(checks, self._check_levels, strict=True):
+        for check, check_levels in self._fail_levels:
             if check.fails(check_levels):
                 states[check.name] = "fail"
         if states:
             failed = ", ".join(states)
             return self._decide("fail", t, f"failed: {failed}", states, "sequential")
         if self.mode == "compare" and self._looks >= self._next_early_look:
-            early = self._early_pass(t)
-            if early is not None:
-                return early
+            blocked = self._early_blocked
+            if blocked is not None and blocked[0].changes == blocked[1]:
+                # Still blocked by the same memory evidence: _early_pass would find so again.
+                self._next_early_look = self._looks + 1 + self._looks // 50
+            else:
+                early = self._early_pass(t)
+                if early is not None:
+                    return early
         if checks and self._looks >= self._next_pass_look and self._traffic_short() is None:
             for check in checks:
                 if not check.passes(levels):
@@ -192,12 +252,10 @@ class Judge:
             # Evidence for a pass grows slowly; look for it again 5 looks or 2% later.
             # (Checking less often can only delay a pass, never make one.)
             self._next_pass_look = self._looks + 5 + self._looks // 50
-        self._verdict = undecided(
-            t,
-            self._looks,
-            _SETTLED if self._settled else self._look_reason(),
-            self._snapshot(states, {}),
-        )
+        self._verdict_states = states
+        reason = _SETTLED if self._settled else self._look_reason()
+        build = self._live_metrics(states) if states else self._live_undecided
+        self._verdict = undecided(t, self._looks, reason, build)
         return self._verdict
 
     def _early_pass(self, t: float) -> Verdict | None:
@@ -209,8 +267,10 @@ class Judge:
         evidence: EarlyPassEvidence | None = None
         # The memory comparison is the early pass's first and is cached evidence: while
         # it has not passed, the answer is None without the rest of the evaluation.
+        self._early_blocked = None
         for slope, _ in self._slopes:
             if not slope.has_data() or not slope.passes(levels):
+                self._early_blocked = (slope, slope.changes)
                 break
         else:
             evidence = early_pass_evidence(
@@ -353,24 +413,20 @@ class Judge:
             return short
         return _SETTLED
 
+    def _live_metrics(self, states: dict[str, Outcome]) -> Callable[[], list[MetricVerdict]]:
+        """The metrics from the checks' state when called: valid until the next look
+        (:meth:`_freeze_verdict` snapshots them first for a verdict still held)."""
+        checks, check_levels = self._checks, self._check_levels
+        return lambda: _metrics(
+            checks, check_levels, [check.snapshot() for check in checks], states, {}
+        )
+
     def _snapshot(
         self, states: dict[str, Outcome], notes: dict[str, str]
     ) -> Callable[[], list[MetricVerdict]]:
         checks, check_levels = self._checks, self._check_levels
         snapshots = [check.snapshot() for check in checks]
-
-        def build() -> list[MetricVerdict]:
-            metrics = []
-            for check, levels, snapshot in zip(checks, check_levels, snapshots, strict=True):
-                state = states.get(check.name, "inconclusive")
-                metric = check.describe(snapshot, levels, state)
-                note = notes.get(check.name)
-                if note:
-                    metric = dataclasses.replace(metric, reason=f"{metric.reason}; {note}")
-                metrics.append(metric)
-            return metrics
-
-        return build
+        return lambda: _metrics(checks, check_levels, snapshots, states, notes)
 
     def _resolve(self, observation: Mapping[str, Any] | None) -> None:
         """Choose the checks: the configured metrics, or defaults for the fields observed."""
@@ -412,6 +468,8 @@ class Judge:
         self._gauge_fields = tuple(g for _, g in self._slopes)
         if self._ceiling is not None:
             self._traffic_field = self._ceiling[2]
+            # _traffic() would read the same counter (a histogram of that name comes first).
+            self._traffic_is_ceiling_denominator = self._ceiling[2] not in self._histogram_fields
         elif self._histograms:
             self._traffic_field = self._histograms[0][1]
         # Order for the pass check: the likeliest to block a pass first.
@@ -422,8 +480,28 @@ class Judge:
         self._levels = Levels(config.alpha, tests)
         shares = alpha_shares([check.kind for check in self._checks])
         self._check_levels = [Levels(config.alpha, tests, share) for share in shares]
+        self._fail_levels = list(zip(self._checks, self._check_levels, strict=True))
+        self._live_undecided = self._live_metrics({})
         self._arms.clear()  # the observation that resolved the metrics is everyone's reference
         self._resolved = True
+
+
+def _metrics(
+    checks: list[Check],
+    check_levels: list[Levels],
+    snapshots: list[Any],
+    states: dict[str, Outcome],
+    notes: dict[str, str],
+) -> list[MetricVerdict]:
+    metrics = []
+    for check, levels, snapshot in zip(checks, check_levels, snapshots, strict=True):
+        state = states.get(check.name, "inconclusive")
+        metric = check.describe(snapshot, levels, state)
+        note = notes.get(check.name)
+        if note:
+            metric = dataclasses.replace(metric, reason=f"{metric.reason}; {note}")
+        metrics.append(metric)
+    return metrics
 
 
 def _traffic(counts: dict[str, float], histograms: dict[str, list[float]], field: str) -> float:

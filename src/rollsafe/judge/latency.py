@@ -104,8 +104,7 @@ class HistogramCheck(Check):
         n_c, n_b = delta_c[-1], delta_b[-1]
         if n_c > 0 and n_b > 0:  # else the test skips the interval: its maximum stays
             # Requests slower than bound k: the total minus those at or below it.
-            self.test.update(n_c, n_b, delta[:, -1:] - delta[:, :-1])
-            self._max_fail = self.test.max_log_lr_fail()
+            self._max_fail = self.test.update(n_c, n_b, delta[:, -1:] - delta[:, :-1])
 
     def has_data(self) -> bool:
         return bool(self.bounds) and self.cumulative[0, -1] > 0 and self.cumulative[1, -1] > 0

@@ -45,6 +45,7 @@ cannot with the default margins, but a generous margin could).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -149,6 +150,43 @@ def _log_mix(x: float, n: float, q: float, thetas: Sequence[float]) -> float:
     return log(total / len(thetas)) if total > 0 else -math.inf
 
 
+def _mix_reaches(
+    x: float, n: float, q: float, thetas: Sequence[float], level: float, bar: float
+) -> bool:
+    """``_log_mix(x, n, q, thetas) >= level``, stopping once a partial sum settles it.
+
+    ``bar`` is :func:`_bar` of ``level``. The terms are nonnegative and added left to
+    right, as in :func:`_log_mix`, so the running sum never decreases: once it exceeds
+    ``len(thetas) x e^level`` raised by 1e-9 relative (far beyond the rounding of the
+    division, the logarithm and ``bar`` itself), the full comparison is True. Otherwise
+    the full sum decides, exactly as :func:`_log_mix` does. (For finite inputs no term
+    is NaN; the terms skipped could only have raised, on a logarithm of an underflowed 0.)
+    Bisections ask only this question, and about half the terms settle it.
+    """
+    total = 0.0
+    rest, other = n - x, 1 - q
+    log, exp = math.log, math.exp
+    for theta in thetas:
+        if theta <= 0.0:
+            log_lr = -math.inf if x > 0 else -n * math.log1p(-q)
+        elif theta >= 1.0:
+            log_lr = -math.inf if x < n else -n * log(q)
+        else:
+            log_lr = x * log(theta / q) + rest * log((1 - theta) / other)
+        total += exp(700.0 if log_lr > 700.0 else log_lr)  # min(log_lr, 700.0), NaN kept
+        if total > bar:
+            return True
+    return (log(total / len(thetas)) if total > 0 else -math.inf) >= level
+
+
+def _bar(level: float, terms: int) -> float:
+    """The partial sum beyond which :func:`_mix_reaches` is True without the other terms
+    (none for levels whose exponential is not a normal float, so not exact to 1e-9)."""
+    if not -700.0 < level < 700.0:
+        return math.inf
+    return terms * math.exp(level) * (1 + 1e-9)
+
+
 def rejects_at_least(x: float, n: float, q: float, shift: float, alpha: float) -> bool:
     """Anytime-valid evidence (level alpha) against "the rate is at least q".
 
@@ -158,7 +196,8 @@ def rejects_at_least(x: float, n: float, q: float, shift: float, alpha: float) -
     probability at most alpha. It increases with q, so rejecting q rejects every
     larger rate too.
     """
-    return _rejects(x, n, q, _offsets(shift), math.log(1 / alpha))
+    level = math.log(1 / alpha)
+    return _rejects(x, n, q, _offsets(shift), level, _bar(level, len(SHIFTS)))
 
 
 def _offsets(shift: float) -> list[float]:
@@ -166,17 +205,18 @@ def _offsets(shift: float) -> list[float]:
     return [f * shift for f in SHIFTS]
 
 
-def _rejects(x: float, n: float, q: float, offsets: list[float], level: float) -> bool:
-    """:func:`rejects_at_least` with the shifts' offsets and the log level computed."""
+def _rejects(x: float, n: float, q: float, offsets: list[float], level: float, bar: float) -> bool:
+    """:func:`rejects_at_least` with the shifts' offsets, the log level and its bar computed."""
     if q >= 1.0:
         return True  # no rate exceeds 1: "worse than q" cannot hold
     if q <= 0.0:
         return False
     # max(q - f x shift, 0.0) for each f, in C.
     thetas = list(map(max, map(_sub, repeat(q), offsets), repeat(0.0)))
-    return _log_mix(x, n, q, thetas) >= level
+    return _mix_reaches(x, n, q, thetas, level, bar)
 
 
+@functools.lru_cache(maxsize=1024)
 def lower_bound(x: float, n: float, shift: float, alpha: float) -> float:
     """An anytime-valid lower confidence bound (level alpha) for a rate.
 
@@ -187,6 +227,7 @@ def lower_bound(x: float, n: float, shift: float, alpha: float) -> float:
     if n <= 0 or x <= 0:
         return 0.0
     level = math.log(1 / alpha)
+    bar = _bar(level, len(SHIFTS))
     offsets = _offsets(shift)
     low, high = 0.0, x / n
     for _ in range(50):
@@ -194,7 +235,7 @@ def lower_bound(x: float, n: float, shift: float, alpha: float) -> float:
         if q <= 0.0:
             break
         thetas = list(map(min, map(_add, repeat(q), offsets), repeat(1.0)))  # min(q + f s, 1)
-        if _log_mix(x, n, q, thetas) >= level:
+        if _mix_reaches(x, n, q, thetas, level, bar):
             low = q
         else:
             high = q
@@ -203,13 +244,20 @@ def lower_bound(x: float, n: float, shift: float, alpha: float) -> float:
     return low
 
 
+@functools.lru_cache(maxsize=1024)
 def upper_bound(x: float, n: float, shift: float, alpha: float) -> float:
-    """The smallest rate still not rejected by :func:`rejects_at_least` (for reports)."""
+    """The smallest rate still not rejected by :func:`rejects_at_least` (for reports).
+
+    Both bounds are pure functions of their arguments, cached for one :func:`evaluate`:
+    its latency bounds share an arm's total, and the high ones often their count too
+    (none slower), so their bisections repeat.
+    """
     low, high = min(x / n, 1.0) if n > 0 else 0.0, 1.0
     offsets, level = _offsets(shift), math.log(1 / alpha)
+    bar = _bar(level, len(SHIFTS))
     for _ in range(50):
         q = (low + high) / 2
-        if _rejects(x, n, q, offsets, level):
+        if _rejects(x, n, q, offsets, level, bar):
             high = q
         else:
             low = q
@@ -272,6 +320,10 @@ def evaluate(
     if elapsed < early.min_duration or any(n < early.min_requests for n in requests.values()):
         return None
     alpha = levels.alpha
+    # The bounds' caches serve one evaluation (its latency bounds share an arm's total and
+    # often a count): emptied here, they hold only this evaluation's bisections.
+    lower_bound.cache_clear()
+    upper_bound.cache_clear()
     found: list[Comparison] = []
     # Cheapest and likeliest to block first: memory (one comparison of cached evidence),
     # errors, the ceiling, then the latency bounds.

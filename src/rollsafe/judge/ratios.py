@@ -24,6 +24,11 @@ weight costs it little, while the small ones (x1.5 to x3), slow to detect, get m
 the prior. Any fixed prior keeps the mixture a supermartingale under the null:
 validity does not depend on the choice."""
 
+_PENDING_LIMIT = 512
+"""Pending intervals of a ceiling's versus test at most (memory stays bounded)."""
+_BATCH = 16
+"""From this many pending intervals on, one ``update_many`` beats updates one by one."""
+
 _WORDS = {
     "fail": "canary worse than baseline beyond {margins}",
     "pass": "canary not worse than baseline beyond {margins}",
@@ -195,12 +200,30 @@ class CeilingCheck(Check):
         self._versus_max: float | None = 0.0
         """The versus test's largest log likelihood ratio; None until :meth:`fails` needs it
         (below the ceiling it never does)."""
+        self._pending: list[tuple[float, float, float, float]] = []
+        """Intervals not yet added to the versus test: only :meth:`fails` above the ceiling
+        reads it, so they wait, and go in together (``update_many``, the same floats)."""
 
     def update(self, n: float, x: float, n_b: float = 0.0, x_b: float = 0.0) -> None:
         self.test.update(n, x)
         if self.versus is not None and x + x_b > 0:
-            self.versus.update(n, n_b, x, x_b)
+            pending = self._pending
+            pending.append((n, n_b, x, x_b))
+            if len(pending) >= _PENDING_LIMIT:
+                self._catch_up()
             self._versus_max = None
+
+    def _catch_up(self) -> None:
+        """Add the pending intervals to the versus test, in order."""
+        versus, pending = self.versus, self._pending
+        if versus is None or not pending:
+            return
+        if len(pending) < _BATCH:
+            for interval in pending:
+                versus.update(*interval)
+        else:
+            versus.update_many(*zip(*pending, strict=True))
+        pending.clear()
 
     def has_data(self) -> bool:
         return self.test.trials > 0
@@ -220,6 +243,7 @@ class CeilingCheck(Check):
             return False
         versus = self.versus
         if versus is not None:
+            self._catch_up()
             if self._versus_max is None:
                 self._versus_max = versus.max_log_lr_fail()
             if self._versus_max < levels.fail or versus.log_e_fail() < levels.fail:

@@ -47,6 +47,7 @@ FAIL_GRID: tuple[float, ...] = tuple(float(g) for g in np.geomspace(1.1, 50.0, 1
 PASS_GRID: tuple[float, ...] = (0.9, 0.8, 0.7, 0.55, 0.4, 0.25)
 """Alternatives for the pass side, as multiples of ``rho0``."""
 
+_maximum = np.maximum.reduce
 _STEP = math.log(1.02)
 _CACHE_LIMIT = 4096
 
@@ -69,13 +70,14 @@ def log_weighted_mean_exp(values: Sequence[float], log_weights: Sequence[float])
 class _Penalties:
     """``log1p(s rho_j) - log1p(s rho0)`` for the alternatives, cached per rounded ``s``."""
 
-    __slots__ = ("_fail", "_fail_grid", "_pass", "rho0")
+    __slots__ = ("_both", "_fail", "_fail_grid", "_pass", "rho0")
 
     def __init__(self, rho0: float, fail_grid: tuple[float, ...] = FAIL_GRID) -> None:
         self.rho0 = rho0
         self._fail_grid = fail_grid
         self._fail: dict[int, tuple[float, ...]] = {}
         self._pass: dict[int, tuple[float, ...]] = {}
+        self._both: dict[float, tuple[tuple[float, ...], tuple[float, ...]]] = {}
 
     @staticmethod
     def up(s: float) -> int:
@@ -100,6 +102,19 @@ class _Penalties:
         if cached is None:
             cached = self._compute(self._pass, index, PASS_GRID)
         return cached
+
+    def both(self, s: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(:meth:`fail`, :meth:`pass_`) of ``s``, cached per ``s`` itself.
+
+        Exposures are counts, so the same ratios recur look after look: a hit costs one
+        hash of a float instead of a logarithm and two roundings.
+        """
+        found = self._both.get(s)
+        if found is None:
+            if len(self._both) >= _CACHE_LIMIT:
+                self._both.clear()
+            found = self._both[s] = (self.fail(s), self.pass_(s))
+        return found
 
     def _compute(
         self, cache: dict[int, tuple[float, ...]], index: int, grid: tuple[float, ...]
@@ -180,12 +195,11 @@ class RateRatioTest:
         m = events_c + events_b
         if m <= 0 or n_c <= 0 or n_b <= 0:
             return
-        s = n_c / n_b
-        penalties = self._penalties
+        fail, pass_ = self._penalties.both(n_c / n_b)
         # b + m * f per alternative, in C (map over operator functions): the same
         # floating-point operations as the comprehension they replace, in the same order.
-        self._b_fail = list(map(_add, self._b_fail, map(_mul, repeat(m), penalties.fail(s))))
-        self._b_pass = list(map(_add, self._b_pass, map(_mul, repeat(m), penalties.pass_(s))))
+        self._b_fail = list(map(_add, self._b_fail, map(_mul, repeat(m), fail)))
+        self._b_pass = list(map(_add, self._b_pass, map(_mul, repeat(m), pass_)))
         self.events_c += events_c
         self.events_b += events_b
 
@@ -278,32 +292,41 @@ class RateRatioTests:
         self.rho0 = rho0
         self.streams = streams
         self._penalties = _shared_penalties(rho0)
-        self._weights: dict[tuple[int, int], FloatArray] = {}
+        # Pure functions of rho0 and s, shared (as the penalties) by every test of that rho0.
+        self._weights, self._by_s = _shared_weights(rho0)
         self._log_g = np.log(np.array(FAIL_GRID + PASS_GRID))
         self._fail = len(FAIL_GRID)
         self._lr = np.zeros((streams, len(self._log_g)))
 
-    def update(self, n_c: float, n_b: float, events: FloatArray) -> None:
-        """Add one interval: exposures and a (2, streams) array of events (canary, baseline).
+    def update(self, n_c: float, n_b: float, events: FloatArray) -> float:
+        """Add one interval: exposures and a (2, streams) array of events (canary, baseline);
+        return :meth:`max_log_lr_fail` after it (callers screen on it at every look).
 
         Per alternative ``j`` the log ratio grows by ``x_c (log g_j - r_j) - x_b r_j``
         where ``r_j`` is the interval's penalty: one (streams x 2) @ (2 x grid) product.
         """
         if n_c <= 0 or n_b <= 0:
-            return
+            return self.max_log_lr_fail()
         s = n_c / n_b
-        key = (_Penalties.up(s), _Penalties.down(s))
-        weights = self._weights.get(key)
+        weights = self._by_s.get(s)  # the same ratios recur: one hash, no logarithm
         if weights is None:
-            if len(self._weights) >= _CACHE_LIMIT:
-                self._weights.clear()
-            row = np.array(self._penalties.fail(s) + self._penalties.pass_(s))
-            weights = self._weights[key] = np.array([self._log_g - row, -row])
-        self._lr = self._lr + events.T @ weights
+            key = (_Penalties.up(s), _Penalties.down(s))
+            weights = self._weights.get(key)
+            if weights is None:
+                if len(self._weights) >= _CACHE_LIMIT:
+                    self._weights.clear()
+                row = np.array(self._penalties.fail(s) + self._penalties.pass_(s))
+                weights = self._weights[key] = np.array([self._log_g - row, -row])
+            if len(self._by_s) >= _CACHE_LIMIT:
+                self._by_s.clear()
+            self._by_s[s] = weights
+        self._lr = lr = self._lr + events.T @ weights
+        return float(_maximum(lr[:, : self._fail], axis=None))
 
     def max_log_lr_fail(self) -> float:
         """An upper bound on every stream's fail log e-value (a mixture is below its max)."""
-        return float(self._lr[:, : self._fail].max())
+        # The ufunc's reduce directly: ndarray.max() adds a Python-level wrapper call.
+        return float(_maximum(self._lr[:, : self._fail], axis=None))
 
     def log_lr(self) -> FloatArray:
         """Log likelihood ratios, shape (streams, fail grid + pass grid)."""
@@ -324,6 +347,15 @@ class RateRatioTests:
     def log_e_of(self, state: FloatArray) -> tuple[FloatArray, FloatArray]:
         """:meth:`log_e` for a :meth:`state` taken earlier."""
         return self.log_e(state)
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_weights(
+    rho0: float,
+) -> tuple[dict[tuple[int, int], FloatArray], dict[float, FloatArray]]:
+    """:class:`RateRatioTests`' weight matrices for one null ratio: by grid indices, and by
+    the share ratio ``s`` itself."""
+    return {}, {}
 
 
 def _log_mean_exp_rows(values: FloatArray) -> FloatArray:
