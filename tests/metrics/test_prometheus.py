@@ -291,6 +291,30 @@ def test_resets_and_new_series_keep_the_totals_cumulative(servers: Servers) -> N
         assert [o["requests"] for o in source.observe(3.0)] == [24, 29]
 
 
+def test_memory_is_per_arm_where_the_gauge_carries_the_arm_label(servers: Servers) -> None:
+    """A release canary's targets labelled by release: each arm's own processes' memory.
+    (Gauges without the label, as the shop's, give both arms the same mean: the first test.)"""
+    served, prometheus = servers.exposition, servers.prometheus
+    config = PrometheusMetrics(
+        url=prometheus.url, lookback="10s", arm_label="release", canary="1.1.0",
+        baseline="1.0.0", selector={"job": "service"},
+    )  # fmt: skip
+    requests = {("1.1.0", "200"): 5, ("1.0.0", "200"): 9}
+    served.text = exposition_text(requests, {"+Inf": 5}) + (
+        "# TYPE process_resident_memory_bytes gauge\n"
+        'process_resident_memory_bytes{release="1.1.0",instance_id="a"} 300e6\n'
+        'process_resident_memory_bytes{release="1.1.0",instance_id="b"} 320e6\n'
+        'process_resident_memory_bytes{release="1.0.0",instance_id="c"} 200e6\n'
+    )
+    prometheus.wait_until(
+        'sum(process_resident_memory_bytes{job="service"})', lambda value: value == 820e6
+    )
+    with PrometheusSource(config) as source:
+        canary, baseline = source.observe(0.0)
+    assert canary["memory_bytes"] == 310e6
+    assert baseline["memory_bytes"] == 200e6
+
+
 # -- Prometheus unreachable or not answering ------------------------------------------
 
 
@@ -366,7 +390,7 @@ def test_a_failed_look_changes_nothing() -> None:
         query = request.url.params["query"]
         queries.append(query)
         assert request.url.params["timeout"] == "2000ms"
-        if query.startswith("avg("):
+        if query.startswith("avg by ("):
             return httpx.Response(200, json=EMPTY_VECTOR)
         if query.startswith("http_request_duration_seconds_bucket{"):
             if answers["fail"]:
@@ -390,7 +414,7 @@ def test_a_failed_look_changes_nothing() -> None:
     assert queries[:3] == [
         'http_requests_total{job="shop",variant=~"new|old"}[60000ms]',
         'http_request_duration_seconds_bucket{job="shop",variant=~"new|old"}[60000ms]',
-        'avg(process_resident_memory_bytes{job="shop"})',
+        'avg by (variant) (process_resident_memory_bytes{job="shop"})',
     ]
 
 

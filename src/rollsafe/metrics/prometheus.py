@@ -14,8 +14,11 @@ Per arm, with the same meaning as :class:`rollsafe.metrics.ScrapeSource`:
   ``config.status_label`` starts with ``5``;
 - ``latency_seconds_bucket``: ``<config.latency_metric>_bucket`` summed by ``le``
   (keys ``"0.05"``, ``"1.0"``, ``"+Inf"``);
-- ``memory_bytes``: ``avg(<config.memory_metric>{selector})``, the mean over the
-  instances Prometheus scrapes now; both arms carry the same value.
+- ``memory_bytes``: ``avg by (<arm_label>) (<config.memory_metric>{selector})``, the
+  mean over the instances Prometheus scrapes now, per arm where the gauge carries the
+  arm label (a release canary whose targets are labelled by release: each arm's own
+  processes, so the judge can compare their growth), else the mean over the series
+  without it, for both arms (a flag canary: both variants run in the same processes).
 
 How counters stay cumulative and exact. ``increase()`` extrapolates to the ends
 of its range (non-integer counts) and misses a new series' first value, so it is
@@ -115,7 +118,9 @@ class PrometheusSource:
         self._buckets_selector = selector(
             request_labels, [config.latency_metric + "_bucket"], arm_matcher
         )
-        self.memory_query = f"avg({selector(config.selector, [config.memory_metric])})"
+        self.memory_query = (
+            f"avg by ({config.arm_label}) ({selector(config.selector, [config.memory_metric])})"
+        )
 
     def queries(self, window: float) -> tuple[str, str, str]:
         """The PromQL of one look fetching ``window`` seconds: requests, buckets, memory."""
@@ -140,14 +145,18 @@ class PrometheusSource:
                 "and are its targets up?"
             )
         buckets = _matrix(self._query(buckets_query, "matrix"), buckets=True)
-        memory = _memory(self._query(memory_query, "vector"), memory_query)
+        memory = _memory(self._query(memory_query, "vector"), memory_query, self.config.arm_label)
         # Every answer is read and well formed: only now do the totals move.
         self._looks += 1
         self._last_look = now
         self._accumulate(requests, "requests")
         self._accumulate(buckets, "bucket")
         self._forget_old_series()
-        return [self._observation(t, arm, memory) for arm in ("canary", "baseline")]
+        shared = memory.get("")
+        return [
+            self._observation("canary", t, memory.get(self.config.canary, shared)),
+            self._observation("baseline", t, memory.get(self.config.baseline, shared)),
+        ]
 
     def close(self) -> None:
         if self._owns_client:
@@ -208,7 +217,7 @@ class PrometheusSource:
             for key in oldest[:excess]:
                 del self._series[key]
 
-    def _observation(self, t: float, arm: Arm, memory: float | None) -> Observation:
+    def _observation(self, arm: Arm, t: float, memory: float | None) -> Observation:
         return self._totals[arm].observation(t, arm, memory)
 
 
@@ -302,12 +311,16 @@ def _matrix(result: list[Any], *, buckets: bool) -> list[_Samples]:
     return parsed
 
 
-def _memory(result: list[Any], query: str) -> float | None:
-    """The value of ``avg(...)``: one sample, or None when no instance exposes the gauge."""
-    if not result:
-        return None
-    try:
-        value = float(result[0]["value"][1])
-    except (TypeError, ValueError, KeyError, IndexError) as error:
-        raise MetricsError(f"malformed answer to {query}: {result!r:.200}") from error
-    return None if math.isnan(value) else value
+def _memory(result: list[Any], query: str, arm_label: str) -> dict[str, float]:
+    """The answer to ``avg by (arm_label) (...)``: the mean per value of the arm label
+    (``""`` for series without it); empty when no instance exposes the gauge."""
+    means: dict[str, float] = {}
+    for entry in result:
+        try:
+            group = str(entry.get("metric", {}).get(arm_label, ""))
+            value = float(entry["value"][1])
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError) as error:
+            raise MetricsError(f"malformed answer to {query}: {entry!r:.200}") from error
+        if not math.isnan(value):
+            means[group] = value
+    return means
