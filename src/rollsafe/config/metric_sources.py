@@ -67,6 +67,8 @@ class Conventions(Arms):
     latency_metric: MetricName = "http_request_duration_seconds"
     """Histogram of request latency (its ``_bucket`` series)."""
     memory_metric: MetricName = "process_resident_memory_bytes"
+    """Gauge of resident memory. With Prometheus it is per arm where its series carry
+    ``arm_label`` (targets labelled by release); otherwise both arms get the same mean."""
     status_label: LabelName = "status"
     match: dict[LabelName, str] = Field(default_factory=dict)
     """Only request series whose labels equal these count (e.g. ``{route: /checkout}``)."""
