@@ -126,3 +126,33 @@ def test_a_replaced_controller_finds_the_same_reference(rig: Rig) -> None:
     assert rollout.state is RolloutState.ROLLED_BACK
     health = rig.journaled(rollout_id, Kind.ANALYSIS_VERDICT)[-1]
     assert health["reference"] == before.to_dict()
+
+
+def verdict_entry(mode: str, baseline: tuple[float, float], **extra: Any) -> dict[str, Any]:
+    events, trials = baseline
+    metric = {
+        "name": "error_rate",
+        "kind": "ratio",
+        "arms": {
+            "canary": {"events": 0, "trials": 10},
+            "baseline": {"events": events, "trials": trials},
+        },
+    }
+    return {"mode": mode, "verdict": {"verdict": "inconclusive", "metrics": [metric]}, **extra}
+
+
+def test_a_carried_judges_counts_replace_the_previous_steps(rig: Rig) -> None:
+    controller, rollout_id = rig.create(["deploy"])
+    store = controller.store
+    entries = [
+        verdict_entry("compare", (1, 200), continued="weak evidence"),
+        verdict_entry("compare", (3, 500), carried=True),  # the 200 again, and 300 more
+        verdict_entry("health", (50, 50)),  # not a baseline
+        verdict_entry("compare", (0, 400)),
+    ]
+    for data in entries:
+        store.append(Kind.ANALYSIS_VERDICT, data, actor="test", rollout_id=rollout_id)
+    plan = controller.plan_of(store.get_rollout(rollout_id))
+    reference = health_reference(store.journal(rollout_id), plan.analysis)
+    assert reference is not None
+    assert (reference.events, reference.trials, reference.steps) == (3, 900, 3)

@@ -25,6 +25,7 @@ def health_reference(
     """
     name = error_metric(config).name
     counts: list[tuple[float, float]] = []
+    steps = 0
     for entry in entries:
         if entry.kind != Kind.ANALYSIS_VERDICT:
             continue
@@ -37,10 +38,11 @@ def health_reference(
         if verdict.get("carried") and counts:
             counts.pop()
         counts.append(found)
+        steps += 1
     trials = sum(n for _, n in counts)
     if trials <= 0:
         return None
-    return RateReference.of(config, sum(x for x, _ in counts), trials, len(counts))
+    return RateReference.of(config, sum(x for x, _ in counts), trials, steps)
 
 
 def _baseline_counts(verdict: AnalysisVerdict, name: str) -> tuple[float, float] | None:
