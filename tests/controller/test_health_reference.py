@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
+from rollsafe.charts.series import analyses
 from rollsafe.controller.reference import health_reference
 from rollsafe.journal import Kind
+from rollsafe.report.incident import build_incident, render_markdown
 from rollsafe.store import RolloutState
 from rollsafe.testing import ReplaySource
 from rollsafe.typing import Observation
@@ -89,6 +91,19 @@ def test_five_percent_after_a_clean_baseline_rolls_back(rig: Rig) -> None:
     assert reference["ceiling"] < 0.02 < reference["configured_ceiling"]
     (ceiling,) = health["verdict"]["metrics"]
     assert "baseline's 0/600 in 2 compare steps" in ceiling["reason"]
+    # The charts replay the step's judge with the journaled reference: the same failure.
+    store = rig.stores[-1]
+    plan = controller.plan_of(store.get_rollout(rollout_id))
+    *_, view = analyses(store.journal(rollout_id), plan)
+    assert view.mode == "health"
+    (evidence,) = view.metrics
+    assert evidence.verdict == "fail"
+    assert evidence.threshold == ceiling["threshold"]
+    # The incident report says where the ceiling came from.
+    report = build_incident(store.journal(rollout_id))
+    details = [row["detail"] for row in report["timeline"]]
+    assert any("from the baseline's 0/600 in earlier steps" in d for d in details), details
+    assert "baseline's 0/600 in 2 compare steps" in render_markdown(report)
 
 
 def test_without_compare_steps_the_same_health_data_is_promoted(rig: Rig) -> None:

@@ -65,6 +65,19 @@ class RateReference:
             config.max_error_rate,
         )
 
+    @classmethod
+    def from_record(cls, record: ReferenceRecord) -> RateReference:
+        """The reference a health step journaled (the charts replay its judge with it)."""
+        return cls(
+            record["events"],
+            record["trials"],
+            record["steps"],
+            record["alpha"],
+            record["relative_margin"],
+            record["absolute_margin"],
+            record["configured_ceiling"],
+        )
+
     @property
     def bound(self) -> float:
         return rate_bounds(self.events, self.trials, self.alpha)[1]
