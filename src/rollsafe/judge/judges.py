@@ -57,6 +57,11 @@ class Judge:
         if reference is not None and mode != "health":
             raise ValueError("a reference is for health mode: compare mode has its baseline")
         self.config = config if config is not None else AnalysisConfig()
+        if reference is not None and reference.applied and reference.alpha >= self.config.alpha:
+            raise ValueError(
+                f"the reference's alpha {reference.alpha:g} leaves none of alpha "
+                f"{self.config.alpha:g} for the test"
+            )
         self.mode: Mode = mode
         self.reference = reference
         """The reference given, applied only where it lowers the ceiling (``reference.applied``)."""

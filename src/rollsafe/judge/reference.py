@@ -29,6 +29,7 @@ step's data, so the behaviour without a useful reference is exactly the old one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from rollsafe.config.analysis import AnalysisConfig, RatioMetric
 from rollsafe.journal.payloads.verdicts import ReferenceRecord
@@ -38,7 +39,7 @@ REFERENCE_SHARE = 0.5
 """The share of the judge's alpha the reference bound takes when it is applied."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RateReference:
     """Baseline error counts from earlier compare steps, and the ceiling they imply."""
 
@@ -78,11 +79,11 @@ class RateReference:
             record["configured_ceiling"],
         )
 
-    @property
+    @cached_property
     def bound(self) -> float:
         return rate_bounds(self.events, self.trials, self.alpha)[1]
 
-    @property
+    @cached_property
     def derived_ceiling(self) -> float:
         return min(1.0, self.bound * (1 + self.relative_margin) + self.absolute_margin)
 
