@@ -9,7 +9,10 @@ and the controller's end-of-step policy (``extend``, ``rollback_min_e``, a carri
 judge). The health step runs without a reference (before) and with the reference
 from the compare steps' verdicts (after), on the same draws, side by side.
 
-    python -m bench.health_reference --runs 2000
+    python -m bench.health_reference --runs 2000 [--traffic 0.35]
+
+``--traffic`` scales every step's request rates (0.35: a machine so busy that the
+load generator reaches a third of its rate, as in docs/benchmarks.md's busiest runs).
 
 Prints one JSON object: per scenario, how many runs promoted before and after.
 """
@@ -72,14 +75,15 @@ class Draws:
         rng: np.random.Generator,
         canary_rates: tuple[float, float, float],
         baseline_rate: float,
+        traffic: float = 1.0,
     ):
         self.looks: list[list[tuple[float, float, float, float]]] = []
         for step, canary_rate in zip(STEPS, canary_rates, strict=True):
             looks = []
             # Up to `extend` seconds more: the step may look on.
             for _ in range(step.seconds + int(DEMO.extend) + 1):
-                n_c = float(rng.poisson(step.canary_per_second))
-                n_b = float(rng.poisson(step.baseline_per_second))
+                n_c = float(rng.poisson(step.canary_per_second * traffic))
+                n_b = float(rng.poisson(step.baseline_per_second * traffic))
                 looks.append(
                     (
                         n_c,
@@ -158,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=20261206)
+    parser.add_argument(
+        "--traffic", type=float, default=1.0, help="scales every step's requests a second"
+    )
     args = parser.parse_args(argv)
     started = time.process_time()
     results: dict[str, Any] = {}
@@ -165,14 +172,19 @@ def main(argv: list[str] | None = None) -> int:
         rng = np.random.default_rng(args.seed)
         counts: dict[str, dict[str, int]] = {"before": {}, "after": {}}
         for _ in range(args.runs):
-            draws = Draws(rng, canary_rates, baseline_rate)
+            draws = Draws(rng, canary_rates, baseline_rate, args.traffic)
             for variant, with_reference in (("before", False), ("after", True)):
                 outcome = rollout(draws, with_reference)
                 counts[variant][outcome] = counts[variant].get(outcome, 0) + 1
         results[name] = counts
     print(
         json.dumps(
-            {"runs": args.runs, "cpu_seconds": round(time.process_time() - started, 1), **results},
+            {
+                "runs": args.runs,
+                "traffic": args.traffic,
+                "cpu_seconds": round(time.process_time() - started, 1),
+                **results,
+            },
             indent=1,
         )
     )
