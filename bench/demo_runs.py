@@ -4,7 +4,8 @@ A healthy release (``--fault none``) must promote every time, also on a busy
 machine. Each run is a separate ``rollsafe demo --json`` process with a fresh
 temporary work directory (its own home, store and ports: the demo picks free
 ports), one after the other within a mode. Runs that do not promote keep their
-work directory's incident report, copied to ``--keep``, so the cause can be read.
+work directory's incident report, copied to ``--keep``, so the cause can be read;
+with a fault, a run that promotes keeps its stores there (their journals say why).
 
     python -m bench.demo_runs --runs 10 --modes embedded,prometheus,nginx --fault none
 
@@ -78,6 +79,13 @@ def run_once(mode: str, fault: str, keep: Path, index: int, timeout: float) -> d
             "seconds": seconds,
             "exit": done.returncode,
         }
+        if record["outcome"] == "promoted" and fault != "none":
+            # A faulty release promoted: keep the stores, whose journals say why.
+            keep.mkdir(parents=True, exist_ok=True)
+            for number, store in enumerate(sorted(Path(tmp).rglob("rollsafe.db"))):
+                kept = keep / f"{mode}-{index}-promoted-{number}.db"
+                shutil.copyfile(store, kept)
+                record.setdefault("stores", []).append(str(kept))
         if record["outcome"] != "promoted":
             reasons = [e["reason"] for e in summary.get("timeline", []) if e.get("reason")]
             record["why"] = reasons[-1] if reasons else None

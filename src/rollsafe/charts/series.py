@@ -24,6 +24,7 @@ from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
 from rollsafe.journal.payloads import (
     GuardEventRecord,
+    ReferenceRecord,
     VerdictRecord,
     analysis_verdict,
     guard_event,
@@ -71,6 +72,8 @@ class AnalysisView:
     """When the step ended (succeeded or failed), None while it runs."""
     look_times: list[tuple[float, float]] = field(default_factory=list)
     """Each look's journal time and its x on the charts (seconds from the first look)."""
+    reference: ReferenceRecord | None = None
+    """A health step's reference (`rollsafe.judge.reference`): its judge is replayed with it."""
 
     def x_at(self, ts: float) -> float | None:
         """Where journal time ``ts`` falls on this step's charts: the x of the last look
@@ -102,7 +105,9 @@ def analyses(entries: Sequence[JournalEntry], plan: Plan | None) -> list[Analysi
             observations[current].append(list(data.get("observations") or []))
             looked_at[current].append(entry.ts)
         elif entry.kind == Kind.ANALYSIS_VERDICT:
-            views[current].verdict = analysis_verdict(entry).get("verdict")
+            recorded = analysis_verdict(entry)
+            views[current].verdict = recorded.get("verdict")
+            views[current].reference = recorded.get("reference")
         elif entry.kind in (Kind.STEP_SUCCEEDED, Kind.STEP_FAILED) and data.get("index") == current:
             views[current].ended_at = entry.ts
             current = None
@@ -110,7 +115,7 @@ def analyses(entries: Sequence[JournalEntry], plan: Plan | None) -> list[Analysi
         looks = observations[index]
         view.looks = len(looks)
         view.arms = arm_series(looks)
-        view.metrics = replay_judge(looks, plan, view.mode)
+        view.metrics = replay_judge(looks, plan, view.mode, view.reference)
         start = _start(looks)
         view.look_times = [
             (at, max((float(o.get("t", 0.0)) for o in look), default=start) - start)
@@ -195,7 +200,10 @@ def quantile(buckets: Sequence[tuple[float, float]], q: float) -> float | None:
 
 
 def replay_judge(
-    looks: Sequence[Sequence[dict[str, Any]]], plan: Plan | None, mode: str
+    looks: Sequence[Sequence[dict[str, Any]]],
+    plan: Plan | None,
+    mode: str,
+    reference: ReferenceRecord | None = None,
 ) -> list[MetricEvidence]:
     """The judge's evidence after each look, by running the plan's judge over the looks."""
     if plan is None or not looks:
@@ -203,8 +211,13 @@ def replay_judge(
     # Imported here, not at the top: the judge brings numpy, which a flag server that
     # never draws a chart (10,000 open streams, say) should not carry in memory.
     from rollsafe.judge import Judge
+    from rollsafe.judge.reference import RateReference
 
-    judge = Judge(plan.analysis, mode="health" if mode == "health" else "compare")
+    if mode == "health":
+        rate_reference = RateReference.from_record(reference) if reference else None
+        judge = Judge(plan.analysis, mode="health", reference=rate_reference)
+    else:
+        judge = Judge(plan.analysis)
     found: dict[str, MetricEvidence] = {}
     start = _start(looks)
     for look in looks:

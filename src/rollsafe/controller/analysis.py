@@ -14,6 +14,7 @@ from rollsafe.controller.inconclusive import (
     end_of_step,
     meaningful_evidence,
 )
+from rollsafe.controller.reference import health_reference
 from rollsafe.errors import MetricsError, RollsafeError
 from rollsafe.journal.kinds import Kind
 from rollsafe.journal.payloads import AnalysisVerdict
@@ -24,7 +25,13 @@ from rollsafe.typing import MetricSource
 def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
     config = context.plan.analysis
     kind = (spec.mode, spec.arms)
-    judge = carried_judge(context.carried, kind) or Judge(config, mode=spec.mode)
+    judge = carried_judge(context.carried, kind)
+    carried = judge is not None
+    if judge is None:
+        reference = None
+        if spec.mode == "health":
+            reference = health_reference(context.store.journal(context.rollout_id), config)
+        judge = Judge(config, mode=spec.mode, reference=reference)
     plan = context.plan
     if spec.arms == "release":
         plan = plan.model_copy(update={"metrics": _release_arms(context)})
@@ -65,6 +72,10 @@ def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
         "elapsed": round(time.monotonic() - started, 3),
         "verdict": verdict.to_dict(),
     }
+    if carried:
+        summary["carried"] = True
+    if judge.reference is not None:
+        summary["reference"] = judge.reference.to_dict()
     if verdict.early_pass is not None:
         summary["passed_early"] = True
         context.journal(
@@ -73,7 +84,7 @@ def run_analysis(context: StepContext, spec: AnalysisStep) -> StepOutcome:
         )
     weak = None
     if verdict.verdict == "inconclusive" and config.on_inconclusive == "rollback":
-        evidence = meaningful_evidence(verdict, config)
+        evidence = meaningful_evidence(verdict, config, judge.error_ceiling)
         summary["meaningful_evidence"] = evidence
         if evidence is None:
             # Weak evidence is no reason to undo a release: the rollout goes on (docs/judge.md).

@@ -32,7 +32,7 @@ def end_of_step(judge: Judge, config: AnalysisConfig, overtime: float) -> Verdic
     if preview.verdict != "inconclusive":
         return judge.conclude()
     policy = config.rollback_min_e is not None
-    if policy and meaningful_evidence(preview, config) is not None:
+    if policy and meaningful_evidence(preview, config, judge.error_ceiling) is not None:
         return judge.conclude()  # meaningful: decide now
     if overtime < config.extend:
         return None
@@ -62,12 +62,16 @@ def carried_judge(carried: dict[str, object], kind: tuple[str, str]) -> Judge | 
     return None
 
 
-def meaningful_evidence(verdict: Verdict, config: AnalysisConfig) -> str | None:
+def meaningful_evidence(
+    verdict: Verdict, config: AnalysisConfig, ceiling: float | None = None
+) -> str | None:
     """Why ``verdict``'s evidence against the canary is meaningful, or None when it is not.
 
     Meaningful: ``rollback_min_e`` unset (every inconclusive step counts, the old
     rule), or some metric with ``e_value >= rollback_min_e`` whose excess events
-    (:func:`excess_events`) are at least ``rollback_min_events``.
+    (:func:`excess_events`) are at least ``rollback_min_events``. ``ceiling``: the
+    error rate the judge's ceiling check tested (``Judge.error_ceiling``: a health
+    step's reference may lower it), ``max_error_rate`` when None.
     """
     threshold = config.rollback_min_e
     if threshold is None:
@@ -75,7 +79,7 @@ def meaningful_evidence(verdict: Verdict, config: AnalysisConfig) -> str | None:
     for metric in verdict.metrics:
         if metric.e_value < threshold:
             continue
-        excess = excess_events(metric, config.max_error_rate)
+        excess = excess_events(metric, config.max_error_rate if ceiling is None else ceiling)
         if excess is None:
             return f"{metric.name}: e={metric.e_value:.3g} >= rollback_min_e {threshold:g}"
         if excess >= config.rollback_min_events:

@@ -20,6 +20,7 @@ from rollsafe.judge.latency import HistogramCheck
 from rollsafe.judge.noninferiority import EarlyPassEvidence
 from rollsafe.judge.noninferiority import evaluate as early_pass_evidence
 from rollsafe.judge.ratios import CeilingCheck, RatioCheck
+from rollsafe.judge.reference import RateReference
 from rollsafe.judge.verdicts import (
     MetricVerdict,
     Outcome,
@@ -42,18 +43,35 @@ class Judge:
     ``mode="compare"`` judges the ``canary`` arm against the ``baseline`` arm
     (observations of other arms are ignored) and the canary's error rate against
     ``config.max_error_rate``. ``mode="health"`` pools every arm and judges the
-    error rate against ``max_error_rate`` only.
+    error rate against ``max_error_rate`` only, or, given a ``reference`` (the
+    baseline's error counts from earlier compare steps, ``rollsafe.judge.reference``)
+    that lowers it, against the ceiling the reference implies.
 
     In compare mode a look is complete when both arms have reported since the
     previous one; the controller sends one observation per arm per look. A
     final verdict (fail, or pass) is sticky: later observations do not change it.
     """
 
-    def __init__(self, config: AnalysisConfig | None = None, *, mode: Mode = "compare") -> None:
+    def __init__(
+        self,
+        config: AnalysisConfig | None = None,
+        *,
+        mode: Mode = "compare",
+        reference: RateReference | None = None,
+    ) -> None:
         if mode not in ("compare", "health"):
             raise ValueError(f"mode must be 'compare' or 'health', got {mode!r}")
+        if reference is not None and mode != "health":
+            raise ValueError("a reference is for health mode: compare mode has its baseline")
         self.config = config if config is not None else AnalysisConfig()
+        if reference is not None and reference.applied and reference.alpha >= self.config.alpha:
+            raise ValueError(
+                f"the reference's alpha {reference.alpha:g} leaves none of alpha "
+                f"{self.config.alpha:g} for the test"
+            )
         self.mode: Mode = mode
+        self.reference = reference
+        """The reference given, applied only where it lowers the ceiling (``reference.applied``)."""
         self._arms: dict[str, ArmCounters] = {}
         self._checks: list[Check] = []
         self._ratios: list[tuple[RatioCheck, str, str]] = []
@@ -98,6 +116,14 @@ class Judge:
         self._final: Verdict | None = None
         if self.config.metrics is not None:
             self._resolve(None)
+
+    @property
+    def error_ceiling(self) -> float:
+        """The error rate the ceiling check holds the canary (health mode: all arms) to."""
+        reference = self.reference
+        if reference is not None and reference.applied:
+            return reference.ceiling
+        return self.config.max_error_rate
 
     @property
     def verdict(self) -> Verdict:
@@ -351,9 +377,7 @@ class Judge:
                     f"a regression (conclude_max_e {warn:g}), though short of failing"
                 )
             elif isinstance(check, CeilingCheck) and check.above_limit():
-                notes[check.name] = (
-                    "observed error rate above max_error_rate at the end of the step"
-                )
+                notes[check.name] = "observed error rate above the ceiling at the end of the step"
             elif short is not None and check.kind != "slope":
                 notes[check.name] = short
             else:
@@ -431,6 +455,7 @@ class Judge:
     def _resolve(self, observation: Mapping[str, Any] | None) -> None:
         """Choose the checks: the configured metrics, or defaults for the fields observed."""
         config = self.config
+        reference = self.reference if self.reference and self.reference.applied else None
         metrics = config.metrics
         if metrics is None:
             fields = observation or {}
@@ -460,7 +485,8 @@ class Judge:
                     self._slopes.append((SlopeCheck(metric), metric.field))
         if uses_requests or self.mode == "health":
             arm = "canary" if self.mode == "compare" else "all"
-            ceiling = CeilingCheck(_CEILING, config.max_error_rate, arm, denominator)
+            basis = f"from {reference.describe()}" if reference else ""
+            ceiling = CeilingCheck(_CEILING, self.error_ceiling, arm, denominator, basis)
             self._ceiling = (ceiling, numerator, denominator)
             counters += [numerator, denominator]
         self._counter_fields = tuple(dict.fromkeys(counters))
@@ -479,7 +505,9 @@ class Judge:
         tests = len(self._checks)
         self._levels = Levels(config.alpha, tests)
         shares = alpha_shares([check.kind for check in self._checks])
-        self._check_levels = [Levels(config.alpha, tests, share) for share in shares]
+        # An applied reference spent part of alpha on its bound: the tests share the rest.
+        alpha = config.alpha - (reference.alpha if reference else 0.0)
+        self._check_levels = [Levels(alpha, tests, share) for share in shares]
         self._fail_levels = list(zip(self._checks, self._check_levels, strict=True))
         self._live_undecided = self._live_metrics({})
         self._arms.clear()  # the observation that resolved the metrics is everyone's reference

@@ -191,10 +191,14 @@ class CeilingCheck(Check):
 
     kind = "ceiling"
 
-    def __init__(self, name: str, limit: float, arm: str, denominator: str) -> None:
+    def __init__(
+        self, name: str, limit: float, arm: str, denominator: str, basis: str = ""
+    ) -> None:
         self.name = name
         self.arm = arm
         self.denominator = denominator
+        self.basis = basis
+        """Where the limit comes from, when not ``max_error_rate`` (a health step's reference)."""
         self.test = RateLimitTest(limit)
         self.versus = RateRatioTest(1.0) if arm == "canary" else None
         self._versus_max: float | None = 0.0
@@ -271,11 +275,12 @@ class CeilingCheck(Check):
         test.update(n, x)
         log_fail, log_pass = test.log_e_fail(), test.log_e_pass()
         low, high = rate_bounds(x, n, alpha)
+        limit = f"{pct(q)} ({self.basis})" if self.basis else pct(q)
         words = {
-            "fail": f"above the ceiling {pct(q)}"
+            "fail": f"above the ceiling {limit}"
             + (" and above the baseline" if arm == "canary" else ""),
-            "pass": f"below the ceiling {pct(q)}",
-            "inconclusive": f"not enough evidence about the ceiling {pct(q)}",
+            "pass": f"below the ceiling {limit}",
+            "inconclusive": f"not enough evidence about the ceiling {limit}",
         }[state]
         reason = (
             f"{name}: {arm} error rate {pct(x / n)} ({x:g}/{n:g}), "

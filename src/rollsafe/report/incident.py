@@ -530,6 +530,12 @@ def _timeline_row(entry: JournalEntry, start: float) -> dict[str, Any]:
     elif entry.kind == Kind.ANALYSIS_VERDICT:
         verdict = analysis_verdict(entry)
         detail = f"{verdict['verdict']['verdict']} after {verdict.get('elapsed')} s"
+        reference = verdict.get("reference")
+        if reference and reference["applied"]:
+            detail += (
+                f", error ceiling {100 * reference['ceiling']:.3g}% from the baseline's "
+                f"{reference['events']:g}/{reference['trials']:g} in earlier steps"
+            )
     elif entry.kind == Kind.LOAD_VERDICT:
         detail = f"load {data.get('outcome')} after {data.get('elapsed')} s"
     elif data.get("reason"):

@@ -57,6 +57,30 @@ class VerdictRecord(TypedDict):
     """Only for a pass before the step's duration: the comparisons, traffic and time."""
 
 
+class ReferenceRecord(TypedDict):
+    """What the ``analysis.verdict`` entry of a health step records of its reference."""
+
+    steps: int
+    """How many earlier compare steps' baseline counts were pooled."""
+    events: float
+    trials: float
+    alpha: float
+    """The alpha of the baseline's confidence bound (the test got the judge's alpha minus it)."""
+    bound: float
+    """The upper end of the anytime-valid confidence bound on the baseline's error rate."""
+    relative_margin: float
+    absolute_margin: float
+    derived_ceiling: float
+    """``bound x (1 + relative_margin) + absolute_margin``."""
+    configured_ceiling: float
+    """``max_error_rate``."""
+    ceiling: float
+    """The ceiling the health step tested: the smaller of the two."""
+    applied: bool
+    """False when the derived ceiling is not below the configured one: the step judged
+    as without a reference, with all of alpha."""
+
+
 class AnalysisVerdict(TypedDict):
     """An ``analysis.verdict`` entry, and an analysis step's result."""
 
@@ -72,6 +96,12 @@ class AnalysisVerdict(TypedDict):
     against the canary is meaningful, or None when it is not."""
     continued: NotRequired[str]
     """Only when weak evidence let the rollout go on: why."""
+    carried: NotRequired[bool]
+    """Only when the step's judge went on from the previous analysis step's (weak evidence
+    let the rollout go on): its counts include that step's, which a reader must not add twice."""
+    reference: NotRequired[ReferenceRecord]
+    """Only for a health step after compare steps of the same rollout: the baseline's error
+    rate there and the ceiling it implies (`rollsafe.judge.reference`)."""
 
 
 def analysis_verdict(entry: JournalEntry) -> AnalysisVerdict:
