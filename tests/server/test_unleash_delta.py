@@ -12,7 +12,7 @@ from rollsafe.flags import rollout_feature
 from rollsafe.server import BackgroundServer, ServerSettings
 from rollsafe.server.unleash_views import inline_segments, supports_segments
 from rollsafe.store.sqlite import SqliteStore
-from tests.server.servers import StreamReader, Tokens, bearer, in_thread
+from tests.server.servers import StreamReader, Tokens, bearer, eventually, in_thread
 
 
 def feature(
@@ -31,6 +31,9 @@ def test_delta_hydrates_then_sends_only_the_changes(
 ) -> None:
     store.put_flag("checkout", feature("checkout"), actor="test")
     store.put_flag("search", feature("search"), actor="test")
+    # Written straight to the store, as another process would: the server's feed (delta and
+    # streaming) sees the revision at its next poll (a clean-clone run asked before: eventId 0).
+    assert eventually(lambda: get(server, tokens, "delta").headers.get("etag") == '"2"')
     first = get(server, tokens, "delta")
     [hydration] = first.json()["events"]
     assert hydration["type"] == "hydration"
@@ -107,6 +110,7 @@ def test_streaming_sends_connected_then_updated(
     server: BackgroundServer, tokens: Tokens, api: httpx.Client, store: SqliteStore
 ) -> None:
     store.put_flag("checkout", feature("checkout"), actor="test")
+    assert eventually(lambda: get(server, tokens, "delta").headers.get("etag") == '"1"')
     reader = StreamReader(f"{server.url}/api/client/streaming", tokens.client)
     try:
         first = reader.wait_for(1)[0]
