@@ -130,9 +130,9 @@ class ArmCounters:
         self.looks = 0
         self.resets = 0
         self._fresh_counts: dict[str, float] | None = None
+        """Counter increments found by :meth:`observe_taken`, for :meth:`take` to return."""
         self._counter_names: tuple[str, ...] | None = None
         """The counters tuple whose names are exactly :attr:`current`'s, once checked."""
-        """Counter increments found by :meth:`observe_taken`, for :meth:`take` to return."""
 
     def observe(
         self,
