@@ -14,8 +14,13 @@ import pytest
 
 from rollsafe.config.analysis import SlopeMetric
 from rollsafe.judge.checks import Levels, alpha_shares
-from rollsafe.judge.envelope import EnvelopeGrowth, envelope_bounds
-from rollsafe.judge.floor_trends import FloorIncrements, FloorRegression
+from rollsafe.judge.envelope import EnvelopeGrowth, envelope_bounds, envelope_log_e
+from rollsafe.judge.floor_trends import (
+    MAX_AUTOCORRELATION,
+    FloorIncrements,
+    FloorRegression,
+    wander_inflation,
+)
 from rollsafe.judge.growth import SlopeCheck
 
 # The default judge's level for memory: its share of alpha 0.01 among the four metrics.
@@ -232,3 +237,42 @@ def test_the_test_follows_the_readings_per_window(every: int, sparse: bool) -> N
     shortest = check.tests[0].trend  # 30 s windows: 30, 6, 3 and 2 readings
     assert isinstance(shortest, FloorRegression if sparse else FloorIncrements)
     assert isinstance(check.tests[-1].trend, FloorIncrements)  # 3 min windows: 12+ readings
+
+
+def test_wander_inflation_grows_with_residuals_that_lean_together() -> None:
+    rng = np.random.default_rng(31)
+    independent = [float(v) for v in rng.normal(0, 1, 400)]
+    assert wander_inflation([independent], 3) < 1.2
+    assert wander_inflation([[1.0, -1.0] * 20], 3) == 1.0
+    slow = [math.sin(i / 6) for i in range(60)]
+    cap = (1 + MAX_AUTOCORRELATION) / (1 - MAX_AUTOCORRELATION)
+    assert wander_inflation([slow], 3) == pytest.approx(cap)
+    # Neighbours are taken within a segment only: a restart between them breaks the lean.
+    assert wander_inflation([[1.0], [1.0], [-1.0], [-1.0]], 0) < wander_inflation(
+        [[1.0, 1.0, -1.0, -1.0]], 0
+    )
+
+
+def test_a_wandering_difference_weighs_less_than_independent_floors() -> None:
+    # The same fitted slope and residual spread: floors that wander slowly (AR(1) over
+    # windows) give a wider standard error, hence less evidence, than floors that
+    # scatter independently around the same line.
+    rng = np.random.default_rng(32)
+    limit, window = 50 * MB / 3600, 30.0
+    steps = rng.normal(0, 1 * MB, 24)
+    wander = np.zeros(24)
+    for i in range(1, 24):
+        wander[i] = 0.9 * wander[i - 1] + steps[i]
+    order = rng.permutation(24)
+    results = []
+    for noise in (wander, wander[order]):
+        regression = FloorRegression(limit, window, 0.0)
+        for i in range(24):
+            start = 120.0 + window * i
+            regression.add(start, 0.5 * MB * i + float(noise[i]), 0.0)
+        state = regression.state()
+        results.append((state[-1], envelope_log_e(state)[0]))
+    (wander_inflated, wander_log_e), (shuffled_inflated, shuffled_log_e) = results
+    assert wander_inflated > 3
+    assert shuffled_inflated < wander_inflated
+    assert wander_log_e < shuffled_log_e

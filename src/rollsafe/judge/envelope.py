@@ -47,8 +47,9 @@ Assumptions (docs/judge.md): windows at least one collection long, or holding
 readings at scattered phases of the sawtooth (otherwise a window's floor sits
 high: noisier, never biased towards a leak over time); floor increments (dense
 readings) or floors around the fitted curve (sparse readings) roughly normal
-and independent. The regression does not measure a slow wander of one arm's
-memory: with sparse readings, such a wander of several MB can look like growth.
+and independent. The regression widens its error by the lean of neighbouring
+residuals (`rollsafe.judge.floor_trends.wander_inflation`), which takes most of a
+slow wander of several MB in one arm's memory into account, not all of it.
 """
 
 from __future__ import annotations
@@ -81,10 +82,10 @@ def mixture_log_e(df: int, t: float, information: float) -> float:
 
 def _fit(state: State) -> tuple[float, float] | None:
     """(slope, its standard error), or None without evidence."""
-    _n, df, slope, information, rss, _limit, _unit = state
+    _n, df, slope, information, rss, _limit, _unit, inflation = state
     if df < 1 or information <= 0 or rss <= 0:
         return None
-    return slope, math.sqrt(rss / df / information)
+    return slope, math.sqrt(rss * inflation / df / information)
 
 
 def envelope_log_e(state: State) -> tuple[float, float]:
@@ -284,5 +285,5 @@ class EnvelopeGrowth:
     def state(self) -> State:
         """See :data:`rollsafe.judge.floor_trends.State`."""
         if self.trend is None:
-            return 0, -1, 0.0, 0.0, 0.0, self.limit, self.block
+            return 0, -1, 0.0, 0.0, 0.0, self.limit, self.block, 1.0
         return self.trend.state()

@@ -13,19 +13,30 @@ warm-up) and give the same :data:`State`, from which
 - :class:`FloorRegression`: the floors regressed on time, with an offset and a
   warm-up term per segment between restarts. Each floor counts once, which is
   what sparse readings (two per window at a 15 s scrape) can afford; the price is
-  the assumption that floors scatter independently around that curve, so a slow
-  wander is noise it does not measure.
+  the assumption that floors scatter independently around that curve. A slow
+  wander breaks it: neighbouring floors lean the same way, and the residual spread
+  understates the slope's error. :func:`wander_inflation` reads that lean from the
+  residuals' lag-1 autocorrelation and widens the error accordingly (never narrows
+  it, so the e-values stay below the uninflated test's).
 """
 
 from __future__ import annotations
 
 import math
 
-State = tuple[int, int, float, float, float, float, float]
+State = tuple[int, int, float, float, float, float, float, float]
 """(windows, degrees of freedom, slope, its information, residual sum of squares,
-limit per second, seconds per unit of slope): the slope's t-statistic is
-``slope / sqrt(rss / df / information)``; the slope is an excess over the limit,
-per window."""
+limit per second, seconds per unit of slope, variance inflation): the slope's
+t-statistic is ``slope / sqrt(rss * inflation / df / information)``; the slope is an
+excess over the limit, per window. The inflation (>= 1) only ever shrinks the
+t-statistic, and the Bayes factor grows with ``|t|``, so the e-values stay below
+those of the uninflated test: still valid at the same level."""
+
+WANDER_BIAS = 1.5
+"""Bias of the residuals' lag-1 autocorrelation per fitted term, times n (see
+:func:`wander_inflation`)."""
+MAX_AUTOCORRELATION = 0.9
+"""Cap of the corrected lag-1 autocorrelation: the variance inflation stays <= 19."""
 
 
 class FloorIncrements:
@@ -86,7 +97,7 @@ class FloorIncrements:
         # carry no evidence, even if uneven windows make the increments differ.
         m2 = self._m2 if self._varied else 0.0
         per_increment = self.duration / n if n else 0.0
-        return n, n - 1, self._mean, float(n), m2, self.limit, per_increment
+        return n, n - 1, self._mean, float(n), m2, self.limit, per_increment, 1.0
 
     @property
     def slope(self) -> float | None:
@@ -98,10 +109,11 @@ class _Segment:
     """Sums of one segment's points (x: start in windows, e: warm-up term, y: floor
     difference less the limit), each measured from the segment's first point."""
 
-    __slots__ = ("e", "ee", "n", "x", "x0", "xe", "xx", "xy", "y", "y0", "ye", "yy")
+    __slots__ = ("e", "ee", "n", "points", "x", "x0", "xe", "xx", "xy", "y", "y0", "ye", "yy")
 
     def __init__(self) -> None:
         self.n = 0
+        self.points: list[tuple[float, float, float]] = []  # (x, e, y), for the residuals
         self.x0 = self.y0 = 0.0
         self.x = self.e = self.y = 0.0
         self.xx = self.xe = self.ee = self.xy = self.ye = self.yy = 0.0
@@ -111,6 +123,7 @@ class _Segment:
             self.x0, self.y0 = x, y
         x -= self.x0
         y -= self.y0
+        self.points.append((x, e, y))
         self.n += 1
         self.x += x
         self.e += e
@@ -140,6 +153,47 @@ class _Segment:
         ye = self.ye - self.y * self.e / n
         return 2, xx - xe * xe / ee, xy - xe * ye / ee, yy - ye * ye / ee
 
+    def residuals(self, slope: float, warm_term: bool) -> list[float]:
+        """The points' residuals around the common slope and this segment's own offset
+        and (where identifiable) warm-up term, in order."""
+        n = self.n
+        if n == 0:
+            return []
+        mean_x, mean_e, mean_y = self.x / n, self.e / n, self.y / n
+        warm = 0.0
+        ee = self.ee - self.e * self.e / n
+        if warm_term and ee > 1e-12 * n:
+            xe = self.xe - self.x * self.e / n
+            ye = self.ye - self.y * self.e / n
+            warm = (ye - slope * xe) / ee
+        return [
+            (y - mean_y) - slope * (x - mean_x) - warm * (e - mean_e) for x, e, y in self.points
+        ]
+
+
+def wander_inflation(segments: list[list[float]], coefficients: int) -> float:
+    """How much a slow wander understates the slope's variance: ``(1 + rho) / (1 - rho)``,
+    the factor for a trend in AR(1) noise, with ``rho`` the residuals' lag-1
+    autocorrelation (neighbours within a segment), corrected for its downward bias and
+    capped at :data:`MAX_AUTOCORRELATION`; 1 when the residuals do not lean together.
+
+    A fit of ``coefficients`` terms pulls its residuals back to their fitted curve, which
+    makes even independent residuals alternate (lag-1 autocorrelation about
+    ``-coefficients / n``) and hides much of a wander's; the correction adds
+    ``(WANDER_BIAS * coefficients + 1 + 3 rho) / n`` back (Marriott and Pope's bias of an
+    estimated autocorrelation, with the fitted terms counted)."""
+    total = sum(r * r for residuals in segments for r in residuals)
+    n = sum(len(residuals) for residuals in segments)
+    if total <= 0 or n == 0:
+        return 1.0
+    lagged = sum(
+        residuals[i] * residuals[i + 1] for residuals in segments for i in range(len(residuals) - 1)
+    )
+    rho = lagged / total
+    rho += (WANDER_BIAS * coefficients + 1 + 3 * max(0.0, rho)) / n
+    rho = min(MAX_AUTOCORRELATION, max(0.0, rho))
+    return (1 + rho) / (1 - rho)
+
 
 class FloorRegression:
     """Regression of ``floor difference - limit * start`` on start (in windows).
@@ -150,14 +204,25 @@ class FloorRegression:
     is <= 0.
     """
 
-    __slots__ = ("_closed", "_first_value", "_segment", "_state", "_tau", "_varied", "n", "window")
+    __slots__ = (
+        "_closed",
+        "_first_value",
+        "_past",
+        "_segment",
+        "_state",
+        "_tau",
+        "_varied",
+        "n",
+        "window",
+    )
 
     def __init__(self, limit_per_second: float, window: float, tau: float) -> None:
         self.window = window
         self._tau = tau
         self._segment = _Segment()
         self._closed = (0, 0, 0.0, 0.0, 0.0)  # (n, nuisance terms, xx, xy, yy) of past segments
-        self._state: State = (0, 0, 0.0, 0.0, 0.0, limit_per_second, window)
+        self._past: list[_Segment] = []
+        self._state: State = (0, 0, 0.0, 0.0, 0.0, limit_per_second, window, 1.0)
         self.n = 0
         self._first_value: float | None = None
         self._varied = False  # did two windows' floor differences ever differ?
@@ -173,6 +238,7 @@ class FloorRegression:
             n, terms, xx, xy, yy = self._closed
             k, sxx, sxy, syy = segment.projected(self._tau > 0)
             self._closed = (n + segment.n, terms + k, xx + sxx, xy + sxy, yy + syy)
+            self._past.append(segment)
             self._segment = _Segment()
 
     def add(self, start: float, value: float, born: float) -> bool:
@@ -194,9 +260,12 @@ class FloorRegression:
         if df < 1 or xx <= 0 or not self._varied:
             # Identical floors in both arms (both arms read the same process's gauge)
             # carry no evidence, whatever rounding leaves in the residuals.
-            return n, 0, 0.0, 0.0, 0.0, self.limit, self.window
+            return n, 0, 0.0, 0.0, 0.0, self.limit, self.window, 1.0
         slope = xy / xx
-        return n, df, slope, xx, max(0.0, yy - slope * xy), self.limit, self.window
+        warm_term = self._tau > 0
+        residuals = [s.residuals(slope, warm_term) for s in (*self._past, self._segment)]
+        inflation = wander_inflation(residuals, terms + 1)
+        return n, df, slope, xx, max(0.0, yy - slope * xy), self.limit, self.window, inflation
 
     def state(self) -> State:
         return self._state
