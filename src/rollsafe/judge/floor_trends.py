@@ -34,7 +34,8 @@ those of the uninflated test: still valid at the same level."""
 
 WANDER_BIAS = 1.5
 """Bias of the residuals' lag-1 autocorrelation per fitted term, times n (see
-:func:`wander_inflation`)."""
+:func:`wander_inflation`); 1.5 chosen on the leak benchmark's seeds (1 let a 5 MB
+wander through at 10 s, 2 slowed 600 MB/h too near its goal; docs/benchmarks.md)."""
 MAX_AUTOCORRELATION = 0.9
 """Cap of the corrected lag-1 autocorrelation: the variance inflation stays <= 19."""
 
