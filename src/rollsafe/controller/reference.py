@@ -52,7 +52,10 @@ def _baseline_counts(verdict: AnalysisVerdict, name: str) -> tuple[float, float]
         baseline = (metric.get("arms") or {}).get("baseline") or {}
         events, trials = baseline.get("events"), baseline.get("trials")
         # Non-finite numbers are journaled as strings: those, and nonsense, count as no data.
-        numbers = isinstance(events, int | float) and isinstance(trials, int | float)
-        if numbers and 0 <= float(events) <= float(trials):  # type: ignore[arg-type]
-            return float(events), float(trials)  # type: ignore[arg-type]
+        if (
+            isinstance(events, int | float)
+            and isinstance(trials, int | float)
+            and 0 <= events <= trials
+        ):
+            return float(events), float(trials)
     return None
