@@ -134,6 +134,32 @@ _MIN_SHIFT = 0.001
 
 def _log_mix(x: float, n: float, q: float, thetas: Sequence[float]) -> float:
     """log of the mean over ``thetas`` of the likelihood ratio theta vs q for x in n."""
+    total = _mix_sum(x, n, q, thetas)
+    return math.log(total / len(thetas)) if total > 0 else -math.inf
+
+
+def _mix_reaches(
+    x: float, n: float, q: float, thetas: Sequence[float], level: float, bar: float
+) -> bool:
+    """``_log_mix(x, n, q, thetas) >= level``, stopping once a partial sum settles it.
+
+    ``bar`` is :func:`_bar` of ``level``. The terms are nonnegative and added left to
+    right, so the running sum never decreases: once it exceeds ``len(thetas) x e^level``
+    raised by 1e-9 relative (far beyond the rounding of the division, the logarithm and
+    ``bar`` itself), the full comparison is True. Otherwise the full sum decides,
+    exactly as :func:`_log_mix` does. (For finite inputs no term is NaN; the terms
+    skipped could only have raised, on a logarithm of an underflowed 0.) Bisections ask
+    only this question, and about half the terms settle it.
+    """
+    total = _mix_sum(x, n, q, thetas, bar)
+    if total > bar:
+        return True
+    return (math.log(total / len(thetas)) if total > 0 else -math.inf) >= level
+
+
+def _mix_sum(x: float, n: float, q: float, thetas: Sequence[float], bar: float = math.inf) -> float:
+    """The sum over ``thetas`` of the likelihood ratios theta vs q for x in n, left to
+    right; returned as soon as the running sum exceeds ``bar`` (never, by default)."""
     total = 0.0
     # n - x and 1 - q hoisted out of the loop: the same values, computed once (bisections
     # call this hundreds of times when a step passes early).
@@ -147,36 +173,9 @@ def _log_mix(x: float, n: float, q: float, thetas: Sequence[float]) -> float:
         else:
             log_lr = x * log(theta / q) + rest * log((1 - theta) / other)
         total += exp(700.0 if log_lr > 700.0 else log_lr)  # min(log_lr, 700.0), NaN kept
-    return log(total / len(thetas)) if total > 0 else -math.inf
-
-
-def _mix_reaches(
-    x: float, n: float, q: float, thetas: Sequence[float], level: float, bar: float
-) -> bool:
-    """``_log_mix(x, n, q, thetas) >= level``, stopping once a partial sum settles it.
-
-    ``bar`` is :func:`_bar` of ``level``. The terms are nonnegative and added left to
-    right, as in :func:`_log_mix`, so the running sum never decreases: once it exceeds
-    ``len(thetas) x e^level`` raised by 1e-9 relative (far beyond the rounding of the
-    division, the logarithm and ``bar`` itself), the full comparison is True. Otherwise
-    the full sum decides, exactly as :func:`_log_mix` does. (For finite inputs no term
-    is NaN; the terms skipped could only have raised, on a logarithm of an underflowed 0.)
-    Bisections ask only this question, and about half the terms settle it.
-    """
-    total = 0.0
-    rest, other = n - x, 1 - q
-    log, exp = math.log, math.exp
-    for theta in thetas:
-        if theta <= 0.0:
-            log_lr = -math.inf if x > 0 else -n * math.log1p(-q)
-        elif theta >= 1.0:
-            log_lr = -math.inf if x < n else -n * log(q)
-        else:
-            log_lr = x * log(theta / q) + rest * log((1 - theta) / other)
-        total += exp(700.0 if log_lr > 700.0 else log_lr)  # min(log_lr, 700.0), NaN kept
         if total > bar:
-            return True
-    return (log(total / len(thetas)) if total > 0 else -math.inf) >= level
+            break
+    return total
 
 
 def _bar(level: float, terms: int) -> float:
