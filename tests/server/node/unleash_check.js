@@ -4,7 +4,7 @@
 //   node unleash_check.js evaluate URL TOKEN COUNT   evaluations of COUNT users, then flush
 //   node unleash_check.js stream URL TOKEN           streaming: report each change of "search"
 'use strict';
-const { initialize } = require('unleash-client');
+const { initialize, InMemStorageProvider } = require('unleash-client');
 
 const [mode, url, token, count] = process.argv.slice(2);
 const warnings = [];
@@ -18,6 +18,9 @@ const unleash = initialize({
   refreshInterval: 1000,
   metricsInterval: 1000,
   experimentalMode: mode === 'stream' ? { type: 'streaming' } : undefined,
+  // The default file backup is /tmp/unleash-backup-<appName>.json: test workers running
+  // side by side would race on it, and a stale one from an earlier run would be read.
+  storageProvider: new InMemStorageProvider(),
 });
 unleash.on('warn', (message) => warnings.push(String(message)));
 unleash.on('error', (error) => warnings.push(`error: ${error && error.message ? error.message : error}`));
