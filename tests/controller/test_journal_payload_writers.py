@@ -31,6 +31,7 @@ from rollsafe.journal.payloads import (
     BudgetFrozen,
     BudgetOverride,
     BudgetRecord,
+    ClientLag,
     DrilledLevel,
     DrilledRestore,
     DrillFinished,
@@ -38,6 +39,9 @@ from rollsafe.journal.payloads import (
     FlagChanged,
     FlagDeleted,
     GuardEventRecord,
+    LoadArm,
+    LoadStarted,
+    LoadVerdict,
     MetricsBlind,
     MetricVerdictRecord,
     RolloutCreated,
@@ -48,6 +52,7 @@ from rollsafe.journal.payloads import (
     SuiteCase,
     SuiteRun,
     SuiteVerdictEntry,
+    Throughput,
     VerdictRecord,
     analysis_verdict,
     baseline,
@@ -61,6 +66,8 @@ from rollsafe.journal.payloads import (
     flag_change,
     flag_changed,
     guard_event,
+    load_started,
+    load_verdict,
     metrics_blind,
     outcome_of,
     result_of,
@@ -81,6 +88,7 @@ from tests.controller.test_drills import plan as drill_plan
 from tests.controller.test_html_incident_report import broken_canary
 from tests.controller.test_rollback_ladder import STEPS
 from tests.controller.test_test_gate import step_of, suite
+from tests.load.services import slow_service
 from tests.ports import unused_port
 from tests.slo.test_budget_freeze import create as create_with_slos
 from tests.slo.test_budget_freeze import slos
@@ -498,4 +506,40 @@ def test_a_budget_freeze_and_its_override_journal_exactly_the_typed_keys(rig: Ri
     assert budget_override(overridden) == {"reason": "approved", "state": "paused"}
     for read in (budget_checked, budget_frozen, budget_override):
         with pytest.raises(ValueError, match=r"is rollout\.created, not slo\."):
+            read(entries[0])
+
+
+# -- load steps ---------------------------------------------------------------------
+
+
+def test_a_load_step_journals_exactly_the_typed_start_and_verdict(rig: Rig) -> None:
+    with slow_service(0.0) as baseline, slow_service(0.0) as candidate:
+        spec = {
+            "baseline": baseline,
+            "candidate": candidate,
+            "duration": "1s",
+            "rate": 50,
+            "warmup": "0s",
+            "tool": "builtin",
+        }
+        controller, rollout_id = rig.create(["load: " + json.dumps(spec), "promote"])
+        controller.run(rollout_id)  # a second of traffic is too little to pass: not checked
+
+    entries = rig.stores[-1].journal(rollout_id)
+    [started] = of(entries, Kind.LOAD_STARTED)
+    keys_of(LoadStarted, started.data)
+    assert load_started(started)["urls"] == {"baseline": baseline, "candidate": candidate}
+    [entry] = of(entries, Kind.LOAD_VERDICT)
+    keys_of(LoadVerdict, entry.data, "client_lag_ms")  # the built-in client samples its delays
+    verdict = load_verdict(entry)
+    assert set(verdict["arms"]) == {"baseline", "candidate"}
+    for arm in verdict["arms"].values():
+        keys_of(LoadArm, arm)  # no request failed: no by_error; no wrk: no wrk_percentiles
+        assert arm["sent"] > 0
+    keys_of(Throughput, verdict["throughput"])
+    keys_of(ClientLag, verdict["client_lag_ms"])
+    keys_of(VerdictRecord, verdict["judge"])
+    assert verdict["outcome"] in ("pass", "fail", "inconclusive")
+    for read in (load_started, load_verdict):
+        with pytest.raises(ValueError, match=r"is rollout\.created, not load\."):
             read(entries[0])

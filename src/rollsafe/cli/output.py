@@ -24,12 +24,14 @@ from rollsafe.journal.payloads import (
     ROLLOUT_STATE_KINDS,
     STEP_STATE_KINDS,
     FlagDefinition,
+    LoadVerdict,
     StepMoved,
     analysis_verdict,
     budget_checked,
     drill_finished,
     enabled,
     flag_changed,
+    load_verdict,
     metrics_blind,
     rollout_created,
     rollout_moved,
@@ -126,7 +128,7 @@ def describe(entry: JournalEntry) -> str | None:
         colour = {"pass": "green", "fail": "red"}.get(outcome, "yellow")
         return f"  verdict [{colour}]{outcome}[/{colour}] after {analysis['elapsed']}s"
     if kind == Kind.LOAD_VERDICT:
-        return _load_verdict(data)
+        return _load_verdict(load_verdict(entry))
     if kind == Kind.ROLLBACK_LEVEL_ENDED:
         return _level_ended(data)
     if kind.startswith("rollback."):
@@ -164,7 +166,7 @@ def describe(entry: JournalEntry) -> str | None:
     return None
 
 
-def _load_verdict(data: dict[str, Any]) -> str:
+def _load_verdict(data: LoadVerdict) -> str:
     """``load.verdict``: the outcome, each arm's p50/p99 and rate, the throughput ratio."""
     colour = {"pass": "green", "fail": "red"}.get(data.get("outcome", ""), "yellow")
     arms = "  ".join(

@@ -29,6 +29,7 @@ from rollsafe.journal.payloads import (
     level_ended,
     levels_ended,
     levels_skipped,
+    load_verdict,
     metrics_blind,
     rollback_finished,
     rollout_created,
@@ -546,7 +547,8 @@ def _timeline_row(entry: JournalEntry, start: float) -> dict[str, Any]:
                 f"{reference['events']:g}/{reference['trials']:g} in earlier steps"
             )
     elif entry.kind == Kind.LOAD_VERDICT:
-        detail = f"load {data.get('outcome')} after {data.get('elapsed')} s"
+        load = load_verdict(entry)
+        detail = f"load {load.get('outcome')} after {load.get('elapsed')} s"
     elif data.get("reason"):
         detail = str(data["reason"])
     return {

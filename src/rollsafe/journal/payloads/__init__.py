@@ -17,8 +17,11 @@ Typed: ``rollout.created``, ``rollout.<state>`` and the requests (`rollout`),
 ``backup.created`` and ``backup.deleted`` (`backups`), ``drill.started`` and
 ``drill.finished`` (`drills`), ``test.run`` and ``test.verdict`` (`testgate`),
 the error-budget ``slo.budget_checked``, ``_frozen`` and ``_override`` (`slo`),
-``flag.changed`` and
-``flag.deleted`` (`flags`). Other kinds are still read by key.
+``load.started`` and ``load.verdict`` (`load`), ``flag.changed`` and
+``flag.deleted`` (`flags`). Other kinds are still read by key: the restores'
+``backup.restored``, ``forensic_copy`` and ``lost_rows`` (their keys differ by
+backup source), pipelines (read back only by their own runner), approvals,
+alerts, risk, observations and target commands.
 """
 
 from rollsafe.journal.payloads.backups import (
@@ -53,6 +56,15 @@ from rollsafe.journal.payloads.guards import (
     GuardEventRecord,
     GuardEvidence,
     guard_event,
+)
+from rollsafe.journal.payloads.load import (
+    ClientLag,
+    LoadArm,
+    LoadStarted,
+    LoadVerdict,
+    Throughput,
+    load_started,
+    load_verdict,
 )
 from rollsafe.journal.payloads.rollback import (
     LevelEnded,
@@ -128,6 +140,7 @@ __all__ = [
     "BudgetFrozen",
     "BudgetOverride",
     "BudgetRecord",
+    "ClientLag",
     "DrillFinished",
     "DrillStarted",
     "DrilledLevel",
@@ -140,6 +153,9 @@ __all__ = [
     "JsonNumber",
     "LevelEnded",
     "LevelSkipped",
+    "LoadArm",
+    "LoadStarted",
+    "LoadVerdict",
     "MetricVerdictRecord",
     "MetricsBlind",
     "Outcome",
@@ -155,6 +171,7 @@ __all__ = [
     "SuiteRun",
     "SuiteVerdict",
     "SuiteVerdictEntry",
+    "Throughput",
     "VerdictRecord",
     "analysis_verdict",
     "backup_created",
@@ -176,6 +193,8 @@ __all__ = [
     "level_ended",
     "levels_ended",
     "levels_skipped",
+    "load_started",
+    "load_verdict",
     "metrics_blind",
     "outcome_of",
     "result_of",
