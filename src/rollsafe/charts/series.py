@@ -28,6 +28,7 @@ from rollsafe.journal.payloads import (
     VerdictRecord,
     analysis_verdict,
     guard_event,
+    step_moved,
 )
 
 QUANTILES = (0.5, 0.95, 0.99)
@@ -93,9 +94,10 @@ def analyses(entries: Sequence[JournalEntry], plan: Plan | None) -> list[Analysi
     for entry in entries:
         data = entry.data
         if entry.kind == Kind.STEP_RUNNING:
-            current = data.get("index") if data.get("kind") == "analysis" else None
+            step = step_moved(entry)
+            current = step.get("index") if step.get("kind") == "analysis" else None
             if current is not None:
-                mode = (data.get("spec") or {}).get("mode", "compare")
+                mode = (step.get("spec") or {}).get("mode", "compare")
                 views[current] = AnalysisView(current, mode, {}, [], None, 0, entry.ts)
                 observations[current] = []
                 looked_at[current] = []
@@ -108,7 +110,10 @@ def analyses(entries: Sequence[JournalEntry], plan: Plan | None) -> list[Analysi
             recorded = analysis_verdict(entry)
             views[current].verdict = recorded.get("verdict")
             views[current].reference = recorded.get("reference")
-        elif entry.kind in (Kind.STEP_SUCCEEDED, Kind.STEP_FAILED) and data.get("index") == current:
+        elif (
+            entry.kind in (Kind.STEP_SUCCEEDED, Kind.STEP_FAILED)
+            and step_moved(entry).get("index") == current
+        ):
             views[current].ended_at = entry.ts
             current = None
     for index, view in views.items():

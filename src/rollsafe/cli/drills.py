@@ -20,6 +20,7 @@ from rollsafe.cli.home import home_of
 from rollsafe.cli.output import console, journal_tail, print_json, reported_errors
 from rollsafe.errors import PlanError
 from rollsafe.journal import JournalEntry
+from rollsafe.journal.payloads import drill_finished
 from rollsafe.store import RolloutState
 
 
@@ -101,7 +102,7 @@ def drill_summary(entry: JournalEntry | None) -> dict[str, Any] | None:
 
     if entry is None:
         return None
-    data = entry.data
+    data = drill_finished(entry)
     return {
         "rollout": entry.rollout_id,
         "ok": data["ok"],
@@ -118,8 +119,9 @@ def drill_line(service: str, entry: JournalEntry | None) -> str:
     if entry is None:
         return f"last drill of {service}: none (rollsafe drill PLAN)"
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.ts))
-    verdict = "passed" if entry.data["ok"] else "failed"
-    levels = ", ".join(level_line(level) for level in entry.data["levels"])
+    drill = drill_finished(entry)
+    verdict = "passed" if drill["ok"] else "failed"
+    levels = ", ".join(level_line(level) for level in drill["levels"])
     return f"last drill of {service}: {verdict} {when} ({entry.rollout_id}): {levels}"
 
 

@@ -7,23 +7,26 @@ import shlex
 from rich.markup import escape
 
 from rollsafe.journal import JournalEntry, Kind
+from rollsafe.journal.payloads import suite_run, suite_verdict
 
 
 def describe_gate(entry: JournalEntry) -> str | None:
     data, kind = entry.data, entry.kind
     if kind == Kind.TEST_RUN:
-        command = escape(shlex.join(data.get("argv", [])))
-        if data.get("problem"):
-            return f"  $ {command}: [red]{escape(data['problem'])}[/red]"
-        return f"  $ {command}: {data.get('tests', 0)} tests, {data.get('failing', 0)} failing" + (
-            f" (re-run {data['attempt']})" if data.get("attempt") else ""
+        run = suite_run(entry)
+        command = escape(shlex.join(run.get("argv", [])))
+        if run.get("problem"):
+            return f"  $ {command}: [red]{escape(run['problem'])}[/red]"
+        return f"  $ {command}: {run.get('tests', 0)} tests, {run.get('failing', 0)} failing" + (
+            f" (re-run {run['attempt']})" if run.get("attempt") else ""
         )
     if kind == Kind.TEST_VERDICT:
-        if not data.get("passed"):
-            reasons = "; ".join(data.get("reasons") or [])
+        verdict = suite_verdict(entry)
+        if not verdict.get("passed"):
+            reasons = "; ".join(verdict.get("reasons") or [])
             return f"  [red]test gate failed[/red]: {escape(reasons)}"
-        flaky = ", ".join(f["id"] for f in data.get("flaky") or [])
-        rate = data.get("pass_rate")
+        flaky = ", ".join(f["id"] for f in verdict.get("flaky") or [])
+        rate = verdict.get("pass_rate")
         return f"  [green]test gate passed[/green]: pass rate {rate}%" + (
             f"; [yellow]flaky[/yellow]: {escape(flaky)}" if flaky else ""
         )

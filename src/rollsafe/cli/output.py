@@ -20,11 +20,25 @@ from rollsafe.errors import PlanError, RefusedError, RollsafeError
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
 from rollsafe.journal.payloads import (
+    REQUEST_KINDS,
+    ROLLOUT_STATE_KINDS,
+    STEP_STATE_KINDS,
     FlagDefinition,
+    LoadVerdict,
+    StepMoved,
     analysis_verdict,
+    budget_checked,
+    drill_finished,
     enabled,
     flag_changed,
+    load_verdict,
+    metrics_blind,
+    rollout_created,
+    rollout_moved,
+    rollout_request,
     rollouts,
+    step_moved,
+    step_retry,
 )
 from rollsafe.store import JournalFollower
 
@@ -73,28 +87,16 @@ def describe(entry: JournalEntry) -> str | None:
     if (gate := describe_gate(entry)) is not None:
         return gate
     if kind == Kind.ROLLOUT_CREATED:
-        return f"[bold]rollout {entry.rollout_id}[/bold] created: {len(data['steps'])} steps"
-    if kind == Kind.STEP_RUNNING:
-        spec = plain(data.get("spec", {}))
-        retry = f" (attempt {data['attempt']})" if data.get("attempt", 1) > 1 else ""
-        return f"▶ step {data['index']}: {data['kind']} {escape(spec)}{retry}"
-    if kind == Kind.STEP_SUCCEEDED:
-        return f"[green]✔ step {data['index']}: {data['kind']}[/green] {_summary(data)}"
-    if kind == Kind.STEP_FAILED:
-        # Its error is the rollout's reason, shown on the rolling_back line next.
-        summary = _summary(data, "error")
-        return f"[red]✘ step {data['index']}: {data['kind']}[/red] {summary}".rstrip()
+        steps = rollout_created(entry)["steps"]
+        return f"[bold]rollout {entry.rollout_id}[/bold] created: {len(steps)} steps"
+    if kind in STEP_STATE_KINDS:
+        return _step_moved(entry)
     if kind == Kind.STEP_RETRY:
-        error = escape(first_line(str(data.get("error", ""))))
+        retry = step_retry(entry)
+        error = escape(first_line(str(retry.get("error", ""))))
         return (
-            f"[yellow]↻ step {data['index']}: {data['kind']}[/yellow] "
-            f"retry {data['attempt']} in {data['delay']:g} s: {error}"
-        )
-    if kind == Kind.STEP_PENDING and data.get("result"):
-        # A step cut short or undecided (an inconclusive analysis): it runs again on resume.
-        return (
-            f"[yellow]⏸ step {data['index']}: {data['kind']}[/yellow] {_summary(data)}"
-            " [dim](runs again on resume)[/dim]"
+            f"[yellow]↻ step {retry['index']}: {retry['kind']}[/yellow] "
+            f"retry {retry['attempt']} in {retry['delay']:g} s: {error}"
         )
     if kind == Kind.ANALYSIS_OBSERVATION:
         return "  " + "  ".join(_arm(o) for o in data["observations"])
@@ -109,9 +111,10 @@ def describe(entry: JournalEntry) -> str | None:
     if kind == Kind.GUARD_METRICS_RESTORED:
         return f"  [green]guards see metrics again at t={data['t']}s[/green]"
     if kind == Kind.METRICS_BLIND:
+        blind = metrics_blind(entry)
         return (
-            f"[bold red]◌ {data['watcher']} blind for {data['blind_for']}s[/bold red]: "
-            f"{escape(first_line(data['error']))}; on_blind: {data['action']}"
+            f"[bold red]◌ {blind['watcher']} blind for {blind['blind_for']}s[/bold red]: "
+            f"{escape(first_line(blind['error']))}; on_blind: {blind['action']}"
         )
     if kind == Kind.ANALYSIS_PASSED_EARLY:
         counts = ", ".join(f"{arm} {n:g}" for arm, n in data["requests"].items())
@@ -125,7 +128,7 @@ def describe(entry: JournalEntry) -> str | None:
         colour = {"pass": "green", "fail": "red"}.get(outcome, "yellow")
         return f"  verdict [{colour}]{outcome}[/{colour}] after {analysis['elapsed']}s"
     if kind == Kind.LOAD_VERDICT:
-        return _load_verdict(data)
+        return _load_verdict(load_verdict(entry))
     if kind == Kind.ROLLBACK_LEVEL_ENDED:
         return _level_ended(data)
     if kind.startswith("rollback."):
@@ -139,13 +142,18 @@ def describe(entry: JournalEntry) -> str | None:
         change = flag_changed(entry)
         return f"⚑ flag {change['name']} v{change['version']}: {_flag_state(change.get('after'))}"
     if kind == Kind.SLO_BUDGET_CHECKED:
+        checked = budget_checked(entry)
         left = ", ".join(
             f"{b['slo']} {'unknown' if b['remaining'] is None else format(b['remaining'], '.1%')}"
-            for b in data["budgets"]
+            for b in checked["budgets"]
         )
-        return f"  error budget left: {escape(left)} (floor {data['floor']:.0%})"
+        return f"  error budget left: {escape(left)} (floor {checked['floor']:.0%})"
     if kind == Kind.SLO_BUDGET_OVERRIDE:
         return f"[yellow]⚠ error budget overridden by {escape(entry.actor)}[/yellow]"
+    if kind in ROLLOUT_STATE_KINDS or kind in REQUEST_KINDS:
+        why = rollout_moved(entry) if kind in ROLLOUT_STATE_KINDS else rollout_request(entry)
+        reason = f": {escape(first_line(why['reason']))}" if why.get("reason") else ""
+        return f"[bold]● {kind}[/bold]{reason}"
     if kind.startswith("rollout."):
         reason = f": {escape(first_line(data['reason']))}" if data.get("reason") else ""
         return f"[bold]● {kind}[/bold]{reason}"
@@ -153,12 +161,12 @@ def describe(entry: JournalEntry) -> str | None:
         alert = data["alert"]
         return f"[bold red]⚠ alert {escape(alert['name'])}[/bold red]: {escape(data['action'])}"
     if kind == Kind.DRILL_FINISHED:
-        verdict = "[green]passed[/green]" if data["ok"] else "[red]failed[/red]"
+        verdict = "[green]passed[/green]" if drill_finished(entry)["ok"] else "[red]failed[/red]"
         return f"[bold]drill {verdict}[/bold]"
     return None
 
 
-def _load_verdict(data: dict[str, Any]) -> str:
+def _load_verdict(data: LoadVerdict) -> str:
     """``load.verdict``: the outcome, each arm's p50/p99 and rate, the throughput ratio."""
     colour = {"pass": "green", "fail": "red"}.get(data.get("outcome", ""), "yellow")
     arms = "  ".join(
@@ -186,8 +194,27 @@ def _level_ended(data: dict[str, Any]) -> str:
     return f"[red]↺ level {data['level']} ({data['name']})[/red] {outcome} after {seconds}s{detail}"
 
 
-def _summary(data: dict[str, Any], *left_out: str) -> str:
-    result = data.get("result") or {}
+def _step_moved(entry: JournalEntry) -> str | None:
+    """A step's move: running (with its spec), succeeded, failed, or left pending with a result."""
+    step = step_moved(entry)
+    head = f"step {step['index']}: {step['kind']}"
+    if entry.kind == Kind.STEP_RUNNING:
+        spec = plain(step.get("spec", {}))
+        retry = f" (attempt {step['attempt']})" if step.get("attempt", 1) > 1 else ""
+        return f"▶ {head} {escape(spec)}{retry}"
+    if entry.kind == Kind.STEP_SUCCEEDED:
+        return f"[green]✔ {head}[/green] {_summary(step)}"
+    if entry.kind == Kind.STEP_FAILED:
+        # Its error is the rollout's reason, shown on the rolling_back line next.
+        return f"[red]✘ {head}[/red] {_summary(step, 'error')}".rstrip()
+    if step.get("result"):
+        # A step cut short or undecided (an inconclusive analysis): it runs again on resume.
+        return f"[yellow]⏸ {head}[/yellow] {_summary(step)} [dim](runs again on resume)[/dim]"
+    return None
+
+
+def _summary(step: StepMoved, *left_out: str) -> str:
+    result = step.get("result") or {}
     return escape(step_result({k: v for k, v in result.items() if k not in left_out}))
 
 

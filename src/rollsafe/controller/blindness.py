@@ -12,9 +12,10 @@ lists; and the rollout does what ``on_blind`` says: pause (the default, see
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads import MetricsBlind
 
 BLIND_EVENT = Kind.METRICS_BLIND
 
@@ -46,7 +47,7 @@ class Blindness:
         self.reported = True
         return True
 
-    def entry(self, t: float, error: str) -> dict[str, Any]:
+    def entry(self, t: float, error: str) -> MetricsBlind:
         """The ``metrics.blind`` journal data."""
         return {
             "watcher": self.watcher,

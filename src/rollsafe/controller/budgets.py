@@ -17,11 +17,10 @@ broken, Prometheus included.
 
 from __future__ import annotations
 
-from typing import Any
-
 from rollsafe.controller.context import StepContext
 from rollsafe.errors import ConflictError
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads import BudgetChecked, BudgetFrozen, BudgetOverride
 from rollsafe.slo.budget import Budget, remaining_budgets
 from rollsafe.store import Rollout, StepState, Store
 
@@ -39,19 +38,21 @@ def budget_freeze(context: StepContext) -> str | None:
         return None
     floor = slos.budget.floor
     budgets = remaining_budgets(slos, plan.metrics)
-    context.journal(
-        Kind.SLO_BUDGET_CHECKED, {"floor": floor, "budgets": [b.to_dict() for b in budgets]}
-    )
+    checked: BudgetChecked = {"floor": floor, "budgets": [b.to_dict() for b in budgets]}
+    context.journal(Kind.SLO_BUDGET_CHECKED, checked)
     low = [b for b in budgets if b.remaining is not None and b.remaining < floor]
     unknown = [b for b in budgets if b.remaining is None]
     if not low and not (unknown and slos.budget.on_unknown == "wait"):
         return None
     reason = _reason(low, unknown if slos.budget.on_unknown == "wait" else [], floor)
     reason += f"; to start anyway: rollsafe rollout override {context.rollout_id} --reason ..."
-    data: dict[str, Any] = {"floor": floor, "reason": reason}
-    data["below_floor"] = [b.slo for b in low]
-    data["unknown"] = [b.slo for b in unknown]
-    context.journal(Kind.SLO_BUDGET_FROZEN, data)
+    frozen: BudgetFrozen = {
+        "floor": floor,
+        "reason": reason,
+        "below_floor": [b.slo for b in low],
+        "unknown": [b.slo for b in unknown],
+    }
+    context.journal(Kind.SLO_BUDGET_FROZEN, frozen)
     return reason
 
 
@@ -64,12 +65,8 @@ def override(store: Store, rollout_id: str, *, actor: str, reason: str) -> Rollo
     rollout = store.get_rollout(rollout_id)
     if rollout.state.is_final:
         raise ConflictError(f"rollout {rollout_id} is already {rollout.state}; nothing to override")
-    store.append(
-        Kind.SLO_BUDGET_OVERRIDE,
-        {"reason": reason, "state": str(rollout.state)},
-        actor=actor,
-        rollout_id=rollout_id,
-    )
+    data: BudgetOverride = {"reason": reason, "state": str(rollout.state)}
+    store.append(Kind.SLO_BUDGET_OVERRIDE, data, actor=actor, rollout_id=rollout_id)
     return rollout
 
 

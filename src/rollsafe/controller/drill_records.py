@@ -14,6 +14,7 @@ from rollsafe.config import Plan
 from rollsafe.errors import DrillRequiredError
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads import drill_finished
 from rollsafe.store import Rollout, Store
 
 DRILL_HEADER = "# rollsafe drill: generated from the plan below; not a rollout to promote\n"
@@ -33,7 +34,9 @@ def last_drill(store: Store, service: str, *, passed: bool = False) -> JournalEn
         if rollout.service != service or not is_drill(rollout):
             continue
         for entry in reversed(store.journal(rollout.id)):
-            if entry.kind == Kind.DRILL_FINISHED and (entry.data.get("ok") or not passed):
+            if entry.kind != Kind.DRILL_FINISHED:
+                continue
+            if drill_finished(entry).get("ok") or not passed:
                 return entry
     return None
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -35,7 +34,15 @@ from rollsafe.controller.runner import Controller
 from rollsafe.errors import ConflictError, PlanError
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
-from rollsafe.journal.payloads import LevelEnded, levels_ended, levels_skipped
+from rollsafe.journal.payloads import (
+    DrilledLevel,
+    DrilledRestore,
+    DrillFinished,
+    DrillStarted,
+    LevelEnded,
+    levels_ended,
+    levels_skipped,
+)
 from rollsafe.store import Rollout, RolloutState
 
 DRILLED_STEPS = ("backup", "deploy", "canary", "flag")
@@ -46,7 +53,7 @@ LEVEL_NAMES: dict[int, RollbackLevel] = {1: "flags", 2: "release", 3: "restore"}
 @dataclass(frozen=True)
 class DrillRun:
     rollout: Rollout
-    result: dict[str, Any]
+    result: DrillFinished
     """What ``drill.finished`` journals: each level's timings against its target."""
 
 
@@ -121,12 +128,13 @@ def create_drill(
         actor=actor,
     )
     targets: dict[str, float] = {name: plan.drill.targets.of(name) for name in levels}
-    store.append(
-        Kind.DRILL_STARTED,
-        {"service": plan.service, "plan": str(plan_path), "levels": levels, "targets": targets},
-        actor=actor,
-        rollout_id=rollout.id,
-    )
+    started: DrillStarted = {
+        "service": plan.service,
+        "plan": str(plan_path),
+        "levels": list(levels),
+        "targets": targets,
+    }
+    store.append(Kind.DRILL_STARTED, started, actor=actor, rollout_id=rollout.id)
     return Drill(rollout, plan_path, plan.service, levels, targets)
 
 
@@ -146,7 +154,7 @@ def run_drill(controller: Controller, drill: Drill, *, actor: str = "drill") -> 
     records = [_level(journal, name, drill.targets[name]) for name in drill.levels]
     failures = [problem] if problem else []
     failures += [record["problem"] for record in records if record.get("problem")]
-    result = {
+    result: DrillFinished = {
         "service": drill.service,
         "plan": str(drill.plan_path),
         "rollout": rollout_id,
@@ -161,34 +169,38 @@ def run_drill(controller: Controller, drill: Drill, *, actor: str = "drill") -> 
     return DrillRun(store.get_rollout(rollout_id), result)
 
 
-def _level(journal: list[JournalEntry], name: RollbackLevel, target: float) -> dict[str, Any]:
+def _level(journal: list[JournalEntry], name: RollbackLevel, target: float) -> DrilledLevel:
     """One drilled level's record: timings against ``target``, restored rows for level 3."""
     number = LEVEL_NUMBERS[name]
-    record: dict[str, Any] = {"level": number, "name": name, "target_seconds": target}
     ended = [level for level in levels_ended(journal) if level["level"] == number]
     skipped = [level for level in levels_skipped(journal) if level["level"] == number]
     if not ended:
         reason = skipped[0].get("reason") if skipped else "it did not run"
         return {
-            **record,
+            "level": number,
+            "name": name,
+            "target_seconds": target,
             "ran": False,
             "problem": f"level {number} ({name}) was not drilled: {reason}",
         }
     data = ended[0]
     seconds = float(data["seconds"])
     action = float(data["action_seconds"])
-    record.update(
-        ran=True,
-        applied=bool(data["applied"]),
-        recovered=bool(data["recovered"]),
-        action_seconds=action,
-        verification_seconds=round(seconds - action, 3),
-        seconds=seconds,
-        within_target=seconds <= target,
-    )
+    record: DrilledLevel = {
+        "level": number,
+        "name": name,
+        "target_seconds": target,
+        "ran": True,
+        "applied": bool(data["applied"]),
+        "recovered": bool(data["recovered"]),
+        "action_seconds": action,
+        "verification_seconds": round(seconds - action, 3),
+        "seconds": seconds,
+        "within_target": seconds <= target,
+        "changed": bool(data.get("changed", True)),
+    }
     if name == "restore":
-        record.update(_restore(journal, data))
-    record["changed"] = bool(data.get("changed", True))
+        record["restore_seconds"], record["restored"] = _restore(journal, data)
     if not data["applied"]:
         record["problem"] = f"level {number} ({name}) failed: {data['result'].get('error')}"
     elif not record["changed"]:
@@ -206,12 +218,14 @@ def _level(journal: list[JournalEntry], name: RollbackLevel, target: float) -> d
     return record
 
 
-def _restore(journal: list[JournalEntry], data: LevelEnded) -> dict[str, Any]:
+def _restore(
+    journal: list[JournalEntry], data: LevelEnded
+) -> tuple[float | None, list[DrilledRestore]]:
     """The data restore of level 3: how long it took and each restored table's rows."""
     level = [e for e in journal if e.ts >= data["started"]]
     restored = [e for e in level if e.kind == Kind.BACKUP_RESTORED]
     began = next((e.ts for e in level if e.kind == Kind.ROLLBACK_MAINTENANCE), None)
-    backups = [
+    backups: list[DrilledRestore] = [
         {
             "backup": e.data["id"],
             "kind": e.data["kind"],
@@ -222,4 +236,4 @@ def _restore(journal: list[JournalEntry], data: LevelEnded) -> dict[str, Any]:
         for e in restored
     ]
     seconds = round(restored[-1].ts - began, 3) if restored and began is not None else None
-    return {"restore_seconds": seconds, "restored": backups}
+    return seconds, backups

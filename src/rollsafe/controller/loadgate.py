@@ -26,6 +26,13 @@ from rollsafe.controller import loadgen, wrk
 from rollsafe.controller.context import StepContext, StepOutcome
 from rollsafe.errors import RollsafeError
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads import (
+    LoadArm,
+    LoadStarted,
+    LoadVerdict,
+    Outcome,
+    Throughput,
+)
 from rollsafe.judge import Judge, Verdict
 from rollsafe.judge.latency import QUANTILES, quantile
 
@@ -38,7 +45,8 @@ class LoadResult:
     verdict: str
     """pass, fail or inconclusive: the judge's verdict combined with the throughput check."""
     reason: str
-    summary: dict[str, Any]
+    summary: LoadVerdict | None
+    """What ``load.verdict`` journals; None for a run stopped by a request."""
     interrupted_by: str | None = None
 
 
@@ -87,7 +95,7 @@ def measure(
         for arm in ARMS:
             verdict = judge.update(records[arm].observation(elapsed, arm))
         rates = {arm: results[arm].rate for arm in ARMS}
-        extra: dict[str, Any] = {arm: {"wrk_percentiles": results[arm].percentiles} for arm in ARMS}
+        percentiles: dict[str, Any] | None = {arm: results[arm].percentiles for arm in ARMS}
     else:
 
         def tick(t: float) -> bool:
@@ -114,12 +122,12 @@ def measure(
             for arm in ARMS:
                 verdict = judge.update(records[arm].observation(round(elapsed, 3), arm))
         rates = {arm: records[arm].ok / elapsed if elapsed > 0 else 0.0 for arm in ARMS}
-        extra = {arm: {} for arm in ARMS}
+        percentiles = None
     if interrupted:
-        return LoadResult("inconclusive", f"{interrupted[0]} requested", {}, interrupted[0])
+        return LoadResult("inconclusive", f"{interrupted[0]} requested", None, interrupted[0])
     if verdict is None or verdict.decided_at is None:
         verdict = judge.conclude()
-    return _judged(spec, tool, elapsed, records, rates, extra, verdict, lags)
+    return _judged(spec, tool, elapsed, records, rates, percentiles, verdict, lags)
 
 
 def _judged(
@@ -128,27 +136,46 @@ def _judged(
     elapsed: float,
     records: dict[str, loadgen.ArmRecord],
     rates: dict[str, float],
-    extra: dict[str, dict[str, Any]],
+    percentiles: dict[str, Any] | None,
     verdict: Verdict,
     lags: list[float],
 ) -> LoadResult:
+    """``percentiles``: wrk's own table of each arm (None for the built-in client)."""
     ratio = rates["canary"] / rates["baseline"] if rates["baseline"] > 0 else None
     throughput_ok = ratio is not None and ratio >= 1 - spec.margin
-    arms = {
-        ("candidate" if arm == "canary" else arm): {
-            **_arm_summary(records[arm], rates[arm]),
-            **extra[arm],
-        }
-        for arm in ARMS
-    }
-    throughput = {
+    arms: dict[str, LoadArm] = {}
+    for arm in ARMS:
+        summary_of_arm = _arm_summary(records[arm], rates[arm])
+        if percentiles is not None:
+            summary_of_arm["wrk_percentiles"] = percentiles[arm]
+        arms["candidate" if arm == "canary" else arm] = summary_of_arm
+    throughput: Throughput = {
         "baseline_rps": round(rates["baseline"], 2),
         "candidate_rps": round(rates["canary"], 2),
         "ratio": None if ratio is None else round(ratio, 4),
         "min_ratio": round(1 - spec.margin, 4),
         "ok": throughput_ok,
     }
-    summary: dict[str, Any] = {
+    lag: dict[str, Any] = {}  # `_blurred` adds the client's own delays, if it sampled any
+    reasons = [m.reason for m in verdict.metrics if m.verdict == verdict.verdict]
+    if ratio is None:
+        reasons.append("the baseline completed no request: no throughput to compare")
+    elif not throughput_ok:
+        reasons.append(
+            f"throughput: candidate {rates['canary']:.1f}/s vs baseline "
+            f"{rates['baseline']:.1f}/s ({ratio:.0%}), below {1 - spec.margin:.0%}"
+        )
+    blurred = _blurred(spec, arms["baseline"].get("p50_ms"), lags, lag) or _overrun(records)
+    outcome: Outcome
+    if verdict.verdict == "fail" or (ratio is not None and not throughput_ok):
+        outcome = "fail"
+    elif verdict.verdict == "pass" and throughput_ok and blurred is None:
+        outcome = "pass"
+    else:
+        outcome = "inconclusive"
+        if blurred is not None and verdict.verdict == "pass":
+            reasons.append(blurred)
+    summary: LoadVerdict = {
         "tool": tool,
         "elapsed": round(elapsed, 3),
         "rate": spec.rate,
@@ -158,25 +185,10 @@ def _judged(
         "arms": arms,
         "throughput": throughput,
         "judge": verdict.to_dict(),
+        "outcome": outcome,  # not "verdict": readers take a step's "verdict" as the judge's
     }
-    reasons = [m.reason for m in verdict.metrics if m.verdict == verdict.verdict]
-    if ratio is None:
-        reasons.append("the baseline completed no request: no throughput to compare")
-    elif not throughput_ok:
-        reasons.append(
-            f"throughput: candidate {rates['canary']:.1f}/s vs baseline "
-            f"{rates['baseline']:.1f}/s ({ratio:.0%}), below {1 - spec.margin:.0%}"
-        )
-    blurred = _blurred(spec, arms["baseline"].get("p50_ms"), lags, summary) or _overrun(records)
-    if verdict.verdict == "fail" or (ratio is not None and not throughput_ok):
-        outcome = "fail"
-    elif verdict.verdict == "pass" and throughput_ok and blurred is None:
-        outcome = "pass"
-    else:
-        outcome = "inconclusive"
-        if blurred is not None and verdict.verdict == "pass":
-            reasons.append(blurred)
-    summary["outcome"] = outcome  # not "verdict": readers take a step's "verdict" as the judge's
+    if "client_lag_ms" in lag:
+        summary["client_lag_ms"] = lag["client_lag_ms"]
     reason = "; ".join(reasons) or (verdict.reason or outcome)
     return LoadResult(outcome, reason, summary)
 
@@ -239,14 +251,18 @@ def _overrun(records: dict[str, loadgen.ArmRecord]) -> str | None:
     return None
 
 
-def _arm_summary(record: loadgen.ArmRecord, rate: float) -> dict[str, Any]:
+def _arm_summary(record: loadgen.ArmRecord, rate: float) -> LoadArm:
     cumulative: list[float] = []
     running = 0
     for count in record.buckets:
         running += count
         cumulative.append(running)
     bounds = list(loadgen.BOUNDS)
-    values: dict[str, Any] = {
+    quantiles: dict[str, float | None] = {}
+    for q in QUANTILES:
+        value = quantile(bounds, cumulative, q) if running else None
+        quantiles[f"p{round(100 * q)}_ms"] = None if value is None else round(1000 * value, 3)
+    values: LoadArm = {
         "url": record.url,
         "sent": record.sent,
         "ok": record.ok,
@@ -255,10 +271,11 @@ def _arm_summary(record: loadgen.ArmRecord, rate: float) -> dict[str, Any]:
         "rps": round(rate, 2),
         # Over the histogram's requests: wrk's distribution need not count what its summary does.
         "mean_ms": round(1000 * record.latency_sum / running, 3) if running else None,
+        # KeyError if the judge's QUANTILES change: LoadArm must name the new ones.
+        "p50_ms": quantiles["p50_ms"],
+        "p90_ms": quantiles["p90_ms"],
+        "p99_ms": quantiles["p99_ms"],
     }
-    for q in QUANTILES:
-        value = quantile(bounds, cumulative, q) if running else None
-        values[f"p{round(100 * q)}_ms"] = None if value is None else round(1000 * value, 3)
     if record.by_error:
         values["by_error"] = dict(sorted(record.by_error.items()))
     return values
@@ -297,16 +314,20 @@ def target_urls(context: StepContext, spec: LoadStep) -> dict[str, str]:
 
 def run_load(context: StepContext, spec: LoadStep) -> StepOutcome:
     urls = target_urls(context, spec)
-    context.journal(
-        Kind.LOAD_STARTED,
-        {"urls": urls, "tool": _tool(spec), "duration": spec.duration, "rate": spec.rate},
-    )
+    started: LoadStarted = {
+        "urls": urls,
+        "tool": _tool(spec),
+        "duration": spec.duration,
+        "rate": spec.rate,
+    }
+    context.journal(Kind.LOAD_STARTED, started)
     result = measure(urls, spec, alpha=context.plan.analysis.alpha, requested=context.requested)
     if result.interrupted_by is not None:
         return context.interruption(result.interrupted_by)
+    assert result.summary is not None  # only a stopped run has none
     context.journal(Kind.LOAD_VERDICT, result.summary)
     if result.verdict == "pass":
-        return StepOutcome("succeeded", result.summary)
+        return StepOutcome("succeeded", dict(result.summary))
     if result.verdict == "fail":
         reason = f"load gate failed: {result.reason}"
         return StepOutcome("failed", {**result.summary, "error": reason}, reason=reason)
@@ -315,7 +336,7 @@ def run_load(context: StepContext, spec: LoadStep) -> StepOutcome:
         return StepOutcome("failed", {**result.summary, "error": why}, reason=why)
     return StepOutcome(
         "paused",
-        result.summary,
+        dict(result.summary),
         reason=f"{why}; resume to run it again, or abort",
         rerun_on_resume=True,
     )

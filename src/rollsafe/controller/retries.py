@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from rollsafe.errors import TemporaryError
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads import StepRetry
 
 if TYPE_CHECKING:
     from rollsafe.controller.context import StepContext, StepOutcome
@@ -56,16 +57,14 @@ def with_retries(
             left = policy.deadline - (now - first_failure)
             if number >= policy.attempts or error.delay >= left:
                 raise
-            context.journal(
-                RETRY_EVENT,
-                {
-                    "index": context.store.get_rollout(context.rollout_id).step_index,
-                    "kind": kind,
-                    "attempt": number,
-                    "error": str(error),
-                    "delay": error.delay,
-                },
-            )
+            retry: StepRetry = {
+                "index": context.store.get_rollout(context.rollout_id).step_index,
+                "kind": kind,
+                "attempt": number,
+                "error": str(error),
+                "delay": error.delay,
+            }
+            context.journal(RETRY_EVENT, retry)
             if request := context.sleep(error.delay, poll=min(0.5, error.delay)):
                 return context.interruption(request)
             number += 1

@@ -35,6 +35,7 @@ from rollsafe.journal.payloads import (
     LevelEnded,
     LevelSkipped,
     RollbackFinished,
+    RollbackStarted,
     baseline_release,
     levels_ended,
     levels_skipped,
@@ -60,13 +61,14 @@ def roll_back(
         # Killed after the level that recovered: journal the outcome if it never was.
         journaled = rollback_finished(journal) is not None
         return _finished(applied, undo=False, journal=None if journaled else context)
-    levels = [
+    levels: list[str] = [
         name
         for name in context.plan.rollback.levels
         if up_to is None or LEVEL_NUMBERS[name] <= up_to
     ]
     if not applied and not skipped_before:
-        context.journal(Kind.ROLLBACK_STARTED, {"reason": reason, "levels": levels, "undo": undo})
+        started: RollbackStarted = {"reason": reason, "levels": levels, "undo": undo}
+        context.journal(Kind.ROLLBACK_STARTED, started)
     actions: dict[str, Callable[[], dict[str, Any]]] = {
         "flags": lambda: _flags_off(context),
         "release": lambda: _previous_release(context),

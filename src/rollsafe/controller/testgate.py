@@ -18,6 +18,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rollsafe.config.test_gate import TestStep
 from rollsafe.controller.context import StepContext, StepOutcome
@@ -26,6 +27,7 @@ from rollsafe.gates.junit import JUnitReport, TestCase, read_junit
 from rollsafe.gates.quarantine import add_to_quarantine, read_quarantine
 from rollsafe.gates.tests import classify, decide
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads import SuiteRun, SuiteVerdictEntry
 from rollsafe.support.private import private_directory
 from rollsafe.targets import procs
 from rollsafe.targets.execute import KILL_GRACE, CommandResult, run_command
@@ -84,8 +86,13 @@ def run_test_step(context: StepContext, spec: TestStep) -> StepOutcome:
         must_pass=spec.must_pass,
         fail_on_flaky=spec.fail_on_flaky,
     )
-    record = {**verdict.to_dict(), "runs": len(runs), "quarantine_file": _str(quarantine_file)}
-    context.journal(Kind.TEST_VERDICT, record)
+    entry: SuiteVerdictEntry = {
+        **verdict.to_dict(),
+        "runs": len(runs),
+        "quarantine_file": _str(quarantine_file),
+    }
+    context.journal(Kind.TEST_VERDICT, entry)
+    record: dict[str, Any] = dict(entry)
     if spec.quarantine_flaky and quarantine_file is not None and verdict.flaky:
         added = add_to_quarantine(
             quarantine_file,
@@ -156,8 +163,8 @@ def _run_record(
     junit: Path,
     report: JUnitReport | None,
     problem: str | None,
-) -> dict[str, object]:
-    record: dict[str, object] = {
+) -> SuiteRun:
+    record: SuiteRun = {
         "attempt": attempt,
         "argv": list(result.argv),
         "exit_code": result.exit_code,
@@ -176,7 +183,11 @@ def _run_record(
 
 
 def _failed(context: StepContext, problem: str, runs: list[dict[str, TestCase]]) -> StepOutcome:
-    record = {"passed": False, "reasons": [problem.split("\n")[0]], "runs": len(runs)}
+    record: SuiteVerdictEntry = {
+        "passed": False,
+        "reasons": [problem.split("\n")[0]],
+        "runs": len(runs),
+    }
     context.journal(Kind.TEST_VERDICT, record)
     reason = f"test gate failed: {problem}"
     return StepOutcome("failed", {**record, "detail": problem}, reason=reason)

@@ -42,7 +42,13 @@ from rollsafe.errors import NotFoundError, RollsafeError
 from rollsafe.flags import rollout_feature
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
-from rollsafe.journal.payloads import levels_ended, outcome_of, rollback_finished, turned_on
+from rollsafe.journal.payloads import (
+    levels_ended,
+    outcome_of,
+    rollback_finished,
+    step_moved,
+    turned_on,
+)
 from rollsafe.report import write_incident
 from rollsafe.store import DATABASE_FILE, JournalFollower, RolloutState, Store, open_store_url
 from rollsafe.support.private import private_directory
@@ -243,7 +249,7 @@ def rollback_timing(entries: list[JournalEntry], started: float, fault: str) -> 
     onset = None
     for entry in entries:
         flag_on = turned_on(entry)
-        deploying = entry.kind == Kind.STEP_RUNNING and entry.data.get("kind") in (
+        deploying = entry.kind == Kind.STEP_RUNNING and step_moved(entry)["kind"] in (
             "deploy",
             "canary",
         )

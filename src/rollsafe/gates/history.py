@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from rollsafe.journal import JournalEntry, Kind
-from rollsafe.journal.payloads import baseline_of
+from rollsafe.journal.payloads import baseline_of, result_of, step_moved
 
 Resolve = Callable[[str, str], list[str]]
 """Files changed between two releases (``base``, ``head``); [] when they are not revisions."""
@@ -43,8 +43,8 @@ def rollback_counts(
             facts["files"] = list(entry.data.get("files") or [])
         elif entry.kind == Kind.ROLLOUT_BASELINE:
             facts["baseline"] = baseline_of(entry).get("release")
-        elif entry.kind == Kind.STEP_SUCCEEDED and entry.data.get("kind") in _DEPLOYING:
-            release = (entry.data.get("result") or {}).get("release")
+        elif entry.kind == Kind.STEP_SUCCEEDED and step_moved(entry)["kind"] in _DEPLOYING:
+            release = result_of(entry).get("release")
             if release:
                 facts["releases"].append(str(release))
         elif entry.kind in _ROLLED_BACK:

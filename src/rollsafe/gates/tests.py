@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from rollsafe.gates.junit import TestCase
+from rollsafe.journal.payloads import SuiteCase, SuiteVerdict
 
 Status = Literal["passed", "failed", "error", "skipped", "flaky"]
 _LISTED = 50
@@ -42,7 +43,7 @@ class TestResult:
     """Its outcome in each run it took part in, first run first."""
     quarantined: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> SuiteCase:
         return {
             "id": self.case.id,
             "status": self.status,
@@ -75,7 +76,7 @@ class TestVerdict:
     def flaky(self) -> list[TestResult]:
         return self.of("flaky")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> SuiteVerdict:
         return {
             "passed": self.passed,
             "reasons": self.reasons,

@@ -15,7 +15,13 @@ from typing import Any, Literal
 
 from rollsafe.config.notify import ANALYSIS_FAILED, ROLLBACK_LEVEL_FAILED
 from rollsafe.journal import JournalEntry, Kind
-from rollsafe.journal.payloads import step_verdict
+from rollsafe.journal.payloads import (
+    ROLLOUT_STATE_KINDS,
+    metrics_blind,
+    rollout_moved,
+    step_moved,
+    step_verdict,
+)
 
 Severity = Literal["failure", "warning", "success", "info"]
 
@@ -77,7 +83,7 @@ def describe(entry: JournalEntry, service: str) -> Message:
     severity = _SEVERITY.get(event, "info")
     if event == Kind.GUARD_TRIPPED and data.get("severity") == "minor":
         severity = "warning"  # a minor guard only notifies: nothing is rolled back
-    title, text, fields = _approval(event, entry) or _words(event, data)
+    title, text, fields = _approval(event, entry) or _words(event, entry)
     fields = [(name, _clip(value, 300)) for name, value in fields if value]
     if entry.rollout_id:
         fields.insert(0, ("Rollout", entry.rollout_id))
@@ -92,7 +98,8 @@ def describe(entry: JournalEntry, service: str) -> Message:
     )
 
 
-def _words(event: str, data: dict[str, Any]) -> tuple[str, str, list[tuple[str, str]]]:
+def _words(event: str, entry: JournalEntry) -> tuple[str, str, list[tuple[str, str]]]:
+    data = entry.data
     if event == Kind.GUARD_TRIPPED or event == Kind.GUARD_FIRING:
         verb = "tripped" if event == Kind.GUARD_TRIPPED else "is firing"
         metric, value, threshold = data.get("metric"), data.get("value"), data.get("threshold")
@@ -113,12 +120,13 @@ def _words(event: str, data: dict[str, Any]) -> tuple[str, str, list[tuple[str, 
             [("Looks", str(data.get("looks", ""))), ("Elapsed", _seconds(data.get("elapsed")))],
         )
     if event == Kind.STEP_FAILED:
-        result = data.get("result") or {}
+        step = step_moved(entry)
+        result = step.get("result") or {}
         reason = result.get("reason") or result.get("error") if isinstance(result, dict) else None
         return (
-            f"step {data.get('index', '?')} ({data.get('kind', '?')}) failed",
+            f"step {step.get('index', '?')} ({step.get('kind', '?')}) failed",
             str(reason or _brief(result)),
-            [("Attempt", str(data.get("attempt", "")))],
+            [("Attempt", str(step.get("attempt", "")))],
         )
     if event == ROLLBACK_LEVEL_FAILED:
         verification = data.get("verification") or {}
@@ -137,16 +145,18 @@ def _words(event: str, data: dict[str, Any]) -> tuple[str, str, list[tuple[str, 
             [("Now held by", str(data.get("holder") or "nobody"))],
         )
     if event == Kind.METRICS_BLIND:
+        blind = metrics_blind(entry)
         return (
-            f"{data.get('watcher', 'metrics')} blind: no metrics",
-            f"no metrics for {_seconds(data.get('blind_for')) or '?'}: {data.get('error', '')}",
-            [("Action", str(data.get("action", "")))],
+            f"{blind.get('watcher', 'metrics')} blind: no metrics",
+            f"no metrics for {_seconds(blind.get('blind_for')) or '?'}: {blind.get('error', '')}",
+            [("Action", str(blind.get("action", "")))],
         )
-    if event.startswith("rollout.") and "to" in data:
+    if entry.kind in ROLLOUT_STATE_KINDS and "to" in data:
+        moved = rollout_moved(entry)
         return (
-            f"rollout {str(data['to']).replace('_', ' ')}",
-            str(data.get("reason") or ""),
-            [("Step", str(data.get("step_index", "")))],
+            f"rollout {str(moved['to']).replace('_', ' ')}",
+            str(moved.get("reason") or ""),
+            [("Step", str(moved.get("step_index", "")))],
         )
     return (event, _brief(data), [])
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads import DrilledLevel, drill_finished
 from rollsafe.support.private import private_directory, write_private_text
 
 
@@ -24,7 +25,7 @@ def drill_result(entries: Sequence[JournalEntry]) -> dict[str, Any]:
     finished = [e for e in entries if e.kind == Kind.DRILL_FINISHED]
     if not finished:
         raise ValueError("this rollout's journal holds no finished drill")
-    return {**finished[-1].data, "journaled_at": finished[-1].ts}
+    return {**drill_finished(finished[-1]), "journaled_at": finished[-1].ts}
 
 
 def write_drill_report(directory: Path, entries: Sequence[JournalEntry]) -> Path:
@@ -50,7 +51,7 @@ def seconds(value: float | None) -> str:
     return f"{value:.2f} s" if value < 10 else f"{value:.1f} s"
 
 
-def level_line(level: dict[str, Any]) -> str:
+def level_line(level: DrilledLevel) -> str:
     """One level in one line: ``L1 flags 1.02 s / 2 min ✔``."""
     head = f"L{level['level']} {level['name']}"
     if not level.get("ran"):

@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from rollsafe.journal import JournalEntry, Kind
+from rollsafe.journal.payloads import suite_verdict
 
 
 def gates_of(entries: Sequence[JournalEntry]) -> dict[str, Any]:
-    tests = [dict(e.data) for e in entries if e.kind == Kind.TEST_VERDICT]
+    tests = [suite_verdict(e) for e in entries if e.kind == Kind.TEST_VERDICT]
     risk = next((dict(e.data) for e in entries if e.kind == Kind.RISK_SCORED), None)
     caution = next((dict(e.data) for e in entries if e.kind == Kind.RISK_CAUTION_APPLIED), None)
     return {"tests": tests, "risk": risk, "caution": caution}

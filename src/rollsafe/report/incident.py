@@ -16,18 +16,26 @@ from rollsafe.config import Plan
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import ROLLBACK_LEVEL_KINDS, Kind
 from rollsafe.journal.payloads import (
+    STEP_STATE_KINDS,
     LevelEnded,
     MetricVerdictRecord,
     analysis_verdict,
+    backup_created,
     baseline,
     deciding_metrics,
     enabled,
     flag_changed,
     guard_event,
+    level_ended,
     levels_ended,
     levels_skipped,
+    load_verdict,
+    metrics_blind,
     rollback_finished,
+    rollout_created,
     rollouts,
+    step_moved,
+    step_retry,
     step_verdict,
     turned_on,
 )
@@ -83,7 +91,7 @@ def build_incident(entries: Sequence[JournalEntry]) -> dict[str, Any]:
     verified_at = recovered["ended"] if recovered else None
     report: dict[str, Any] = {
         "rollout_id": rollout_id,
-        "service": entries[0].data.get("service"),
+        "service": rollout_created(entries[0]).get("service"),
         "outcome": final.kind.removeprefix("rollout.") if final else "in progress",
         "severity": trigger["severity"] if trigger else "unknown",
         "started_at": _iso(start),
@@ -295,7 +303,7 @@ class Trigger(TypedDict):
 
 def _trigger(entries: Sequence[JournalEntry]) -> Trigger | None:
     for entry in entries:
-        if entry.kind == Kind.METRICS_BLIND and entry.data.get("action") == "rollback":
+        if entry.kind == Kind.METRICS_BLIND and metrics_blind(entry).get("action") == "rollback":
             return _blind_trigger(entry)
         if entry.kind == Kind.GUARD_TRIPPED:
             trip = guard_event(entry)
@@ -310,7 +318,8 @@ def _trigger(entries: Sequence[JournalEntry]) -> Trigger | None:
                 "evidence": {k: v for k, v in trip.items() if k not in ("guard", "severity")},
             }
         if entry.kind == Kind.STEP_FAILED:
-            result = entry.data.get("result") or {}
+            failed = step_moved(entry)
+            result = failed.get("result") or {}
             if result.get("interrupted_by") in {"rollback", "pause"}:
                 continue  # the guard or person that interrupted it is the trigger
             if result.get("interrupted_by") == "abort":
@@ -319,7 +328,7 @@ def _trigger(entries: Sequence[JournalEntry]) -> Trigger | None:
             if not verdict:
                 return {
                     "source": "step",
-                    "name": entry.data.get("kind"),
+                    "name": failed.get("kind"),
                     "severity": "critical",
                     "at": entry.ts,
                     "description": str(result.get("error", "the step failed")),
@@ -363,10 +372,11 @@ def _metric_evidence(metric: MetricVerdictRecord) -> dict[str, Any]:
 def _change_introduced(entries: Sequence[JournalEntry]) -> float | None:
     """When users first met the change: a release deployed or started as a canary, or a flag on."""
     for entry in entries:
-        result = entry.data.get("result") or {}
-        if entry.kind == Kind.STEP_SUCCEEDED and (
-            (entry.data.get("kind") == "deploy" and result.get("changed"))
-            or (entry.data.get("kind") == "canary" and result.get("release"))
+        step = step_moved(entry) if entry.kind == Kind.STEP_SUCCEEDED else None
+        result = (step.get("result") or {}) if step is not None else {}
+        if step is not None and (
+            (step.get("kind") == "deploy" and result.get("changed"))
+            or (step.get("kind") == "canary" and result.get("release"))
         ):
             return entry.ts
         if turned_on(entry):
@@ -405,28 +415,31 @@ def _releases(entries: Sequence[JournalEntry]) -> list[dict[str, Any]]:
     before = baseline(entries)
     live = before.get("release") if before is not None else None
     for entry in entries:
-        result = entry.data.get("result") or {}
-        step = entry.data.get("kind") if entry.kind == Kind.STEP_SUCCEEDED else None
-        if step == "deploy" and result.get("changed"):
-            moves.append(
-                _move(result.get("previous") or live, result.get("release"), "deploy step", entry)
-            )
-            live = result.get("release")
-        elif step == "canary" and result.get("release"):
-            moves.append(
-                _move(
-                    live,
-                    f"{result['release']} (canary, {result.get('weight', 0)}% of requests)",
-                    "canary step",
-                    entry,
+        if entry.kind == Kind.STEP_SUCCEEDED:
+            step = step_moved(entry)
+            result = step.get("result") or {}
+            if step["kind"] == "deploy" and result.get("changed"):
+                moves.append(
+                    _move(
+                        result.get("previous") or live, result.get("release"), "deploy step", entry
+                    )
                 )
-            )
-        elif (
-            entry.kind == Kind.ROLLBACK_LEVEL_ENDED
-            and entry.data.get("name") in {"release", "restore"}
-            and entry.data.get("applied")
-        ):
-            how = f"rollback level {entry.data['level']}"
+                live = result.get("release")
+            elif step["kind"] == "canary" and result.get("release"):
+                moves.append(
+                    _move(
+                        live,
+                        f"{result['release']} (canary, {result.get('weight', 0)}% of requests)",
+                        "canary step",
+                        entry,
+                    )
+                )
+        elif entry.kind == Kind.ROLLBACK_LEVEL_ENDED:
+            level = level_ended(entry)
+            if level.get("name") not in {"release", "restore"} or not level.get("applied"):
+                continue
+            result = level.get("result") or {}
+            how = f"rollback level {level['level']}"
             if result.get("canary_stopped"):
                 moves.append(_move(f"{result['canary_stopped']} (canary)", "stopped", how, entry))
             if result.get("release") is not None and result.get("release") != live:
@@ -440,15 +453,10 @@ def _move(before: Any, after: Any, how: str, entry: JournalEntry) -> dict[str, A
 
 
 def _data(entries: Sequence[JournalEntry]) -> dict[str, Any]:
+    created = [(backup_created(e), e.ts) for e in entries if e.kind == Kind.BACKUP_CREATED]
     backups = [
-        {
-            "id": e.data["id"],
-            "source": e.data["source"],
-            "sha256": e.data["sha256"],
-            "at": _iso(e.ts),
-        }
-        for e in entries
-        if e.kind == Kind.BACKUP_CREATED
+        {"id": b["id"], "source": b["source"], "sha256": b["sha256"], "at": _iso(ts)}
+        for b, ts in created
     ]
     restored = [{**e.data, "at": _iso(e.ts)} for e in entries if e.kind == Kind.BACKUP_RESTORED]
     copies = [dict(e.data) for e in entries if e.kind == Kind.BACKUP_FORENSIC_COPY]
@@ -509,8 +517,9 @@ def _level_summary(level: LevelEnded) -> dict[str, Any]:
 def _timeline_row(entry: JournalEntry, start: float) -> dict[str, Any]:
     data = entry.data
     detail = ""
-    if entry.kind.startswith("step."):
-        detail = f"step {data.get('index')} {data.get('kind')}"
+    if entry.kind in STEP_STATE_KINDS or entry.kind == Kind.STEP_RETRY:
+        step = step_retry(entry) if entry.kind == Kind.STEP_RETRY else step_moved(entry)
+        detail = f"step {step.get('index')} {step.get('kind')}"
     elif entry.kind.startswith("guard."):
         detail = (
             f"{data.get('guard')} ({data.get('severity')}): "
@@ -526,7 +535,8 @@ def _timeline_row(entry: JournalEntry, start: float) -> dict[str, Any]:
         change = flag_changed(entry)
         detail = f"{change.get('name')} v{change.get('version')} by {entry.actor}"
     elif entry.kind == Kind.METRICS_BLIND:
-        detail = f"{data.get('watcher')} blind {data.get('blind_for')} s: {data.get('error')}"
+        blind = metrics_blind(entry)
+        detail = f"{blind.get('watcher')} blind {blind.get('blind_for')} s: {blind.get('error')}"
     elif entry.kind == Kind.ANALYSIS_VERDICT:
         verdict = analysis_verdict(entry)
         detail = f"{verdict['verdict']['verdict']} after {verdict.get('elapsed')} s"
@@ -537,7 +547,8 @@ def _timeline_row(entry: JournalEntry, start: float) -> dict[str, Any]:
                 f"{reference['events']:g}/{reference['trials']:g} in earlier steps"
             )
     elif entry.kind == Kind.LOAD_VERDICT:
-        detail = f"load {data.get('outcome')} after {data.get('elapsed')} s"
+        load = load_verdict(entry)
+        detail = f"load {load.get('outcome')} after {load.get('elapsed')} s"
     elif data.get("reason"):
         detail = str(data["reason"])
     return {
@@ -559,7 +570,9 @@ def _blindness(entries: Sequence[JournalEntry]) -> dict[str, Any]:
         "failed_looks": sum(e.kind == Kind.ANALYSIS_METRICS_ERROR for e in failed),
         "guard_outages": sum(e.kind == Kind.GUARD_METRICS_UNAVAILABLE for e in failed),
         "first_error": failed[0].data.get("error") if failed else None,
-        "alarms": [{"at": _iso(e.ts), **e.data} for e in entries if e.kind == Kind.METRICS_BLIND],
+        "alarms": [
+            {"at": _iso(e.ts), **metrics_blind(e)} for e in entries if e.kind == Kind.METRICS_BLIND
+        ],
     }
 
 
@@ -582,14 +595,15 @@ def _render_blindness(blindness: dict[str, Any]) -> list[str]:
 
 
 def _blind_trigger(entry: JournalEntry) -> Trigger:
+    blind = metrics_blind(entry)
     return {
-        "source": str(entry.data.get("watcher", "guards")),
+        "source": str(blind.get("watcher", "guards")),
         "name": "on_blind",
         "severity": "major",
         "at": entry.ts,
-        "description": f"no metrics for {entry.data.get('blind_for')} s "
-        f"({entry.data.get('error')}), and the plan says on_blind: rollback",
-        "evidence": dict(entry.data),
+        "description": f"no metrics for {blind.get('blind_for')} s "
+        f"({blind.get('error')}), and the plan says on_blind: rollback",
+        "evidence": dict(blind),
     }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads import load_verdict
 
 _ARM_FIELDS = ("ok", "errors", "dropped", "rps", "p50_ms", "p90_ms", "p99_ms")
 
@@ -17,7 +18,7 @@ def load_gates(entries: Sequence[JournalEntry]) -> list[dict[str, Any]]:
     for entry in entries:
         if entry.kind != Kind.LOAD_VERDICT:
             continue
-        data = entry.data
+        data = load_verdict(entry)
         arms = data.get("arms", {})
         gates.append(
             {

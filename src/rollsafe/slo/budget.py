@@ -28,6 +28,7 @@ import httpx
 from rollsafe.config.metric_sources import PrometheusMetrics
 from rollsafe.config.slo import WINDOW_PLACEHOLDER, Objective, SloSettings
 from rollsafe.errors import MetricsError
+from rollsafe.journal.payloads import BudgetRecord
 from rollsafe.metrics.prometheus import query
 from rollsafe.slo.durations import prom_duration
 from rollsafe.slo.sli import sli_queries
@@ -44,7 +45,7 @@ class Budget:
     error_ratio: float | None = None
     error: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> BudgetRecord:
         return {
             "slo": self.slo,
             "target": self.target,

@@ -15,6 +15,17 @@ from typing import Any, TypedDict, cast
 
 from rollsafe.journal.chain import JournalEntry
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads.reading import data_of
+
+
+class RollbackStarted(TypedDict):
+    """A ``rollback.started`` entry: why, and the levels the ladder will try."""
+
+    reason: str
+    levels: list[str]
+    """The names of the plan's levels to run, in order (``flags``, ``release``, ``restore``)."""
+    undo: bool
+    """True for an abort: everything the rollout changed is reverted, not just what recovers."""
 
 
 class LevelEnded(TypedDict):
@@ -57,6 +68,17 @@ class RollbackFinished(TypedDict):
     final_level: int | None
     recovered_by: str | None
     """The action that recovered the service, as a person should read it."""
+
+
+def rollback_started(entries: Iterable[JournalEntry]) -> RollbackStarted | None:
+    """The first ``rollback.started`` entry's data (a copy); None if no rollback started."""
+    found = next((e for e in entries if e.kind == Kind.ROLLBACK_STARTED), None)
+    return cast(RollbackStarted, data_of(found, Kind.ROLLBACK_STARTED)) if found else None
+
+
+def level_ended(entry: JournalEntry) -> LevelEnded:
+    """A ``rollback.level_ended`` entry's data (a copy)."""
+    return cast(LevelEnded, data_of(entry, Kind.ROLLBACK_LEVEL_ENDED))
 
 
 def levels_ended(entries: Iterable[JournalEntry]) -> list[LevelEnded]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from rollsafe.controller.drill_records import last_drill
+from rollsafe.journal.payloads import DrilledLevel, drill_finished
 from rollsafe.server.ui.layout import badge, esc, table, when
 from rollsafe.store import Store
 
@@ -27,7 +28,7 @@ def last_drill_section(store: Store, service: str) -> str:
             f'{heading}<p id="drill" class="muted">none yet: rehearse rollback with '
             "<code>rollsafe drill PLAN</code></p>"
         )
-    data = entry.data
+    data = drill_finished(entry)
     verdict = "passed" if data.get("ok") else "failed"
     link = f'<a href="/ui/rollouts/{esc(entry.rollout_id)}">{esc(entry.rollout_id)}</a>'
     problems = "".join(f"<li>{esc(problem)}</li>" for problem in data.get("problems") or [])
@@ -41,7 +42,7 @@ def last_drill_section(store: Store, service: str) -> str:
     )
 
 
-def _row(level: dict[str, Any]) -> list[str]:
+def _row(level: DrilledLevel) -> list[str]:
     head = [esc(level.get("level")), esc(level.get("name"))]
     target = esc(_seconds(level.get("target_seconds")))
     if not level.get("ran"):
@@ -58,7 +59,7 @@ def _row(level: dict[str, Any]) -> list[str]:
     ]
 
 
-def _restored(level: dict[str, Any]) -> str:
+def _restored(level: DrilledLevel) -> str:
     """Level 3's restored rows, verified against the backup's counts (``orders: 120 rows``)."""
     shown = []
     for backup in level.get("restored") or []:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rollsafe.errors import NotFoundError
 from rollsafe.journal import canonical_json
 from rollsafe.journal.kinds import Kind
+from rollsafe.journal.payloads import BackupCreated, BackupDeleted
 from rollsafe.store import rows as record
 from rollsafe.store.records import BackupRecord
 from rollsafe.store.transaction import Reader, Transaction
@@ -17,7 +18,7 @@ def add(tx: Transaction, backup: BackupRecord, *, actor: str) -> None:
         (backup.id, backup.source, backup.kind, backup.path, backup.sha256, backup.size,
          backup.created_at, backup.rollout_id, canonical_json(backup.manifest)),
     )  # fmt: skip
-    data = {"id": backup.id, "source": backup.source, "sha256": backup.sha256}
+    data: BackupCreated = {"id": backup.id, "source": backup.source, "sha256": backup.sha256}
     tx.journal(Kind.BACKUP_CREATED, data, actor=actor, rollout_id=backup.rollout_id)
 
 
@@ -44,5 +45,5 @@ def delete(tx: Transaction, backup_id: str, *, actor: str, reason: str) -> None:
     if row is None:
         raise NotFoundError(f"no backup {backup_id!r}")
     tx.execute("DELETE FROM backups WHERE id = ?", (backup_id,))
-    data = {"id": backup_id, "source": row["source"], "reason": reason}
+    data: BackupDeleted = {"id": backup_id, "source": row["source"], "reason": reason}
     tx.journal(Kind.BACKUP_DELETED, data, actor=actor, rollout_id=row["rollout_id"])

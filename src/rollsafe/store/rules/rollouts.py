@@ -9,6 +9,7 @@ from typing import Any
 from rollsafe.errors import ConflictError, NotFoundError
 from rollsafe.journal import canonical_json
 from rollsafe.journal.kinds import Kind, request_kind, rollout_kind, step_kind
+from rollsafe.journal.payloads import RolloutCreated, RolloutMoved, RolloutRequest, StepMoved
 from rollsafe.store import rows as record
 from rollsafe.store.records import Rollout, RolloutState, StepRecord, StepState
 from rollsafe.store.transaction import Reader, Transaction, found
@@ -36,7 +37,7 @@ def create(
             "INSERT INTO steps (rollout_id, idx, kind, spec, state) VALUES (?, ?, ?, ?, ?)",
             (rollout_id, index, kind, canonical_json(spec), StepState.PENDING.value),
         )
-    data = {
+    data: RolloutCreated = {
         "service": service,
         "plan_path": plan_path,
         "steps": [{"kind": kind, **spec} for kind, spec in steps],
@@ -97,7 +98,7 @@ def set_step_state(
             "UPDATE rollouts SET step_index = ?, updated_at = ? WHERE id = ?",
             (index, now, rollout_id),
         )
-    data: dict[str, Any] = {"index": index, "kind": step.kind, "attempt": attempts}
+    data: StepMoved = {"index": index, "kind": step.kind, "attempt": attempts}
     if state is StepState.RUNNING:
         data["spec"] = step.spec
     if result is not None:
@@ -133,7 +134,7 @@ def set_state(
         " requested = ? WHERE id = ?",
         (state.value, reason, index, time.time(), requested, rollout_id),
     )
-    data: dict[str, Any] = {"from": current, "to": state, "step_index": index}
+    data: RolloutMoved = {"from": current, "to": state, "step_index": index}
     if reason:
         data["reason"] = reason
     tx.journal(rollout_kind(state), data, actor=actor, rollout_id=rollout_id)
@@ -152,12 +153,8 @@ def request(
         "UPDATE rollouts SET requested = ?, updated_at = ?, reason = ? WHERE id = ?",
         (command, time.time(), reason or row["reason"], rollout_id),
     )
-    tx.journal(
-        request_kind(command),
-        {"reason": reason} if reason else {},
-        actor=actor,
-        rollout_id=rollout_id,
-    )
+    data: RolloutRequest = {"reason": reason} if reason else {}
+    tx.journal(request_kind(command), data, actor=actor, rollout_id=rollout_id)
 
 
 def acquire_lease(
