@@ -53,14 +53,18 @@ class Blindness:
             "watcher": self.watcher,
             "t": t,
             "since": self.since,
-            "blind_for": round(t - (self.since or t), 3),
+            "blind_for": round(self._blind_for(t), 3),
             "error": error,
             "action": self.action,
         }
 
     def reason(self, t: float, error: str) -> str:
-        seconds = round(t - (self.since or t), 1)
+        seconds = round(self._blind_for(t), 1)
         return (
             f"{self.watcher} blind: no metrics for {seconds:g}s ({error}); "
             f"on_blind is {self.action}"
         )
+
+    def _blind_for(self, t: float) -> float:
+        # An outage from t = 0.0 on is one too: ``since or t`` would read it as none.
+        return t - self.since if self.since is not None else 0.0
