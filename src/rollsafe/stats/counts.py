@@ -244,6 +244,43 @@ class RateRatioTest:
         self.events_b = float(np.cumsum(np.concatenate(([self.events_b], xb[used])))[-1])
         return fail, pass_
 
+    def advance_many(
+        self,
+        n_c: Sequence[float],
+        n_b: Sequence[float],
+        events_c: Sequence[float],
+        events_b: Sequence[float],
+    ) -> None:
+        """:meth:`update` for each interval in turn, without :meth:`update_many`'s rows.
+
+        The same floats as :meth:`update` interval by interval: the same products, then
+        sequential sums (``np.cumsum`` accumulates left to right, as :meth:`update_many`
+        relies on too). For a caller that needs only the state after the last interval
+        (a ceiling catching up on waiting intervals): no log ratios after every interval,
+        and the penalties come from the per-``s`` cache, without a logarithm each.
+        """
+        both = self._penalties.both
+        ms: list[float] = []
+        fails: list[tuple[float, ...]] = []
+        passes: list[tuple[float, ...]] = []
+        x_c, x_b = self.events_c, self.events_b
+        for c, b, e_c, e_b in zip(n_c, n_b, events_c, events_b, strict=True):
+            m = e_c + e_b
+            if m <= 0 or c <= 0 or b <= 0:
+                continue  # as update(): no information
+            fail, pass_ = both(c / b)
+            ms.append(m)
+            fails.append(fail)
+            passes.append(pass_)
+            x_c += e_c
+            x_b += e_b
+        if not ms:
+            return
+        m_used = np.array(ms, dtype=np.float64)[:, None]
+        self._b_fail = _last_cumulative(self._b_fail, m_used * np.array(fails, dtype=np.float64))
+        self._b_pass = _last_cumulative(self._b_pass, m_used * np.array(passes, dtype=np.float64))
+        self.events_c, self.events_b = x_c, x_b
+
     def max_log_lr_fail(self) -> float:
         """The largest fail-side log likelihood ratio: an upper bound on ``log_e_fail``."""
         # max(x * g - b), in C as in update().
@@ -275,6 +312,13 @@ class RateRatioTest:
         weights = self._log_w_fail
         log_fail = log_mean_exp(fail) if weights is None else log_weighted_mean_exp(fail, weights)
         return log_fail, log_mean_exp(pass_)
+
+
+def _last_cumulative(start: list[float], steps: FloatArray) -> list[float]:
+    """``start`` plus every row of ``steps``, added in order (the cumulative sum's last row)."""
+    rows = np.cumsum(np.vstack((np.array([start], dtype=np.float64), steps)), axis=0)
+    result: list[float] = rows[-1].tolist()
+    return result
 
 
 class RateRatioTests:
