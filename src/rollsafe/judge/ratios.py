@@ -90,6 +90,11 @@ class RatioCheck(Check):
         self.test = RateRatioTest(1 + metric.relative_margin, ERROR_GRID, ERROR_WEIGHTS)
         self.n_c = self.n_b = self.x_c = self.x_b = 0.0
         self._max_fail = 0.0
+        """An upper bound on the test's :meth:`~RateRatioTest.max_log_lr_fail`: its value when
+        last computed, raised by each interval's :meth:`~RateRatioTest.update_gain` since."""
+        self._max_exact = True
+        """:attr:`_max_fail` is the maximum itself, computed after the last interval."""
+        self._slack_per_event = 1e-9 * max(abs(math.log(g)) for g in ERROR_GRID)
         self._abs_key: tuple[float, float, float, float] | None = None
 
     def update(self, n_c: float, n_b: float, x_c: float, x_b: float) -> None:
@@ -98,8 +103,9 @@ class RatioCheck(Check):
         self.x_c += x_c
         self.x_b += x_b
         if x_c + x_b > 0:
-            self.test.update(n_c, n_b, x_c, x_b)
-            self._max_fail = self.test.max_log_lr_fail()
+            # The maximum waits until fails() cannot settle on the bound (most looks can).
+            self._max_fail += self.test.update_gain(n_c, n_b, x_c, x_b)
+            self._max_exact = False
 
     def has_data(self) -> bool:
         return self.n_c > 0 and self.n_b > 0
@@ -108,7 +114,14 @@ class RatioCheck(Check):
         return self.test.log_e_fail()
 
     def fails(self, levels: Levels) -> bool:
-        # A mixture is below its largest component: most looks stop at this comparison.
+        # A mixture is below its largest component: most looks stop at this comparison, on
+        # the bound while it is below the level by more than the rounding of the ratios it
+        # bounds (the products x log g_j and the sums b_j, about 1e-16 relative each).
+        if self._max_fail < levels.fail - (1e-9 + self._slack_per_event * self.x_c):
+            return False
+        if not self._max_exact:
+            self._max_fail = self.test.max_log_lr_fail()
+            self._max_exact = True
         if self._max_fail < levels.fail or not self.has_data():
             return False
         if self.test.log_e_fail() < levels.fail:

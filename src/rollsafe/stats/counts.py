@@ -70,7 +70,7 @@ def log_weighted_mean_exp(values: Sequence[float], log_weights: Sequence[float])
 class _Penalties:
     """``log1p(s rho_j) - log1p(s rho0)`` for the alternatives, cached per rounded ``s``."""
 
-    __slots__ = ("_both", "_fail", "_fail_grid", "_pass", "rho0")
+    __slots__ = ("_both", "_fail", "_fail_grid", "_gain", "_pass", "rho0")
 
     def __init__(self, rho0: float, fail_grid: tuple[float, ...] = FAIL_GRID) -> None:
         self.rho0 = rho0
@@ -78,6 +78,7 @@ class _Penalties:
         self._fail: dict[int, tuple[float, ...]] = {}
         self._pass: dict[int, tuple[float, ...]] = {}
         self._both: dict[float, tuple[tuple[float, ...], tuple[float, ...]]] = {}
+        self._gain: dict[float, float] = {}
 
     @staticmethod
     def up(s: float) -> int:
@@ -114,6 +115,19 @@ class _Penalties:
             if len(self._both) >= _CACHE_LIMIT:
                 self._both.clear()
             found = self._both[s] = (self.fail(s), self.pass_(s))
+        return found
+
+    def gain(self, s: float) -> float:
+        """``max(0, max_j (log g_j - fail_j))`` for the fail side's penalties at ``s``: a
+        canary event raises no fail-side log ratio by more (a baseline event lowers them all),
+        cached per ``s``."""
+        found = self._gain.get(s)
+        if found is None:
+            if len(self._gain) >= _CACHE_LIMIT:
+                self._gain.clear()
+            fail = self.both(s)[0]
+            found = max(0.0, *(math.log(g) - f for g, f in zip(self._fail_grid, fail, strict=True)))
+            self._gain[s] = found
         return found
 
     def _compute(
@@ -243,6 +257,28 @@ class RateRatioTest:
         self.events_c = float(x[-1])
         self.events_b = float(np.cumsum(np.concatenate(([self.events_b], xb[used])))[-1])
         return fail, pass_
+
+    def update_gain(self, n_c: float, n_b: float, events_c: float, events_b: float) -> float:
+        """:meth:`update`, returning how much the interval can have raised
+        :meth:`max_log_lr_fail` at most (an exact bound; rounding aside, see RatioCheck).
+
+        Per alternative the log ratio grows by ``x_c (log g_j - f_j) - x_b f_j`` with the
+        penalty ``f_j > 0``: at most ``x_c`` times :meth:`_Penalties.gain`.
+        """
+        m = events_c + events_b
+        if m <= 0 or n_c <= 0 or n_b <= 0:
+            return 0.0
+        if events_c < 0 or events_b < 0:
+            self.update(n_c, n_b, events_c, events_b)
+            return math.inf  # no bound: the caller computes the maximum
+        s = n_c / n_b
+        penalties = self._penalties
+        fail, pass_ = penalties.both(s)
+        self._b_fail = list(map(_add, self._b_fail, map(_mul, repeat(m), fail)))
+        self._b_pass = list(map(_add, self._b_pass, map(_mul, repeat(m), pass_)))
+        self.events_c += events_c
+        self.events_b += events_b
+        return events_c * penalties.gain(s)
 
     def advance_many(
         self,
