@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any, Literal
 
 from rollsafe.config.analysis import AnalysisConfig, HistogramMetric, RatioMetric, SlopeMetric
@@ -73,8 +74,12 @@ class Judge:
         self.reference = reference
         """The reference given, applied only where it lowers the ceiling (``reference.applied``)."""
         self._arms: dict[str, ArmCounters] = {}
+        self._pair: tuple[ArmCounters, ArmCounters] | None = None
+        """Compare mode: the canary's and the baseline's counters, once both are in _arms."""
         self._checks: list[Check] = []
         self._ratios: list[tuple[RatioCheck, str, str]] = []
+        self._ceiling_ratios: set[RatioCheck] = set()
+        """The ratio checks counting the ceiling's counters: they take the ceiling's reads."""
         self._ceiling: tuple[CeilingCheck, str, str] | None = None
         self._histograms: list[tuple[HistogramCheck, str]] = []
         self._slopes: list[tuple[SlopeCheck, str]] = []
@@ -91,6 +96,8 @@ class Judge:
         """Each check's levels: its share of alpha for failing (checks.ALPHA_WEIGHTS)."""
         self._fail_levels: list[tuple[Check, Levels]] = []
         """Each check with its levels, paired once for the look's fail loop."""
+        self._snapshots: list[Callable[[], Any]] = []
+        """Each check's bound :meth:`~Check.snapshot`, for :meth:`_freeze_verdict`."""
         self._looks = 0
         self._next_pass_look = 0
         self._next_early_look = 0
@@ -145,12 +152,12 @@ class Judge:
             if not any(name in observation for name in _DEFAULT_FIELDS):
                 return self._verdict
             self._resolve(observation)
-        if self.mode == "compare" and arm not in ARMS:
-            if len(self._ignored_arms) < 10:  # named in the reason; bounded
-                self._ignored_arms.add(arm)
-            return self._verdict
         counters = self._arms.get(arm)
-        if counters is None:
+        if counters is None:  # compare mode keeps only the canary and the baseline
+            if self.mode == "compare" and arm not in ARMS:
+                if len(self._ignored_arms) < 10:  # named in the reason; bounded
+                    self._ignored_arms.add(arm)
+                return self._verdict
             counters = self._arms[arm] = ArmCounters()
         # ArmCounters.observe, its dispatch inline: this runs for every observation.
         fields = self._counter_fields
@@ -161,12 +168,15 @@ class Judge:
             and counters.observe_taken(observation, t, fields, histograms, gauges)
         ):
             counters.observe_general(observation, t, fields, histograms, gauges)
-        if self.mode == "health":
-            return self._health_look(counters, t)
-        arms = self._arms
-        if len(arms) < 2:  # compare mode keeps only the canary and the baseline
-            return self._verdict
-        canary, baseline = arms["canary"], arms["baseline"]
+        pair = self._pair
+        if pair is None:
+            if self.mode == "health":
+                return self._health_look(counters, t)
+            arms = self._arms
+            if len(arms) < 2:
+                return self._verdict
+            pair = self._pair = (arms["canary"], arms["baseline"])
+        canary, baseline = pair
         if not canary.looks or not baseline.looks:
             return self._verdict
         return self._compare_look(canary, baseline, t)
@@ -182,8 +192,15 @@ class Judge:
         controller keeps the last verdict in a variable across the next update), so it
         is snapshotted here, once, and never changes afterwards.
         """
-        if unbuilt(self._verdict):
-            rebuild(self._verdict, self._snapshot(self._verdict_states, {}))
+        verdict = self._verdict
+        if unbuilt(verdict):
+            snapshots = [snapshot() for snapshot in self._snapshots]
+            rebuild(
+                verdict,
+                partial(
+                    _metrics, self._checks, self._check_levels, snapshots, self._verdict_states, {}
+                ),
+            )
 
     def _compare_look(self, canary: ArmCounters, baseline: ArmCounters, t: float) -> Verdict:
         self._freeze_verdict()
@@ -197,16 +214,14 @@ class Judge:
         counts_b, hist_b, gauges_b = baseline.take()
         get_c, get_b = counts_c.get, counts_b.get
         # The ceiling's counters, read once: the error-rate test and the traffic use them too.
-        ceiling_counts = None
         n_c = n_b = x_c = x_b = 0.0
         if self._ceiling is not None:
             ceiling, numerator, denominator = self._ceiling
-            ceiling_counts = (numerator, denominator)
             n_c, n_b = get_c(denominator, 0.0), get_b(denominator, 0.0)
             x_c, x_b = get_c(numerator, 0.0), get_b(numerator, 0.0)
             ceiling.update(n_c, x_c, n_b, x_b)
         for ratio, numerator, denominator in self._ratios:
-            if (numerator, denominator) == ceiling_counts:
+            if ratio in self._ceiling_ratios:
                 ratio.update(n_c, n_b, x_c, x_b)
             else:
                 ratio.update(
@@ -509,8 +524,13 @@ class Judge:
         alpha = config.alpha - (reference.alpha if reference else 0.0)
         self._check_levels = [Levels(alpha, tests, share) for share in shares]
         self._fail_levels = list(zip(self._checks, self._check_levels, strict=True))
+        if self._ceiling is not None:
+            counts = self._ceiling[1:]
+            self._ceiling_ratios = {r for r, *fields in self._ratios if tuple(fields) == counts}
+        self._snapshots = [check.snapshot for check in self._checks]
         self._live_undecided = self._live_metrics({})
         self._arms.clear()  # the observation that resolved the metrics is everyone's reference
+        self._pair = None
         self._resolved = True
 
 

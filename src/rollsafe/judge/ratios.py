@@ -256,7 +256,8 @@ class CeilingCheck(Check):
 
     def fails(self, levels: Levels) -> bool:
         # At or below the ceiling every likelihood ratio is <= 1: skip the sum.
-        if not self.above_limit() and self.test.q > 0.0:
+        test = self.test
+        if not test.events > test.trials * test.q and test.q > 0.0:  # above_limit(), inline
             return False
         versus = self.versus
         if versus is not None:
