@@ -236,7 +236,7 @@ def lower_bound(x: float, n: float, shift: float, alpha: float) -> float:
         return _log_mean(_mix_sum(x, n, q, thetas(q))) - level
 
     low, high = 0.0, x / n
-    answers = _Answers(log_mix, rising=False, no=high)
+    answers = _Answers(log_mix, rising=False, no=high, guess=high - _spread(x, n, level))
     for _ in range(50):
         q = (low + high) / 2
         if q <= 0.0:
@@ -267,7 +267,8 @@ def upper_bound(x: float, n: float, shift: float, alpha: float) -> float:
         thetas = list(map(max, map(_sub, repeat(q), offsets), repeat(0.0)))  # max(q - f s, 0)
         return _log_mean(_mix_sum(x, n, q, thetas)) - level
 
-    answers = _Answers(log_mix, rising=True)
+    guess = low + _spread(x, n, level) if 0.0 < low < 1.0 else None
+    answers = _Answers(log_mix, rising=True, no=low if 0.0 < low < 1.0 else None, guess=guess)
     for _ in range(50):
         q = (low + high) / 2
         if answers.ask(q):
@@ -286,14 +287,29 @@ def _log_mean(total: float) -> float:
     return math.log(mean) if mean > 0 else -math.inf
 
 
+def _spread(x: float, n: float, level: float) -> float:
+    """About how far the bounds lie from the observed rate ``x / n``: the normal
+    approximation's half-width at the level plus the mixture's log 9. Only where
+    :class:`_Answers` looks first (never an answer) depends on it."""
+    p = min(max(x / n, 0.0), 1.0)
+    return math.sqrt(2 * (level + math.log(len(SHIFTS))) * max(p * (1 - p), 1 / n) / n)
+
+
 def _flat(value: float) -> float:
-    """``value / sqrt(1 + |value|)``: the secant's scale for the log mixture (see _Answers)."""
-    return value / math.sqrt(1.0 + abs(value))
+    """The secant's scale for the log mixture (see _Answers): the value itself within +-1,
+    and beyond, ``2 sqrt(|value|) - 1`` with its sign (the log mixture grows about
+    quadratically in q away from the change; continuous, with a continuous slope)."""
+    if -1.0 <= value <= 1.0:
+        return value
+    return math.copysign(2.0 * math.sqrt(abs(value)) - 1.0, value)
 
 
 _BAND = 1e-11
 """Relative distance from a rate whose answer was computed within which :class:`_Answers`
 computes the answer rather than infer it (see there)."""
+_CLOSE = 1e-10
+"""Secant steps stop once the change is bracketed this closely: a tenth of the bisections'
+final width, so a question rarely falls between (and is then computed)."""
 _SECANTS = 40
 """Secant steps :class:`_Answers` takes at most for one bisection."""
 
@@ -319,6 +335,7 @@ class _Answers:
     """
 
     __slots__ = (
+        "_guess",
         "_last",
         "_log_mix",
         "_no",
@@ -330,9 +347,16 @@ class _Answers:
     )
 
     def __init__(
-        self, log_mix: Callable[[float], float], *, rising: bool, no: float | None = None
+        self,
+        log_mix: Callable[[float], float],
+        *,
+        rising: bool,
+        no: float | None = None,
+        guess: float | None = None,
     ) -> None:
         self._log_mix, self._rising = log_mix, rising
+        self._guess = guess
+        """Where to look first (an estimate of the change), or None."""
         self._yes: float | None = None
         """The rejected rate found nearest the change; :attr:`_yes_value` its log_mix (>= 0,
         halved by Illinois' rule)."""
@@ -376,8 +400,8 @@ class _Answers:
         yes, no = self._yes, self._no
         if yes is None or no is None:
             return False
-        if abs(no - yes) <= 2 * _BAND * max(abs(yes), abs(no)):
-            return False  # as close as the band allows
+        if abs(no - yes) <= max(2 * _BAND * max(abs(yes), abs(no)), _CLOSE):
+            return False  # as close as the band allows, or as the bisection needs
         if math.isnan(self._no_value):  # the given far end: its value once
             self._no_value = self._log_mix(no)
             if math.isnan(self._no_value) or self._no_value >= 0:
@@ -411,6 +435,14 @@ class _Answers:
         known = self._known(q)
         if known is not None:
             return known
+        guess, self._guess = self._guess, None
+        if guess is not None and 0.0 < guess < 1.0:
+            value = self._log_mix(guess)
+            if not math.isnan(value):
+                self._found(guess, value)
+            known = self._known(q)
+            if known is not None:
+                return known
         # Close in on the change as far as the band allows: the later questions are near it.
         while self._steps < _SECANTS and self._secant():
             self._steps += 1

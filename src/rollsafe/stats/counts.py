@@ -376,6 +376,8 @@ class RateRatioTests:
         self._weights, self._by_s = _shared_weights(rho0)
         self._log_g = np.log(np.array(FAIL_GRID + PASS_GRID))
         self._fail = len(FAIL_GRID)
+        self._fail_side = (slice(None), slice(None, self._fail))
+        """The fail side's columns of the log ratios, as an index built once."""
         self._lr = np.zeros((streams, len(self._log_g)))
 
     def update(self, n_c: float, n_b: float, events: FloatArray) -> float:
@@ -401,7 +403,7 @@ class RateRatioTests:
                 self._by_s.clear()
             self._by_s[s] = weights
         self._lr = lr = self._lr + events.T @ weights
-        return float(_maximum(lr[:, : self._fail], axis=None))
+        return float(_maximum(lr[self._fail_side], axis=None))
 
     def max_log_lr_fail(self) -> float:
         """An upper bound on every stream's fail log e-value (a mixture is below its max)."""
