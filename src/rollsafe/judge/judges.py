@@ -11,6 +11,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
+from operator import call
 from typing import Any, Literal
 
 from rollsafe.config.analysis import AnalysisConfig, HistogramMetric, RatioMetric, SlopeMetric
@@ -194,7 +195,7 @@ class Judge:
         """
         verdict = self._verdict
         if unbuilt(verdict):
-            snapshots = [snapshot() for snapshot in self._snapshots]
+            snapshots = list(map(call, self._snapshots))
             rebuild(
                 verdict,
                 partial(
