@@ -27,8 +27,6 @@ from rollsafe.judge.verdicts import (
     MetricVerdict,
     Outcome,
     Verdict,
-    rebuild,
-    unbuilt,
     undecided,
 )
 
@@ -98,7 +96,7 @@ class Judge:
         self._fail_levels: list[tuple[Check, Levels]] = []
         """Each check with its levels, paired once for the look's fail loop."""
         self._snapshots: list[Callable[[], Any]] = []
-        """Each check's bound :meth:`~Check.snapshot`, for :meth:`_freeze_verdict`."""
+        """Each check's bound :meth:`~Check.snapshot`, for a look's verdict."""
         self._looks = 0
         self._next_pass_look = 0
         self._next_early_look = 0
@@ -116,11 +114,6 @@ class Judge:
         self._verdict = Verdict(
             "inconclusive", decided_at=None, t=None, looks=0, reason="no observations yet"
         )
-        self._verdict_states: dict[str, Outcome] = {}
-        """The states of :attr:`_verdict`'s look, for :meth:`_freeze_verdict`."""
-        self._live_undecided: Callable[[], list[MetricVerdict]] = list
-        """:meth:`_live_metrics` of a look that left every check inconclusive (most looks):
-        one function for all of them, made when the checks are chosen."""
         self._final: Verdict | None = None
         if self.config.metrics is not None:
             self._resolve(None)
@@ -184,27 +177,7 @@ class Judge:
 
     # -- looks ---------------------------------------------------------------
 
-    def _freeze_verdict(self) -> None:
-        """Before a look changes the checks: give the last look's verdict its own snapshot
-        unless its metrics were already built.
-
-        A look's verdict reads its metrics from the live checks (:meth:`_live_metrics`),
-        valid until the next look changes them; a caller may still hold it then (the
-        controller keeps the last verdict in a variable across the next update), so it
-        is snapshotted here, once, and never changes afterwards.
-        """
-        verdict = self._verdict
-        if unbuilt(verdict):
-            snapshots = list(map(call, self._snapshots))
-            rebuild(
-                verdict,
-                partial(
-                    _metrics, self._checks, self._check_levels, snapshots, self._verdict_states, {}
-                ),
-            )
-
     def _compare_look(self, canary: ArmCounters, baseline: ArmCounters, t: float) -> Verdict:
-        self._freeze_verdict()
         if self._t0 is None:
             self._t0 = t
         resets = canary.resets + baseline.resets
@@ -256,7 +229,6 @@ class Judge:
         return self._judge(t)
 
     def _health_look(self, counters: ArmCounters, t: float) -> Verdict:
-        self._freeze_verdict()
         counts, hist, _gauges = counters.take()
         if self._ceiling is not None:
             ceiling, numerator, denominator = self._ceiling
@@ -294,9 +266,12 @@ class Judge:
             # Evidence for a pass grows slowly; look for it again 5 looks or 2% later.
             # (Checking less often can only delay a pass, never make one.)
             self._next_pass_look = self._looks + 5 + self._looks // 50
-        self._verdict_states = states
         reason = _SETTLED if self._settled else self._look_reason()
-        build = self._live_metrics(states) if states else self._live_undecided
+        # The checks' state now, for the metrics whenever they are built: a caller may hold
+        # this verdict across later looks (the controller keeps the last one), so it reads
+        # the evidence of its own look. Snapshots are references to immutable state.
+        snapshots = list(map(call, self._snapshots))
+        build = partial(_metrics, self._checks, self._check_levels, snapshots, states, {})
         self._verdict = undecided(t, self._looks, reason, build)
         return self._verdict
 
@@ -453,14 +428,6 @@ class Judge:
             return short
         return _SETTLED
 
-    def _live_metrics(self, states: dict[str, Outcome]) -> Callable[[], list[MetricVerdict]]:
-        """The metrics from the checks' state when called: valid until the next look
-        (:meth:`_freeze_verdict` snapshots them first for a verdict still held)."""
-        checks, check_levels = self._checks, self._check_levels
-        return lambda: _metrics(
-            checks, check_levels, [check.snapshot() for check in checks], states, {}
-        )
-
     def _snapshot(
         self, states: dict[str, Outcome], notes: dict[str, str]
     ) -> Callable[[], list[MetricVerdict]]:
@@ -529,7 +496,6 @@ class Judge:
             counts = self._ceiling[1:]
             self._ceiling_ratios = {r for r, *fields in self._ratios if tuple(fields) == counts}
         self._snapshots = [check.snapshot for check in self._checks]
-        self._live_undecided = self._live_metrics({})
         self._arms.clear()  # the observation that resolved the metrics is everyone's reference
         self._pair = None
         self._resolved = True
