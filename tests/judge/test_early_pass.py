@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from rollsafe.config.analysis import AnalysisConfig, RatioMetric
 from rollsafe.config.early_pass import EarlyPass
@@ -299,3 +300,15 @@ def test_the_bounds_answer_their_bisections_as_the_plain_bisections_do() -> None
         ), (x, n, shift, alpha)
         cases += 1
     assert cases == 3000
+
+
+def test_a_bound_whose_mixture_underflows_to_a_subnormal_mean_is_still_found() -> None:
+    """The plain bisection raised (math domain error) where the mixture's mean underflowed
+    to 0 but its sum did not: such a rate is simply not rejected."""
+    for x, n, shift, alpha in ((16135.0, 851774.0, 0.05, 0.05), (13442.0, 484755.0, 0.05, 0.0005)):
+        with pytest.raises(ValueError, match="math domain error"):
+            _plain_upper_bound(x, n, shift, alpha)
+        noninferiority.upper_bound.cache_clear()
+        upper = noninferiority.upper_bound(x, n, shift, alpha)
+        assert x / n < upper < 1.0
+        assert noninferiority.rejects_at_least(x, n, upper, shift, alpha)
