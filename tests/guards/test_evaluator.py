@@ -145,15 +145,6 @@ def test_health_guard_counts_failing_instances() -> None:
     assert kinds == ["firing", "tripped"]
 
 
-def test_breaches_ignore_for_and_minor_guards() -> None:
-    evaluator = GuardEvaluator(
-        [error_guard(**{"for": 60}), error_guard(name="m", severity="minor")]
-    )
-    evaluator.update(0, look(0, 0, 0))
-    evaluator.update(1, look(1, 100, 20))
-    assert [b["value"] for b in evaluator.breaches()] == [pytest.approx(0.2)]
-
-
 def test_grace_is_only_for_major() -> None:
     with pytest.raises(ValueError, match="grace applies to major guards only"):
         error_guard(grace=5)
@@ -165,7 +156,7 @@ def test_a_rate_guard_needs_evidence_not_one_unlucky_request() -> None:
     evaluator = GuardEvaluator([guard])
     events = evaluator.update(0.0, look(0, 0, 0)) + evaluator.update(10.0, look(10, 96, 2))
     assert events == []
-    assert evaluator.breaches() == []
+    assert evaluator.tripped == []
 
 
 def test_a_natural_error_rate_below_the_threshold_never_trips() -> None:

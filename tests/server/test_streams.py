@@ -164,7 +164,9 @@ def test_a_client_that_stops_reading_is_dropped(db: Path, tokens: Tokens) -> Non
 
 def test_a_slow_reader_that_keeps_up_gets_every_change_in_order(db: Path, tokens: Tokens) -> None:
     """Writes the client's backlog holds up finish later, and what comes meanwhile waits."""
-    settings = ServerSettings(heartbeat=5, poll_interval=0.02, queue_limit=64, send_timeout=5)
+    # The client reads nothing until every change is written, which takes a second or two
+    # on an idle machine and several on a starved one: send_timeout leaves room for that.
+    settings = ServerSettings(heartbeat=5, poll_interval=0.02, queue_limit=64, send_timeout=30)
     server = in_thread(db, settings)
     store = SqliteStore(db)
     sock = open_slow_stream(server, tokens)
@@ -177,8 +179,9 @@ def test_a_slow_reader_that_keeps_up_gets_every_change_in_order(db: Path, tokens
             time.sleep(0.05)  # one event each: the later ones find the stream backlogged
         received = bytearray()
         sock.settimeout(5)
-        deadline = time.monotonic() + 20
-        while f'"description":"{versions[-1]}'.encode() not in received:
+        deadline = time.monotonic() + 60
+        last = f'"description":"{versions[-1]}'.encode()
+        while received.find(last, max(0, len(received) - 70_000)) < 0:  # the new bytes only
             assert time.monotonic() < deadline, "the last change never arrived"
             chunk = sock.recv(65_536)
             assert chunk, "the server closed the stream"

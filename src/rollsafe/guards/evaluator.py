@@ -112,17 +112,6 @@ class GuardEvaluator:
             events.extend(self._step(state, t))
         return events
 
-    def breaches(self) -> list[GuardEvidence]:
-        """Critical and major guards whose condition holds now, ignoring ``for`` (verification)."""
-        found = []
-        for state in self._states:
-            if state.guard.severity == "minor":
-                continue
-            value = measure(state.guard, state.window)
-            if holds(state.guard, state.window, value):
-                found.append(_evidence(state.guard, state.window, value))
-        return found
-
     @property
     def tripped(self) -> list[str]:
         return [s.guard.name for s in self._states if s.alerting.phase is Phase.TRIPPED]

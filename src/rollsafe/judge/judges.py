@@ -32,7 +32,8 @@ from rollsafe.judge.verdicts import (
 
 Mode = Literal["compare", "health"]
 ARMS = ("canary", "baseline")
-_DEFAULT_FIELDS = ("requests", "errors", "latency_seconds_bucket", "memory_bytes")
+_LATENCY = "latency_seconds_bucket"
+_DEFAULT_FIELDS = ("requests", "errors", _LATENCY, "memory_bytes")
 _CEILING = "error_rate_ceiling"
 _SETTLED = "not enough evidence yet"
 
@@ -106,6 +107,11 @@ class Judge:
         """``t`` of the first complete look: the early pass's ``min_duration`` counts from it."""
         self._t: float | None = None
         self._ignored_arms: set[str] = set()
+        self._pending: dict[str, Mapping[str, Any]] = {}
+        """Compare mode, default metrics: each arm's first observation, kept until the
+        metrics are chosen (:meth:`_resolve_when_ready`), then replayed as its reference."""
+        self._pending_fields: set[str] = set()
+        self._pending_traffic = False
         self._warm_from: float | None = None
         """Latency counts from this look on (the warm-up after the start or a restart)."""
         self._resets = 0
@@ -142,10 +148,8 @@ class Judge:
         except (KeyError, TypeError):
             t, arm = _time_and_arm(observation)
         self._t = t
-        if not self._resolved:
-            if not any(name in observation for name in _DEFAULT_FIELDS):
-                return self._verdict
-            self._resolve(observation)
+        if not self._resolved and not self._resolve_when_ready(observation, arm):
+            return self._verdict
         counters = self._arms.get(arm)
         if counters is None:  # compare mode keeps only the canary and the baseline
             if self.mode == "compare" and arm not in ARMS:
@@ -412,15 +416,19 @@ class Judge:
         return f"too little traffic: {', '.join(low)} {field} < min_requests {need}"
 
     def _waiting_reason(self) -> str:
-        if not self._resolved:
-            return "no metric fields observed yet"
-        if not self._checks:
+        if self._resolved and not self._checks:
             return "no metrics to judge in the observed fields"
-        if self.mode == "compare" and ("canary" not in self._arms or "baseline" not in self._arms):
-            missing = [arm for arm in ARMS if arm not in self._arms]
-            ignored = ", ".join(sorted(self._ignored_arms))
-            other = f" (ignored arms: {ignored})" if ignored else ""
-            return f"waiting for observations of {', '.join(missing)}{other}"
+        arms = self._arms if self._resolved else self._pending
+        if self.mode == "compare" and (self._resolved or arms or self._ignored_arms):
+            missing = [arm for arm in ARMS if arm not in arms]
+            if missing:
+                ignored = ", ".join(sorted(self._ignored_arms))
+                other = f" (ignored arms: {ignored})" if ignored else ""
+                return f"waiting for observations of {', '.join(missing)}{other}"
+        if not self._resolved:
+            if self._pending:
+                return "no request observed yet in either arm"
+            return "no metric fields observed yet"
         if not self._looks:
             return "waiting for a second look (the first is the reference)"
         short = self._traffic_short()
@@ -435,6 +443,44 @@ class Judge:
         snapshots = [check.snapshot() for check in checks]
         return lambda: _metrics(checks, check_levels, snapshots, states, notes)
 
+    def _resolve_when_ready(self, observation: Mapping[str, Any], arm: str) -> bool:
+        """Choose the default metrics once the observations show which apply; True when chosen.
+
+        Health mode chooses at the first observation (it judges the error rate only).
+        Compare mode waits for both arms and chooses from the fields either has shown,
+        and while no request has been seen, for the first one: a histogram's series (or
+        a Prometheus query over it) is absent until its first request, and a canary
+        that has had none yet must not leave latency unjudged for the whole analysis.
+        """
+        if not any(name in observation for name in _DEFAULT_FIELDS):
+            return False
+        if self.mode == "health":
+            self._resolve(observation)
+            return True
+        if arm not in ARMS:
+            if len(self._ignored_arms) < 10:
+                self._ignored_arms.add(arm)
+            return False
+        pending = self._pending
+        first = arm not in pending
+        if first:
+            pending[arm] = observation
+        fields = self._pending_fields
+        fields.update(name for name in _DEFAULT_FIELDS if name in observation)
+        requests = observation.get("requests")
+        if isinstance(requests, int | float) and requests > 0:
+            self._pending_traffic = True
+        if len(pending) < len(ARMS):
+            return False
+        if "requests" in fields and _LATENCY not in fields and not self._pending_traffic:
+            return False
+        self._resolve(dict.fromkeys(fields))
+        self._pending = {}
+        for reference_arm, reference in pending.items():
+            if reference_arm != arm or not first:  # this observation comes next anyway
+                self.update(reference)
+        return True
+
     def _resolve(self, observation: Mapping[str, Any] | None) -> None:
         """Choose the checks: the configured metrics, or defaults for the fields observed."""
         config = self.config
@@ -445,7 +491,7 @@ class Judge:
             defaults: list[RatioMetric | HistogramMetric | SlopeMetric] = []
             if "requests" in fields:
                 defaults.append(RatioMetric())
-            if "latency_seconds_bucket" in fields:
+            if _LATENCY in fields:
                 defaults.append(HistogramMetric())
             if "memory_bytes" in fields:
                 defaults.append(SlopeMetric())
