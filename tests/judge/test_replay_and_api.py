@@ -113,8 +113,8 @@ def test_undecided_is_the_inconclusive_verdict_the_constructor_builds() -> None:
 
 @pytest.mark.parametrize("mode", ["compare", "health"])
 def test_a_kept_verdict_keeps_the_evidence_of_its_own_look(mode: str) -> None:
-    """A look's verdict reads the live checks unless someone keeps it past the next look
-    (then it is snapshotted first): kept verdicts, read at the end, show their own look."""
+    """A look's verdict holds a snapshot of the checks' state at its look: kept verdicts,
+    read at the end, show their own look."""
     rng = np.random.default_rng(57)
     arms = Arm(fields=ALL_FIELDS, median=0.06), Arm(fields=ALL_FIELDS)
     observations = list(stream(rng, *arms, 90))

@@ -92,12 +92,12 @@ class SlopeCheck(Check):
         if cached is None:
             tests = tuple((test.state(), test.slope, test.block) for test in self.tests)
             cached = self._tests_snapshot = (tests, max(test.restarts for test in self.tests))
-        slopes = self.slopes
-        return slopes.a, slopes.b, *cached
+        return self.slopes.state(), *cached  # the slopes divided out in describe()
 
     def describe(self, snapshot: Any, levels: Levels, state: Outcome) -> MetricVerdict:
         name, limit = self.name, self.metric.limit_bytes_per_hour
-        slope_c, slope_b, tests, restarts = snapshot
+        slopes_state, tests, restarts = snapshot
+        slope_c, slope_b = PairedSlopes.slopes_of(slopes_state)
         # Show the block length with the most evidence either way.
         test_state, slope, block = max(
             tests, key=lambda item: max(map(abs, envelope_log_e(item[0])))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+from operator import call
 from typing import Any, Literal
 
 from rollsafe.config.analysis import AnalysisConfig, HistogramMetric, RatioMetric, SlopeMetric
@@ -25,8 +27,6 @@ from rollsafe.judge.verdicts import (
     MetricVerdict,
     Outcome,
     Verdict,
-    rebuild,
-    unbuilt,
     undecided,
 )
 
@@ -74,8 +74,12 @@ class Judge:
         self.reference = reference
         """The reference given, applied only where it lowers the ceiling (``reference.applied``)."""
         self._arms: dict[str, ArmCounters] = {}
+        self._pair: tuple[ArmCounters, ArmCounters] | None = None
+        """Compare mode: the canary's and the baseline's counters, once both are in _arms."""
         self._checks: list[Check] = []
         self._ratios: list[tuple[RatioCheck, str, str]] = []
+        self._ceiling_ratios: set[RatioCheck] = set()
+        """The ratio checks counting the ceiling's counters: they take the ceiling's reads."""
         self._ceiling: tuple[CeilingCheck, str, str] | None = None
         self._histograms: list[tuple[HistogramCheck, str]] = []
         self._slopes: list[tuple[SlopeCheck, str]] = []
@@ -92,6 +96,8 @@ class Judge:
         """Each check's levels: its share of alpha for failing (checks.ALPHA_WEIGHTS)."""
         self._fail_levels: list[tuple[Check, Levels]] = []
         """Each check with its levels, paired once for the look's fail loop."""
+        self._snapshots: list[Callable[[], Any]] = []
+        """Each check's bound :meth:`~Check.snapshot`, for a look's verdict."""
         self._looks = 0
         self._next_pass_look = 0
         self._next_early_look = 0
@@ -114,11 +120,6 @@ class Judge:
         self._verdict = Verdict(
             "inconclusive", decided_at=None, t=None, looks=0, reason="no observations yet"
         )
-        self._verdict_states: dict[str, Outcome] = {}
-        """The states of :attr:`_verdict`'s look, for :meth:`_freeze_verdict`."""
-        self._live_undecided: Callable[[], list[MetricVerdict]] = list
-        """:meth:`_live_metrics` of a look that left every check inconclusive (most looks):
-        one function for all of them, made when the checks are chosen."""
         self._final: Verdict | None = None
         if self.config.metrics is not None:
             self._resolve(None)
@@ -149,12 +150,12 @@ class Judge:
         self._t = t
         if not self._resolved and not self._resolve_when_ready(observation, arm):
             return self._verdict
-        if self.mode == "compare" and arm not in ARMS:
-            if len(self._ignored_arms) < 10:  # named in the reason; bounded
-                self._ignored_arms.add(arm)
-            return self._verdict
         counters = self._arms.get(arm)
-        if counters is None:
+        if counters is None:  # compare mode keeps only the canary and the baseline
+            if self.mode == "compare" and arm not in ARMS:
+                if len(self._ignored_arms) < 10:  # named in the reason; bounded
+                    self._ignored_arms.add(arm)
+                return self._verdict
             counters = self._arms[arm] = ArmCounters()
         # ArmCounters.observe, its dispatch inline: this runs for every observation.
         fields = self._counter_fields
@@ -165,32 +166,22 @@ class Judge:
             and counters.observe_taken(observation, t, fields, histograms, gauges)
         ):
             counters.observe_general(observation, t, fields, histograms, gauges)
-        if self.mode == "health":
-            return self._health_look(counters, t)
-        arms = self._arms
-        if len(arms) < 2:  # compare mode keeps only the canary and the baseline
-            return self._verdict
-        canary, baseline = arms["canary"], arms["baseline"]
+        pair = self._pair
+        if pair is None:
+            if self.mode == "health":
+                return self._health_look(counters, t)
+            arms = self._arms
+            if len(arms) < 2:
+                return self._verdict
+            pair = self._pair = (arms["canary"], arms["baseline"])
+        canary, baseline = pair
         if not canary.looks or not baseline.looks:
             return self._verdict
         return self._compare_look(canary, baseline, t)
 
     # -- looks ---------------------------------------------------------------
 
-    def _freeze_verdict(self) -> None:
-        """Before a look changes the checks: give the last look's verdict its own snapshot
-        unless its metrics were already built.
-
-        A look's verdict reads its metrics from the live checks (:meth:`_live_metrics`),
-        valid until the next look changes them; a caller may still hold it then (the
-        controller keeps the last verdict in a variable across the next update), so it
-        is snapshotted here, once, and never changes afterwards.
-        """
-        if unbuilt(self._verdict):
-            rebuild(self._verdict, self._snapshot(self._verdict_states, {}))
-
     def _compare_look(self, canary: ArmCounters, baseline: ArmCounters, t: float) -> Verdict:
-        self._freeze_verdict()
         if self._t0 is None:
             self._t0 = t
         resets = canary.resets + baseline.resets
@@ -201,16 +192,14 @@ class Judge:
         counts_b, hist_b, gauges_b = baseline.take()
         get_c, get_b = counts_c.get, counts_b.get
         # The ceiling's counters, read once: the error-rate test and the traffic use them too.
-        ceiling_counts = None
         n_c = n_b = x_c = x_b = 0.0
         if self._ceiling is not None:
             ceiling, numerator, denominator = self._ceiling
-            ceiling_counts = (numerator, denominator)
             n_c, n_b = get_c(denominator, 0.0), get_b(denominator, 0.0)
             x_c, x_b = get_c(numerator, 0.0), get_b(numerator, 0.0)
             ceiling.update(n_c, x_c, n_b, x_b)
         for ratio, numerator, denominator in self._ratios:
-            if (numerator, denominator) == ceiling_counts:
+            if ratio in self._ceiling_ratios:
                 ratio.update(n_c, n_b, x_c, x_b)
             else:
                 ratio.update(
@@ -244,7 +233,6 @@ class Judge:
         return self._judge(t)
 
     def _health_look(self, counters: ArmCounters, t: float) -> Verdict:
-        self._freeze_verdict()
         counts, hist, _gauges = counters.take()
         if self._ceiling is not None:
             ceiling, numerator, denominator = self._ceiling
@@ -282,9 +270,12 @@ class Judge:
             # Evidence for a pass grows slowly; look for it again 5 looks or 2% later.
             # (Checking less often can only delay a pass, never make one.)
             self._next_pass_look = self._looks + 5 + self._looks // 50
-        self._verdict_states = states
         reason = _SETTLED if self._settled else self._look_reason()
-        build = self._live_metrics(states) if states else self._live_undecided
+        # The checks' state now, for the metrics whenever they are built: a caller may hold
+        # this verdict across later looks (the controller keeps the last one), so it reads
+        # the evidence of its own look. Snapshots are references to immutable state.
+        snapshots = list(map(call, self._snapshots))
+        build = partial(_metrics, self._checks, self._check_levels, snapshots, states, {})
         self._verdict = undecided(t, self._looks, reason, build)
         return self._verdict
 
@@ -445,14 +436,6 @@ class Judge:
             return short
         return _SETTLED
 
-    def _live_metrics(self, states: dict[str, Outcome]) -> Callable[[], list[MetricVerdict]]:
-        """The metrics from the checks' state when called: valid until the next look
-        (:meth:`_freeze_verdict` snapshots them first for a verdict still held)."""
-        checks, check_levels = self._checks, self._check_levels
-        return lambda: _metrics(
-            checks, check_levels, [check.snapshot() for check in checks], states, {}
-        )
-
     def _snapshot(
         self, states: dict[str, Outcome], notes: dict[str, str]
     ) -> Callable[[], list[MetricVerdict]]:
@@ -555,8 +538,12 @@ class Judge:
         alpha = config.alpha - (reference.alpha if reference else 0.0)
         self._check_levels = [Levels(alpha, tests, share) for share in shares]
         self._fail_levels = list(zip(self._checks, self._check_levels, strict=True))
-        self._live_undecided = self._live_metrics({})
+        if self._ceiling is not None:
+            counts = self._ceiling[1:]
+            self._ceiling_ratios = {r for r, *fields in self._ratios if tuple(fields) == counts}
+        self._snapshots = [check.snapshot for check in self._checks]
         self._arms.clear()  # the observation that resolved the metrics is everyone's reference
+        self._pair = None
         self._resolved = True
 
 

@@ -36,6 +36,10 @@ from rollsafe.judge.verdicts import MetricVerdict, Outcome
 from rollsafe.stats import RateRatioTests, rate_bounds
 
 QUANTILES = (0.5, 0.9, 0.99)
+_TOTALS = (slice(None), slice(-1, None))
+"""``[:, -1:]`` (each arm's total), as an index built once: the update takes it every look."""
+_BOUNDS = (slice(None), slice(None, -1))
+"""``[:, :-1]`` (each arm's counts at or below the bounds)."""
 
 
 def quantile(bounds: Sequence[float], cumulative: Sequence[float], q: float) -> float | None:
@@ -104,7 +108,7 @@ class HistogramCheck(Check):
         n_c, n_b = delta_c[-1], delta_b[-1]
         if n_c > 0 and n_b > 0:  # else the test skips the interval: its maximum stays
             # Requests slower than bound k: the total minus those at or below it.
-            self._max_fail = self.test.update(n_c, n_b, delta[:, -1:] - delta[:, :-1])
+            self._max_fail = self.test.update(n_c, n_b, delta[_TOTALS] - delta[_BOUNDS])
 
     def has_data(self) -> bool:
         return bool(self.bounds) and self.cumulative[0, -1] > 0 and self.cumulative[1, -1] > 0

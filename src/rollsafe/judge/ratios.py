@@ -27,7 +27,7 @@ validity does not depend on the choice."""
 _PENDING_LIMIT = 512
 """Pending intervals of a ceiling's versus test at most (memory stays bounded)."""
 _BATCH = 16
-"""From this many pending intervals on, one ``update_many`` beats updates one by one."""
+"""From this many pending intervals on, one ``advance_many`` beats updates one by one."""
 
 _WORDS = {
     "fail": "canary worse than baseline beyond {margins}",
@@ -90,6 +90,11 @@ class RatioCheck(Check):
         self.test = RateRatioTest(1 + metric.relative_margin, ERROR_GRID, ERROR_WEIGHTS)
         self.n_c = self.n_b = self.x_c = self.x_b = 0.0
         self._max_fail = 0.0
+        """An upper bound on the test's :meth:`~RateRatioTest.max_log_lr_fail`: its value when
+        last computed, raised by each interval's :meth:`~RateRatioTest.update_gain` since."""
+        self._max_exact = True
+        """:attr:`_max_fail` is the maximum itself, computed after the last interval."""
+        self._slack_per_event = 1e-9 * max(abs(math.log(g)) for g in ERROR_GRID)
         self._abs_key: tuple[float, float, float, float] | None = None
 
     def update(self, n_c: float, n_b: float, x_c: float, x_b: float) -> None:
@@ -98,8 +103,9 @@ class RatioCheck(Check):
         self.x_c += x_c
         self.x_b += x_b
         if x_c + x_b > 0:
-            self.test.update(n_c, n_b, x_c, x_b)
-            self._max_fail = self.test.max_log_lr_fail()
+            # The maximum waits until fails() cannot settle on the bound (most looks can).
+            self._max_fail += self.test.update_gain(n_c, n_b, x_c, x_b)
+            self._max_exact = False
 
     def has_data(self) -> bool:
         return self.n_c > 0 and self.n_b > 0
@@ -108,7 +114,14 @@ class RatioCheck(Check):
         return self.test.log_e_fail()
 
     def fails(self, levels: Levels) -> bool:
-        # A mixture is below its largest component: most looks stop at this comparison.
+        # A mixture is below its largest component: most looks stop at this comparison, on
+        # the bound while it is below the level by more than the rounding of the ratios it
+        # bounds (the products x log g_j and the sums b_j, about 1e-16 relative each).
+        if self._max_fail < levels.fail - (1e-9 + self._slack_per_event * self.x_c):
+            return False
+        if not self._max_exact:
+            self._max_fail = self.test.max_log_lr_fail()
+            self._max_exact = True
         if self._max_fail < levels.fail or not self.has_data():
             return False
         if self.test.log_e_fail() < levels.fail:
@@ -206,7 +219,7 @@ class CeilingCheck(Check):
         (below the ceiling it never does)."""
         self._pending: list[tuple[float, float, float, float]] = []
         """Intervals not yet added to the versus test: only :meth:`fails` above the ceiling
-        reads it, so they wait, and go in together (``update_many``, the same floats)."""
+        reads it, so they wait, and go in together (``advance_many``, the same floats)."""
 
     def update(self, n: float, x: float, n_b: float = 0.0, x_b: float = 0.0) -> None:
         self.test.update(n, x)
@@ -226,7 +239,7 @@ class CeilingCheck(Check):
             for interval in pending:
                 versus.update(*interval)
         else:
-            versus.update_many(*zip(*pending, strict=True))
+            versus.advance_many(*zip(*pending, strict=True))
         pending.clear()
 
     def has_data(self) -> bool:
@@ -243,7 +256,8 @@ class CeilingCheck(Check):
 
     def fails(self, levels: Levels) -> bool:
         # At or below the ceiling every likelihood ratio is <= 1: skip the sum.
-        if not self.above_limit() and self.test.q > 0.0:
+        test = self.test
+        if not test.events > test.trials * test.q and test.q > 0.0:  # above_limit(), inline
             return False
         versus = self.versus
         if versus is not None:

@@ -171,14 +171,3 @@ def undecided(
     verdict._build = metrics
     verdict._metrics = None
     return verdict
-
-
-def unbuilt(verdict: Verdict) -> bool:
-    """The verdict's metrics have not been built yet."""
-    return verdict._metrics is None and verdict._build is not None
-
-
-def rebuild(verdict: Verdict, metrics: Callable[[], list[MetricVerdict]]) -> None:
-    """Have an unbuilt verdict build its metrics with ``metrics`` instead (a snapshot taken
-    before the state its builder reads changes)."""
-    verdict._build = metrics

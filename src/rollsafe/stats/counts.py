@@ -70,7 +70,7 @@ def log_weighted_mean_exp(values: Sequence[float], log_weights: Sequence[float])
 class _Penalties:
     """``log1p(s rho_j) - log1p(s rho0)`` for the alternatives, cached per rounded ``s``."""
 
-    __slots__ = ("_both", "_fail", "_fail_grid", "_pass", "rho0")
+    __slots__ = ("_both", "_fail", "_fail_grid", "_gain", "_pass", "rho0")
 
     def __init__(self, rho0: float, fail_grid: tuple[float, ...] = FAIL_GRID) -> None:
         self.rho0 = rho0
@@ -78,6 +78,7 @@ class _Penalties:
         self._fail: dict[int, tuple[float, ...]] = {}
         self._pass: dict[int, tuple[float, ...]] = {}
         self._both: dict[float, tuple[tuple[float, ...], tuple[float, ...]]] = {}
+        self._gain: dict[float, float] = {}
 
     @staticmethod
     def up(s: float) -> int:
@@ -114,6 +115,19 @@ class _Penalties:
             if len(self._both) >= _CACHE_LIMIT:
                 self._both.clear()
             found = self._both[s] = (self.fail(s), self.pass_(s))
+        return found
+
+    def gain(self, s: float) -> float:
+        """``max(0, max_j (log g_j - fail_j))`` for the fail side's penalties at ``s``: a
+        canary event raises no fail-side log ratio by more (a baseline event lowers them all),
+        cached per ``s``."""
+        found = self._gain.get(s)
+        if found is None:
+            if len(self._gain) >= _CACHE_LIMIT:
+                self._gain.clear()
+            fail = self.both(s)[0]
+            found = max(0.0, *(math.log(g) - f for g, f in zip(self._fail_grid, fail, strict=True)))
+            self._gain[s] = found
         return found
 
     def _compute(
@@ -244,6 +258,65 @@ class RateRatioTest:
         self.events_b = float(np.cumsum(np.concatenate(([self.events_b], xb[used])))[-1])
         return fail, pass_
 
+    def update_gain(self, n_c: float, n_b: float, events_c: float, events_b: float) -> float:
+        """:meth:`update`, returning how much the interval can have raised
+        :meth:`max_log_lr_fail` at most (an exact bound; rounding aside, see RatioCheck).
+
+        Per alternative the log ratio grows by ``x_c (log g_j - f_j) - x_b f_j`` with the
+        penalty ``f_j > 0``: at most ``x_c`` times :meth:`_Penalties.gain`.
+        """
+        m = events_c + events_b
+        if m <= 0 or n_c <= 0 or n_b <= 0:
+            return 0.0
+        if events_c < 0 or events_b < 0:
+            self.update(n_c, n_b, events_c, events_b)
+            return math.inf  # no bound: the caller computes the maximum
+        s = n_c / n_b
+        penalties = self._penalties
+        fail, pass_ = penalties.both(s)
+        self._b_fail = list(map(_add, self._b_fail, map(_mul, repeat(m), fail)))
+        self._b_pass = list(map(_add, self._b_pass, map(_mul, repeat(m), pass_)))
+        self.events_c += events_c
+        self.events_b += events_b
+        return events_c * penalties.gain(s)
+
+    def advance_many(
+        self,
+        n_c: Sequence[float],
+        n_b: Sequence[float],
+        events_c: Sequence[float],
+        events_b: Sequence[float],
+    ) -> None:
+        """:meth:`update` for each interval in turn, without :meth:`update_many`'s rows.
+
+        The same floats as :meth:`update` interval by interval: the same products, then
+        sequential sums (``np.cumsum`` accumulates left to right, as :meth:`update_many`
+        relies on too). For a caller that needs only the state after the last interval
+        (a ceiling catching up on waiting intervals): no log ratios after every interval,
+        and the penalties come from the per-``s`` cache, without a logarithm each.
+        """
+        both = self._penalties.both
+        ms: list[float] = []
+        fails: list[tuple[float, ...]] = []
+        passes: list[tuple[float, ...]] = []
+        x_c, x_b = self.events_c, self.events_b
+        for c, b, e_c, e_b in zip(n_c, n_b, events_c, events_b, strict=True):
+            m = e_c + e_b
+            if m <= 0 or c <= 0 or b <= 0:
+                continue  # as update(): no information
+            fail, pass_ = both(c / b)
+            ms.append(m)
+            fails.append(fail)
+            passes.append(pass_)
+            x_c += e_c
+            x_b += e_b
+        if not ms:
+            return
+        m_used = np.array(ms, dtype=np.float64)[:, None]
+        self._b_fail = _last_cumulative(self._b_fail, m_used * np.array(fails, dtype=np.float64))
+        self._b_pass = _last_cumulative(self._b_pass, m_used * np.array(passes, dtype=np.float64))
+        self.events_c, self.events_b = x_c, x_b
+
     def max_log_lr_fail(self) -> float:
         """The largest fail-side log likelihood ratio: an upper bound on ``log_e_fail``."""
         # max(x * g - b), in C as in update().
@@ -277,6 +350,13 @@ class RateRatioTest:
         return log_fail, log_mean_exp(pass_)
 
 
+def _last_cumulative(start: list[float], steps: FloatArray) -> list[float]:
+    """``start`` plus every row of ``steps``, added in order (the cumulative sum's last row)."""
+    rows = np.cumsum(np.vstack((np.array([start], dtype=np.float64), steps)), axis=0)
+    result: list[float] = rows[-1].tolist()
+    return result
+
+
 class RateRatioTests:
     """:class:`RateRatioTest` for several event streams sharing one exposure (histogram tails).
 
@@ -296,6 +376,8 @@ class RateRatioTests:
         self._weights, self._by_s = _shared_weights(rho0)
         self._log_g = np.log(np.array(FAIL_GRID + PASS_GRID))
         self._fail = len(FAIL_GRID)
+        self._fail_side = (slice(None), slice(None, self._fail))
+        """The fail side's columns of the log ratios, as an index built once."""
         self._lr = np.zeros((streams, len(self._log_g)))
 
     def update(self, n_c: float, n_b: float, events: FloatArray) -> float:
@@ -321,7 +403,7 @@ class RateRatioTests:
                 self._by_s.clear()
             self._by_s[s] = weights
         self._lr = lr = self._lr + events.T @ weights
-        return float(_maximum(lr[:, : self._fail], axis=None))
+        return float(_maximum(lr[self._fail_side], axis=None))
 
     def max_log_lr_fail(self) -> float:
         """An upper bound on every stream's fail log e-value (a mixture is below its max)."""

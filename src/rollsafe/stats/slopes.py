@@ -108,3 +108,15 @@ class PairedSlopes:
     @property
     def b(self) -> float | None:
         return self._cov_b / self._var_t if self.n >= 2 and self._var_t > 0 else None
+
+    def state(self) -> tuple[int, float, float, float]:
+        """What :meth:`slopes_of` turns into (:attr:`a`, :attr:`b`), later: a snapshot."""
+        return self.n, self._var_t, self._cov_a, self._cov_b
+
+    @staticmethod
+    def slopes_of(state: tuple[int, float, float, float]) -> tuple[float | None, float | None]:
+        """(:attr:`a`, :attr:`b`) as they were at :meth:`state`: the same divisions."""
+        n, var_t, cov_a, cov_b = state
+        if n >= 2 and var_t > 0:
+            return cov_a / var_t, cov_b / var_t
+        return None, None
