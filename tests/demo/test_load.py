@@ -62,7 +62,7 @@ def test_rate_is_respected_and_both_instances_get_traffic(shops: Shops) -> None:
 def test_a_refused_connection_is_retried_on_the_next_instance(shops: Shops) -> None:
     shop = shops.start()
     stats, _ = run_for(1.0, [dead_endpoint(), shop.url], rate=50, seed=2)
-    assert stats.sent >= 40
+    assert stats.sent >= max(10, 0.6 * 50 * stats.seconds), stats
     assert stats.ok == stats.sent
     assert stats.connection_failures == 0
     assert stats.retries >= stats.sent // 2 - 1
@@ -105,7 +105,9 @@ def test_endpoints_are_reread_for_every_request(shops: Shops) -> None:
 
 def test_no_live_instance_counts_failures_and_still_stops_promptly() -> None:
     stats, stopping = run_for(0.5, [dead_endpoint()], rate=100, seed=4)
-    assert stats.sent >= 30
+    # At the rate over the time it ran: a starved machine starts the task late (CI once
+    # ran it for 0.26 of the 0.5 s, 26 requests: at the rate, but below a fixed 30).
+    assert stats.sent >= max(10, 0.6 * 100 * stats.seconds), stats
     assert stats.ok == 0
     assert stats.connection_failures == stats.sent
     assert stopping < 1.0
