@@ -283,27 +283,10 @@ class ArmCounters:
         histogram_current, references = self.histogram_current, self.histogram_reference
         parsed_all = []
         for name in histograms:
-            # parse_histogram's common case inline (a plain dict of a known, well-formed
-            # layout); anything else goes to the general code, which parses it in full.
-            buckets = get(name)
-            if buckets.__class__ is not dict:
+            parsed = parse_histogram(get(name))
+            if parsed is None:
                 return False
-            layout = _LAYOUTS.get(tuple(buckets))
-            if layout is None:
-                return False
-            bounds, order, has_inf = layout
-            try:
-                if order is None:  # keys already in ascending order
-                    values = list(map(float, buckets.values()))
-                else:
-                    listed = list(buckets.values())
-                    values = [float(listed[i]) for i in order]
-            except (TypeError, ValueError, OverflowError):
-                return False
-            if not sum(map(abs, values)) <= MAX_VALUE:  # as parse_histogram checks
-                return False
-            if not has_inf:
-                values.append(values[-1])
+            bounds, values = parsed
             previous_counts = histogram_current.get(name)
             if (
                 bounds is not self.histograms.get(name)  # the layout's cached tuple
