@@ -195,25 +195,3 @@ def test_vector_form_matches_the_scalar_one() -> None:
 def test_rejects_nonpositive_null_ratio() -> None:
     with pytest.raises(ValueError, match="rho0"):
         RateRatioTest(0)
-
-
-def test_advance_many_is_update_interval_by_interval_bit_for_bit() -> None:
-    """A ceiling's waiting intervals go in with advance_many: the state update() would keep."""
-    rng = np.random.default_rng(11)
-    for run in range(60):
-        rho0 = (1.0, 1.2, 2.0)[run % 3]
-        scalar, batched = RateRatioTest(rho0), RateRatioTest(rho0)
-        for chunk in range(3):
-            total = rng.poisson(80, 200)
-            n_c = rng.binomial(total, rng.choice([0.05, 0.5, 0.9], 200)).astype(float)
-            n_b = (total - n_c).astype(float)
-            if chunk == 1:  # intervals without exposure or without events
-                n_c[::5] = 0.0
-            x_c = rng.binomial(n_c.astype(int), 0.03).astype(float)
-            x_b = rng.binomial(n_b.astype(int), rng.choice([0.0, 0.02], 200)).astype(float)
-            looks = [v.tolist() for v in (n_c, n_b, x_c, x_b)]
-            batched.advance_many(*looks)
-            for look in zip(*looks, strict=True):
-                scalar.update(*look)
-            assert batched.state() == scalar.state()
-            assert (batched.events_c, batched.events_b) == (scalar.events_c, scalar.events_b)

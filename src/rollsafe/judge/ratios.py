@@ -27,7 +27,7 @@ validity does not depend on the choice."""
 _PENDING_LIMIT = 512
 """Pending intervals of a ceiling's versus test at most (memory stays bounded)."""
 _BATCH = 16
-"""From this many pending intervals on, one ``advance_many`` beats updates one by one."""
+"""From this many pending intervals on, one ``update_many`` beats updates one by one."""
 
 _WORDS = {
     "fail": "canary worse than baseline beyond {margins}",
@@ -219,7 +219,7 @@ class CeilingCheck(Check):
         (below the ceiling it never does)."""
         self._pending: list[tuple[float, float, float, float]] = []
         """Intervals not yet added to the versus test: only :meth:`fails` above the ceiling
-        reads it, so they wait, and go in together (``advance_many``, the same floats)."""
+        reads it, so they wait, and go in together (``update_many``, the same floats)."""
 
     def update(self, n: float, x: float, n_b: float = 0.0, x_b: float = 0.0) -> None:
         self.test.update(n, x)
@@ -239,7 +239,7 @@ class CeilingCheck(Check):
             for interval in pending:
                 versus.update(*interval)
         else:
-            versus.advance_many(*zip(*pending, strict=True))
+            versus.update_many(*zip(*pending, strict=True))
         pending.clear()
 
     def has_data(self) -> bool:

@@ -265,57 +265,12 @@ class RateRatioTest:
         Per alternative the log ratio grows by ``x_c (log g_j - f_j) - x_b f_j`` with the
         penalty ``f_j > 0``: at most ``x_c`` times :meth:`_Penalties.gain`.
         """
-        m = events_c + events_b
-        if m <= 0 or n_c <= 0 or n_b <= 0:
-            return 0.0
+        self.update(n_c, n_b, events_c, events_b)
+        if events_c + events_b <= 0 or n_c <= 0 or n_b <= 0:
+            return 0.0  # no information: nothing changed
         if events_c < 0 or events_b < 0:
-            self.update(n_c, n_b, events_c, events_b)
             return math.inf  # no bound: the caller computes the maximum
-        s = n_c / n_b
-        penalties = self._penalties
-        fail, pass_ = penalties.both(s)
-        self._b_fail = list(map(_add, self._b_fail, map(_mul, repeat(m), fail)))
-        self._b_pass = list(map(_add, self._b_pass, map(_mul, repeat(m), pass_)))
-        self.events_c += events_c
-        self.events_b += events_b
-        return events_c * penalties.gain(s)
-
-    def advance_many(
-        self,
-        n_c: Sequence[float],
-        n_b: Sequence[float],
-        events_c: Sequence[float],
-        events_b: Sequence[float],
-    ) -> None:
-        """:meth:`update` for each interval in turn, without :meth:`update_many`'s rows.
-
-        The same floats as :meth:`update` interval by interval: the same products, then
-        sequential sums (``np.cumsum`` accumulates left to right, as :meth:`update_many`
-        relies on too). For a caller that needs only the state after the last interval
-        (a ceiling catching up on waiting intervals): no log ratios after every interval,
-        and the penalties come from the per-``s`` cache, without a logarithm each.
-        """
-        both = self._penalties.both
-        ms: list[float] = []
-        fails: list[tuple[float, ...]] = []
-        passes: list[tuple[float, ...]] = []
-        x_c, x_b = self.events_c, self.events_b
-        for c, b, e_c, e_b in zip(n_c, n_b, events_c, events_b, strict=True):
-            m = e_c + e_b
-            if m <= 0 or c <= 0 or b <= 0:
-                continue  # as update(): no information
-            fail, pass_ = both(c / b)
-            ms.append(m)
-            fails.append(fail)
-            passes.append(pass_)
-            x_c += e_c
-            x_b += e_b
-        if not ms:
-            return
-        m_used = np.array(ms, dtype=np.float64)[:, None]
-        self._b_fail = _last_cumulative(self._b_fail, m_used * np.array(fails, dtype=np.float64))
-        self._b_pass = _last_cumulative(self._b_pass, m_used * np.array(passes, dtype=np.float64))
-        self.events_c, self.events_b = x_c, x_b
+        return events_c * self._penalties.gain(n_c / n_b)
 
     def max_log_lr_fail(self) -> float:
         """The largest fail-side log likelihood ratio: an upper bound on ``log_e_fail``."""
@@ -348,13 +303,6 @@ class RateRatioTest:
         weights = self._log_w_fail
         log_fail = log_mean_exp(fail) if weights is None else log_weighted_mean_exp(fail, weights)
         return log_fail, log_mean_exp(pass_)
-
-
-def _last_cumulative(start: list[float], steps: FloatArray) -> list[float]:
-    """``start`` plus every row of ``steps``, added in order (the cumulative sum's last row)."""
-    rows = np.cumsum(np.vstack((np.array([start], dtype=np.float64), steps)), axis=0)
-    result: list[float] = rows[-1].tolist()
-    return result
 
 
 class RateRatioTests:
