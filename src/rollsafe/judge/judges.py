@@ -153,8 +153,7 @@ class Judge:
         counters = self._arms.get(arm)
         if counters is None:  # compare mode keeps only the canary and the baseline
             if self.mode == "compare" and arm not in ARMS:
-                if len(self._ignored_arms) < 10:  # named in the reason; bounded
-                    self._ignored_arms.add(arm)
+                self._ignore(arm)
                 return self._verdict
             counters = self._arms[arm] = ArmCounters()
         # ArmCounters.observe, its dispatch inline: this runs for every observation.
@@ -274,9 +273,7 @@ class Judge:
         # The checks' state now, for the metrics whenever they are built: a caller may hold
         # this verdict across later looks (the controller keeps the last one), so it reads
         # the evidence of its own look. Snapshots are references to immutable state.
-        snapshots = list(map(call, self._snapshots))
-        build = partial(_metrics, self._checks, self._check_levels, snapshots, states, {})
-        self._verdict = undecided(t, self._looks, reason, build)
+        self._verdict = undecided(t, self._looks, reason, self._snapshot(states, {}))
         return self._verdict
 
     def _early_pass(self, t: float) -> Verdict | None:
@@ -439,9 +436,13 @@ class Judge:
     def _snapshot(
         self, states: dict[str, Outcome], notes: dict[str, str]
     ) -> Callable[[], list[MetricVerdict]]:
-        checks, check_levels = self._checks, self._check_levels
-        snapshots = [check.snapshot() for check in checks]
-        return lambda: _metrics(checks, check_levels, snapshots, states, notes)
+        """The metrics as the checks stand now, built when asked for."""
+        snapshots = list(map(call, self._snapshots))
+        return partial(_metrics, self._checks, self._check_levels, snapshots, states, notes)
+
+    def _ignore(self, arm: str) -> None:
+        if len(self._ignored_arms) < 10:  # named in the reason; bounded
+            self._ignored_arms.add(arm)
 
     def _resolve_when_ready(self, observation: Mapping[str, Any], arm: str) -> bool:
         """Choose the default metrics once the observations show which apply; True when chosen.
@@ -458,8 +459,7 @@ class Judge:
             self._resolve(observation)
             return True
         if arm not in ARMS:
-            if len(self._ignored_arms) < 10:
-                self._ignored_arms.add(arm)
+            self._ignore(arm)
             return False
         pending = self._pending
         first = arm not in pending

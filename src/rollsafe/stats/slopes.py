@@ -103,11 +103,11 @@ class PairedSlopes:
 
     @property
     def a(self) -> float | None:
-        return self._cov_a / self._var_t if self.n >= 2 and self._var_t > 0 else None
+        return self.slopes_of(self.state())[0]
 
     @property
     def b(self) -> float | None:
-        return self._cov_b / self._var_t if self.n >= 2 and self._var_t > 0 else None
+        return self.slopes_of(self.state())[1]
 
     def state(self) -> tuple[int, float, float, float]:
         """What :meth:`slopes_of` turns into (:attr:`a`, :attr:`b`), later: a snapshot."""
