@@ -20,8 +20,6 @@ from rollsafe.errors import PlanError, RefusedError, RollsafeError
 from rollsafe.journal import JournalEntry
 from rollsafe.journal.kinds import Kind
 from rollsafe.journal.payloads import (
-    REQUEST_KINDS,
-    ROLLOUT_STATE_KINDS,
     STEP_STATE_KINDS,
     FlagDefinition,
     LoadVerdict,
@@ -34,8 +32,6 @@ from rollsafe.journal.payloads import (
     load_verdict,
     metrics_blind,
     rollout_created,
-    rollout_moved,
-    rollout_request,
     rollouts,
     step_moved,
     step_retry,
@@ -150,10 +146,6 @@ def describe(entry: JournalEntry) -> str | None:
         return f"  error budget left: {escape(left)} (floor {checked['floor']:.0%})"
     if kind == Kind.SLO_BUDGET_OVERRIDE:
         return f"[yellow]⚠ error budget overridden by {escape(entry.actor)}[/yellow]"
-    if kind in ROLLOUT_STATE_KINDS or kind in REQUEST_KINDS:
-        why = rollout_moved(entry) if kind in ROLLOUT_STATE_KINDS else rollout_request(entry)
-        reason = f": {escape(first_line(why['reason']))}" if why.get("reason") else ""
-        return f"[bold]● {kind}[/bold]{reason}"
     if kind.startswith("rollout."):
         reason = f": {escape(first_line(data['reason']))}" if data.get("reason") else ""
         return f"[bold]● {kind}[/bold]{reason}"

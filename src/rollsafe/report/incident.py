@@ -372,13 +372,13 @@ def _metric_evidence(metric: MetricVerdictRecord) -> dict[str, Any]:
 def _change_introduced(entries: Sequence[JournalEntry]) -> float | None:
     """When users first met the change: a release deployed or started as a canary, or a flag on."""
     for entry in entries:
-        step = step_moved(entry) if entry.kind == Kind.STEP_SUCCEEDED else None
-        result = (step.get("result") or {}) if step is not None else {}
-        if step is not None and (
-            (step.get("kind") == "deploy" and result.get("changed"))
-            or (step.get("kind") == "canary" and result.get("release"))
-        ):
-            return entry.ts
+        if entry.kind == Kind.STEP_SUCCEEDED:
+            step = step_moved(entry)
+            result = step.get("result") or {}
+            if (step["kind"] == "deploy" and result.get("changed")) or (
+                step["kind"] == "canary" and result.get("release")
+            ):
+                return entry.ts
         if turned_on(entry):
             return entry.ts
     return None
