@@ -19,13 +19,10 @@ import statistics
 import sys
 from multiprocessing import Pool
 
-import numpy as np
-
 from bench.judge.__main__ import CHUNK, HEALTHY_SECONDS, REGRESSION_SECONDS
-from bench.judge.runner import ORACLE_ALPHA
+from bench.judge.runner import MARGIN, first_crossing, has_two_arm_floor, two_sample_sprt
 from bench.judge.scenarios import HEALTHY, ORACLE_GOAL, REGRESSIONS
-from bench.judge.simulator import Run, Scenario, observations, simulate
-from rollsafe.config.analysis import RatioMetric
+from bench.judge.simulator import Scenario, observations, simulate
 from rollsafe.judge import Judge
 
 REGRESSION_SEED = 7_000_000
@@ -42,45 +39,18 @@ Delays = tuple[float | None, float | None, float | None, float | None]
 """The oracle's, rollsafe's, and the two-sample SPRT's at margins 20% and 0 (None: never)."""
 
 
-def _first(log_lr: np.ndarray) -> float | None:
-    crossed = np.flatnonzero(np.cumsum(log_lr) >= math.log(1 / ORACLE_ALPHA))
-    return float(crossed[0]) if crossed.size else None
-
-
-def two_sample_sprt(run: Run, rho: float, rho0: float) -> np.ndarray:
-    """Per-second log-likelihood ratio of Wald's SPRT on the canary's share of the errors:
-    canary/baseline rate ratio ``rho`` (the truth) against ``rho0`` (the null's edge).
-
-    The fastest test at its level that learns the healthy rate from the baseline, as
-    every judge comparing two arms must, and knows the effect: its delay over the
-    oracle's is what comparing with a baseline costs before any mixture or split.
-    """
-    n_c, n_b = run.requests
-    x_c, x_b = run.errors
-    s = np.divide(n_c, n_b, out=np.zeros_like(n_c), where=n_b > 0)
-    pi1, pi0 = s * rho / (1 + s * rho), s * rho0 / (1 + s * rho0)
-    valid = (n_c > 0) & (n_b > 0)
-    safe0, safe1 = np.where(valid, pi0, 0.5), np.where(valid, pi1, 0.5)
-    result: np.ndarray = np.where(
-        valid,
-        x_c * np.log(safe1 / safe0) + x_b * np.log((1 - safe1) / (1 - safe0)),
-        0.0,
-    )
-    return result
-
-
 def one_run(task: tuple[Scenario, int, int]) -> tuple[str, Delays, str]:
     """(scenario, delays, rollsafe's failed metrics) of one run."""
     scenario, seconds, seed = task
     run = simulate(scenario, seconds, seed)
-    oracle = _first(run.oracle)
+    oracle = first_crossing(run.oracle)
     two_sample: tuple[float | None, float | None] = (None, None)
-    if scenario.canary_error_rate is not None and scenario.error_rate > 0:
+    if has_two_arm_floor(scenario):
+        assert scenario.canary_error_rate is not None
         rho = scenario.canary_error_rate / scenario.error_rate
-        margin = 1 + RatioMetric().relative_margin
         two_sample = (
-            _first(two_sample_sprt(run, rho, margin)),
-            _first(two_sample_sprt(run, rho, 1.0)),
+            first_crossing(two_sample_sprt(run, rho, MARGIN)),
+            first_crossing(two_sample_sprt(run, rho, 1.0)),
         )
     judge = Judge()
     ours: float | None = None

@@ -9,12 +9,51 @@ import numpy as np
 
 from bench.judge.baselines import flagger, kayenta
 from bench.judge.scenarios import flagger_thresholds
-from bench.judge.simulator import Scenario, observations, simulate
+from bench.judge.simulator import Run, Scenario, observations, simulate
+from rollsafe.config.analysis import RatioMetric
 from rollsafe.judge import Judge
 
-JUDGES = ("oracle", "rollsafe", "kayenta", "flagger-1", "flagger-5")
+JUDGES = ("oracle", "two-arm", "rollsafe", "kayenta", "flagger-1", "flagger-5")
 ORACLE_ALPHA = 0.01
 """The oracle's error level: rollsafe's default alpha."""
+MARGIN = 1 + RatioMetric().relative_margin
+"""The two-arm floor's null: the canary's error rate at most this times the baseline's."""
+
+
+def first_crossing(log_lr: np.ndarray) -> float | None:
+    """The first second at which Wald's SPRT (cumulative log likelihood ratio) rejects."""
+    crossed = np.flatnonzero(np.cumsum(log_lr) >= math.log(1 / ORACLE_ALPHA))
+    return float(crossed[0]) if crossed.size else None
+
+
+def two_sample_sprt(run: Run, rho: float, rho0: float) -> np.ndarray:
+    """Per-second log-likelihood ratio of Wald's SPRT on the canary's share of the errors:
+    canary/baseline rate ratio ``rho`` (the truth) against ``rho0`` (the null's edge).
+
+    The fastest test at its level that learns the healthy rate from the baseline, as
+    every judge comparing two arms must, and knows the effect: with ``rho0`` at
+    rollsafe's margin it is the floor for any judge that compares with a baseline and
+    tolerates that margin, before any mixture over effect sizes or split of alpha.
+    """
+    n_c, n_b = run.requests
+    x_c, x_b = run.errors
+    s = np.divide(n_c, n_b, out=np.zeros_like(n_c), where=n_b > 0)
+    pi1, pi0 = s * rho / (1 + s * rho), s * rho0 / (1 + s * rho0)
+    valid = (n_c > 0) & (n_b > 0)
+    safe0, safe1 = np.where(valid, pi0, 0.5), np.where(valid, pi1, 0.5)
+    result: np.ndarray = np.where(
+        valid,
+        x_c * np.log(safe1 / safe0) + x_b * np.log((1 - safe1) / (1 - safe0)),
+        0.0,
+    )
+    return result
+
+
+def has_two_arm_floor(scenario: Scenario) -> bool:
+    """Whether the two-arm floor applies: an error-rate regression over a nonzero rate."""
+    return (
+        not scenario.healthy and scenario.canary_error_rate is not None and scenario.error_rate > 0
+    )
 
 
 @dataclass(frozen=True)
@@ -39,11 +78,14 @@ def run_all(scenario: Scenario, seconds: int, seed: int) -> list[Outcome]:
         index = run.seconds if at is None else min(run.seconds, int(at) + 1)
         return float(cumulative_bad[index])
 
-    at: float | None = None
-    crossed = np.flatnonzero(np.cumsum(run.oracle) >= math.log(1 / ORACLE_ALPHA))
-    if crossed.size:
-        at = float(crossed[0])
+    at = first_crossing(run.oracle)
     outcomes = [Outcome("oracle", at is not None, at, bad(at))]
+    at = None
+    if has_two_arm_floor(scenario):
+        assert scenario.canary_error_rate is not None
+        rho = scenario.canary_error_rate / scenario.error_rate
+        at = first_crossing(two_sample_sprt(run, rho, MARGIN))
+    outcomes.append(Outcome("two-arm", at is not None, at, bad(at)))
     judge = Judge()
     rolled_back = passed = False
     at = None
