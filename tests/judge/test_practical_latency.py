@@ -92,3 +92,41 @@ def test_the_margins_are_configurable() -> None:
         judge.update(canary.look(rng, float(i)))
         judge.update(baseline.look(rng, float(i)))
     assert judge.verdict.verdict == "fail"
+
+
+def _tail_look(arm: str, t: float, total: float, slow: float) -> dict[str, Any]:
+    """``total`` requests so far, ``slow`` of them between 0.3 s and 0.5 s, the rest fast."""
+    fast = total - slow
+    counts = [fast] * 11 + [total, total]  # at or below each bound of BOUNDS
+    return {
+        "t": t,
+        "arm": arm,
+        "requests": total,
+        "errors": 0.0,
+        "latency_seconds_bucket": {
+            **{str(b): c for b, c in zip(BOUNDS, counts, strict=True)},
+            "+Inf": total,
+        },
+    }
+
+
+def test_ratio_evidence_short_of_the_absolute_margin_says_so() -> None:
+    # 5% of the canary's requests slower than 300 ms, none of the baseline's: the ratio
+    # test is decisive at once, but a difference of exactly the 5 pp absolute margin can
+    # be shown neither above nor below it, so the check stays inconclusive, and its reason
+    # must say why rather than print an e-value above the threshold beside "not enough
+    # evidence".
+    metric = HistogramMetric(name="latency", absolute_margin=0.05)
+    judge = Judge(AnalysisConfig(metrics=[metric], min_requests=30))
+    for i in range(1, 121):
+        judge.update(_tail_look("canary", float(i), 100.0 * i, 5.0 * i))
+        verdict = judge.update(_tail_look("baseline", float(i), 100.0 * i, 0.0))
+    latency = next(m for m in verdict.metrics if m.name == "latency")
+    assert verdict.verdict != "fail"
+    assert latency.verdict == "inconclusive"
+    assert latency.e_value is not None and latency.threshold is not None
+    assert latency.e_value >= latency.threshold
+    assert "not yet shown to exceed the baseline's by the absolute margin (5 pp)" in (
+        latency.reason
+    )
+    assert "not enough evidence either way" not in latency.reason

@@ -221,6 +221,13 @@ class HistogramCheck(Check):
             "pass": "canary not slower than baseline beyond the margins",
             "inconclusive": "not enough evidence either way",
         }[state]
+        if state == "inconclusive" and where is not None and log_fail >= levels.fail:
+            # fails() also asks for evidence that the shares differ by the absolute margin.
+            words = (
+                "the ratio's evidence is in, but the canary's share slower is not yet shown "
+                f"to exceed the baseline's by the absolute margin "
+                f"({100 * self.metric.absolute_margin:g} pp)"
+            )
         p50_c, p50_b = arms["canary"]["p50"], arms["baseline"]["p50"]
         reason = (
             f"{name}: p50 {_ms(p50_c)} vs {_ms(p50_b)}; slower than {bounds[k]:g}s: "
