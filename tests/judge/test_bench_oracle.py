@@ -48,7 +48,8 @@ def test_the_two_arm_floor_detects_in_walds_expected_time() -> None:
         oracle, floor = run_all(scenario, 600, seed)[:2]
         assert floor.judge == "two-arm"
         assert floor.rolled_back
-        assert oracle.seconds is not None and floor.seconds is not None
+        assert oracle.seconds is not None
+        assert floor.seconds is not None
         oracle_delays.append(oracle.seconds)
         floor_delays.append(floor.seconds)
     assert 0.5 * expected <= statistics.median(floor_delays) <= 2 * expected
@@ -59,4 +60,6 @@ def test_the_two_arm_floor_detects_in_walds_expected_time() -> None:
 def test_the_two_arm_floor_is_not_run_where_it_models_nothing() -> None:
     for scenario in (Scenario("A/A", True), Scenario("slow", False, median_factor=1.2)):
         floor = run_all(scenario, 120, 1)[1]
-        assert floor.judge == "two-arm" and not floor.rolled_back and floor.seconds is None
+        assert floor.judge == "two-arm"
+        assert not floor.rolled_back
+        assert floor.seconds is None

@@ -124,7 +124,8 @@ def test_ratio_evidence_short_of_the_absolute_margin_says_so() -> None:
     latency = next(m for m in verdict.metrics if m.name == "latency")
     assert verdict.verdict != "fail"
     assert latency.verdict == "inconclusive"
-    assert latency.e_value is not None and latency.threshold is not None
+    assert latency.e_value is not None
+    assert latency.threshold is not None
     assert latency.e_value >= latency.threshold
     assert "not yet shown to exceed the baseline's by the absolute margin (5 pp)" in (
         latency.reason
