@@ -172,7 +172,7 @@ def render(
         f"**Throughput**: {throughput.per_second:,.0f} observation updates/s on one core "
         f"({throughput.microseconds:.1f} µs each; {throughput.updates:,} updates of "
         "observations with requests, errors, a 15-bucket latency histogram and memory, i.e. "
-        "three metrics plus the error ceiling; best of "
+        "three metrics plus the error ceiling; CPU time, best of "
         f"{throughput.repeats} passes).",
         "",
         "Baselines: Kayenta-style = Mann-Whitney on 10-second aggregates (error rate, mean "
