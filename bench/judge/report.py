@@ -200,9 +200,10 @@ def _floor_note(results: dict[str, list[list[Outcome]]], regressions: tuple[Scen
         f"The two-arm floor itself is above {GOAL_ORACLE_RATIO:g}x the oracle in {len(above)} "
         f"of the {len(ORACLE_GOAL)} cells of the oracle goal"
         + (f" ({'; '.join(above)})" if above else "")
-        + ": there no judge that learns the healthy rate from the baseline and tolerates a "
-        "canary 20% worse can meet the goal, whatever its method (see 'Against the oracle "
-        "after issue 16, item 2' below)."
+        + ": there even a judge told the size of the regression, learning the healthy rate "
+        "from the baseline and tolerating a canary 20% worse, misses the goal (Wald's SPRT "
+        "needs the fewest observations on average of any test at its error levels), so no "
+        "method of that kind meets it (see 'Against the oracle after issue 16, item 2' below)."
     )
 
 
