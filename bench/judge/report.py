@@ -203,7 +203,8 @@ def _floor_note(results: dict[str, list[list[Outcome]]], regressions: tuple[Scen
         + ": there even a judge told the size of the regression, learning the healthy rate "
         "from the baseline and tolerating a canary 20% worse, misses the goal (Wald's SPRT "
         "needs the fewest observations on average of any test at its error levels), so no "
-        "method of that kind can be expected to meet it (see 'Against the oracle after issue 16, item 2' below)."
+        "method of that kind can be expected to meet it (see 'Against the oracle after "
+        "issue 16, item 2' below)."
     )
 
 
