@@ -7,10 +7,11 @@ machine), a connection made by any other test may take it, and the child fails
 with EADDRINUSE. Below that range only an explicit bind to the same number can
 take it, and the probe shows none holds it now.
 
-Explicit binds are what is left: another xdist worker's probe picking the same number
-while this one's child still starts (seen: two shops failing with EADDRINUSE on one
-port). So each worker draws from its own residue class of the range (``port %
-workers == worker``), and a process does not hand out a port it handed out recently.
+Explicit binds are what is left, and the likeliest are this suite's own: another xdist
+worker's probe, or this process's previous one, picking the same number while the first
+child still starts (seen once: a shop failing with EADDRINUSE on a port its probe had found
+free). So each worker draws from its own residue class of the range (``port % workers ==
+worker``), and a process does not hand out a port it handed out recently.
 """
 
 from __future__ import annotations
