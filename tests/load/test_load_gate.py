@@ -268,16 +268,16 @@ def test_a_load_step_gates_a_rollout_and_is_journaled(
 
 def test_a_starved_client_cannot_pass_a_release() -> None:
     spec = LoadStep(baseline="http://a/", candidate="http://b/")
-    summary: dict[str, object] = {}
     # The generator's loop typically 30 ms late, against a 10 ms slowdown to detect
     # (10% of a 100 ms baseline): a pass would be its own noise.
-    reason = _blurred(spec, 100.0, [0.03] * 50 + [0.0] * 10, summary)
+    lag, reason = _blurred(spec, 100.0, [0.03] * 50 + [0.0] * 10)
     assert reason is not None
     assert "late by 30 ms" in reason
-    assert summary["client_lag_ms"] == {"p50": 30.0, "p90": 30.0, "max": 30.0, "limit": 10.0}
-    assert _blurred(spec, 100.0, [0.002] * 60, {}) is None
-    assert _blurred(spec, 10.0, [0.004] * 60, {}) is None  # 5 ms floor: slowdown_margin
-    assert _blurred(spec, 10.0, [0.006] * 60, {}) is not None
+    assert lag == {"p50": 30.0, "p90": 30.0, "max": 30.0, "limit": 10.0}
+    assert _blurred(spec, 100.0, [0.002] * 60)[1] is None
+    assert _blurred(spec, 10.0, [0.004] * 60)[1] is None  # 5 ms floor: slowdown_margin
+    assert _blurred(spec, 10.0, [0.006] * 60)[1] is not None
+    assert _blurred(spec, 10.0, []) == (None, None)  # no samples (wrk): nothing to record
 
 
 def test_arms_that_could_not_keep_the_rate_cannot_pass() -> None:

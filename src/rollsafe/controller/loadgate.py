@@ -27,6 +27,7 @@ from rollsafe.controller.context import StepContext, StepOutcome
 from rollsafe.errors import RollsafeError
 from rollsafe.journal.kinds import Kind
 from rollsafe.journal.payloads import (
+    ClientLag,
     LoadArm,
     LoadStarted,
     LoadVerdict,
@@ -156,7 +157,6 @@ def _judged(
         "min_ratio": round(1 - spec.margin, 4),
         "ok": throughput_ok,
     }
-    lag: dict[str, Any] = {}  # `_blurred` adds the client's own delays, if it sampled any
     reasons = [m.reason for m in verdict.metrics if m.verdict == verdict.verdict]
     if ratio is None:
         reasons.append("the baseline completed no request: no throughput to compare")
@@ -165,7 +165,8 @@ def _judged(
             f"throughput: candidate {rates['canary']:.1f}/s vs baseline "
             f"{rates['baseline']:.1f}/s ({ratio:.0%}), below {1 - spec.margin:.0%}"
         )
-    blurred = _blurred(spec, arms["baseline"].get("p50_ms"), lags, lag) or _overrun(records)
+    lag, blurred = _blurred(spec, arms["baseline"].get("p50_ms"), lags)
+    blurred = blurred or _overrun(records)
     outcome: Outcome
     if verdict.verdict == "fail" or (ratio is not None and not throughput_ok):
         outcome = "fail"
@@ -187,16 +188,17 @@ def _judged(
         "judge": verdict.to_dict(),
         "outcome": outcome,  # not "verdict": readers take a step's "verdict" as the judge's
     }
-    if "client_lag_ms" in lag:
-        summary["client_lag_ms"] = lag["client_lag_ms"]
+    if lag is not None:
+        summary["client_lag_ms"] = lag
     reason = "; ".join(reasons) or (verdict.reason or outcome)
     return LoadResult(outcome, reason, summary)
 
 
 def _blurred(
-    spec: LoadStep, baseline_p50_ms: float | None, lags: list[float], summary: dict[str, Any]
-) -> str | None:
-    """Why a pass would not be evidence: the client's own delays as large as the margin.
+    spec: LoadStep, baseline_p50_ms: float | None, lags: list[float]
+) -> tuple[ClientLag | None, str | None]:
+    """The client's own delays (None if it sampled none), and why a pass would not be
+    evidence if they are as large as the margin (else None).
 
     The smallest slowdown the gate must catch is ``margin`` of the baseline's
     latency and at least ``slowdown_margin``; when the generator's event loop was
@@ -208,19 +210,19 @@ def _blurred(
     to differ beyond the margins, which delays shared by both arms do not create.
     """
     if not lags:
-        return None
+        return None, None
     ordered = sorted(lags)
     p50, p90 = ordered[len(ordered) // 2], ordered[int(0.9 * (len(ordered) - 1))]
-    summary["client_lag_ms"] = {
+    detectable = max(spec.slowdown_margin, spec.margin * (baseline_p50_ms or 0.0) / 1000)
+    lag: ClientLag = {
         "p50": round(1000 * p50, 3),
         "p90": round(1000 * p90, 3),
         "max": round(1000 * ordered[-1], 3),
+        "limit": round(1000 * detectable, 3),
     }
-    detectable = max(spec.slowdown_margin, spec.margin * (baseline_p50_ms or 0.0) / 1000)
-    summary["client_lag_ms"]["limit"] = round(1000 * detectable, 3)
     if p90 <= detectable:
-        return None
-    return (
+        return lag, None
+    return lag, (
         f"the load generator was itself late by {1000 * p90:.3g} ms (p90 of its event loop), "
         f"more than the {1000 * detectable:.3g} ms slowdown it must detect: a pass would "
         "not be evidence (run the gate where its client has CPU to spare, or use wrk)"
