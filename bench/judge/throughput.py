@@ -6,9 +6,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import rollsafe.judge.judges
 from bench.judge.scenarios import HEALTHY
 from bench.judge.simulator import observations, simulate
 from rollsafe.judge import Judge
+from rollsafe.support.compiled import is_compiled
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,8 @@ class Throughput:
     microseconds: float
     updates: int
     repeats: int
+    build: str
+    """``compiled (mypyc)`` (``make compile``) or ``Python source``."""
 
 
 def measure(
@@ -39,4 +43,5 @@ def measure(
             if judge.update(observation).decided_at is not None:
                 judge = Judge()
         best = min(best, clock() - started)
-    return Throughput(len(stream) / best, best / len(stream) * 1e6, len(stream), repeats)
+    build = "compiled (mypyc)" if is_compiled(rollsafe.judge.judges) else "Python source"
+    return Throughput(len(stream) / best, best / len(stream) * 1e6, len(stream), repeats, build)

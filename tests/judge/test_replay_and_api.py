@@ -10,7 +10,6 @@ import pytest
 from rollsafe.config import AnalysisConfig, RatioMetric, parse_document
 from rollsafe.errors import PlanError
 from rollsafe.judge import Judge, replay
-from rollsafe.judge.verdicts import MetricVerdict, Verdict, undecided
 from tests.judge.streams import Arm, stream
 
 ALL_FIELDS = ("requests", "errors", "latency_seconds_bucket", "memory_bytes")
@@ -89,26 +88,6 @@ def test_analysis_config_errors_are_located() -> None:
         parse_document(text, AnalysisConfig, source="analysis.yaml")
     with pytest.raises(PlanError, match=r"analysis.yaml:1: alpha"):
         parse_document("alpha: 3\n", AnalysisConfig, source="analysis.yaml")
-
-
-def test_undecided_is_the_inconclusive_verdict_the_constructor_builds() -> None:
-    def build() -> list[MetricVerdict]:
-        return []
-
-    fast = undecided(3.0, 7, "not enough evidence yet", build)
-    slow = Verdict(
-        "inconclusive",
-        decided_at=None,
-        t=3.0,
-        looks=7,
-        reason="not enough evidence yet",
-        metrics=build,
-    )
-    assert [getattr(fast, name) for name in Verdict.__slots__] == [
-        getattr(slow, name) for name in Verdict.__slots__
-    ]
-    assert fast.metrics == []
-    assert not fast.final
 
 
 @pytest.mark.parametrize("mode", ["compare", "health"])

@@ -27,7 +27,6 @@ from rollsafe.judge.verdicts import (
     MetricVerdict,
     Outcome,
     Verdict,
-    undecided,
 )
 
 Mode = Literal["compare", "health"]
@@ -273,7 +272,14 @@ class Judge:
         # The checks' state now, for the metrics whenever they are built: a caller may hold
         # this verdict across later looks (the controller keeps the last one), so it reads
         # the evidence of its own look. Snapshots are references to immutable state.
-        self._verdict = undecided(t, self._looks, reason, self._snapshot(states, {}))
+        self._verdict = Verdict(
+            "inconclusive",
+            decided_at=None,
+            t=t,
+            looks=self._looks,
+            reason=reason,
+            metrics=self._snapshot(states, {}),
+        )
         return self._verdict
 
     def _early_pass(self, t: float) -> Verdict | None:
@@ -594,7 +600,9 @@ def check_observation(observation: Any) -> None:
     _time_and_arm(observation)
 
 
-def _finite(number: float) -> bool:
+def _finite(number: int | float) -> bool:
+    # int | float, not float: a compiled judge converts a float argument on the call, where
+    # an int too large for a float would raise TypeError outside this try.
     try:
         return math.isfinite(number)
     except OverflowError:

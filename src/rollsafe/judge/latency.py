@@ -111,7 +111,8 @@ class HistogramCheck(Check):
             self._max_fail = self.test.update(n_c, n_b, delta[_TOTALS] - delta[_BOUNDS])
 
     def has_data(self) -> bool:
-        return bool(self.bounds) and self.cumulative[0, -1] > 0 and self.cumulative[1, -1] > 0
+        cumulative = self.cumulative  # numpy scalars compared: bool() for a bool
+        return bool(self.bounds and cumulative[0, -1] > 0 and cumulative[1, -1] > 0)
 
     def practical(self, cum_c: Sequence[float], cum_b: Sequence[float], k: int) -> bool:
         """Whether the slowdown at the quantile bound ``k`` compares exceeds both margins."""

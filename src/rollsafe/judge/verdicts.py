@@ -153,21 +153,3 @@ class Verdict:
             f"Verdict({self.verdict!r}, decided_at={self.decided_at!r}, t={self.t!r}, "
             f"reason={self.reason!r})"
         )
-
-
-def undecided(
-    t: float | None, looks: int, reason: str, metrics: Callable[[], list[MetricVerdict]]
-) -> Verdict:
-    """``Verdict("inconclusive", decided_at=None, t=t, looks=looks, reason=reason,
-    metrics=metrics)``, built without the keyword binding: the judge makes one per look."""
-    verdict = object.__new__(Verdict)
-    verdict.verdict = "inconclusive"
-    verdict.decided_at = None
-    verdict.t = t
-    verdict.looks = looks
-    verdict.reason = reason
-    verdict.basis = None
-    verdict.early_pass = None
-    verdict._build = metrics
-    verdict._metrics = None
-    return verdict

@@ -1,0 +1,46 @@
+"""Whether the judge runs compiled (mypyc, ``make compile``), and whether that build is stale.
+
+Python imports an extension module in place of the ``.py`` beside it. After an edit of
+the source, an older build would go on answering for it, silently: :func:`stale` finds
+such sources, and the judge warns about them when it is imported.
+"""
+
+from __future__ import annotations
+
+import warnings
+from importlib.machinery import EXTENSION_SUFFIXES
+from pathlib import Path
+from types import ModuleType
+
+COMPILE_COMMAND = "make compile"
+
+
+def is_compiled(module: ModuleType) -> bool:
+    """The module was loaded from an extension module (compiled), not from Python source."""
+    return str(module.__file__).endswith(tuple(EXTENSION_SUFFIXES))
+
+
+def stale(*packages: Path) -> list[Path]:
+    """Sources in the package folders newer than the extension module built from them."""
+    found = []
+    for package in packages:
+        for suffix in EXTENSION_SUFFIXES:
+            for built in package.glob(f"*{suffix}"):
+                source = built.with_name(built.name.removesuffix(suffix) + ".py")
+                if source.exists() and source.stat().st_mtime > built.stat().st_mtime:
+                    found.append(source)
+    return sorted(found)
+
+
+def warn_if_stale(*packages: Path) -> None:
+    """Warn (RuntimeWarning) when a compiled module is older than its source."""
+    sources = stale(*packages)
+    if sources:
+        names = ", ".join(str(source) for source in sources[:3])
+        more = f" and {len(sources) - 3} more" if len(sources) > 3 else ""
+        warnings.warn(
+            f"the compiled judge is older than its source ({names}{more}), which it "
+            f"shadows: run `{COMPILE_COMMAND}`, or `make pure` to run the source",
+            RuntimeWarning,
+            stacklevel=2,
+        )
