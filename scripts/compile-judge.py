@@ -10,19 +10,21 @@ the digests of ``bench.judge.differential`` both ways) and takes about 1.4x the
 observation updates per second (docs/benchmarks.md, "Judge throughput"). A wheel
 ships the Python source alone: the judge works the same without a compiler, slower.
 
-Without a C compiler or setuptools this says so and builds nothing (exit 0): the
-judge then runs as Python. A module mypyc cannot compile is an error (exit 1), and
-no half-built set is left behind.
+Without a C compiler, Python's headers or setuptools this says so and builds nothing
+(exit 0): the judge then runs as Python. A failed build says why, leaves no half-built
+set behind and exits 0 as well, so that `make demo` still runs; the test suite fails
+where the tools are all present but the judge is not compiled.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
+import os
 import sys
-import sysconfig
 import tempfile
 from pathlib import Path
+
+from rollsafe.support.compiled import cannot_compile
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
@@ -46,18 +48,6 @@ def remove() -> int:
     for path in built():
         path.unlink()
     return len(built())
-
-
-def missing_tools() -> str | None:
-    """Why nothing can be compiled here, or None."""
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(compiler) is None:
-        return f"no C compiler ({compiler})"
-    try:
-        import setuptools  # noqa: F401  (mypyc builds with it)
-    except ImportError:
-        return "no setuptools (pip install setuptools)"
-    return None
 
 
 def compile_in_place() -> int:
@@ -95,19 +85,19 @@ def main(argv: list[str]) -> int:
     if args.remove:
         print("compile-judge: the judge runs as Python (compiled modules removed)")
         return 0
-    reason = missing_tools()
+    reason = cannot_compile()
     if reason is not None:
         print(f"compile-judge: {reason}: the judge runs as Python, slower", file=sys.stderr)
         return 0
-    import os
-
     os.chdir(SRC)
     try:
         count = compile_in_place()
     except (Exception, SystemExit) as error:  # setuptools reports a failed build by SystemExit
         remove()
-        print(f"compile-judge: mypyc failed: {error}", file=sys.stderr)
-        return 1
+        # The judge still works as Python; tests/judge/test_compiled.py fails where the
+        # tools are all here but no build is, so a broken build cannot go unnoticed.
+        print(f"compile-judge: mypyc failed ({error}): the judge runs as Python", file=sys.stderr)
+        return 0
     print(f"compile-judge: {count} modules compiled by mypyc (src/rollsafe/judge, stats)")
     return 0
 

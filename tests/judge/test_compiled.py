@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import rollsafe.judge.judges
-from rollsafe.support.compiled import is_compiled, stale, warn_if_stale
+from rollsafe.support.compiled import cannot_compile, is_compiled, stale, warn_if_stale
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,6 +40,14 @@ def _digests(python_path: str) -> list[str]:
         ).stdout
         lines.append(out.strip().splitlines()[-1])
     return lines
+
+
+def test_the_judge_is_compiled_wherever_it_can_be() -> None:
+    # make install compiles it (scripts/compile-judge.py), or says why it cannot.
+    reason = cannot_compile()
+    if reason is not None:
+        pytest.skip(f"the compiled judge cannot be built here: {reason}")
+    assert is_compiled(rollsafe.judge.judges), "the tools are here: run `make compile`"
 
 
 @pytest.mark.skipif(
@@ -76,3 +85,10 @@ def test_a_source_newer_than_its_compiled_module_is_stale(tmp_path: Path) -> Non
     assert stale(tmp_path) == [tmp_path / "old.py"]
     with pytest.warns(RuntimeWarning, match=r"old\.py.*make compile"):
         warn_if_stale(tmp_path)
+
+
+def test_without_a_c_compiler_the_judge_is_not_compiled_and_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sysconfig, "get_config_var", lambda name: "no-such-cc -pthread")
+    assert cannot_compile() == "no C compiler (no-such-cc)"

@@ -7,6 +7,9 @@ such sources, and the judge warns about them when it is imported.
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
+import sysconfig
 import warnings
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
@@ -18,6 +21,20 @@ COMPILE_COMMAND = "make compile"
 def is_compiled(module: ModuleType) -> bool:
     """The module was loaded from an extension module (compiled), not from Python source."""
     return str(module.__file__).endswith(tuple(EXTENSION_SUFFIXES))
+
+
+def cannot_compile() -> str | None:
+    """Why this Python cannot build the compiled judge here, or None when it can: mypyc,
+    setuptools, a C compiler and Python's headers are all needed."""
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        return f"no C compiler ({compiler})"
+    if not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
+        return "no Python headers (Python.h; Debian: python3-dev)"
+    for module, package in (("mypyc", "mypy"), ("setuptools", "setuptools")):
+        if importlib.util.find_spec(module) is None:
+            return f"no {module} (pip install {package})"
+    return None
 
 
 def stale(*packages: Path) -> list[Path]:
