@@ -79,7 +79,7 @@ bench-router: $(STAMP) servers
 	$(BIN)/python -m bench.router_metrics --duration $(or $(DURATION),60)
 
 clean:
-	$(PYTHON) scripts/compile-judge.py --remove
+	rm -f src/rollsafe/judge/*.so src/rollsafe/stats/*.so src/*__mypyc*.so
 	rm -rf $(VENV) .rollsafe .rollsafe-demo .pytest_cache .mypy_cache .ruff_cache
 
 bench-judge-leaks: $(COMPILED)

@@ -44,10 +44,9 @@ def built() -> list[Path]:
     return found + list(SRC.glob(f"{GROUP}__mypyc*.so"))
 
 
-def remove() -> int:
+def remove() -> None:
     for path in built():
         path.unlink()
-    return len(built())
 
 
 def compile_in_place() -> int:
