@@ -255,7 +255,7 @@ class EnvelopeGrowth:
             trend = self.trend = self._choose(end)
         self._start = end
         self._count = 0
-        (canary, restart_c), (baseline, restart_b) = (arm.close() for arm in self._arms)
+        (canary, restart_c), (baseline, restart_b) = [arm.close() for arm in self._arms]
         if restart_c or restart_b:
             self.restarts += 1
             self._born = end

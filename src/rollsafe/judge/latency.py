@@ -153,7 +153,7 @@ class HistogramCheck(Check):
             return False  # unchanged since it was last found short of the absolute margin
         alpha = levels.alpha_test / len(self.bounds)
         margin = self.metric.absolute_margin
-        cum_c, cum_b = (list(row) for row in self.cumulative)
+        cum_c, cum_b = [list(row) for row in self.cumulative]
         for k in np.flatnonzero(fail_e >= levels.fail + self._log_k):
             if not self.practical(cum_c, cum_b, int(k)):
                 continue

@@ -384,7 +384,7 @@ def _compare(
     if isinstance(check, HistogramCheck):
         if not check.has_data():
             return None
-        cum_c, cum_b = (list(map(float, row)) for row in check.cumulative)
+        cum_c, cum_b = [list(map(float, row)) for row in check.cumulative]
         n_c, n_b = cum_c[-1], cum_b[-1]
         found: list[Comparison] = []
         for k, bound in enumerate(check.bounds):

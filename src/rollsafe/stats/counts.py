@@ -126,7 +126,7 @@ class _Penalties:
             if len(self._gain) >= _CACHE_LIMIT:
                 self._gain.clear()
             fail = self.both(s)[0]
-            found = max(0.0, *(math.log(g) - f for g, f in zip(self._fail_grid, fail, strict=True)))
+            found = max(0.0, *[math.log(g) - f for g, f in zip(self._fail_grid, fail, strict=True)])
             self._gain[s] = found
         return found
 
@@ -232,7 +232,7 @@ class RateRatioTest:
         then sequential sums: ``np.cumsum`` accumulates left to right), so the same
         floats; simulations of thousands of streams use it.
         """
-        nc, nb, xc, xb = (np.asarray(v, dtype=np.float64) for v in (n_c, n_b, events_c, events_b))
+        nc, nb, xc, xb = [np.asarray(v, dtype=np.float64) for v in (n_c, n_b, events_c, events_b)]
         m = xc + xb
         used = (m > 0) & (nc > 0) & (nb > 0)
         s = (nc[used] / nb[used]).tolist()
