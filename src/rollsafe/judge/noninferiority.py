@@ -49,9 +49,6 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import repeat
-from operator import add as _add
-from operator import sub as _sub
 from typing import Any
 
 from rollsafe.config.analysis import AnalysisConfig
@@ -169,15 +166,15 @@ def _mix_sum(x: float, n: float, q: float, thetas: Sequence[float], bar: float =
     # n - x and 1 - q hoisted out of the loop: the same values, computed once (bisections
     # call this hundreds of times when a step passes early).
     rest, other = n - x, 1 - q
-    log, exp = math.log, math.exp
+    # math.log, not a local alias: compiled (mypyc), math.log and math.exp are C calls.
     for theta in thetas:
         if theta <= 0.0:
             log_lr = -math.inf if x > 0 else -n * math.log1p(-q)
         elif theta >= 1.0:
-            log_lr = -math.inf if x < n else -n * log(q)
+            log_lr = -math.inf if x < n else -n * math.log(q)
         else:
-            log_lr = x * log(theta / q) + rest * log((1 - theta) / other)
-        total += exp(700.0 if log_lr > 700.0 else log_lr)  # min(log_lr, 700.0), NaN kept
+            log_lr = x * math.log(theta / q) + rest * math.log((1 - theta) / other)
+        total += math.exp(700.0 if log_lr > 700.0 else log_lr)  # min(log_lr, 700.0), NaN kept
         if total > bar:
             break
     return total
@@ -215,8 +212,9 @@ def _rejects(x: float, n: float, q: float, offsets: list[float], level: float, b
         return True  # no rate exceeds 1: "worse than q" cannot hold
     if q <= 0.0:
         return False
-    # max(q - f x shift, 0.0) for each f, in C.
-    thetas = list(map(max, map(_sub, repeat(q), offsets), repeat(0.0)))
+    # max(q - f x shift, 0.0) for each f, written out (max keeps its first argument unless
+    # the second is larger, NaN included): compiled (mypyc), no call per element.
+    thetas = [d if not d < 0.0 else 0.0 for d in [q - o for o in offsets]]
     return _mix_reaches(x, n, q, thetas, level, bar)
 
 
@@ -238,7 +236,8 @@ def lower_bound(x: float, n: float, shift: float, alpha: float) -> float:
         q = (low + high) / 2
         if q <= 0.0:
             break
-        thetas = list(map(min, map(_add, repeat(q), offsets), repeat(1.0)))  # min(q + f s, 1)
+        # min(q + f s, 1.0), written out as in _rejects.
+        thetas = [d if not d > 1.0 else 1.0 for d in [q + o for o in offsets]]
         if _mix_reaches(x, n, q, thetas, level, bar):
             low = q
         else:
