@@ -6,7 +6,7 @@
 mypyc (mypy's compiler, a dev dependency) turns the modules' typed Python into C
 extensions; Python imports an extension module in place of the ``.py`` beside it. The
 compiled judge makes the same decisions with the same floats (``make test`` compares
-the digests of ``bench.judge.differential`` both ways) and takes about 1.4x the
+the digests of ``bench.judge.differential`` both ways) and takes 1.4x-1.7x the
 observation updates per second (docs/benchmarks.md, "Judge throughput"). A wheel
 ships the Python source alone: the judge works the same without a compiler, slower.
 
