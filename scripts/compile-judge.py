@@ -24,11 +24,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from rollsafe.support.compiled import cannot_compile
+from rollsafe.support.compiled import PACKAGES, cannot_compile
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
-PACKAGES = ("rollsafe/judge", "rollsafe/stats")
 GROUP = "rollsafe_judge"
 """mypyc's name for the shared runtime library of the group (``src/<GROUP>__mypyc*.so``)."""
 

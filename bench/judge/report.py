@@ -272,7 +272,7 @@ def _notes(
         )
         + "each look costs a few dozen Python operations per metric and about ten small "
         "numpy calls for the histogram (the largest share), compiled or not (`make compile`: "
-        "about 1.4x the source's rate).",
+        "1.4x-1.7x the source's rate).",
         "- This Kayenta-style judge compares *mean* latency per 10 s, which a longer tail or a "
         "wider spread moves, so it catches the tail-only and variance-only changes here; a "
         "median-based configuration would not (not measured). Its memory metric compares "

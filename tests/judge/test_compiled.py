@@ -79,6 +79,7 @@ def test_a_source_newer_than_its_compiled_module_is_stale(tmp_path: Path) -> Non
         (tmp_path / f"{name}{suffix}").write_bytes(b"")
         (tmp_path / f"{name}.py").write_text("")
     (tmp_path / "alone.py").write_text("")  # no compiled module: nothing shadows it
+    (tmp_path / "plain.so").write_bytes(b"")  # the shortest suffix too, with no source
     now = time.time()
     os.utime(tmp_path / f"old{suffix}", (now - 60, now - 60))  # built before the last edit
     os.utime(tmp_path / f"fresh{suffix}", (now + 60, now + 60))

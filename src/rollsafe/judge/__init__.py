@@ -13,10 +13,10 @@ from pathlib import Path
 
 from rollsafe.judge.judges import Judge, Mode, check_observation, replay
 from rollsafe.judge.verdicts import MetricVerdict, Outcome, Verdict
-from rollsafe.support.compiled import warn_if_stale
+from rollsafe.support.compiled import PACKAGES, warn_if_stale
 
 # A checkout's compiled judge (`make compile`) shadows the source: say so once it is older.
-warn_if_stale(Path(__file__).parent, Path(__file__).parent.parent / "stats")
+warn_if_stale(*[Path(__file__).parents[2] / package for package in PACKAGES])
 
 __all__ = [
     "Judge",

@@ -16,6 +16,8 @@ from pathlib import Path
 from types import ModuleType
 
 COMPILE_COMMAND = "make compile"
+PACKAGES = ("rollsafe/judge", "rollsafe/stats")
+"""The packages ``make compile`` compiles, relative to the folder that holds ``rollsafe``."""
 
 
 def is_compiled(module: ModuleType) -> bool:
@@ -41,11 +43,14 @@ def stale(*packages: Path) -> list[Path]:
     """Sources in the package folders newer than the extension module built from them."""
     found = []
     for package in packages:
-        for suffix in EXTENSION_SUFFIXES:
-            for built in package.glob(f"*{suffix}"):
-                source = built.with_name(built.name.removesuffix(suffix) + ".py")
-                if source.exists() and source.stat().st_mtime > built.stat().st_mtime:
-                    found.append(source)
+        for built in package.iterdir():
+            # The most specific suffix first (".cpython-311-x86_64-linux-gnu.so", then ".so").
+            suffix = next((s for s in EXTENSION_SUFFIXES if built.name.endswith(s)), None)
+            if suffix is None:
+                continue
+            source = built.with_name(built.name.removesuffix(suffix) + ".py")
+            if source.exists() and source.stat().st_mtime > built.stat().st_mtime:
+                found.append(source)
     return sorted(found)
 
 
